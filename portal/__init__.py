@@ -1,0 +1,61 @@
+"""Partner Portal: the core application (app factory)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .config import load_config
+from .extensions import csrf, db, login_manager, migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+__version__ = "0.1.0"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config from the environment, then ``config`` overrides (tests)."""
+    instance = os.environ.get("PORTAL_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+    app = Flask(__name__, instance_path=instance, instance_relative_config=False)
+    app.config.update(load_config(Path(app.instance_path)))
+    if config:
+        app.config.update(config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from .i18n import init_i18n
+    from .web import init_web
+
+    init_i18n(app)
+    from . import models  # noqa: F401  (register tables before plugins add theirs)
+    from .models.base import remember_core_tables
+
+    remember_core_tables()
+
+    from .api import bp as api_bp
+    from .auth import bp as auth_bp
+    from .auth.loader import init_login
+    from .customers import bp as customers_bp
+    from .dashboard import bp as dashboard_bp
+    from .manage import bp as manage_bp
+    from .org import bp as org_bp
+
+    init_login(app)
+    for bp in (auth_bp, dashboard_bp, customers_bp, org_bp, manage_bp, api_bp):
+        app.register_blueprint(bp)
+    csrf.exempt(api_bp)
+
+    from .plugins import init_plugins
+
+    init_plugins(app)
+    init_web(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app

@@ -1,0 +1,125 @@
+"""API v1 handlers. Bearer token only; every error is JSON ``{"error", "message"}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, g, jsonify, request, url_for
+from flask_login import current_user
+
+from .. import audit
+from ..auth.tokens import user_for_token
+from ..customers.service import (
+    CustomerError,
+    CustomerFilters,
+    create_customer,
+    customer_query,
+    to_dict,
+    update_customer,
+    with_owner,
+)
+from ..extensions import db, login_manager
+from ..models import Customer
+from ..pagination import paginate, parse_page_args
+from ..security import get_scoped_or_404, has_permission
+from . import bp
+
+
+def error(status: int, code: str, message: str, **extra: Any):
+    return jsonify({"error": code, "message": message, **extra}), status
+
+
+@bp.before_request
+def _authenticate():
+    """Only a bearer token counts here; a browser's session cookie is ignored (no CSRF exposure)."""
+    header = request.headers.get("Authorization", "")
+    user = user_for_token(header[7:].strip()) if header.lower().startswith("bearer ") else None
+    if user is None:
+        return error(401, "unauthorized", "A valid bearer token is required (Authorization: Bearer <token>).")
+    login_manager._update_request_context_with_user(user)
+    g.api_user = user
+    return None
+
+
+def _require(permission: str) -> None:
+    if not has_permission(current_user, permission):
+        abort(403, description=f"Your roles do not grant {permission}.")
+
+
+def _json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        abort(400, description="Send a JSON object with Content-Type: application/json.")
+    return data
+
+
+@bp.get("/me")
+def me():
+    u = current_user
+    return jsonify({
+        "id": u.id, "email": u.email, "name": u.name, "locale": u.locale,
+        "roles": sorted(u.role_names),
+        "local_roles": [{"role": lr.role, "on": lr.target_label} for lr in u.local_roles],
+    })
+
+
+@bp.get("/customers")
+def customers():
+    _require("customer.view")
+    filters = CustomerFilters.from_args(request.args)
+    page_no, per_page = parse_page_args(request.args)
+    page = paginate(with_owner(customer_query(current_user, filters)), page_no, per_page)
+    audit.log_access("api_list", count=len(page.items), detail=f"q={filters.q[:50]} page={page_no}")
+    db.session.commit()
+    body = {
+        "items": [to_dict(c) for c in page.items], "page": page.page, "per_page": page.per_page,
+        "total": page.total, "total_is_capped": page.total_is_capped,
+    }
+    if page.has_next:
+        body["next"] = url_for("api.customers", **{**filters.as_args(), "page": page.page + 1, "per_page": per_page})
+    return jsonify(body)
+
+
+@bp.get("/customers/<customer_id>")
+def customer(customer_id: str):
+    _require("customer.view")
+    c = get_scoped_or_404(Customer, customer_id, current_user, "customer.view")
+    audit.log_access("api_view", c.id)
+    db.session.commit()
+    return jsonify(to_dict(c, detail=True))
+
+
+def _validation_error(exc: CustomerError):
+    return error(422, "validation_failed", "Some fields are not valid; nothing was saved.", fields=exc.errors)
+
+
+@bp.post("/customers")
+def customer_create():
+    _require("customer.edit")
+    data = _json_body()
+    try:
+        c = create_customer(current_user, data)
+    except CustomerError as exc:
+        db.session.rollback()
+        return _validation_error(exc)
+    db.session.commit()
+    resp = jsonify(to_dict(c, detail=True))
+    resp.status_code = 201
+    resp.headers["Location"] = url_for("api.customer", customer_id=c.id)
+    return resp
+
+
+@bp.patch("/customers/<customer_id>")
+def customer_update(customer_id: str):
+    _require("customer.edit")
+    c = get_scoped_or_404(Customer, customer_id, current_user, "customer.view")
+    if not has_permission(current_user, "customer.edit", c):
+        abort(403, description="You may view but not edit this customer.")
+    data = _json_body()
+    try:
+        update_customer(current_user, c, data)
+    except CustomerError as exc:
+        db.session.rollback()
+        return _validation_error(exc)
+    db.session.commit()
+    return jsonify(to_dict(c, detail=True))

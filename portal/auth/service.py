@@ -1,0 +1,116 @@
+"""Authentication rules, callable without HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app, render_template, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from .. import audit
+from ..extensions import db
+from ..models import OutboxMessage, PasswordResetToken, User, utcnow
+from . import throttle
+from .passwords import hash_password, needs_rehash, policy_errors, verify_password
+from .sessions import create_session, end_all_sessions
+
+RESET_VALID = timedelta(hours=1)
+
+
+class AuthError(Exception):
+    """A refusal to show the user (message is already translated)."""
+
+
+@dataclass
+class LoginResult:
+    user: User
+    token: str
+
+
+def find_user(email: str) -> User | None:
+    return db.session.execute(select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
+
+
+def authenticate(email: str, password: str, ip: str | None) -> LoginResult:
+    """Check throttle, verify, rehash if needed, rotate into a fresh server-side session."""
+    wait = throttle.retry_after(email, ip)
+    if wait:
+        raise AuthError(_("Too many failed attempts. Try again in %(s)d seconds.", s=wait))
+    user = find_user(email)
+    if not verify_password(user.password_hash if user else None, password) or user is None or not user.active:
+        throttle.record_failure(email, ip)
+        audit.record("auth.login_failed", summary=email.strip().lower()[:200])
+        db.session.commit()
+        raise AuthError(_("E-mail or password is wrong."))
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    throttle.clear_account(email)
+    user.last_login_at = utcnow()
+    token = create_session(user)
+    audit.record("auth.login", user, actor=user)
+    db.session.commit()
+    return LoginResult(user, token)
+
+
+def set_password(user: User, password: str) -> None:
+    errors = policy_errors(password, user.email)
+    if errors:
+        raise AuthError(" ".join(errors))
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+
+
+def change_password(user: User, current: str, new: str, keep_session: str | None) -> None:
+    if not verify_password(user.password_hash, current):
+        raise AuthError(_("The current password is wrong."))
+    set_password(user, new)
+    end_all_sessions(user, keep=keep_session)
+    audit.record("auth.password_changed", user)
+    db.session.commit()
+
+
+def request_reset(email: str) -> None:
+    """Queue a reset e-mail in the outbox; says nothing about whether the account exists."""
+    user = find_user(email)
+    if user is None or not user.active:
+        return
+    raw = secrets.token_urlsafe(32)
+    db.session.add(PasswordResetToken(user_id=user.id, token_hash=hashlib.sha256(raw.encode()).hexdigest(),
+                                      expires_at=utcnow() + RESET_VALID))
+    link = current_app.config["PORTAL_BASE_URL"].rstrip("/") + url_for("auth.reset", token=raw)
+    db.session.add(OutboxMessage(
+        kind="password_reset", to_addr=user.email, subject=_("Reset your Partner Portal password"),
+        body=render_template("auth/reset_email.txt", user=user, link=link, hours=int(RESET_VALID.total_seconds() // 3600)),
+    ))
+    audit.record("auth.reset_requested", user)
+    db.session.commit()
+
+
+def _reset_token(raw: str) -> PasswordResetToken | None:
+    row = db.session.execute(select(PasswordResetToken).where(
+        PasswordResetToken.token_hash == hashlib.sha256(raw.encode()).hexdigest())).scalar_one_or_none()
+    if row is None or row.used_at is not None or row.expires_at < utcnow():
+        return None
+    return row
+
+
+def reset_token_valid(raw: str) -> bool:
+    return _reset_token(raw) is not None
+
+
+def reset_password(raw: str, new: str) -> User:
+    row = _reset_token(raw)
+    if row is None:
+        raise AuthError(_("This reset link is invalid or has expired."))
+    user = db.session.get(User, row.user_id)
+    set_password(user, new)
+    row.used_at = utcnow()
+    end_all_sessions(user)
+    throttle.clear_account(user.email)
+    audit.record("auth.password_reset", user, actor=user)
+    db.session.commit()
+    return user

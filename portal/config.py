@@ -1,0 +1,69 @@
+"""Configuration read from the environment (``PORTAL_*``), Flask-style.
+
+Nothing secret is hard-coded: when ``PORTAL_SECRET_KEY`` is not given, a random key is
+generated once into ``instance/secret_key`` (mode 0600) and reused on later starts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key(instance_path: Path) -> str:
+    env = os.environ.get("PORTAL_SECRET_KEY")
+    if env:
+        return env
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return key_file.read_text().strip()
+
+
+def load_config(instance_path: Path) -> dict[str, Any]:
+    """Build the Flask config mapping from the environment."""
+    env = os.environ.get
+    db_url = env("PORTAL_DATABASE_URL") or f"sqlite:///{instance_path / 'portal.db'}"
+    secure_cookies = _bool(env("PORTAL_SECURE_COOKIES"), default=not db_url.startswith("sqlite"))
+    return {
+        "SECRET_KEY": _secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True} if not db_url.startswith("sqlite") else {},
+        # Empty = every built-in plugin under plugins/ plus the portal.plugins entry points.
+        "PORTAL_PLUGINS": [p.strip() for p in env("PORTAL_PLUGINS", "").split(",") if p.strip()],
+        # Sessions (SECURITY.md 3.3.x, 7.3.x)
+        "SESSION_COOKIE_NAME": "portal_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        "PREFERRED_URL_SCHEME": "https" if secure_cookies else "http",
+        "PORTAL_SESSION_IDLE": timedelta(minutes=int(env("PORTAL_SESSION_IDLE_MINUTES", "30"))),
+        "PORTAL_SESSION_ABSOLUTE": timedelta(hours=int(env("PORTAL_SESSION_ABSOLUTE_HOURS", "12"))),
+        # Login throttling (SECURITY.md 6.1.1, 6.3.1)
+        "PORTAL_THROTTLE_WINDOW": timedelta(minutes=15),
+        "PORTAL_THROTTLE_ACCOUNT_LIMIT": int(env("PORTAL_THROTTLE_ACCOUNT_LIMIT", "5")),
+        "PORTAL_THROTTLE_IP_LIMIT": int(env("PORTAL_THROTTLE_IP_LIMIT", "30")),
+        "PORTAL_THROTTLE_MAX_LOCK": timedelta(minutes=15),
+        # Uploads (SECURITY.md 5.2.x)
+        "MAX_CONTENT_LENGTH": int(env("PORTAL_MAX_UPLOAD_MB", "200")) * 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_SSL_STRICT": secure_cookies,
+        "BABEL_DEFAULT_LOCALE": env("PORTAL_DEFAULT_LOCALE", "ko"),
+        "BABEL_DEFAULT_TIMEZONE": env("PORTAL_TIMEZONE", "Asia/Seoul"),
+        "PORTAL_LANGUAGES": ["ko", "en"],
+        "PORTAL_PAGE_SIZE": 50,
+        "PORTAL_MAIL_FROM": env("PORTAL_MAIL_FROM", "no-reply@partner-portal.local"),
+        "PORTAL_BASE_URL": env("PORTAL_BASE_URL", "http://127.0.0.1:5000"),
+    }

@@ -1,0 +1,48 @@
+"""The core's own hook implementations: it contributes through the same hooks as plugins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from .hookspecs import hookimpl
+from .security.roles import CORE_PERMISSIONS, ROLES
+
+
+@hookimpl
+def portal_permissions() -> list[dict[str, Any]]:
+    return CORE_PERMISSIONS
+
+
+@hookimpl
+def portal_roles() -> list[dict[str, Any]]:
+    return ROLES
+
+
+@hookimpl
+def portal_menu_items(user: Any) -> list[dict[str, Any]]:
+    return [
+        {"label": _l("Dashboard"), "endpoint": "dashboard.index", "permission": "portal.view", "order": 0, "icon": "home"},
+        {"label": _l("Customers"), "endpoint": "customers.index", "permission": "customer.view", "order": 10, "icon": "users"},
+        {"label": _l("Organisation"), "endpoint": "org.index", "permission": "org.view", "order": 20, "icon": "tree"},
+        {"label": _l("Users & roles"), "endpoint": "manage.users", "permission": "users.manage", "order": 90, "icon": "key", "section": "manage"},
+        {"label": _l("Add-ons"), "endpoint": "manage.addons", "permission": "addons.manage", "order": 91, "icon": "puzzle", "section": "manage"},
+        {"label": _l("Audit log"), "endpoint": "manage.audit_log", "permission": "audit.view", "order": 92, "icon": "log", "section": "manage"},
+    ]
+
+
+@hookimpl
+def portal_portlets(manager: str, user: Any) -> list[dict[str, Any]]:
+    if manager != "dashboard":
+        return []
+    from .dashboard.portlets import core_portlets
+
+    return core_portlets(user)
+
+
+@hookimpl
+def portal_customer_tabs(customer: Any, user: Any) -> list[dict[str, Any]]:
+    from .customers.tabs import core_tabs
+
+    return core_tabs(customer, user)

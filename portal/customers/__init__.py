@@ -1,0 +1,7 @@
+"""Customer records: list, detail with plugin tabs, create/edit, consent, flags, export."""
+
+from flask import Blueprint
+
+bp = Blueprint("customers", __name__, url_prefix="/customers")
+
+from . import views  # noqa: E402,F401

@@ -1,0 +1,418 @@
+"""Customer rules: scoped queries, validated writes, consent, flags, household, export.
+
+Every read goes through ``scope_filter``; every write names its writable fields (no mass
+assignment) and leaves an audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import joinedload
+
+from .. import audit
+from ..extensions import db
+from ..models import (
+    CHANNELS,
+    CONSENT_METHODS,
+    PURPOSES,
+    QUALITY_FIELDS,
+    Consent,
+    Customer,
+    Household,
+    OrgUnit,
+    Partner,
+    PartnerGroup,
+    QualityIssue,
+    utcnow,
+)
+from ..plugins import hook
+from ..security import has_permission, partner_scope, scope_filter, unit_scope
+from .normalize import format_phone, normalize_email, normalize_phone, postal_code_valid
+
+WRITABLE_FIELDS = ("name", "phone", "email", "address", "postal_code", "birth_date", "gender", "branch_code",
+                   "partner_code", "note")
+SORTS = {
+    "name": Customer.name, "code": Customer.code, "created": Customer.created_at, "updated": Customer.updated_at,
+}
+
+
+class CustomerError(Exception):
+    """Validation failure: ``errors`` maps field → message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+# -- queries ------------------------------------------------------------------------------------
+
+
+@dataclass
+class CustomerFilters:
+    q: str = ""
+    branch: str = ""
+    group: str = ""
+    complaint: str = ""
+    quality: str = ""
+    sort: str = "name"
+
+    @classmethod
+    def from_args(cls, args: Any) -> CustomerFilters:
+        return cls(**{f: (args.get(f) or "").strip()[:100] for f in cls.__dataclass_fields__})
+
+    def as_args(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+def search_clause(q: str):
+    """Prefix search on indexed columns: code, name, e-mail, phone digits."""
+    q = q.strip()
+    if not q:
+        return None
+    conds = [Customer.code == q.upper(), Customer.name.startswith(q, autoescape=True)]
+    if "@" in q or "." in q:
+        conds.append(Customer.email.startswith(q.lower(), autoescape=True))
+    digits = "".join(ch for ch in q if ch.isdigit())
+    if len(digits) >= 3 and len(digits) >= len(q.replace("-", "").replace(" ", "")) - 1:
+        if digits.startswith("82"):
+            digits = "0" + digits[2:]
+        conds.append(Customer.phone.startswith(digits))
+    return or_(*conds)
+
+
+def customer_query(user: Any, filters: CustomerFilters, permission: str = "customer.view") -> Select:
+    stmt = select(Customer).where(scope_filter(user, permission, Customer))
+    clause = search_clause(filters.q)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    if filters.branch:
+        stmt = stmt.where(Customer.branch_id == select(OrgUnit.id).where(OrgUnit.code == filters.branch).scalar_subquery())
+    if filters.group:
+        stmt = stmt.where(Customer.partner_id.in_(
+            select(Partner.id).join(PartnerGroup, PartnerGroup.id == Partner.group_id).where(PartnerGroup.code == filters.group)))
+    if filters.complaint == "1":
+        stmt = stmt.where(Customer.complaint.is_(True))
+    if filters.quality == "open":
+        stmt = stmt.where(exists().where(QualityIssue.customer_id == Customer.id, QualityIssue.resolved_at.is_(None)))
+    key = filters.sort.lstrip("-")
+    column = SORTS.get(key, Customer.name)
+    order = column.desc() if filters.sort.startswith("-") else column.asc()
+    return stmt.order_by(order, Customer.id.desc() if filters.sort.startswith("-") else Customer.id)
+
+
+def with_owner(stmt: Select) -> Select:
+    return stmt.options(joinedload(Customer.branch), joinedload(Customer.partner))
+
+
+def branch_choices(user: Any, permission: str = "customer.edit") -> list[OrgUnit]:
+    return list(db.session.execute(
+        select(OrgUnit).where(OrgUnit.kind == "branch", OrgUnit.active.is_(True), unit_scope(user, permission))
+        .order_by(OrgUnit.code)).scalars())
+
+
+def group_choices(user: Any, permission: str = "customer.view") -> list[PartnerGroup]:
+    visible = select(Partner.group_id).where(partner_scope(user, permission))
+    return list(db.session.execute(select(PartnerGroup).where(PartnerGroup.id.in_(visible)).order_by(PartnerGroup.code)).scalars())
+
+
+# -- validation and writes ------------------------------------------------------------------------
+
+
+def _clean(data: dict[str, Any], user: Any, partial: bool, current: Customer | None) -> dict[str, Any]:
+    """Turn submitted values into model values, collecting every error at once."""
+    unknown = sorted(set(data) - set(WRITABLE_FIELDS))
+    if unknown:
+        raise CustomerError({f: _("This field cannot be set.") for f in unknown})
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {}
+
+    def text(field: str, max_len: int) -> str | None:
+        value = data.get(field)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            errors[field] = _("Must be text.")
+            return None
+        value = value.strip()
+        if len(value) > max_len:
+            errors[field] = _("At most %(n)d characters.", n=max_len)
+        return value or None
+
+    if "name" in data or not partial:
+        name = text("name", 120)
+        if not name:
+            errors.setdefault("name", _("A name is required."))
+        out["name"] = name
+    if "phone" in data:
+        raw = text("phone", 30)
+        phone = normalize_phone(raw) if raw else None
+        if raw and phone is None:
+            errors["phone"] = _("Not a Korean phone number (e.g. 010-1234-5678).")
+        out["phone"] = phone
+    if "email" in data:
+        raw = text("email", 254)
+        email = normalize_email(raw) if raw else None
+        if raw and email is None:
+            errors["email"] = _("Not a valid e-mail address.")
+        out["email"] = email
+    if "address" in data:
+        out["address"] = text("address", 255)
+    if "postal_code" in data:
+        raw = text("postal_code", 10)
+        if raw and not postal_code_valid(raw):
+            errors["postal_code"] = _("A postal code has 5 digits.")
+        out["postal_code"] = raw
+    if "birth_date" in data:
+        raw = data.get("birth_date")
+        if raw in (None, ""):
+            out["birth_date"] = None
+        elif isinstance(raw, date):
+            out["birth_date"] = raw
+        else:
+            try:
+                out["birth_date"] = date.fromisoformat(str(raw).strip())
+            except ValueError:
+                errors["birth_date"] = _("Use the form YYYY-MM-DD.")
+        bd = out.get("birth_date")
+        if bd and (bd > date.today() or bd.year < 1900):
+            errors["birth_date"] = _("This birth date is not plausible.")
+    if "gender" in data:
+        g = text("gender", 1)
+        if g and g not in ("F", "M"):
+            errors["gender"] = _("Use F or M, or leave empty.")
+        out["gender"] = g
+    if "note" in data:
+        out["note"] = text("note", 4000)
+    if "branch_code" in data:
+        code = text("branch_code", 20)
+        if code:
+            branch = db.session.execute(select(OrgUnit).where(
+                OrgUnit.code == code.upper(), OrgUnit.kind == "branch", unit_scope(user, "customer.edit"))).scalar_one_or_none()
+            if branch is None:
+                errors["branch_code"] = _("No branch %(code)s in your scope.", code=code)
+            else:
+                out["branch_id"] = branch.id
+        else:
+            out["branch_id"] = None
+    if "partner_code" in data:
+        code = text("partner_code", 20)
+        if code:
+            partner = db.session.execute(select(Partner).where(
+                Partner.code == code.upper(), partner_scope(user, "customer.edit"))).scalar_one_or_none()
+            if partner is None:
+                errors["partner_code"] = _("No distributor %(code)s in your scope.", code=code)
+            else:
+                out["partner_id"] = partner.id
+        else:
+            out["partner_id"] = None
+    branch_id = out.get("branch_id", current.branch_id if current else None)
+    partner_id = out.get("partner_id", current.partner_id if current else None)
+    if not errors and branch_id is None and partner_id is None:
+        errors["branch_code"] = _("A customer needs an owner branch or distributor.")
+    if errors:
+        raise CustomerError(errors)
+    return out
+
+
+def _next_code() -> str:
+    last = db.session.execute(select(func.max(Customer.id))).scalar() or 0
+    return f"C{last + 1:07d}"
+
+
+def _fire_changed(customer: Customer, changes: dict[str, Any]) -> None:
+    hook("portal_customer_changed")(customer=customer, changes=changes)
+
+
+def create_customer(user: Any, data: dict[str, Any]) -> Customer:
+    values = _clean(data, user, partial=False, current=None)
+    customer = Customer(code=_next_code(), **values)
+    db.session.add(customer)
+    db.session.flush()
+    if customer.code != f"C{customer.id:07d}":
+        customer.code = f"C{customer.id:07d}"
+    check_quality(customer, user)
+    changes = {k: (None, v) for k, v in values.items() if v is not None}
+    audit.record("customer.created", customer, summary=customer.code, changes=changes)
+    _fire_changed(customer, changes)
+    return customer
+
+
+def update_customer(user: Any, customer: Customer, data: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    values = _clean(data, user, partial=True, current=customer)
+    changes = audit.diff(customer, values)
+    if changes:
+        check_quality(customer, user, fields={k for k in changes} & {"phone", "email", "address", "postal_code"})
+        audit.record("customer.updated", customer, summary=customer.code, changes=changes)
+        _fire_changed(customer, changes)
+    return changes
+
+
+# -- data quality, complaint, consent, household ----------------------------------------------------
+
+
+def check_quality(customer: Customer, user: Any = None, fields: set[str] | None = None) -> None:
+    """Open or resolve automatic quality issues for contact fields (Samsung's rule)."""
+    checks = {
+        "phone": (customer.phone is None, _("No valid phone number.")),
+        "email": (customer.email is None, _("No valid e-mail address.")),
+        "address": (not customer.address, _("Address is empty.")),
+        "postal_code": (not postal_code_valid(customer.postal_code), _("Postal code is missing or not 5 digits.")),
+    }
+    for field, (bad, reason) in checks.items():
+        if fields is not None and field not in fields:
+            continue
+        open_issue = next((q for q in customer.quality_issues if q.field == field and q.resolved_at is None), None)
+        if bad and open_issue is None:
+            customer.quality_issues.append(QualityIssue(field=field, reason=reason,
+                                                        created_by_id=getattr(user, "id", None)))
+        elif not bad and open_issue is not None:
+            open_issue.resolved_at = utcnow()
+            open_issue.resolved_by_id = getattr(user, "id", None)
+
+
+def flag_quality(user: Any, customer: Customer, field: str, reason: str) -> QualityIssue:
+    if field not in QUALITY_FIELDS:
+        raise CustomerError({"field": _("Unknown field.")})
+    reason = (reason or "").strip()
+    if not reason:
+        raise CustomerError({"reason": _("Say why the data is wrong.")})
+    issue = QualityIssue(customer_id=customer.id, field=field, reason=reason[:255], created_by_id=user.id)
+    db.session.add(issue)
+    audit.record("customer.quality_flagged", customer, summary=f"{field}: {reason[:200]}")
+    return issue
+
+
+def resolve_quality(user: Any, customer: Customer, issue_id: int) -> None:
+    issue = next((q for q in customer.quality_issues if q.id == issue_id and q.resolved_at is None), None)
+    if issue is None:
+        raise CustomerError({"issue": _("No such open issue.")})
+    issue.resolved_at, issue.resolved_by_id = utcnow(), user.id
+    audit.record("customer.quality_resolved", customer, summary=f"{issue.field}: {issue.reason}")
+
+
+def set_complaint(user: Any, customer: Customer, complaint: bool, note: str = "") -> None:
+    changes = audit.diff(customer, {"complaint": complaint, "complaint_note": (note or "").strip()[:500] or None})
+    if changes:
+        audit.record("customer.complaint", customer, summary=customer.code, changes=changes)
+        _fire_changed(customer, changes)
+
+
+def current_consents(customer: Customer) -> dict[tuple[str, str], Consent]:
+    """Newest record per (channel, purpose) — ``customer.consents`` is ordered newest first."""
+    current: dict[tuple[str, str], Consent] = {}
+    for c in customer.consents:
+        current.setdefault((c.channel, c.purpose), c)
+    return current
+
+
+def record_consent(user: Any, customer: Customer, channel: str, purpose: str, granted: bool, method: str,
+                   note: str = "") -> Consent:
+    errors = {}
+    if channel not in CHANNELS:
+        errors["channel"] = _("Unknown channel.")
+    if purpose not in PURPOSES:
+        errors["purpose"] = _("Unknown purpose.")
+    if method not in CONSENT_METHODS:
+        errors["method"] = _("Unknown method.")
+    if errors:
+        raise CustomerError(errors)
+    before = current_consents(customer).get((channel, purpose))
+    consent = Consent(customer=customer, channel=channel, purpose=purpose, granted=granted, method=method,
+                      recorded_by_id=user.id, note=(note or "").strip()[:255] or None)
+    db.session.add(consent)
+    change = {f"consent.{channel}.{purpose}": (before.granted if before else None, granted)}
+    audit.record("customer.consent", customer, summary=f"{channel}/{purpose}={'yes' if granted else 'no'} via {method}",
+                 changes=change)
+    _fire_changed(customer, change)
+    return consent
+
+
+def set_household(user: Any, customer: Customer, household_id: int | None, new_name: str = "") -> Household | None:
+    """Join an existing household (of a customer in scope), start a new one, or leave."""
+    if new_name.strip():
+        household = Household(name=new_name.strip()[:120])
+        db.session.add(household)
+        db.session.flush()
+    elif household_id:
+        in_scope = exists().where(Customer.household_id == household_id,
+                                  scope_filter(user, "customer.edit", Customer))
+        household = db.session.execute(select(Household).where(Household.id == household_id, in_scope)).scalar_one_or_none()
+        if household is None:
+            raise CustomerError({"household": _("No such household in your scope.")})
+    else:
+        household = None
+    changes = audit.diff(customer, {"household_id": household.id if household else None})
+    if changes:
+        audit.record("customer.household", customer, summary=household.name if household else "-", changes=changes)
+    return household
+
+
+# -- serialization and export ----------------------------------------------------------------------
+
+EXPORT_COLUMNS = ("code", "name", "phone", "email", "address", "postal_code", "birth_date", "gender", "branch",
+                  "partner", "complaint", "created_at")
+
+
+def to_dict(c: Customer, detail: bool = False) -> dict[str, Any]:
+    data = {
+        "id": c.id, "code": c.code, "name": c.name, "phone": format_phone(c.phone) or None, "email": c.email,
+        "branch_code": c.branch.code if c.branch else None, "partner_code": c.partner.code if c.partner else None,
+        "complaint": c.complaint, "tier": c.tier,
+    }
+    if detail:
+        data.update({
+            "address": c.address, "postal_code": c.postal_code,
+            "birth_date": c.birth_date.isoformat() if c.birth_date else None, "gender": c.gender, "note": c.note,
+            "household_id": c.household_id, "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat(),
+            "quality_issues": [{"field": q.field, "reason": q.reason} for q in c.open_quality_issues],
+            "consents": [{"channel": k[0], "purpose": k[1], "granted": v.granted, "method": v.method,
+                          "recorded_at": v.recorded_at.isoformat()} for k, v in sorted(current_consents(c).items())],
+        })
+    return data
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(value: Any) -> Any:
+    """Keep spreadsheet apps from running a cell as a formula (SECURITY.md 1.2.10)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def export_rows(stmt: Select) -> Iterator[list[Any]]:
+    """Stream rows in chunks; never holds the whole export in memory."""
+    stmt = with_owner(stmt).execution_options(yield_per=2000)
+    for c in db.session.execute(stmt).scalars():
+        yield [neutralize(v) for v in (
+            c.code, c.name, format_phone(c.phone), c.email, c.address, c.postal_code,
+            c.birth_date.isoformat() if c.birth_date else "", c.gender or "", c.branch.code if c.branch else "",
+            c.partner.code if c.partner else "", "Y" if c.complaint else "", c.created_at.strftime("%Y-%m-%d %H:%M"))]
+
+
+def export_csv(stmt: Select) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    yield "\ufeff"  # Excel opens UTF-8 CSV with Korean text correctly only with a BOM
+    writer.writerow(EXPORT_COLUMNS)
+    for row in export_rows(stmt):
+        writer.writerow(row)
+        if buf.tell() > 64_000:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
+
+
+def can_edit(user: Any, customer: Customer) -> bool:
+    return has_permission(user, "customer.edit", customer)
+

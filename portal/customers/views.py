@@ -1,0 +1,247 @@
+"""Customer pages: thin handlers over :mod:`portal.customers.service`."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from .. import audit
+from ..extensions import db
+from ..models import Customer
+from ..pagination import paginate, parse_page_args
+from ..plugins import collect
+from ..security import get_scoped_or_404, has_permission, permission_required
+from . import bp
+from .forms import ComplaintForm, ConsentForm, CustomerForm, HouseholdForm, QualityFlagForm, ResolveForm
+from .service import (
+    CustomerError,
+    CustomerFilters,
+    branch_choices,
+    create_customer,
+    current_consents,
+    customer_query,
+    export_csv,
+    flag_quality,
+    group_choices,
+    record_consent,
+    resolve_quality,
+    set_complaint,
+    set_household,
+    update_customer,
+    with_owner,
+)
+
+
+@bp.get("/")
+@permission_required("customer.view")
+def index():
+    filters = CustomerFilters.from_args(request.args)
+    page_no, per_page = parse_page_args(request.args)
+    page = paginate(with_owner(customer_query(current_user, filters)), page_no, per_page)
+    audit.log_access("list", count=len(page.items), detail=f"q={filters.q[:50]} page={page_no}")
+    db.session.commit()
+    return render_template(
+        "customers/index.html", page=page, filters=filters, args=filters.as_args(),
+        branches=branch_choices(current_user, "customer.view"), groups=group_choices(current_user),
+    )
+
+
+@bp.get("/export.csv")
+@permission_required("customer.export")
+def export():
+    filters = CustomerFilters.from_args(request.args)
+    stmt = customer_query(current_user, filters, permission="customer.export")
+    count = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    audit.log_access("export", count=count, detail=f"customers.csv {filters.as_args()}"[:500])
+    db.session.commit()
+    name = f"customers-{date.today().isoformat()}.csv"
+    return Response(stream_with_context(export_csv(stmt)), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _form_with_choices(form: CustomerForm) -> CustomerForm:
+    form.branch_code.choices = [("", "—")] + [(b.code, f"{b.code} {b.name}") for b in branch_choices(current_user)]
+    return form
+
+
+def _apply_errors(form: CustomerForm, exc: CustomerError) -> None:
+    for field, message in exc.errors.items():
+        target = getattr(form, field, None)
+        if target is not None:
+            target.errors = [*list(target.errors), message]
+        else:
+            flash(message, "error")
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@permission_required("customer.edit")
+def create():
+    form = _form_with_choices(CustomerForm())
+    if request.method == "GET" and len(form.branch_code.choices) == 2:
+        form.branch_code.data = form.branch_code.choices[1][0]
+    if form.validate_on_submit():
+        try:
+            customer = create_customer(current_user, form.values())
+        except CustomerError as exc:
+            db.session.rollback()
+            _apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Customer %(code)s created.", code=customer.code), "success")
+            return redirect(url_for("customers.detail", customer_id=customer.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("customers/form.html", form=form, customer=None), status
+
+
+@bp.get("/<customer_id>")
+@permission_required("customer.view")
+def detail(customer_id: str):
+    customer = get_scoped_or_404(Customer, customer_id, current_user, "customer.view")
+    tabs = collect("portal_customer_tabs", customer=customer, user=current_user)
+    active = request.args.get("tab", "overview")
+    tab = next((t for t in tabs if t["id"] == active), tabs[0])
+    context = tab["context_factory"]() if "context_factory" in tab else tab.get("context", {})
+    audit.log_access("view", customer.id, detail=f"tab={tab['id']}")
+    db.session.commit()
+    return render_template(
+        "customers/detail.html", customer=customer, tabs=tabs, tab=tab, ctx=context,
+        consents=current_consents(customer), can_edit=has_permission(current_user, "customer.edit", customer),
+        can_flag=has_permission(current_user, "customer.flag", customer),
+        consent_form=ConsentForm(), flag_form=QualityFlagForm(), resolve_form=ResolveForm(),
+        complaint_form=ComplaintForm(complaint=customer.complaint, note=customer.complaint_note),
+        household_form=HouseholdForm(),
+    )
+
+
+def _editable(customer_id: str, permission: str = "customer.edit") -> Customer:
+    customer = get_scoped_or_404(Customer, customer_id, current_user, "customer.view")
+    if not has_permission(current_user, permission, customer):
+        abort(403)
+    return customer
+
+
+@bp.route("/<customer_id>/edit", methods=["GET", "POST"])
+@permission_required("customer.edit")
+def edit(customer_id: str):
+    customer = _editable(customer_id)
+    form = _form_with_choices(CustomerForm(obj=customer) if request.method == "GET" else CustomerForm())
+    if request.method == "GET":
+        form.branch_code.data = customer.branch.code if customer.branch else ""
+        form.partner_code.data = customer.partner.code if customer.partner else ""
+        if customer.branch and (customer.branch.code, f"{customer.branch.code} {customer.branch.name}") not in form.branch_code.choices:
+            form.branch_code.choices.append((customer.branch.code, f"{customer.branch.code} {customer.branch.name}"))
+    if form.validate_on_submit():
+        try:
+            changes = update_customer(current_user, customer, form.values())
+        except CustomerError as exc:
+            db.session.rollback()
+            _apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Saved.") if changes else _("Nothing changed."), "success")
+            return redirect(url_for("customers.detail", customer_id=customer.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("customers/form.html", form=form, customer=customer), status
+
+
+def _back(customer: Customer, tab: str = "overview"):
+    return redirect(url_for("customers.detail", customer_id=customer.id, tab=tab))
+
+
+@bp.post("/<customer_id>/consent")
+@permission_required("customer.edit")
+def consent(customer_id: str):
+    customer = _editable(customer_id)
+    form = ConsentForm()
+    if not form.validate_on_submit():
+        flash(_("Check the consent form."), "error")
+        return _back(customer, "consent")
+    try:
+        record_consent(current_user, customer, form.channel.data, form.purpose.data, form.granted.data == "1",
+                       form.method.data, form.note.data or "")
+    except CustomerError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(_("Consent recorded."), "success")
+    return _back(customer, "consent")
+
+
+@bp.post("/<customer_id>/quality")
+@permission_required("customer.flag")
+def quality(customer_id: str):
+    customer = _editable(customer_id, "customer.flag")
+    form = QualityFlagForm()
+    if not form.validate_on_submit():
+        flash(_("Say which field is wrong and why."), "error")
+        return _back(customer)
+    try:
+        flag_quality(current_user, customer, form.field.data, form.reason.data)
+    except CustomerError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(_("Data-quality flag set."), "success")
+    return _back(customer)
+
+
+@bp.post("/<customer_id>/quality/resolve")
+@permission_required("customer.edit")
+def quality_resolve(customer_id: str):
+    customer = _editable(customer_id)
+    form = ResolveForm()
+    try:
+        if not form.validate_on_submit():
+            raise CustomerError({"issue": _("No such open issue.")})
+        resolve_quality(current_user, customer, int(form.issue_id.data))
+    except (CustomerError, ValueError):
+        db.session.rollback()
+        flash(_("No such open issue."), "error")
+    else:
+        db.session.commit()
+        flash(_("Marked as fixed."), "success")
+    return _back(customer)
+
+
+@bp.post("/<customer_id>/complaint")
+@permission_required("customer.flag")
+def complaint(customer_id: str):
+    customer = _editable(customer_id, "customer.flag")
+    form = ComplaintForm()
+    if form.validate_on_submit():
+        set_complaint(current_user, customer, bool(form.complaint.data), form.note.data or "")
+        db.session.commit()
+        flash(_("Complaint status saved."), "success")
+    else:
+        flash(_("Check the complaint form."), "error")
+    return _back(customer)
+
+
+@bp.post("/<customer_id>/household")
+@permission_required("customer.edit")
+def household(customer_id: str):
+    customer = _editable(customer_id)
+    form = HouseholdForm()
+    if not form.validate_on_submit():
+        flash(_("Check the household form."), "error")
+        return _back(customer)
+    raw_id = (form.household_id.data or "").strip()
+    try:
+        hid = int(raw_id) if raw_id else None
+        set_household(current_user, customer, hid, form.new_name.data or "")
+    except ValueError:
+        db.session.rollback()
+        flash(_("A household number is a whole number."), "error")
+    except CustomerError as exc:
+        db.session.rollback()
+        flash("; ".join(exc.errors.values()), "error")
+    else:
+        db.session.commit()
+        flash(_("Household saved."), "success")
+    return _back(customer)

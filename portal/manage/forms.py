@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from ..security.roles import ALL_ROLES
+
+
+class UserForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    password = PasswordField(_l("Initial password"), validators=[DataRequired()])
+    locale = SelectField(_l("Language"), choices=[("ko", "한국어"), ("en", "English")])
+    roles = SelectMultipleField(_l("Global roles"), choices=[(r, r) for r in ALL_ROLES], validators=[Optional()])
+
+
+class UserEditForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    locale = SelectField(_l("Language"), choices=[("ko", "한국어"), ("en", "English")])
+    active = BooleanField(_l("Active (may log in)"))
+    roles = SelectMultipleField(_l("Global roles"), choices=[(r, r) for r in ALL_ROLES], validators=[Optional()])
+
+
+class LocalRoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=[(r, r) for r in ALL_ROLES if r not in ("Site Administrator", "Reviewer")])
+    target = StringField(_l("On (branch, region, group or distributor code)"), validators=[DataRequired(), Length(max=20)],
+                         description=_l("e.g. B001, R01, G01 or G01-0005"))
+
+
+class RevokeForm(FlaskForm):
+    local_role_id = HiddenField(validators=[DataRequired()])
+
+
+class AddonActionForm(FlaskForm):
+    action = HiddenField(validators=[DataRequired()])
+    purge = BooleanField(_l("Also delete its data"))

@@ -1,0 +1,25 @@
+"""Core data model, one module per aggregate."""
+
+from .audit import AccessLog, AuditEvent
+from .base import utcnow
+from .customer import (
+    CHANNELS,
+    CONSENT_METHODS,
+    PURPOSES,
+    QUALITY_FIELDS,
+    Consent,
+    Customer,
+    Household,
+    QualityIssue,
+)
+from .org import ORG_KINDS, PARTNER_LEVELS, OrgUnit, Partner, PartnerGroup
+from .sales import Category, Product, SaleLine, SalesReport
+from .system import OutboxMessage, PluginState
+from .user import ApiToken, LocalRole, LoginFailure, PasswordResetToken, User, UserRole, UserSession
+
+__all__ = [
+    "AccessLog", "ApiToken", "AuditEvent", "CHANNELS", "CONSENT_METHODS", "Category", "Consent", "Customer",
+    "Household", "LocalRole", "LoginFailure", "ORG_KINDS", "OrgUnit", "OutboxMessage", "PARTNER_LEVELS",
+    "PURPOSES", "Partner", "PartnerGroup", "PasswordResetToken", "PluginState", "Product", "QUALITY_FIELDS",
+    "QualityIssue", "SaleLine", "SalesReport", "User", "UserRole", "UserSession", "utcnow",
+]

@@ -1,0 +1,45 @@
+"""Shared column helpers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import String
+
+
+def utcnow() -> datetime:
+    """Naive UTC timestamp: stored the same way on SQLite and PostgreSQL."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def byte_ordered(length: int) -> String:
+    """Text compared byte-wise on PostgreSQL (``COLLATE "C"``).
+
+    Prefix search (``LIKE 'abc%'``) and range scans can then use a plain b-tree index whatever
+    the database's locale; Hangul syllables sort in dictionary (가나다) order by code point.
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+def path_column_type() -> String:
+    """Materialized-path text compared byte-wise, so subtree range scans use the index."""
+    return byte_ordered(255)
+
+
+def subtree_bounds(path: str) -> tuple[str, str]:
+    """``[low, high)`` covering ``path`` and every descendant (paths look like ``/1/4/``).
+
+    ``'/'`` sorts just before ``'0'``, so ``'/1/4/…' < '/1/40'``: an indexed range, no LIKE.
+    """
+    return path, path[:-1] + "0"
+
+
+CORE_TABLES: set[str] = set()
+
+
+def remember_core_tables() -> None:
+    """Snapshot the core's tables before plugins import theirs: core migrations own only these."""
+    from ..extensions import db
+
+    if not CORE_TABLES:
+        CORE_TABLES.update(db.metadata.tables)

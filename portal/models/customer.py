@@ -1,0 +1,118 @@
+"""Customers with consent history, data-quality issues, complaint flag and household."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import byte_ordered, utcnow
+
+CHANNELS = ("sms", "email", "dm", "phone", "push")
+PURPOSES = ("marketing", "service", "night_ads")
+CONSENT_METHODS = ("store", "paper", "web", "phone", "import", "api")
+QUALITY_FIELDS = ("phone", "email", "address", "postal_code", "name", "birth_date")
+
+
+class Household(db.Model):
+    """A family sharing one card (loyalty pools their points)."""
+
+    __tablename__ = "household"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list[Customer]] = relationship(back_populates="household")
+
+
+class Customer(db.Model):
+    __tablename__ = "customer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(byte_ordered(30), unique=True)
+    name: Mapped[str] = mapped_column(byte_ordered(120), index=True)
+    phone: Mapped[str | None] = mapped_column(byte_ordered(20), index=True)
+    email: Mapped[str | None] = mapped_column(byte_ordered(254), index=True)
+    address: Mapped[str | None] = mapped_column(String(255))
+    postal_code: Mapped[str | None] = mapped_column(String(10))
+    birth_date: Mapped[date | None]
+    gender: Mapped[str | None] = mapped_column(String(1))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"), index=True)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
+    tier: Mapped[str | None] = mapped_column(String(20))
+    complaint: Mapped[bool] = mapped_column(default=False)
+    complaint_note: Mapped[str | None] = mapped_column(String(500))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    pseudonymized_at: Mapped[datetime | None]
+
+    branch = relationship("OrgUnit")
+    partner = relationship("Partner")
+    household: Mapped[Household | None] = relationship(back_populates="members")
+    consents: Mapped[list[Consent]] = relationship(
+        back_populates="customer", order_by="Consent.recorded_at.desc(), Consent.id.desc()"
+    )
+    quality_issues: Mapped[list[QualityIssue]] = relationship(
+        back_populates="customer", order_by="QualityIssue.created_at.desc()"
+    )
+
+    @property
+    def open_quality_issues(self) -> list[QualityIssue]:
+        return [q for q in self.quality_issues if q.resolved_at is None]
+
+    def __repr__(self) -> str:
+        return f"<Customer {self.code}>"
+
+
+Index("ix_customer_branch_name", Customer.branch_id, Customer.name)
+Index("ix_customer_partner_name", Customer.partner_id, Customer.name)
+
+
+class Consent(db.Model):
+    """One consent event; the newest per (customer, channel, purpose) is the current state.
+
+    Append-only: a change is a new row, so the history of who/when/how stays intact.
+    """
+
+    __tablename__ = "consent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(10))
+    purpose: Mapped[str] = mapped_column(String(20))
+    granted: Mapped[bool]
+    method: Mapped[str] = mapped_column(String(10))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    note: Mapped[str | None] = mapped_column(String(255))
+
+    customer: Mapped[Customer] = relationship(back_populates="consents")
+    recorded_by = relationship("User")
+
+
+Index("ix_consent_current", Consent.customer_id, Consent.channel, Consent.purpose, Consent.recorded_at)
+
+
+class QualityIssue(db.Model):
+    """A data-quality flag on one field of a customer, with the reason; open until resolved."""
+
+    __tablename__ = "quality_issue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    resolved_at: Mapped[datetime | None]
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    customer: Mapped[Customer] = relationship(back_populates="quality_issues")
+
+
+Index("ix_quality_issue_open", QualityIssue.field, QualityIssue.resolved_at, QualityIssue.customer_id)

@@ -1,0 +1,138 @@
+"""Browse and edit the organisation trees."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Customer, OrgUnit, Partner, PartnerGroup
+from ..security import has_permission, partner_scope, permission_required, unit_scope
+from . import bp
+from .forms import OrgUnitForm, PartnerForm, PartnerGroupForm
+from .service import OrgError, create_partner, create_unit, update_unit
+
+
+@bp.get("/")
+@permission_required("org.view")
+def index():
+    units = list(db.session.execute(
+        select(OrgUnit).where(unit_scope(current_user, "org.view")).order_by(OrgUnit.path)).scalars())
+    counts = dict(db.session.execute(
+        select(Customer.branch_id, func.count()).where(Customer.branch_id.in_([u.id for u in units if u.kind == "branch"]))
+        .group_by(Customer.branch_id)).all()) if units else {}
+    visible_groups = select(Partner.group_id).where(partner_scope(current_user, "org.view"))
+    groups = list(db.session.execute(
+        select(PartnerGroup, func.count(Partner.id)).outerjoin(Partner, Partner.group_id == PartnerGroup.id)
+        .where(PartnerGroup.id.in_(visible_groups) if not has_permission(current_user, "org.manage") else True)
+        .group_by(PartnerGroup.id).order_by(PartnerGroup.code)).all())
+    return render_template("org/index.html", units=units, counts=counts, groups=groups,
+                           can_manage=has_permission(current_user, "org.manage"),
+                           unit_form=OrgUnitForm(), group_form=PartnerGroupForm())
+
+
+def _unit_choices(form: OrgUnitForm) -> None:
+    form.parent_code.choices = [(u.code, f"{u.code} {u.name}") for u in db.session.execute(
+        select(OrgUnit).where(OrgUnit.kind != "branch").order_by(OrgUnit.path)).scalars()]
+
+
+@bp.route("/units/new", methods=["GET", "POST"])
+@permission_required("org.manage")
+def unit_new():
+    form = OrgUnitForm()
+    _unit_choices(form)
+    if form.validate_on_submit():
+        try:
+            unit = create_unit(form.code.data, form.name.data, form.kind.data, form.parent_code.data,
+                               form.address.data, form.phone.data)
+        except OrgError as exc:
+            db.session.rollback()
+            form.code.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(_("%(code)s created.", code=unit.code), "success")
+            return redirect(url_for("org.index"))
+    return render_template("org/unit_form.html", form=form, unit=None), (400 if request.method == "POST" else 200)
+
+
+@bp.route("/units/<int:unit_id>", methods=["GET", "POST"])
+@permission_required("org.view")
+def unit(unit_id: int):
+    unit = db.session.execute(select(OrgUnit).where(OrgUnit.id == unit_id, unit_scope(current_user, "org.view"))).scalar_one_or_none()
+    if unit is None:
+        abort(404)
+    can_manage = has_permission(current_user, "org.manage", unit)
+    form = OrgUnitForm(obj=unit)
+    _unit_choices(form)
+    if request.method == "POST":
+        if not can_manage:
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                update_unit(unit, form.name.data, form.address.data, form.phone.data, form.active.data)
+            except OrgError as exc:
+                db.session.rollback()
+                form.name.errors.append(str(exc))
+            else:
+                db.session.commit()
+                flash(_("Saved."), "success")
+                return redirect(url_for("org.unit", unit_id=unit.id))
+    children = list(db.session.execute(select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(OrgUnit.code)).scalars())
+    customers = db.session.execute(select(func.count()).where(Customer.branch_id.in_(
+        select(OrgUnit.id).where(unit.subtree_clause())))).scalar_one()
+    return render_template("org/unit.html", unit=unit, form=form, can_manage=can_manage, children=children,
+                           customers=customers), (400 if request.method == "POST" else 200)
+
+
+@bp.route("/groups/new", methods=["GET", "POST"])
+@permission_required("org.manage")
+def group_new():
+    from .service import create_group
+
+    form = PartnerGroupForm()
+    if form.validate_on_submit():
+        try:
+            group = create_group(form.code.data, form.name.data, form.leader_name.data)
+        except OrgError as exc:
+            db.session.rollback()
+            form.code.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(_("%(code)s created.", code=group.code), "success")
+            return redirect(url_for("org.group", group_id=group.id))
+    return render_template("org/group_form.html", form=form), (400 if request.method == "POST" else 200)
+
+
+@bp.route("/groups/<int:group_id>", methods=["GET", "POST"])
+@permission_required("org.view")
+def group(group_id: int):
+    group = db.session.get(PartnerGroup, group_id)
+    if group is None:
+        abort(404)
+    partners = list(db.session.execute(
+        select(Partner).where(Partner.group_id == group.id, partner_scope(current_user, "org.view")).order_by(Partner.path)).scalars())
+    if not partners and not has_permission(current_user, "org.manage"):
+        abort(404)
+    can_manage = has_permission(current_user, "org.manage")
+    form = PartnerForm()
+    form.sponsor_code.choices = [(p.code, f"{p.code} {p.name}") for p in partners]
+    if request.method == "POST":
+        if not can_manage:
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                partner = create_partner(group, form.name.data, form.sponsor_code.data, form.phone.data)
+            except OrgError as exc:
+                db.session.rollback()
+                form.name.errors.append(str(exc))
+            else:
+                db.session.commit()
+                flash(_("%(code)s added to the sponsor line.", code=partner.code), "success")
+                return redirect(url_for("org.group", group_id=group.id))
+    counts = dict(db.session.execute(
+        select(Customer.partner_id, func.count()).where(Customer.partner_id.in_([p.id for p in partners]))
+        .group_by(Customer.partner_id)).all()) if partners else {}
+    return render_template("org/group.html", group=group, partners=partners, counts=counts, form=form,
+                           can_manage=can_manage), (400 if request.method == "POST" else 200)

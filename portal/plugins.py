@@ -1,0 +1,192 @@
+"""Plugin registry on top of pluggy: discovery, per-request active set, lifecycle.
+
+``PORTAL_PLUGINS`` (or, when unset, every package under ``plugins/`` plus the
+``portal.plugins`` entry points) says what is *available*; the ``plugin_state`` table says what
+is *installed* and *enabled*. Disabled plugins stay registered, but hooks are called through
+``pm.subset_hook_caller`` without them and their routes answer 404 — so enabling or disabling
+takes effect on the next request in every worker, without a restart.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import pkgutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+from flask import Flask, current_app, g, has_app_context
+
+from . import hookspecs
+
+ENTRY_POINT_GROUP = "portal.plugins"
+CORE = "core"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What a plugin package declares as ``PLUGIN`` in its ``__init__``."""
+
+    name: str
+    title: str
+    version: str
+    description: str = ""
+    requires: tuple[str, ...] = ()
+    table_prefix: str | None = None  # its tables' prefix, e.g. "loy_"; its migrations own them
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "requires", tuple(self.requires))
+
+
+@dataclass
+class LoadedPlugin:
+    info: PluginInfo
+    package: ModuleType
+    hooks: ModuleType
+    blueprints: list[Any] = field(default_factory=list)
+
+    @property
+    def migrations_dir(self) -> Path | None:
+        path = Path(self.package.__file__).parent / "migrations"
+        return path if (path / "env.py").exists() else None
+
+
+class PluginRegistry:
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("portal")
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, LoadedPlugin] = {}
+        self.blueprint_owner: dict[str, str] = {}
+        self._callers: dict[tuple[str, frozenset[str]], Any] = {}
+
+    # -- discovery ---------------------------------------------------------------------
+    def load(self, names: list[str] | None) -> None:
+        for module_name in self._discover(names):
+            package = importlib.import_module(module_name)
+            info: PluginInfo = package.PLUGIN
+            try:
+                hooks = importlib.import_module(f"{module_name}.hooks")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{module_name}.hooks":
+                    raise
+                hooks = package
+            self.pm.register(hooks, name=info.name)
+            self.plugins[info.name] = LoadedPlugin(info=info, package=package, hooks=hooks)
+
+    @staticmethod
+    def _discover(names: list[str] | None) -> list[str]:
+        import plugins as builtin_pkg  # the folder of built-in plugins, not portal code
+
+        builtin = sorted(m.name for m in pkgutil.iter_modules(builtin_pkg.__path__) if m.ispkg)
+        entry_points = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        if not names:
+            return [f"plugins.{n}" for n in builtin] + sorted(entry_points.values())
+        found = []
+        for name in names:
+            if name in entry_points:
+                found.append(entry_points[name])
+            elif name in builtin:
+                found.append(f"plugins.{name}")
+            elif "." in name:
+                found.append(name)  # a dotted module path, e.g. a test plugin
+            else:
+                raise RuntimeError(f"PORTAL_PLUGINS names {name!r}, but no such plugin is available")
+        return found
+
+    def ordered_names(self) -> list[str]:
+        """Plugins with each one after the plugins it requires."""
+        done: list[str] = []
+
+        def visit(name: str, trail: tuple[str, ...] = ()) -> None:
+            if name in done or name not in self.plugins:
+                return
+            if name in trail:
+                raise RuntimeError(f"Plugin requirement cycle: {' → '.join((*trail, name))}")
+            for req in self.plugins[name].info.requires:
+                visit(req, (*trail, name))
+            done.append(name)
+
+        for name in sorted(self.plugins):
+            visit(name)
+        return done
+
+    # -- active set ------------------------------------------------------------------------
+    def inactive_names(self) -> frozenset[str]:
+        active = active_plugin_names()
+        return frozenset(n for n in self.plugins if n not in active)
+
+    def hook(self, name: str):
+        """The hook caller for ``name`` with disabled/uninstalled plugins left out."""
+        inactive = self.inactive_names()
+        key = (name, inactive)
+        caller = self._callers.get(key)
+        if caller is None:
+            remove = [self.plugins[n].hooks for n in inactive]
+            caller = self.pm.subset_hook_caller(name, remove_plugins=remove)
+            self._callers[key] = caller
+        return caller
+
+    def only(self, plugin_name: str, hook_name: str):
+        """Call a lifecycle hook on one plugin only."""
+        others = [p for n, p in self.pm.list_name_plugin() if n != plugin_name]
+        return self.pm.subset_hook_caller(hook_name, remove_plugins=others)
+
+
+def registry(app: Flask | None = None) -> PluginRegistry:
+    return (app or current_app).extensions["portal_plugins"]
+
+
+def active_plugin_names() -> frozenset[str]:
+    """Installed-and-enabled plugins, read once per request/app context from ``plugin_state``."""
+    if has_app_context() and "portal_active_plugins" in g:
+        return g.portal_active_plugins
+    from .extensions import db
+    from .models import PluginState
+
+    rows = db.session.execute(
+        db.select(PluginState.name).where(PluginState.installed.is_(True), PluginState.enabled.is_(True))
+    ).scalars()
+    active = frozenset(rows) | {CORE}
+    if has_app_context():
+        g.portal_active_plugins = active
+    return active
+
+
+def forget_active_plugins() -> None:
+    g.pop("portal_active_plugins", None)
+
+
+def hook(name: str):
+    """``hook("portal_menu_items")(user=u)`` → list of results of active plugins."""
+    return registry().hook(name)
+
+
+def collect(name: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Flatten list-returning hooks and sort by ``order`` (then label/name)."""
+    items: list[dict[str, Any]] = []
+    for result in hook(name)(**kwargs):
+        if result:
+            items.extend(result)
+    return sorted(items, key=lambda i: (i.get("order", 100), str(i.get("label", i.get("name", "")))))
+
+
+def init_plugins(app: Flask) -> PluginRegistry:
+    reg = PluginRegistry()
+    app.extensions["portal_plugins"] = reg
+    from . import core_hooks
+
+    reg.pm.register(core_hooks, name=CORE)
+    reg.load(app.config.get("PORTAL_PLUGINS"))
+    reg.pm.hook.portal_add_hookspecs.call_historic(kwargs={"pm": reg.pm})
+    for name, loaded in reg.plugins.items():
+        caller = reg.only(name, "portal_blueprints")
+        for result in caller():
+            for bp in result or []:
+                app.register_blueprint(bp)
+                loaded.blueprints.append(bp)
+                reg.blueprint_owner[bp.name] = name
+    reg.pm.hook.portal_init_app(app=app)
+    return reg

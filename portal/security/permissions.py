@@ -1,0 +1,183 @@
+"""The one permission check and the one SQL scope filter.
+
+A user's roles on an object are their global roles plus the local roles granted on the
+object's org unit, partner group or partner *or any ancestor* (Plone's local-role
+inheritance). ``has_permission`` answers for one object; ``scope_filter`` builds the SQL
+"everything of this type the user may see" that every list, search, export and API uses, so
+the two can never disagree on which rows are in scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import abort, g, has_app_context
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+
+from ..extensions import db
+from ..models import Customer, LocalRole, OrgUnit, Partner, PartnerGroup, User
+from ..models.base import subtree_bounds
+
+
+def role_map() -> dict[str, set[str]]:
+    """permission → roles, merged from the core and every active plugin (cached per request)."""
+    if has_app_context() and "portal_role_map" in g:
+        return g.portal_role_map
+    from ..plugins import collect
+
+    mapping: dict[str, set[str]] = {}
+    for perm in collect("portal_permissions"):
+        mapping.setdefault(perm["name"], set()).update(perm["roles"])
+    if has_app_context():
+        g.portal_role_map = mapping
+    return mapping
+
+
+def roles_granting(permission: str) -> set[str]:
+    return role_map().get(permission, set())
+
+
+def _grants(user: User, permission: str) -> list[LocalRole]:
+    wanted = roles_granting(permission)
+    return [lr for lr in user.local_roles if lr.role in wanted]
+
+
+def has_global_permission(user: Any, permission: str) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return bool(user.role_names & roles_granting(permission))
+
+
+def has_permission(user: Any, permission: str, obj: Any = None) -> bool:
+    """May ``user`` do ``permission`` on ``obj``? With ``obj=None``: anywhere at all."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if has_global_permission(user, permission):
+        return True
+    grants = _grants(user, permission)
+    if obj is None:
+        return bool(grants)
+    return any(_grant_covers(lr, obj) for lr in grants)
+
+
+def _in_subtree(node: Any, ancestor: Any) -> bool:
+    return node is not None and ancestor is not None and node.path.startswith(ancestor.path)
+
+
+def _grant_covers(lr: LocalRole, obj: Any) -> bool:
+    units, partners = _context_of(obj)
+    for unit in units:
+        if lr.org_unit is not None and _in_subtree(unit, lr.org_unit):
+            return True
+    for partner in partners:
+        if lr.partner_group_id is not None and partner.group_id == lr.partner_group_id:
+            return True
+        if lr.partner is not None and _in_subtree(partner, lr.partner):
+            return True
+    if isinstance(obj, PartnerGroup) and lr.partner_group_id == obj.id:
+        return True
+    return False
+
+
+def _context_of(obj: Any) -> tuple[list[OrgUnit], list[Partner]]:
+    """The org units and partners an object lives under."""
+    if isinstance(obj, OrgUnit):
+        return [obj], []
+    if isinstance(obj, Partner):
+        return [], [obj]
+    spec = _SCOPED.get(type(obj))
+    if spec is None:
+        return [], []
+    unit = db.session.get(OrgUnit, getattr(obj, spec.branch_attr)) if spec.branch_attr and getattr(obj, spec.branch_attr) else None
+    partner = (
+        db.session.get(Partner, getattr(obj, spec.partner_attr)) if spec.partner_attr and getattr(obj, spec.partner_attr) else None
+    )
+    return ([unit] if unit else []), ([partner] if partner else [])
+
+
+# -- SQL scope ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScopeSpec:
+    branch_attr: str | None
+    partner_attr: str | None
+
+
+_SCOPED: dict[type, ScopeSpec] = {}
+
+
+def register_scoped(model: type, branch_attr: str | None = None, partner_attr: str | None = None) -> None:
+    """Declare which columns place ``model`` rows in the org / partner trees (plugins may call this)."""
+    _SCOPED[model] = ScopeSpec(branch_attr, partner_attr)
+
+
+register_scoped(Customer, branch_attr="branch_id", partner_attr="partner_id")
+
+
+def _unit_ids_under(units: list[OrgUnit]):
+    ranges = [and_(OrgUnit.path >= lo, OrgUnit.path < hi) for lo, hi in (subtree_bounds(u.path) for u in units)]
+    return select(OrgUnit.id).where(or_(*ranges))
+
+
+def _partner_ids_under(groups: list[int], partners: list[Partner]):
+    conds = []
+    if groups:
+        conds.append(Partner.group_id.in_(groups))
+    conds += [and_(Partner.path >= lo, Partner.path < hi) for lo, hi in (subtree_bounds(p.path) for p in partners)]
+    return select(Partner.id).where(or_(*conds))
+
+
+def scope_filter(user: Any, permission: str, model: type) -> ColumnElement[bool]:
+    """SQL condition selecting the ``model`` rows ``user`` may ``permission``."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return false()
+    if has_global_permission(user, permission):
+        return true()
+    spec = _SCOPED.get(model)
+    if spec is None:
+        raise LookupError(f"{model.__name__} has no scope declared (register_scoped)")
+    grants = _grants(user, permission)
+    units = [lr.org_unit for lr in grants if lr.org_unit is not None]
+    groups = [lr.partner_group_id for lr in grants if lr.partner_group_id is not None]
+    partners = [lr.partner for lr in grants if lr.partner is not None]
+    conds = []
+    if units and spec.branch_attr:
+        conds.append(getattr(model, spec.branch_attr).in_(_unit_ids_under(units)))
+    if (groups or partners) and spec.partner_attr:
+        conds.append(getattr(model, spec.partner_attr).in_(_partner_ids_under(groups, partners)))
+    return or_(*conds) if conds else false()
+
+
+def unit_scope(user: Any, permission: str) -> ColumnElement[bool]:
+    """Org units the user may see: their granted subtrees (plus ancestors are *not* included)."""
+    if has_global_permission(user, permission):
+        return true()
+    units = [lr.org_unit for lr in _grants(user, permission) if lr.org_unit is not None]
+    if not units:
+        return false()
+    return OrgUnit.id.in_(_unit_ids_under(units))
+
+
+def partner_scope(user: Any, permission: str) -> ColumnElement[bool]:
+    if has_global_permission(user, permission):
+        return true()
+    grants = _grants(user, permission)
+    groups = [lr.partner_group_id for lr in grants if lr.partner_group_id is not None]
+    partners = [lr.partner for lr in grants if lr.partner is not None]
+    if not groups and not partners:
+        return false()
+    return Partner.id.in_(_partner_ids_under(groups, partners))
+
+
+def get_scoped_or_404(model: type, ident: Any, user: Any, permission: str) -> Any:
+    """Load one object through the scope filter: out of scope and missing look the same (404)."""
+    try:
+        ident = int(ident)
+    except (TypeError, ValueError):
+        abort(404)
+    obj = db.session.execute(select(model).where(model.id == ident, scope_filter(user, permission, model))).scalar_one_or_none()
+    if obj is None:
+        abort(404)
+    return obj

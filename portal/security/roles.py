@@ -1,0 +1,39 @@
+"""Global roles and the core permissions with their default role map."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+SITE_ADMIN = "Site Administrator"
+HQ_STAFF = "HQ Staff"
+REVIEWER = "Reviewer"
+GROUP_LEADER = "Group Leader"
+DISTRIBUTOR = "Distributor"
+BRANCH_STAFF = "Branch Staff"
+
+ROLES: list[dict] = [
+    {"name": SITE_ADMIN, "title": _l("Site Administrator"), "local": False},
+    {"name": HQ_STAFF, "title": _l("HQ Staff"), "local": True},
+    {"name": REVIEWER, "title": _l("Reviewer"), "local": False},
+    {"name": GROUP_LEADER, "title": _l("Group Leader"), "local": True},
+    {"name": DISTRIBUTOR, "title": _l("Distributor"), "local": True},
+    {"name": BRANCH_STAFF, "title": _l("Branch Staff"), "local": True},
+]
+
+ALL_ROLES = [r["name"] for r in ROLES]
+FIELD = [BRANCH_STAFF, GROUP_LEADER, DISTRIBUTOR]
+
+CORE_PERMISSIONS: list[dict] = [
+    {"name": "portal.view", "title": _l("Use the portal"), "roles": ALL_ROLES},
+    {"name": "customer.view", "title": _l("View customers"), "roles": [SITE_ADMIN, HQ_STAFF, *FIELD]},
+    {"name": "customer.edit", "title": _l("Create and edit customers"), "roles": [SITE_ADMIN, HQ_STAFF, *FIELD]},
+    {"name": "customer.export", "title": _l("Export customers"), "roles": [SITE_ADMIN, HQ_STAFF, BRANCH_STAFF, GROUP_LEADER]},
+    {"name": "customer.flag", "title": _l("Set complaint and data-quality flags"), "roles": [SITE_ADMIN, HQ_STAFF, BRANCH_STAFF]},
+    {"name": "sales.view", "title": _l("View sales"), "roles": [SITE_ADMIN, HQ_STAFF, *FIELD]},
+    {"name": "org.view", "title": _l("View organisation"), "roles": [SITE_ADMIN, HQ_STAFF, REVIEWER, BRANCH_STAFF, GROUP_LEADER, DISTRIBUTOR]},
+    {"name": "org.manage", "title": _l("Manage organisation"), "roles": [SITE_ADMIN, HQ_STAFF]},
+    {"name": "users.manage", "title": _l("Manage users and roles"), "roles": [SITE_ADMIN]},
+    {"name": "audit.view", "title": _l("View audit and access logs"), "roles": [SITE_ADMIN]},
+    {"name": "addons.manage", "title": _l("Manage add-ons"), "roles": [SITE_ADMIN]},
+    {"name": "content.review", "title": _l("Review content"), "roles": [SITE_ADMIN, REVIEWER]},
+]

@@ -1,0 +1,1 @@
+"""User accounts and role grants (services; pages live in portal.manage)."""

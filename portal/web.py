@@ -1,0 +1,113 @@
+"""Request plumbing: plugin route gating, security headers, error pages, template globals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, abort, g, jsonify, render_template, request
+from flask_babel import get_locale
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from .plugins import active_plugin_names, collect, registry
+from .security import has_permission
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def _gate_plugin_routes() -> None:
+    """A disabled or uninstalled plugin's routes answer 404 (checked per request, no restart)."""
+    bp = request.blueprint
+    if not bp:
+        return
+    owner = registry().blueprint_owner.get(bp.split(".")[0])
+    if owner and owner not in active_plugin_names():
+        abort(404)
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if not request.path.startswith("/static/"):
+        # Pages and API answers may carry personal data: never cache them.
+        headers["Cache-Control"] = "no-store"
+        headers.setdefault("Pragma", "no-cache")
+    return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _error(exc: HTTPException):
+    code = exc.code or 500
+    if _wants_json():
+        return jsonify({"error": exc.name.lower().replace(" ", "_"), "message": exc.description}), code
+    return render_template("error.html", code=code, error=exc), code
+
+
+def _server_error(exc: Exception):
+    from .extensions import db
+
+    db.session.rollback()
+    if _wants_json():
+        return jsonify({"error": "internal_error", "message": "Something went wrong; nothing was saved."}), 500
+    return render_template("error.html", code=500, error=None), 500
+
+
+def menu_items() -> list[dict[str, Any]]:
+    if not current_user.is_authenticated:
+        return []
+    items = collect("portal_menu_items", user=current_user)
+    return [i for i in items if not i.get("permission") or has_permission(current_user, i["permission"])]
+
+
+def portlets(manager: str) -> list[dict[str, Any]]:
+    items = collect("portal_portlets", manager=manager, user=current_user)
+    return [p for p in items if not p.get("permission") or has_permission(current_user, p["permission"])]
+
+
+def init_web(app: Flask) -> None:
+    app.before_request(_gate_plugin_routes)
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _error)
+    if not app.debug and not app.testing:
+        app.register_error_handler(Exception, _server_error)
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {
+            "menu_items": menu_items,
+            "portlets": portlets,
+            "can": lambda perm, obj=None: has_permission(current_user, perm, obj),
+            "current_locale": str(get_locale()),
+            "active_endpoint": request.endpoint or "",
+        }
+
+    @app.template_filter("krw")
+    def _krw(value: Any) -> str:
+        return f"₩{int(value or 0):,}"
+
+    @app.template_filter("phone")
+    def _phone(value: Any) -> str:
+        from .customers.normalize import format_phone
+
+        return format_phone(value)
+
+    @app.template_filter("num")
+    def _num(value: Any) -> str:
+        return f"{int(value or 0):,}"
+
+    @app.teardown_request
+    def _clear(_exc: BaseException | None) -> None:
+        g.pop("portal_active_plugins", None)
