@@ -7,7 +7,7 @@ from typing import Any
 from flask import has_request_context, request
 from flask_login import current_user
 
-from .extensions import db
+from .extensions import db, write_intent
 from .models import AccessLog, AuditEvent
 
 
@@ -27,6 +27,7 @@ def _jsonable(value: Any) -> Any:
 def record(action: str, obj: Any = None, summary: str = "", changes: dict[str, tuple[Any, Any]] | None = None,
            actor: Any = None) -> AuditEvent:
     """Add an audit event to the current transaction (it commits with the change it describes)."""
+    write_intent()
     actor_id, label, ip = _actor()
     if actor is not None:
         actor_id, label = actor.id, actor.email
@@ -47,6 +48,7 @@ def record(action: str, obj: Any = None, summary: str = "", changes: dict[str, t
 def log_access(action: str, object_id: Any = None, count: int = 1, detail: str | None = None,
                object_type: str = "customer") -> None:
     """Record a view or export of personal data (kept ≥ 2 years, not editable in the app)."""
+    write_intent()
     actor_id, _label, ip = _actor()
     db.session.add(
         AccessLog(user_id=actor_id, ip=ip, action=action, object_type=object_type,

@@ -42,13 +42,34 @@ def _sqlite_on_connect(dbapi_connection, connection_record) -> None:  # noqa: AR
     cur.close()
 
 
-@event.listens_for(Engine, "begin")
-def _sqlite_begin_immediate(conn) -> None:
-    """Take SQLite's write lock up front.
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    A deferred transaction that reads and then writes can fail with SQLITE_BUSY without
-    waiting (the busy timeout does not apply to a lock upgrade). ``BEGIN IMMEDIATE`` waits
-    for the writer lock instead; readers are never blocked in WAL mode.
+
+def _reads_only() -> bool:
+    from flask import g, has_request_context, request
+
+    return has_request_context() and request.method in READ_ONLY_METHODS and not g.get("sqlite_write")
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn) -> None:
+    """Write transactions take SQLite's write lock up front with ``BEGIN IMMEDIATE``.
+
+    A deferred transaction that reads and then writes can fail with SQLITE_BUSY at once
+    (the busy timeout does not cover that lock upgrade). So anything that may write — form
+    posts, API writes, CLI, imports — begins IMMEDIATE and waits its turn; GET requests begin
+    deferred so readers never queue, and call :func:`write_intent` before their first write.
     """
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if _reads_only() else "BEGIN IMMEDIATE")
+
+
+def write_intent() -> None:
+    """About to write inside a read-only (GET) request: restart as a write transaction."""
+    from flask import g, has_request_context
+
+    if not has_request_context() or g.get("sqlite_write") or db.engine.dialect.name != "sqlite":
+        return
+    g.sqlite_write = True
+    if db.session().in_transaction():
+        db.session.commit()

@@ -14,7 +14,7 @@ from datetime import timedelta
 from flask import current_app, request
 from sqlalchemy import delete, select
 
-from ..extensions import db
+from ..extensions import db, write_intent
 from ..models import User, UserSession, utcnow
 
 TOUCH_EVERY = timedelta(minutes=1)
@@ -45,6 +45,8 @@ def load_session_user(token: str) -> User | None:
     now = utcnow()
     cfg = current_app.config
     if now - row.last_seen_at > cfg["PORTAL_SESSION_IDLE"] or now - row.created_at > cfg["PORTAL_SESSION_ABSOLUTE"]:
+        write_intent()
+        row = db.session.get(UserSession, token_hash(token))
         db.session.delete(row)
         db.session.commit()
         return None
@@ -52,7 +54,8 @@ def load_session_user(token: str) -> User | None:
     if user is None or not user.active:
         return None
     if now - row.last_seen_at > TOUCH_EVERY:
-        row.last_seen_at = now
+        write_intent()
+        db.session.get(UserSession, token_hash(token)).last_seen_at = now
         db.session.commit()
     user.session_token = token
     return user

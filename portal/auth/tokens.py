@@ -7,7 +7,7 @@ import secrets
 
 from sqlalchemy import select
 
-from ..extensions import db
+from ..extensions import db, write_intent
 from ..models import ApiToken, User, utcnow
 
 PREFIX = "pp_"
@@ -30,6 +30,7 @@ def user_for_token(raw: str) -> User | None:
         return None
     now = utcnow()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        write_intent()
         token.last_used_at = now
         db.session.commit()
     return token.user

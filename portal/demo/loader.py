@@ -74,7 +74,7 @@ def _name(rng: random.Random) -> str:
 
 
 def load_demo(customers: int = 5000, lines_per_customer: int = 12, force: bool = False,
-              echo: Callable[[str], None] = print, accounts: bool = True) -> str:
+              echo: Callable[[str], None] = print, accounts: bool = True, install_plugins: bool = True) -> str:
     if not force and db.session.execute(select(func.count(OrgUnit.id))).scalar_one():
         raise DemoError("The database already has data; the demo loads only into an empty database.")
     rng = random.Random(2026)
@@ -86,7 +86,8 @@ def load_demo(customers: int = 5000, lines_per_customer: int = 12, force: bool =
     echo(f"organisation: {len(branches)} branches, {len(groups)} groups, {len(partners)} distributors")
     n_customers = _customers(rng, customers, branches, partners, echo)
     n_lines = _sales(rng, customers * lines_per_customer, branches, categories, products, echo)
-    _install_demo_plugins(echo)
+    if install_plugins:
+        _install_demo_plugins(echo)
     return f"demo loaded: {n_customers} customers, {n_lines} sale lines"
 
 
