@@ -73,12 +73,12 @@ def run_migrations_offline():
 
 def include_core_only(obj, name, type_, reflected, compare_to):
     """The core environment owns the core tables only; each plugin migrates its own."""
-    from portal.models.base import CORE_TABLES
+    from portal.models.base import core_tables
 
     table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
     if table is None or table.startswith("alembic_version"):
         return type_ != "table"
-    return table in CORE_TABLES
+    return table in core_tables()
 
 
 def run_migrations_online():

@@ -32,11 +32,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .web import init_web
 
     init_i18n(app)
-    from . import models  # noqa: F401  (register tables before plugins add theirs)
-    from .models.base import remember_core_tables
-
-    remember_core_tables()
-
+    from . import models  # noqa: F401  (register the core tables)
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .auth.loader import init_login

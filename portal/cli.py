@@ -20,9 +20,12 @@ def db_group() -> None:
 def db_upgrade() -> None:
     """Migrate the core, then every installed plugin, to their newest revision."""
     from .migrations_support import upgrade_all
+    from .plugins_lifecycle import upgrade_installed
 
     for line in upgrade_all():
         click.echo(line)
+    for name in upgrade_installed():
+        click.echo(f"{name}: ran its upgrade step for the new version")
 
 
 @portal_cli.command("init")

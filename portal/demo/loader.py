@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, insert, select
 
 from ..auth.passwords import hash_password
+from ..db_utils import sync_sequences
 from ..extensions import db
 from ..models import (
     Category,
@@ -216,6 +217,7 @@ def _customers(rng: random.Random, count: int, branches: dict[str, OrgUnit], par
             _flush_customers(batch, consents, issues, households)
             echo(f"customers: {n + 1}/{count}")
     _flush_customers(batch, consents, issues, households)
+    sync_sequences("customer", "household")
     db.session.commit()
     return count
 
@@ -277,6 +279,7 @@ def _sales(rng: random.Random, count: int, branches: dict[str, OrgUnit], categor
     for i in range(0, len(lines), 20000):
         db.session.execute(insert(SaleLine), lines[i:i + 20000])
         echo(f"sale lines: {min(i + 20000, len(lines))}/{len(lines)}")
+    sync_sequences("sales_report")
     db.session.commit()
     return len(lines)
 

@@ -17,7 +17,7 @@ from ..plugins_lifecycle import PluginError, install, set_enabled, states, unins
 from ..security import permission_required
 from ..users.service import UserError, create_user, grant_global, grant_local, revoke_global, revoke_local
 from . import bp
-from .forms import AddonActionForm, LocalRoleForm, RevokeForm, UserEditForm, UserForm
+from .forms import AddonActionForm, LocalRoleForm, RevokeForm, UserEditForm, UserForm, with_role_choices
 
 
 @bp.get("/users")
@@ -35,6 +35,7 @@ def users():
 @permission_required("users.manage")
 def user_new():
     form = UserForm()
+    with_role_choices(form)
     if form.validate_on_submit():
         try:
             user = create_user(form.email.data, form.name.data, form.password.data, roles=form.roles.data,
@@ -65,9 +66,10 @@ def user(user_id: int):
     if user is None:
         abort(404)
     form = UserEditForm(obj=user) if request.method == "GET" else UserEditForm()
+    local_form, revoke_form = LocalRoleForm(prefix="lr"), RevokeForm(prefix="rv")
+    with_role_choices(form, local_form)
     if request.method == "GET":
         form.roles.data = sorted(user.role_names)
-    local_form, revoke_form = LocalRoleForm(prefix="lr"), RevokeForm(prefix="rv")
     action = request.form.get("form")
     if request.method == "POST" and action == "edit" and form.validate_on_submit():
         if user.id == current_user.id and ("Site Administrator" not in form.roles.data or not form.active.data):
@@ -113,7 +115,38 @@ def user(user_id: int):
 @bp.route("/addons", methods=["GET"])
 @permission_required("addons.manage")
 def addons():
-    return render_template("manage/addons.html", addons=states(), form=AddonActionForm())
+    from ..plugin_settings import schema
+
+    addons = [{**a, "has_settings": bool(schema(a["name"]))} for a in states()]
+    return render_template("manage/addons.html", addons=addons, form=AddonActionForm())
+
+
+@bp.route("/addons/<name>/settings", methods=["GET", "POST"])
+@permission_required("addons.manage")
+def addon_settings(name: str):
+    from flask_wtf import FlaskForm
+
+    from ..plugin_settings import get_settings, save_settings, schema
+
+    state = next((s for s in states() if s["name"] == name), None)
+    items = schema(name)
+    if state is None or not state["installed"] or not items:
+        abort(404)
+    form = FlaskForm()
+    errors: dict[str, str] = {}
+    values = get_settings(name)
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        submitted = {i["name"]: request.form.get(i["name"]) for i in items}
+        errors = save_settings(name, submitted)
+        if not errors:
+            flash(_("Settings saved."), "success")
+            return redirect(url_for("manage.addon_settings", name=name))
+        db.session.rollback()
+        values = {**values, **submitted}
+    return render_template("manage/addon_settings.html", addon=state, items=items, values=values, errors=errors,
+                           form=form), (400 if errors else 200)
 
 
 @bp.post("/addons/<name>")

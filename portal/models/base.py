@@ -34,12 +34,9 @@ def subtree_bounds(path: str) -> tuple[str, str]:
     return path, path[:-1] + "0"
 
 
-CORE_TABLES: set[str] = set()
 
-
-def remember_core_tables() -> None:
-    """Snapshot the core's tables before plugins import theirs: core migrations own only these."""
+def core_tables() -> set[str]:
+    """Tables mapped by ``portal.models``: the core migrations own exactly these."""
     from ..extensions import db
 
-    if not CORE_TABLES:
-        CORE_TABLES.update(db.metadata.tables)
+    return {m.local_table.name for m in db.Model.registry.mappers if m.class_.__module__.startswith("portal.models.")}

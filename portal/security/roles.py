@@ -37,3 +37,17 @@ CORE_PERMISSIONS: list[dict] = [
     {"name": "addons.manage", "title": _l("Manage add-ons"), "roles": [SITE_ADMIN]},
     {"name": "content.review", "title": _l("Review content"), "roles": [SITE_ADMIN, REVIEWER]},
 ]
+
+
+def all_roles() -> list[dict]:
+    """Core roles plus those active plugins add through ``portal_roles``."""
+    from ..plugins import collect
+
+    seen: dict[str, dict] = {}
+    for role in collect("portal_roles"):
+        seen.setdefault(role["name"], role)
+    return list(seen.values())
+
+
+def role_names() -> list[str]:
+    return [r["name"] for r in all_roles()]

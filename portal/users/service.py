@@ -8,7 +8,7 @@ from .. import audit
 from ..auth.passwords import hash_password, policy_errors
 from ..extensions import db
 from ..models import LocalRole, OrgUnit, Partner, PartnerGroup, User, UserRole
-from ..security.roles import ALL_ROLES
+from ..security.roles import role_names
 
 
 class UserError(Exception):
@@ -42,7 +42,7 @@ def create_user(email: str, name: str, password: str, roles: list[str] | None = 
 
 
 def grant_global(user: User, role: str) -> None:
-    if role not in ALL_ROLES:
+    if role not in role_names():
         raise UserError(f"Unknown role {role!r}.")
     if role not in user.role_names:
         user.global_roles.append(UserRole(user_id=user.id, role=role))
@@ -57,7 +57,7 @@ def revoke_global(user: User, role: str) -> None:
 
 
 def grant_local(user: User, role: str, target: OrgUnit | PartnerGroup | Partner) -> LocalRole:
-    if role not in ALL_ROLES:
+    if role not in role_names():
         raise UserError(f"Unknown role {role!r}.")
     kwargs = {
         OrgUnit: {"org_unit_id": target.id},

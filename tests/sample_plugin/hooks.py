@@ -72,3 +72,19 @@ def portal_cli(cli):
     def count() -> None:
         """Print how many sample notes exist."""
         click.echo(db.session.execute(db.select(db.func.count(SampleNote.id))).scalar_one())
+
+
+@hookimpl
+def portal_settings_schema():
+    return [
+        {"name": "greeting", "label": "Greeting", "type": "str", "default": "Hello"},
+        {"name": "max_notes", "label": "Maximum notes", "type": "int", "default": 10, "min": 1, "max": 100},
+        {"name": "public", "label": "Show to everyone", "type": "bool", "default": False},
+        {"name": "colour", "label": "Colour", "type": "choice", "default": "blue",
+         "choices": [("blue", "Blue"), ("green", "Green")]},
+    ]
+
+
+@hookimpl
+def portal_roles():
+    return [{"name": "Note Taker", "title": "Note Taker", "local": True}]
