@@ -93,3 +93,36 @@ def test_new_partner_in_downline_is_in_distributor_scope(app, client):
     other = app.test_client()
     login(other, "store1@example.com")
     assert other.get(f"/customers/{c.id}").status_code == 404
+
+
+def test_move_partner_moves_whole_downline_and_scope_follows(app, client):
+    """Moving G01-0002 (ibo1's node) under G01-0003 rewrites the subtree paths in one update."""
+    login(client, "hq@example.com")
+    node = db.session.execute(select(Partner).where(Partner.code == "G01-0002")).scalar_one()
+    below = set(db.session.execute(select(Partner.id).where(node.subtree_clause())).scalars())
+    target = db.session.execute(select(Partner).where(Partner.group_id == node.group_id, Partner.level == "leader",
+                                                      Partner.id != node.id)).scalars().first()
+    into_own_downline = db.session.execute(select(Partner).where(node.subtree_clause(), Partner.id != node.id)).scalars().first()
+    bad = post_form(client, f"/org/partners/{node.id}", {"name": node.name, "active": "y", "sponsor_code": into_own_downline.code},
+                    form_page=f"/org/partners/{node.id}")
+    assert bad.status_code == 400
+    resp = post_form(client, f"/org/partners/{node.id}", {"name": node.name, "active": "y", "sponsor_code": target.code},
+                     form_page=f"/org/partners/{node.id}")
+    assert resp.status_code == 302
+    db.session.expire_all()
+    node = db.session.get(Partner, node.id)
+    assert node.sponsor_id == target.id and node.path == f"{target.path}{node.id}/" and node.depth == target.depth + 1
+    assert set(db.session.execute(select(Partner.id).where(node.subtree_clause())).scalars()) == below
+    for p in db.session.execute(select(Partner).where(Partner.id.in_(below))).scalars():
+        assert p.path.startswith(node.path) and p.depth == p.path.count("/") - 2
+
+
+def test_move_branch_to_another_region(app, client):
+    login(client, "hq@example.com")
+    b004 = _unit("B004")
+    resp = post_form(client, f"/org/units/{b004.id}", {"name": b004.name, "code": "B004", "kind": "branch", "parent_code": "R02",
+                                                        "active": "y"}, form_page=f"/org/units/{b004.id}")
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert _unit("B004").path.startswith(_unit("R02").path)
+    assert "B004" in set(db.session.execute(select(OrgUnit.code).where(_unit("R02").subtree_clause())).scalars())

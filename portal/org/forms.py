@@ -28,3 +28,11 @@ class PartnerForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     sponsor_code = SelectField(_l("Sponsor"), choices=[])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=20)])
+
+
+class PartnerEditForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=20)])
+    active = BooleanField(_l("Active"))
+    sponsor_code = SelectField(_l("Sponsor"), choices=[], validate_choice=False,
+                               description=_l("Changing the sponsor moves this distributor with their whole downline."))

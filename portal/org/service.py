@@ -71,3 +71,64 @@ def create_partner(group: PartnerGroup, name: str, sponsor_code: str | None, pho
     _place(partner, sponsor)
     audit.record("org.partner_created", partner, summary=f"{code} {name}")
     return partner
+
+
+def move_subtree(node, new_parent) -> int:
+    """Re-hang ``node`` (and everything below it) under ``new_parent`` in one UPDATE.
+
+    Paths embed ancestor ids, so a move rewrites the prefix of every row in the subtree;
+    returns how many rows moved.
+    """
+    from sqlalchemy import literal, update
+
+    from ..models.base import subtree_bounds
+
+    model = type(node)
+    if new_parent is not None and new_parent.path.startswith(node.path):
+        raise OrgError("A node cannot move below itself.")
+    old_path = node.path
+    new_path = f"{new_parent.path if new_parent else '/'}{node.id}/"
+    if new_path == old_path:
+        return 0
+    delta = ((new_parent.depth + 1) if new_parent else 0) - node.depth
+    low, high = subtree_bounds(old_path)
+    result = db.session.execute(
+        update(model).where(model.path >= low, model.path < high)
+        .values(path=literal(new_path) + func.substr(model.path, len(old_path) + 1), depth=model.depth + delta)
+        .execution_options(synchronize_session=False)
+    )
+    parent_attr = "sponsor_id" if model is Partner else "parent_id"
+    setattr(node, parent_attr, new_parent.id if new_parent else None)
+    db.session.flush()
+    db.session.expire_all()
+    return result.rowcount or 0
+
+
+def update_partner(partner: Partner, name: str, phone: str | None, active: bool, sponsor_code: str | None) -> None:
+    changes = audit.diff(partner, {"name": name.strip(), "phone": phone or None, "active": bool(active)})
+    current = partner.sponsor.code if partner.sponsor else None
+    if (sponsor_code or None) != current:
+        if not sponsor_code:
+            raise OrgError("Only the group's top leader has no sponsor.")
+        sponsor = db.session.execute(select(Partner).where(Partner.code == sponsor_code,
+                                                           Partner.group_id == partner.group_id)).scalar_one_or_none()
+        if sponsor is None:
+            raise OrgError("The sponsor must be in the same group.")
+        moved = move_subtree(partner, sponsor)
+        changes["sponsor"] = (current, sponsor_code)
+        changes["moved_rows"] = (None, moved)
+    if changes:
+        audit.record("org.partner_updated", partner, summary=partner.code, changes=changes)
+
+
+def move_unit(unit: OrgUnit, parent_code: str) -> None:
+    parent = db.session.execute(select(OrgUnit).where(OrgUnit.code == parent_code)).scalar_one_or_none()
+    if parent is None or parent.kind == "branch":
+        raise OrgError("Choose a region or HQ as the parent.")
+    if unit.kind == "hq":
+        raise OrgError("HQ is the root of the tree.")
+    if unit.parent_id == parent.id:
+        return
+    before = unit.parent.code if unit.parent else None
+    moved = move_subtree(unit, parent)
+    audit.record("org.unit_moved", unit, summary=unit.code, changes={"parent": (before, parent.code), "moved_rows": (None, moved)})

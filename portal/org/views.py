@@ -11,8 +11,8 @@ from ..extensions import db
 from ..models import Customer, OrgUnit, Partner, PartnerGroup
 from ..security import has_permission, partner_scope, permission_required, unit_scope
 from . import bp
-from .forms import OrgUnitForm, PartnerForm, PartnerGroupForm
-from .service import OrgError, create_partner, create_unit, update_unit
+from .forms import OrgUnitForm, PartnerEditForm, PartnerForm, PartnerGroupForm
+from .service import OrgError, create_partner, create_unit, move_unit, update_partner, update_unit
 
 
 @bp.get("/")
@@ -72,6 +72,8 @@ def unit(unit_id: int):
         if form.validate_on_submit():
             try:
                 update_unit(unit, form.name.data, form.address.data, form.phone.data, form.active.data)
+                if unit.kind != "hq" and form.parent_code.data and (not unit.parent or form.parent_code.data != unit.parent.code):
+                    move_unit(unit, form.parent_code.data)
             except OrgError as exc:
                 db.session.rollback()
                 form.name.errors.append(str(exc))
@@ -136,3 +138,37 @@ def group(group_id: int):
         .group_by(Customer.partner_id)).all()) if partners else {}
     return render_template("org/group.html", group=group, partners=partners, counts=counts, form=form,
                            can_manage=can_manage), (400 if request.method == "POST" else 200)
+
+
+@bp.route("/partners/<int:partner_id>", methods=["GET", "POST"])
+@permission_required("org.view")
+def partner(partner_id: int):
+    partner = db.session.execute(
+        select(Partner).where(Partner.id == partner_id, partner_scope(current_user, "org.view"))).scalar_one_or_none()
+    if partner is None:
+        abort(404)
+    can_manage = has_permission(current_user, "org.manage")
+    form = PartnerEditForm(obj=partner) if request.method == "GET" else PartnerEditForm()
+    candidates = db.session.execute(select(Partner).where(Partner.group_id == partner.group_id).order_by(Partner.path)).scalars()
+    form.sponsor_code.choices = [("", "—")] + [(p.code, f"{p.code} {p.name}") for p in candidates
+                                               if not p.path.startswith(partner.path)]
+    if request.method == "GET":
+        form.sponsor_code.data = partner.sponsor.code if partner.sponsor else ""
+    if request.method == "POST":
+        if not can_manage:
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                update_partner(partner, form.name.data, form.phone.data, form.active.data, form.sponsor_code.data or None)
+            except OrgError as exc:
+                db.session.rollback()
+                form.sponsor_code.errors.append(str(exc))
+            else:
+                db.session.commit()
+                flash(_("Saved."), "success")
+                return redirect(url_for("org.partner", partner_id=partner.id))
+    downline = list(db.session.execute(select(Partner).where(partner.subtree_clause(), Partner.id != partner.id)
+                                       .order_by(Partner.path)).scalars())
+    customers = db.session.execute(select(func.count()).where(Customer.partner_id == partner.id)).scalar_one()
+    return render_template("org/partner.html", partner=partner, form=form, can_manage=can_manage, downline=downline,
+                           customers=customers), (400 if request.method == "POST" else 200)
