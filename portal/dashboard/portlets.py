@@ -6,11 +6,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import extract, func, select
 
 from ..extensions import db
-from ..models import Category, Customer, QualityIssue, SaleLine
-from ..security import has_permission, scope_filter
+from ..models import Category, Customer, OrgUnit, Partner, QualityIssue, SaleLine
+from ..security import has_global_permission, has_permission, partner_scope, scope_filter, unit_scope
 
 
 def _customer_stats(user: Any) -> dict[str, Any]:
@@ -40,6 +40,59 @@ def _sales_by_category(user: Any) -> dict[str, Any]:
     return {"rows": rows}
 
 
+def _monthly_sales(user: Any) -> dict[str, Any]:
+    """Sales per month over the last 12 months in the user's scope (one grouped query)."""
+    today = date.today()
+    start = date(today.year - 1, today.month, 1)
+    scope = scope_filter(user, "sales.view", Customer)
+    year, month = extract("year", SaleLine.sold_at), extract("month", SaleLine.sold_at)
+    rows = db.session.execute(
+        select(year, month, func.coalesce(func.sum(SaleLine.amount), 0), func.count(func.distinct(SaleLine.customer_id)))
+        .join(Customer, Customer.id == SaleLine.customer_id)
+        .where(SaleLine.sold_at >= start, scope).group_by(year, month).order_by(year, month)
+    ).all()
+    by_month = {(int(y), int(m)): (int(a), int(c)) for y, m, a, c in rows}
+    labels, amounts, buyers = [], [], []
+    y, m = start.year, start.month
+    for _ in range(13):
+        labels.append(f"{y}-{m:02d}")
+        amount, count = by_month.get((y, m), (0, 0))
+        amounts.append(amount)
+        buyers.append(count)
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return {"labels": labels, "amounts": amounts, "buyers": buyers, "total": sum(amounts)}
+
+
+def _branch_overview(user: Any) -> dict[str, Any]:
+    """Customers and 90-day sales per branch the user can see (HQ: all branches)."""
+    since = date.today() - timedelta(days=90)
+    sales = (select(SaleLine.branch_id, func.sum(SaleLine.amount).label("amount"))
+             .where(SaleLine.sold_at >= since).group_by(SaleLine.branch_id).subquery())
+    customers = select(Customer.branch_id, func.count().label("n")).group_by(Customer.branch_id).subquery()
+    rows = db.session.execute(
+        select(OrgUnit.id, OrgUnit.code, OrgUnit.name, func.coalesce(customers.c.n, 0), func.coalesce(sales.c.amount, 0))
+        .outerjoin(customers, customers.c.branch_id == OrgUnit.id).outerjoin(sales, sales.c.branch_id == OrgUnit.id)
+        .where(OrgUnit.kind == "branch", unit_scope(user, "customer.view")).order_by(OrgUnit.code).limit(50)
+    ).all()
+    return {"rows": rows}
+
+
+def _downline(user: Any) -> dict[str, Any]:
+    """Distributors in the user's partner scope, with their customers and 90-day sales."""
+    since = date.today() - timedelta(days=90)
+    scope = partner_scope(user, "customer.view")
+    sales = (select(Customer.partner_id, func.sum(SaleLine.amount).label("amount"))
+             .join(SaleLine, SaleLine.customer_id == Customer.id)
+             .where(SaleLine.sold_at >= since, Customer.partner_id.is_not(None)).group_by(Customer.partner_id).subquery())
+    total = db.session.execute(select(func.count(Partner.id)).where(scope)).scalar_one()
+    top = db.session.execute(
+        select(Partner.id, Partner.code, Partner.name, Partner.level, func.coalesce(sales.c.amount, 0).label("amount"))
+        .outerjoin(sales, sales.c.partner_id == Partner.id).where(scope)
+        .order_by(func.coalesce(sales.c.amount, 0).desc(), Partner.code).limit(8)
+    ).all()
+    return {"total": total, "top": top}
+
+
 def core_portlets(user: Any) -> list[dict[str, Any]]:
     portlets = [
         {"title": _l("Welcome"), "template": "dashboard/portlet_welcome.html", "order": 0, "context": {}},
@@ -49,4 +102,14 @@ def core_portlets(user: Any) -> list[dict[str, Any]]:
                          "context": _customer_stats(user)})
         portlets.append({"title": _l("Sales by category, last 12 months"), "template": "dashboard/portlet_sales.html",
                          "order": 20, "context": _sales_by_category(user), "wide": True})
+    if has_permission(user, "sales.view"):
+        portlets.append({"title": _l("Monthly sales"), "template": "dashboard/portlet_trend.html", "order": 15,
+                         "context": _monthly_sales(user)})
+    if has_permission(user, "customer.view") and (has_global_permission(user, "customer.view")
+                                                   or any(lr.org_unit_id for lr in user.local_roles)):
+        portlets.append({"title": _l("Branches, last 90 days"), "template": "dashboard/portlet_branches.html",
+                         "order": 30, "context": _branch_overview(user)})
+    if any(lr.partner_group_id or lr.partner_id for lr in user.local_roles):
+        portlets.append({"title": _l("My downline, last 90 days"), "template": "dashboard/portlet_downline.html",
+                         "order": 30, "context": _downline(user)})
     return portlets
