@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
-from . import views  # noqa: E402,F401
+from . import privacy_views, views  # noqa: E402,F401

@@ -29,6 +29,7 @@ CORE_PERMISSIONS: list[dict] = [
     {"name": "customer.edit", "title": _l("Create and edit customers"), "roles": [SITE_ADMIN, HQ_STAFF, *FIELD]},
     {"name": "customer.export", "title": _l("Export customers"), "roles": [SITE_ADMIN, HQ_STAFF, BRANCH_STAFF, GROUP_LEADER]},
     {"name": "customer.flag", "title": _l("Set complaint and data-quality flags"), "roles": [SITE_ADMIN, HQ_STAFF, BRANCH_STAFF]},
+    {"name": "customer.privacy", "title": _l("Handle data-subject requests (export, erase)"), "roles": [SITE_ADMIN, HQ_STAFF]},
     {"name": "sales.view", "title": _l("View sales"), "roles": [SITE_ADMIN, HQ_STAFF, *FIELD]},
     {"name": "org.view", "title": _l("View organisation"), "roles": [SITE_ADMIN, HQ_STAFF, REVIEWER, BRANCH_STAFF, GROUP_LEADER, DISTRIBUTOR]},
     {"name": "org.manage", "title": _l("Manage organisation"), "roles": [SITE_ADMIN, HQ_STAFF]},

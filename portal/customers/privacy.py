@@ -1,0 +1,64 @@
+"""Data-subject requests (PIPA / GDPR): export everything held on a customer, or pseudonymize.
+
+Pseudonymization keeps the customer row and its sale lines (so sales statistics stay true)
+but removes every direct identifier, records opt-outs on every channel, and writes an audit
+event naming the cleared fields — never their old values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from .. import audit
+from ..extensions import db
+from ..models import CHANNELS, AuditEvent, Consent, Customer, SaleLine, utcnow
+from ..plugins import hook
+
+PERSONAL_FIELDS = ("name", "phone", "email", "address", "postal_code", "birth_date", "gender", "note", "complaint_note")
+
+
+def export_personal_data(customer: Customer) -> dict[str, Any]:
+    lines = db.session.execute(
+        select(SaleLine).where(SaleLine.customer_id == customer.id).order_by(SaleLine.sold_at, SaleLine.id)).scalars()
+    return {
+        "customer": {
+            "id": customer.id, "code": customer.code, "name": customer.name, "phone": customer.phone,
+            "email": customer.email, "address": customer.address, "postal_code": customer.postal_code,
+            "birth_date": customer.birth_date.isoformat() if customer.birth_date else None, "gender": customer.gender,
+            "branch": customer.branch.code if customer.branch else None,
+            "distributor": customer.partner.code if customer.partner else None,
+            "household": customer.household.name if customer.household else None, "tier": customer.tier,
+            "complaint": customer.complaint, "complaint_note": customer.complaint_note, "note": customer.note,
+            "created_at": customer.created_at.isoformat(), "updated_at": customer.updated_at.isoformat(),
+        },
+        "consents": [{"channel": c.channel, "purpose": c.purpose, "granted": c.granted, "method": c.method,
+                      "recorded_at": c.recorded_at.isoformat(), "note": c.note} for c in customer.consents],
+        "data_quality": [{"field": q.field, "reason": q.reason, "created_at": q.created_at.isoformat(),
+                          "resolved_at": q.resolved_at.isoformat() if q.resolved_at else None}
+                         for q in customer.quality_issues],
+        "purchases": [{"date": line.sold_at.isoformat(), "receipt_no": line.receipt_no,
+                       "product": line.product.sku if line.product else None, "quantity": line.quantity,
+                       "amount": line.amount} for line in lines],
+        "changes": [{"at": e.at.isoformat(), "action": e.action, "by": e.actor_label}
+                    for e in db.session.execute(select(AuditEvent).where(
+                        AuditEvent.object_type == "customer", AuditEvent.object_id == str(customer.id))
+                        .order_by(AuditEvent.at)).scalars()],
+    }
+
+
+def pseudonymize(user: Any, customer: Customer, reason: str) -> None:
+    cleared = [f for f in PERSONAL_FIELDS if getattr(customer, f) not in (None, "")]
+    for field in PERSONAL_FIELDS:
+        setattr(customer, field, None)
+    customer.name = f"(삭제됨 / erased) {customer.code}"
+    customer.household_id = None
+    customer.pseudonymized_at = utcnow()
+    for channel in CHANNELS:
+        db.session.add(Consent(customer_id=customer.id, channel=channel, purpose="marketing", granted=False,
+                               method="web" if user is None else "store", recorded_by_id=getattr(user, "id", None),
+                               note="data-subject request: erased"))
+    audit.record("customer.pseudonymized", customer, summary=(reason or "")[:200],
+                 changes={f: ("(removed)", None) for f in cleared})
+    hook("portal_customer_changed")(customer=customer, changes={"pseudonymized": (None, True)})
