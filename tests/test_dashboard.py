@@ -6,8 +6,10 @@ import json
 import re
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
+from portal.dashboard.portlets import last_full_months
 from portal.extensions import db
 from portal.models import Customer, OrgUnit, SaleLine
 from tests.conftest import login
@@ -35,10 +37,11 @@ def test_hq_sees_every_branch_and_trend_totals_match_sql(app, client):
     for code in ("B001", "B006", "B012"):
         assert code in html
     trend = _chart(html, "chart-trend")
-    assert len(trend["data"]["labels"]) == 13
-    today = date.today()
-    start = date(today.year - 1, today.month, 1)
-    expected = db.session.execute(select(func.coalesce(func.sum(SaleLine.amount), 0)).where(SaleLine.sold_at >= start)).scalar_one()
+    assert len(trend["data"]["labels"]) == 12
+    start, end = last_full_months(12)
+    assert trend["data"]["labels"][0] == f"{start:%Y-%m}" and trend["data"]["labels"][-1] < f"{end:%Y-%m}"
+    expected = db.session.execute(select(func.coalesce(func.sum(SaleLine.amount), 0))
+                                  .where(SaleLine.sold_at >= start, SaleLine.sold_at < end)).scalar_one()
     assert expected > 0 and sum(trend["data"]["datasets"][0]["data"]) == expected
 
 
@@ -53,3 +56,12 @@ def test_reviewer_dashboard_has_no_customer_figures(app, client):
     login(client, "reviewer@example.com")
     html = client.get("/dashboard").get_data(as_text=True)
     assert "stat-customers" not in html and "chart-trend" not in html
+
+
+@pytest.mark.parametrize(("today", "start", "end"), [
+    (date(2026, 11, 22), date(2025, 11, 1), date(2026, 11, 1)),
+    (date(2026, 1, 1), date(2025, 1, 1), date(2026, 1, 1)),
+    (date(2026, 12, 31), date(2025, 12, 1), date(2026, 12, 1)),
+])
+def test_last_full_months(today, start, end):
+    assert last_full_months(12, today) == (start, end)

@@ -40,21 +40,28 @@ def _sales_by_category(user: Any) -> dict[str, Any]:
     return {"rows": rows}
 
 
+def last_full_months(n: int, today: date | None = None) -> tuple[date, date]:
+    """``[start, end)`` of the last ``n`` complete months (a partial month would read as a drop)."""
+    today = today or date.today()
+    end = date(today.year, today.month, 1)
+    months = end.year * 12 + end.month - 1 - n
+    return date(months // 12, months % 12 + 1, 1), end
+
+
 def _monthly_sales(user: Any) -> dict[str, Any]:
-    """Sales per month over the last 12 months in the user's scope (one grouped query)."""
-    today = date.today()
-    start = date(today.year - 1, today.month, 1)
+    """Sales per month over the last 12 complete months in the user's scope (one grouped query)."""
+    start, end = last_full_months(12)
     scope = scope_filter(user, "sales.view", Customer)
     year, month = extract("year", SaleLine.sold_at), extract("month", SaleLine.sold_at)
     rows = db.session.execute(
         select(year, month, func.coalesce(func.sum(SaleLine.amount), 0), func.count(func.distinct(SaleLine.customer_id)))
         .join(Customer, Customer.id == SaleLine.customer_id)
-        .where(SaleLine.sold_at >= start, scope).group_by(year, month).order_by(year, month)
+        .where(SaleLine.sold_at >= start, SaleLine.sold_at < end, scope).group_by(year, month).order_by(year, month)
     ).all()
     by_month = {(int(y), int(m)): (int(a), int(c)) for y, m, a, c in rows}
     labels, amounts, buyers = [], [], []
     y, m = start.year, start.month
-    for _ in range(13):
+    for _ in range(12):
         labels.append(f"{y}-{m:02d}")
         amount, count = by_month.get((y, m), (0, 0))
         amounts.append(amount)
@@ -103,7 +110,7 @@ def core_portlets(user: Any) -> list[dict[str, Any]]:
         portlets.append({"title": _l("Sales by category, last 12 months"), "template": "dashboard/portlet_sales.html",
                          "order": 20, "context": _sales_by_category(user), "wide": True})
     if has_permission(user, "sales.view"):
-        portlets.append({"title": _l("Monthly sales"), "template": "dashboard/portlet_trend.html", "order": 15,
+        portlets.append({"title": _l("Monthly sales, last 12 full months"), "template": "dashboard/portlet_trend.html", "order": 15,
                          "context": _monthly_sales(user)})
     if has_permission(user, "customer.view") and (has_global_permission(user, "customer.view")
                                                    or any(lr.org_unit_id for lr in user.local_roles)):
