@@ -26,9 +26,18 @@ def _secret_key(instance_path: Path) -> str:
     instance_path.mkdir(parents=True, exist_ok=True)
     key_file = instance_path / "secret_key"
     if not key_file.exists():
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Write a private temp file, then link it into place: several workers starting at once
+        # all end up reading the one key that won, never a half-written file.
+        tmp = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return key_file.read_text().strip()
 
 
@@ -48,9 +57,15 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": secure_cookies,
+        # Flask-Login's remember-me cookie is not used, but if it ever is it gets the same flags.
+        "REMEMBER_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "PREFERRED_URL_SCHEME": "https" if secure_cookies else "http",
         "PORTAL_SESSION_IDLE": timedelta(minutes=int(env("PORTAL_SESSION_IDLE_MINUTES", "30"))),
         "PORTAL_SESSION_ABSOLUTE": timedelta(hours=int(env("PORTAL_SESSION_ABSOLUTE_HOURS", "12"))),
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0 = none).
+        "PORTAL_PROXY_HOPS": int(env("PORTAL_PROXY_HOPS", "0")),
         # Login throttling (SECURITY.md 6.1.1, 6.3.1)
         "PORTAL_THROTTLE_WINDOW": timedelta(minutes=15),
         "PORTAL_THROTTLE_ACCOUNT_LIMIT": int(env("PORTAL_THROTTLE_ACCOUNT_LIMIT", "5")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, abort, g, jsonify, render_template, request
-from flask_babel import get_locale
+from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
@@ -78,6 +78,13 @@ def portlets(manager: str) -> list[dict[str, Any]]:
 
 
 def init_web(app: Flask) -> None:
+    hops = int(app.config.get("PORTAL_PROXY_HOPS") or 0)
+    if hops:
+        # Behind nginx & co.: trust X-Forwarded-For/-Proto from that many proxies, so HSTS and
+        # per-IP login throttling see the client's scheme and address, not the proxy's.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.before_request(_gate_plugin_routes)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error)
@@ -97,6 +104,14 @@ def init_web(app: Flask) -> None:
     @app.template_filter("krw")
     def _krw(value: Any) -> str:
         return f"₩{int(value or 0):,}"
+
+    @app.template_filter("localtime")
+    def _localtime(value: Any, precision: str = "minutes") -> str:
+        """Stored times are naive UTC; show them in PORTAL_TIMEZONE (Asia/Seoul by default)."""
+        if value is None:
+            return ""
+        pattern = {"date": "yyyy-MM-dd", "seconds": "yyyy-MM-dd HH:mm:ss"}.get(precision, "yyyy-MM-dd HH:mm")
+        return format_datetime(value, pattern)
 
     @app.template_filter("phone")
     def _phone(value: Any) -> str:
