@@ -115,3 +115,15 @@ def test_audit_and_access_log_filters(app, client):
     assert "<tbody>" not in page
     assert client.get("/manage/audit?start=not-a-date&end=2026-13-45").status_code == 200
     assert db.session.execute(select(db.func.count(AccessLog.id)).where(AccessLog.object_id == str(customer_id))).scalar_one() >= 1
+
+
+def test_admin_sends_password_reset(app, client):
+    from portal.models import OutboxMessage
+
+    login(client, "admin@example.com")
+    hq = _user("hq@example.com")
+    resp = post_form(client, f"/manage/users/{hq.id}", {"form": "reset", "rv-local_role_id": "0"},
+                     form_page=f"/manage/users/{hq.id}")
+    assert resp.status_code == 302
+    msg = db.session.execute(select(OutboxMessage).where(OutboxMessage.to_addr == "hq@example.com")).scalar_one()
+    assert msg.kind == "password_reset" and "/password-reset/" in msg.body

@@ -99,6 +99,12 @@ def user(user_id: int):
                 db.session.commit()
                 flash(_("Local role granted."), "success")
                 return redirect(url_for("manage.user", user_id=user.id))
+    elif request.method == "POST" and action == "reset" and revoke_form.validate_on_submit():
+        from ..auth.service import request_reset
+
+        request_reset(user.email)
+        flash(_("A password-reset e-mail for %(email)s is in the outbox.", email=user.email), "success")
+        return redirect(url_for("manage.user", user_id=user.id))
     elif request.method == "POST" and action == "revoke" and revoke_form.validate_on_submit():
         try:
             revoke_local(user, int(revoke_form.local_role_id.data))
