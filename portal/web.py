@@ -113,6 +113,12 @@ def init_web(app: Flask) -> None:
         pattern = {"date": "yyyy-MM-dd", "seconds": "yyyy-MM-dd HH:mm:ss"}.get(precision, "yyyy-MM-dd HH:mm")
         return format_datetime(value, pattern)
 
+    @app.template_filter("label")
+    def _label(value: Any, kind: str) -> str:
+        from .customers.labels import label
+
+        return label(kind, value)
+
     @app.template_filter("phone")
     def _phone(value: Any) -> str:
         from .customers.normalize import format_phone

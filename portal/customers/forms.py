@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..models import CHANNELS, CONSENT_METHODS, PURPOSES, QUALITY_FIELDS
+from .labels import choices
 
 
 class CustomerForm(FlaskForm):
@@ -30,15 +30,15 @@ class CustomerForm(FlaskForm):
 
 
 class ConsentForm(FlaskForm):
-    channel = SelectField(_l("Channel"), choices=[(c, c) for c in CHANNELS])
-    purpose = SelectField(_l("Purpose"), choices=[(p, p) for p in PURPOSES])
+    channel = SelectField(_l("Channel"), choices=choices("channel"))
+    purpose = SelectField(_l("Purpose"), choices=choices("purpose"))
     granted = SelectField(_l("Consent"), choices=[("1", _l("Opt-in")), ("0", _l("Opt-out"))])
-    method = SelectField(_l("How it was given"), choices=[(m, m) for m in CONSENT_METHODS])
+    method = SelectField(_l("How it was given"), choices=choices("method"))
     note = StringField(_l("Note"), validators=[Optional(), Length(max=255)])
 
 
 class QualityFlagForm(FlaskForm):
-    field = SelectField(_l("Field"), choices=[(f, f) for f in QUALITY_FIELDS])
+    field = SelectField(_l("Field"), choices=choices("field"))
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=255)])
 
 

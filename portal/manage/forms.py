@@ -53,6 +53,6 @@ def with_role_choices(*forms: FlaskForm) -> None:
     roles = all_roles()
     for form in forms:
         if hasattr(form, "roles"):
-            form.roles.choices = [(r["name"], _(r["name"])) for r in roles]
+            form.roles.choices = [(r["name"], _(role_name)) for r in roles if (role_name := r["name"])]
         if hasattr(form, "role"):
-            form.role.choices = [(r["name"], _(r["name"])) for r in roles if r.get("local")]
+            form.role.choices = [(r["name"], _(role_name)) for r in roles if r.get("local") and (role_name := r["name"])]

@@ -175,7 +175,9 @@ def addon_action(name: str):
         db.session.rollback()
         flash(str(exc), "error")
     else:
-        flash(_("%(name)s: %(action)s done.", name=name, action=form.action.data), "success")
+        done = {"install": _("%(name)s installed.", name=name), "uninstall": _("%(name)s uninstalled.", name=name),
+                "enable": _("%(name)s enabled.", name=name), "disable": _("%(name)s disabled.", name=name)}
+        flash(done[form.action.data], "success")
     return redirect(url_for("manage.addons"))
 
 
