@@ -76,16 +76,39 @@ def token_create(email: str, name: str) -> None:
     click.echo(raw)
 
 
+@token_group.command("list")
+@click.argument("email", required=False)
+def token_list(email: str | None) -> None:
+    """Show tokens (prefix, owner, name, last use) — never the token itself."""
+    from .extensions import db
+    from .models import ApiToken, User
+
+    stmt = db.select(ApiToken, User.email).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id)
+    if email:
+        stmt = stmt.where(User.email == email.strip().lower())
+    for token, owner in db.session.execute(stmt).all():
+        state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
+        used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
+        click.echo(f"{token.prefix}  {owner}  {token.name or '-'}  last used {used}  {state}")
+
+
+MIN_REVOKE_PREFIX = 6
+
+
 @token_group.command("revoke")
 @click.argument("prefix")
 def token_revoke(prefix: str) -> None:
-    """Revoke every token whose shown prefix starts with PREFIX."""
+    """Revoke every active token whose shown prefix (see ``token list``) starts with PREFIX."""
     from . import audit
     from .auth.tokens import revoke_token
     from .extensions import db
     from .models import ApiToken
 
-    tokens = db.session.execute(db.select(ApiToken).where(ApiToken.prefix.startswith(prefix[:10]),
+    prefix = prefix.strip()
+    if len(prefix) < MIN_REVOKE_PREFIX:
+        raise click.ClickException(f"Give at least {MIN_REVOKE_PREFIX} characters of the token's prefix.")
+    # autoescape: "_" (common in tokens) and "%" are literal characters, not LIKE wildcards.
+    tokens = db.session.execute(db.select(ApiToken).where(ApiToken.prefix.startswith(prefix[:10], autoescape=True),
                                                           ApiToken.revoked_at.is_(None))).scalars().all()
     if not tokens:
         raise click.ClickException("No active token with that prefix")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_login import current_user
 
 from .extensions import babel
@@ -10,6 +10,8 @@ from .extensions import babel
 
 def select_locale() -> str:
     languages = current_app.config["PORTAL_LANGUAGES"]
+    if not has_request_context():  # CLI commands and jobs: no user, no session
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
         return current_user.locale
     chosen = session.get("lang")

@@ -8,8 +8,12 @@ from wtforms import EmailField, PasswordField, SelectField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 class LoginForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)], filters=[_strip])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
 
 
@@ -20,7 +24,7 @@ class PasswordChangeForm(FlaskForm):
 
 
 class ResetRequestForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)], filters=[_strip])
 
 
 class ResetForm(FlaskForm):

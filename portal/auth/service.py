@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from flask import current_app, render_template, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from .. import audit
 from ..extensions import db
@@ -19,10 +19,19 @@ from .passwords import hash_password, needs_rehash, policy_errors, verify_passwo
 from .sessions import create_session, end_all_sessions
 
 RESET_VALID = timedelta(hours=1)
+RESET_MAX_PER_HOUR = 3  # reset e-mails per account: nobody can flood a mailbox through the form
 
 
 class AuthError(Exception):
     """A refusal to show the user (message is already translated)."""
+
+
+class ThrottledError(AuthError):
+    """Too many failures: the login is paused for ``retry_after`` seconds (HTTP 429)."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -39,7 +48,7 @@ def authenticate(email: str, password: str, ip: str | None) -> LoginResult:
     """Check throttle, verify, rehash if needed, rotate into a fresh server-side session."""
     wait = throttle.retry_after(email, ip)
     if wait:
-        raise AuthError(_("Too many failed attempts. Try again in %(s)d seconds.", s=wait))
+        raise ThrottledError(_("Too many failed attempts. Try again in %(s)d seconds.", s=wait), wait)
     user = find_user(email)
     if not verify_password(user.password_hash if user else None, password) or user is None or not user.active:
         throttle.record_failure(email, ip)
@@ -62,10 +71,23 @@ def set_password(user: User, password: str) -> None:
         raise AuthError(" ".join(errors))
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
+    _void_reset_tokens(user)  # a link mailed before the change must not work after it
 
 
-def change_password(user: User, current: str, new: str, keep_session: str | None) -> None:
+def _void_reset_tokens(user: User) -> None:
+    db.session.execute(update(PasswordResetToken).where(
+        PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None)).values(used_at=utcnow()))
+
+
+def change_password(user: User, current: str, new: str, keep_session: str | None, ip: str | None = None) -> None:
+    """Guessing the current password here (with a stolen session) is throttled like a login."""
+    wait = throttle.retry_after(user.email, ip)
+    if wait:
+        raise ThrottledError(_("Too many failed attempts. Try again in %(s)d seconds.", s=wait), wait)
     if not verify_password(user.password_hash, current):
+        throttle.record_failure(user.email, ip)
+        audit.record("auth.password_change_failed", user)
+        db.session.commit()
         raise AuthError(_("The current password is wrong."))
     set_password(user, new)
     end_all_sessions(user, keep=keep_session)
@@ -78,7 +100,12 @@ def request_reset(email: str) -> None:
     user = find_user(email)
     if user is None or not user.active:
         return
+    recent = db.session.execute(select(func.count()).select_from(PasswordResetToken).where(
+        PasswordResetToken.user_id == user.id, PasswordResetToken.created_at >= utcnow() - timedelta(hours=1))).scalar_one()
+    if recent >= RESET_MAX_PER_HOUR:
+        return
     raw = secrets.token_urlsafe(32)
+    _void_reset_tokens(user)  # only the newest link works
     db.session.add(PasswordResetToken(user_id=user.id, token_hash=hashlib.sha256(raw.encode()).hexdigest(),
                                       expires_at=utcnow() + RESET_VALID))
     link = current_app.config["PORTAL_BASE_URL"].rstrip("/") + url_for("auth.reset", token=raw)

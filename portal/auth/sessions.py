@@ -12,7 +12,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app, request
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from ..extensions import db, write_intent
 from ..models import User, UserSession, utcnow
@@ -39,15 +39,16 @@ def create_session(user: User) -> str:
 
 
 def load_session_user(token: str) -> User | None:
-    row = db.session.get(UserSession, token_hash(token))
+    key = token_hash(token)
+    row = db.session.get(UserSession, key)
     if row is None:
         return None
     now = utcnow()
     cfg = current_app.config
     if now - row.last_seen_at > cfg["PORTAL_SESSION_IDLE"] or now - row.created_at > cfg["PORTAL_SESSION_ABSOLUTE"]:
         write_intent()
-        row = db.session.get(UserSession, token_hash(token))
-        db.session.delete(row)
+        # Statements, not ORM objects: a parallel request may have removed the row already.
+        db.session.execute(delete(UserSession).where(UserSession.token_hash == key))
         db.session.commit()
         return None
     user = db.session.get(User, row.user_id)
@@ -55,8 +56,10 @@ def load_session_user(token: str) -> User | None:
         return None
     if now - row.last_seen_at > TOUCH_EVERY:
         write_intent()
-        db.session.get(UserSession, token_hash(token)).last_seen_at = now
+        touched = db.session.execute(update(UserSession).where(UserSession.token_hash == key).values(last_seen_at=now))
         db.session.commit()
+        if not touched.rowcount:  # logged out by a parallel request
+            return None
     user.session_token = token
     return user
 

@@ -37,7 +37,8 @@ def retry_after(email: str, ip: str | None) -> int:
     for key, limit in zip(_keys(email, ip), (cfg["PORTAL_THROTTLE_ACCOUNT_LIMIT"], cfg["PORTAL_THROTTLE_IP_LIMIT"]), strict=True):
         count, last = _failures(key, since)
         if count >= limit and last is not None:
-            lock = min(timedelta(seconds=30 * 2 ** (count - limit)), cfg["PORTAL_THROTTLE_MAX_LOCK"])
+            # Exponent capped: a flood of parallel failures must not overflow timedelta (a 500).
+            lock = min(timedelta(seconds=30 * 2 ** min(count - limit, 20)), cfg["PORTAL_THROTTLE_MAX_LOCK"])
             wait = max(wait, (last + lock - now).total_seconds())
     return max(0, int(wait + 0.999))
 

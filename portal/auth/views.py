@@ -14,6 +14,7 @@ from . import bp
 from .forms import LanguageForm, LoginForm, PasswordChangeForm, ResetForm, ResetRequestForm
 from .service import (
     AuthError,
+    ThrottledError,
     authenticate,
     change_password,
     request_reset,
@@ -24,7 +25,15 @@ from .sessions import end_session
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    """Only a path on this site: browsers read ``/\\host`` and ``/<tab>/host`` as ``//host``."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("dashboard.index")
 
@@ -34,10 +43,13 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
     form = LoginForm()
-    status = 200
+    status, headers = 200, {}
     if form.validate_on_submit():
         try:
             result = authenticate(form.email.data, form.password.data, request.remote_addr)
+        except ThrottledError as exc:
+            flash(str(exc), "error")
+            status, headers = 429, {"Retry-After": str(exc.retry_after)}
         except AuthError as exc:
             flash(str(exc), "error")
             status = 401
@@ -50,7 +62,7 @@ def login():
             return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":
         status = 400
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form), status, headers
 
 
 @bp.post("/logout")
@@ -69,16 +81,20 @@ def logout():
 @login_required
 def password():
     form = PasswordChangeForm()
+    status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
         try:
-            change_password(current_user, form.current.data, form.new.data, keep_session=current_user.session_token)
+            change_password(current_user, form.current.data, form.new.data, keep_session=current_user.session_token,
+                            ip=request.remote_addr)
         except AuthError as exc:
             db.session.rollback()
             form.new.errors.append(str(exc))
+            if isinstance(exc, ThrottledError):
+                status = 429
         else:
             flash(_("Your password has been changed. Other sessions were logged out."), "success")
             return redirect(url_for("dashboard.index"))
-    return render_template("auth/password.html", form=form), (400 if request.method == "POST" else 200)
+    return render_template("auth/password.html", form=form), status
 
 
 @bp.route("/password-reset", methods=["GET", "POST"])
