@@ -890,3 +890,12 @@ def test_language_switch_next_never_leaves_the_site(app, client):
     resp = post_form(client, "/language", {"lang": "en", "next": "//evil.example/x"}, form_page="/login")
     assert resp.status_code == 302
     assert urlsplit(resp.location).netloc in ("", "localhost")
+
+
+def test_common_password_list_is_large_and_catches_breached_passwords():
+    from portal.auth.passwords import common_passwords, policy_errors
+
+    assert len(common_passwords()) >= 30_000
+    for weak in ("iloveyou1", "trustno1", "baseball1", "qwerty123", "samsung1", "Password1"):
+        assert policy_errors(weak), weak
+    assert not policy_errors("demo-pass-2026") and not policy_errors("파란하늘-구름-77")
