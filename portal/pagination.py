@@ -7,6 +7,7 @@ Counting every match of a broad query costs a full scan, so the count stops at `
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,8 @@ from .extensions import db
 
 COUNT_CAP = 10_000
 MAX_PAGE_SIZE = 200
+MAX_PAGE = 100_000  # deeper offsets are slow; narrow the search instead
+_INT = re.compile(r"[+-]?[0-9]{1,30}")
 
 
 @dataclass
@@ -39,22 +42,52 @@ class Page:
         return self.page < self.pages or (self.total_is_capped and len(self.items) == self.per_page)
 
 
-def parse_page_args(args: Any, default_size: int = 50) -> tuple[int, int]:
-    """``page``/``per_page`` from a query string, clamped; junk falls back to defaults."""
+class PageArgError(ValueError):
+    """``page``/``per_page`` that a strict caller (the JSON API) refuses with 400."""
+
+
+def parse_page_args(args: Any, default_size: int = 50, strict: bool = False) -> tuple[int, int]:
+    """``page``/``per_page`` from a query string.
+
+    Lenient (HTML pages): clamped, junk falls back to the defaults. Strict (the API): junk,
+    ``page`` outside 1..``MAX_PAGE`` or ``per_page`` below 1 raise :class:`PageArgError`, so a
+    client never silently gets a different page than it asked for; ``per_page`` above
+    ``MAX_PAGE_SIZE`` is capped (the answer's ``per_page`` says so).
+    """
     def _int(name: str, default: int) -> int:
-        try:
-            return int(args.get(name, default))
-        except (TypeError, ValueError):
+        raw = args.get(name)
+        if raw is None or (raw == "" and not strict):
             return default
+        raw = str(raw).strip()
+        if _INT.fullmatch(raw):
+            return int(raw)
+        if strict:
+            raise PageArgError(f"{name} must be a whole number.")
+        return default
 
-    page = max(1, min(_int("page", 1), 100_000))
-    per_page = max(1, min(_int("per_page", default_size), MAX_PAGE_SIZE))
-    return page, per_page
+    page = _int("page", 1)
+    per_page = _int("per_page", default_size)
+    if strict:
+        if not 1 <= page <= MAX_PAGE:
+            raise PageArgError(f"page must be between 1 and {MAX_PAGE}.")
+        if per_page < 1:
+            raise PageArgError(f"per_page must be between 1 and {MAX_PAGE_SIZE}.")
+    return max(1, min(page, MAX_PAGE)), max(1, min(per_page, MAX_PAGE_SIZE))
 
 
-def paginate(stmt: Select, page: int, per_page: int, scalars: bool = True) -> Page:
+def paginate(stmt: Select, page: int, per_page: int, scalars: bool = True, key: Any = None) -> Page:
+    """One page of ``stmt`` plus its capped count.
+
+    ``key``: the primary-key column of a one-entity ``stmt`` (e.g. ``Customer.id``). The page's
+    keys are then found first with the same filters and order — an index-only scan when an
+    index covers them — and only those rows are read with their joins ("deferred join"), instead
+    of reading and discarding every row before the offset.
+    """
     capped = select(func.count()).select_from(stmt.order_by(None).limit(COUNT_CAP + 1).subquery())
     total = db.session.execute(capped).scalar_one()
-    result = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page))
+    window = stmt.limit(per_page).offset((page - 1) * per_page)
+    if key is not None:
+        window = stmt.where(key.in_(window.with_only_columns(key)))
+    result = db.session.execute(window)
     items = list(result.scalars() if scalars else result)
     return Page(items, page, per_page, min(total, COUNT_CAP), total > COUNT_CAP)

@@ -10,6 +10,7 @@ from flask_login import current_user
 from .. import audit
 from ..auth.tokens import user_for_token
 from ..customers.service import (
+    WRITABLE_FIELDS,
     CustomerError,
     CustomerFilters,
     create_customer,
@@ -20,13 +21,14 @@ from ..customers.service import (
 )
 from ..extensions import db, login_manager
 from ..models import Customer
-from ..pagination import paginate, parse_page_args
+from ..pagination import PageArgError, paginate, parse_page_args
 from ..security import get_scoped_or_404, has_permission
 from . import bp
 
 
 def error(status: int, code: str, message: str, **extra: Any):
-    return jsonify({"error": code, "message": message, **extra}), status
+    headers = {"WWW-Authenticate": 'Bearer realm="api"'} if status == 401 else {}
+    return jsonify({"error": code, "message": message, **extra}), status, headers
 
 
 @bp.before_request
@@ -67,14 +69,18 @@ def me():
 def customers():
     _require("customer.view")
     filters = CustomerFilters.from_args(request.args)
-    page_no, per_page = parse_page_args(request.args)
-    page = paginate(with_owner(customer_query(current_user, filters)), page_no, per_page)
-    audit.log_access("api_list", count=len(page.items), detail=f"q={filters.q[:50]} page={page_no}")
-    db.session.commit()
+    try:
+        page_no, per_page = parse_page_args(request.args, strict=True)
+    except PageArgError as exc:
+        abort(400, description=str(exc))
+    page = paginate(with_owner(customer_query(current_user, filters)), page_no, per_page, key=Customer.id)
+    # Serialize before the commit, which expires the loaded rows (else one SELECT per row).
     body = {
         "items": [to_dict(c) for c in page.items], "page": page.page, "per_page": page.per_page,
         "total": page.total, "total_is_capped": page.total_is_capped,
     }
+    audit.log_access("api_list", count=len(page.items), detail=f"q={filters.q[:50]} page={page_no}")
+    db.session.commit()
     if page.has_next:
         body["next"] = url_for("api.customers", **{**filters.as_args(), "page": page.page + 1, "per_page": per_page})
     return jsonify(body)
@@ -90,7 +96,13 @@ def customer(customer_id: str):
 
 
 def _validation_error(exc: CustomerError):
-    return error(422, "validation_failed", "Some fields are not valid; nothing was saved.", fields=exc.errors)
+    refused = sorted(f for f in exc.errors if f not in WRITABLE_FIELDS)
+    if refused:
+        message = (f"These fields cannot be set: {', '.join(refused)}. Writable fields: {', '.join(WRITABLE_FIELDS)}. "
+                   "Nothing was saved.")
+    else:
+        message = f"Some fields are not valid: {', '.join(sorted(exc.errors))}. Nothing was saved."
+    return error(422, "validation_failed", message, fields=exc.errors)
 
 
 @bp.post("/customers")

@@ -7,6 +7,7 @@ import re
 from email_validator import EmailNotValidError, validate_email
 
 _DIGITS = re.compile(r"\D+")
+_PHONE_CHARS = re.compile(r"\+?[0-9 ().\-]+")
 MOBILE_PREFIXES = ("010", "011", "016", "017", "018", "019")
 POSTAL = re.compile(r"^\d{5}$")
 
@@ -18,12 +19,15 @@ def normalize_phone(raw: str | None) -> str | None:
     """
     if raw is None:
         return None
+    if not _PHONE_CHARS.fullmatch(raw.strip()):
+        return None  # letters or other symbols: a typo, not something to silently drop
     digits = _DIGITS.sub("", raw.strip())
-    if raw.strip().startswith("+") or digits.startswith("82"):
-        if digits.startswith("82"):
-            digits = digits[2:]
-            if not digits.startswith("0"):
-                digits = "0" + digits
+    if raw.strip().startswith("+") and not digits.startswith("82"):
+        return None  # another country's number
+    if digits.startswith("82"):
+        digits = digits[2:]
+        if not digits.startswith("0"):
+            digits = "0" + digits
     if not digits.startswith("0"):
         return None
     if digits.startswith("01"):
@@ -56,3 +60,21 @@ def normalize_email(raw: str | None) -> str | None:
 
 def postal_code_valid(raw: str | None) -> bool:
     return bool(raw and POSTAL.match(raw.strip()))
+
+
+def unstorable(value: str) -> bool:
+    """NUL (PostgreSQL text cannot hold it) or a lone surrogate (not encodable as UTF-8)."""
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def clean_text(value: str) -> str:
+    """``value`` without the characters :func:`unstorable` refuses (for search terms and notes)."""
+    if unstorable(value):
+        value = value.replace("\x00", "").encode("utf-8", "ignore").decode("utf-8")
+    return value

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import joinedload
 
 from .. import audit
@@ -35,7 +37,14 @@ from ..models import (
 )
 from ..plugins import hook
 from ..security import has_permission, partner_scope, scope_filter, unit_scope
-from .normalize import format_phone, normalize_email, normalize_phone, postal_code_valid
+from .normalize import (
+    clean_text,
+    format_phone,
+    normalize_email,
+    normalize_phone,
+    postal_code_valid,
+    unstorable,
+)
 
 WRITABLE_FIELDS = ("name", "phone", "email", "address", "postal_code", "birth_date", "gender", "branch_code",
                    "partner_code", "note")
@@ -66,24 +75,40 @@ class CustomerFilters:
 
     @classmethod
     def from_args(cls, args: Any) -> CustomerFilters:
-        return cls(**{f: (args.get(f) or "").strip()[:100] for f in cls.__dataclass_fields__})
+        return cls(**{f: clean_text(args.get(f) or "").strip()[:100] for f in cls.__dataclass_fields__})
 
     def as_args(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if v}
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_PHONE_SEPARATORS = re.compile(r"[\s\-().+/]")
+_EMAILISH = re.compile(r"[A-Za-z0-9._%+\-]+@?[A-Za-z0-9.\-]*")
+
+
 def search_clause(q: str):
-    """Prefix search on indexed columns: code, name, e-mail, phone digits."""
+    """Prefix search on indexed columns.
+
+    * customer code: exact, any case (``c0000023``);
+    * name: prefix (``김영``);
+    * e-mail: prefix, when the query looks like the start of an address (``kim``, ``kim261@``);
+    * phone: digits prefix, whatever the separators (``010-1234-5678``, ``010 1234``,
+      ``(02) 123-4567``, ``+82 10-1234-5678`` — stored numbers are digits with a leading 0).
+    """
     q = q.strip()
     if not q:
         return None
-    conds = [Customer.code == q.upper(), Customer.name.startswith(q, autoescape=True)]
-    if "@" in q or "." in q:
+    conds = [Customer.name.startswith(q, autoescape=True)]
+    if q.isascii() and not any(ch.isspace() for ch in q):
+        # Codes are ASCII without spaces (C0000023). Leaving the OR out for other queries keeps a
+        # Hangul name search one range of the name index, already in list order (no bitmap + sort).
+        conds.insert(0, Customer.code == q.upper())
+    if _EMAILISH.fullmatch(q) and any(ch.isalpha() for ch in q):
         conds.append(Customer.email.startswith(q.lower(), autoescape=True))
-    digits = "".join(ch for ch in q if ch.isdigit())
-    if len(digits) >= 3 and len(digits) >= len(q.replace("-", "").replace(" ", "")) - 1:
+    digits = _PHONE_SEPARATORS.sub("", q)
+    if len(digits) >= 3 and digits.isascii() and digits.isdigit():
         if digits.startswith("82"):
-            digits = "0" + digits[2:]
+            digits = digits[2:] if digits[2:].startswith("0") else "0" + digits[2:]
         conds.append(Customer.phone.startswith(digits))
     return or_(*conds)
 
@@ -141,6 +166,9 @@ def _clean(data: dict[str, Any], user: Any, partial: bool, current: Customer | N
         if not isinstance(value, str):
             errors[field] = _("Must be text.")
             return None
+        if unstorable(value):
+            errors[field] = _("Contains characters that are not allowed.")
+            return None
         value = value.strip()
         if len(value) > max_len:
             errors[field] = _("At most %(n)d characters.", n=max_len)
@@ -176,9 +204,12 @@ def _clean(data: dict[str, Any], user: Any, partial: bool, current: Customer | N
             out["birth_date"] = None
         elif isinstance(raw, date):
             out["birth_date"] = raw
+        elif not isinstance(raw, str) or not _ISO_DATE.fullmatch(raw.strip()):
+            # Only YYYY-MM-DD: date.fromisoformat would also take 19900101, 1990-W01-1 or a JSON number.
+            errors["birth_date"] = _("Use the form YYYY-MM-DD.")
         else:
             try:
-                out["birth_date"] = date.fromisoformat(str(raw).strip())
+                out["birth_date"] = date.fromisoformat(raw.strip())
             except ValueError:
                 errors["birth_date"] = _("Use the form YYYY-MM-DD.")
         bd = out.get("birth_date")
@@ -193,7 +224,9 @@ def _clean(data: dict[str, Any], user: Any, partial: bool, current: Customer | N
         out["note"] = text("note", 4000)
     if "branch_code" in data:
         code = text("branch_code", 20)
-        if code:
+        if code and current is not None and current.branch is not None and code.upper() == current.branch.code:
+            out["branch_id"] = current.branch_id  # unchanged: a co-owner may keep an owner outside their scope
+        elif code:
             branch = db.session.execute(select(OrgUnit).where(
                 OrgUnit.code == code.upper(), OrgUnit.kind == "branch", unit_scope(user, "customer.edit"))).scalar_one_or_none()
             if branch is None:
@@ -204,7 +237,9 @@ def _clean(data: dict[str, Any], user: Any, partial: bool, current: Customer | N
             out["branch_id"] = None
     if "partner_code" in data:
         code = text("partner_code", 20)
-        if code:
+        if code and current is not None and current.partner is not None and code.upper() == current.partner.code:
+            out["partner_id"] = current.partner_id  # unchanged (see branch_code)
+        elif code:
             partner = db.session.execute(select(Partner).where(
                 Partner.code == code.upper(), partner_scope(user, "customer.edit"))).scalar_one_or_none()
             if partner is None:
@@ -222,9 +257,12 @@ def _clean(data: dict[str, Any], user: Any, partial: bool, current: Customer | N
     return out
 
 
-def _next_code() -> str:
-    last = db.session.execute(select(func.max(Customer.id))).scalar() or 0
-    return f"C{last + 1:07d}"
+def _placeholder_code() -> str:
+    """Unique until the row has its id; then the code becomes ``C`` + the zero-padded id.
+
+    (Guessing ``max(id) + 1`` up front collides when two requests create at once on PostgreSQL.)
+    """
+    return "new-" + secrets.token_hex(12)
 
 
 def _fire_changed(customer: Customer, changes: dict[str, Any]) -> None:
@@ -233,11 +271,10 @@ def _fire_changed(customer: Customer, changes: dict[str, Any]) -> None:
 
 def create_customer(user: Any, data: dict[str, Any]) -> Customer:
     values = _clean(data, user, partial=False, current=None)
-    customer = Customer(code=_next_code(), **values)
+    customer = Customer(code=_placeholder_code(), **values)
     db.session.add(customer)
     db.session.flush()
-    if customer.code != f"C{customer.id:07d}":
-        customer.code = f"C{customer.id:07d}"
+    customer.code = f"C{customer.id:07d}"
     check_quality(customer, user)
     changes = {k: (None, v) for k, v in values.items() if v is not None}
     audit.record("customer.created", customer, summary=customer.code, changes=changes)
@@ -281,7 +318,7 @@ def check_quality(customer: Customer, user: Any = None, fields: set[str] | None 
 def flag_quality(user: Any, customer: Customer, field: str, reason: str) -> QualityIssue:
     if field not in QUALITY_FIELDS:
         raise CustomerError({"field": _("Unknown field.")})
-    reason = (reason or "").strip()
+    reason = clean_text(reason or "").strip()
     if not reason:
         raise CustomerError({"reason": _("Say why the data is wrong.")})
     issue = QualityIssue(customer_id=customer.id, field=field, reason=reason[:255], created_by_id=user.id)
@@ -299,7 +336,7 @@ def resolve_quality(user: Any, customer: Customer, issue_id: int) -> None:
 
 
 def set_complaint(user: Any, customer: Customer, complaint: bool, note: str = "") -> None:
-    changes = audit.diff(customer, {"complaint": complaint, "complaint_note": (note or "").strip()[:500] or None})
+    changes = audit.diff(customer, {"complaint": complaint, "complaint_note": clean_text(note or "").strip()[:500] or None})
     if changes:
         audit.record("customer.complaint", customer, summary=customer.code, changes=changes)
         _fire_changed(customer, changes)
@@ -326,7 +363,7 @@ def record_consent(user: Any, customer: Customer, channel: str, purpose: str, gr
         raise CustomerError(errors)
     before = current_consents(customer).get((channel, purpose))
     consent = Consent(customer=customer, channel=channel, purpose=purpose, granted=granted, method=method,
-                      recorded_by_id=user.id, note=(note or "").strip()[:255] or None)
+                      recorded_by_id=user.id, note=clean_text(note or "").strip()[:255] or None)
     db.session.add(consent)
     change = {f"consent.{channel}.{purpose}": (before.granted if before else None, granted)}
     audit.record("customer.consent", customer, summary=f"{channel}/{purpose}={'yes' if granted else 'no'} via {method}",
@@ -337,8 +374,9 @@ def record_consent(user: Any, customer: Customer, channel: str, purpose: str, gr
 
 def set_household(user: Any, customer: Customer, household_id: int | None, new_name: str = "") -> Household | None:
     """Join an existing household (of a customer in scope), start a new one, or leave."""
-    if new_name.strip():
-        household = Household(name=new_name.strip()[:120])
+    new_name = clean_text(new_name or "").strip()
+    if new_name:
+        household = Household(name=new_name[:120])
         db.session.add(household)
         db.session.flush()
     elif household_id:

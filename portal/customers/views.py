@@ -41,13 +41,21 @@ from .service import (
 def index():
     filters = CustomerFilters.from_args(request.args)
     page_no, per_page = parse_page_args(request.args)
-    page = paginate(with_owner(customer_query(current_user, filters)), page_no, per_page)
-    audit.log_access("list", count=len(page.items), detail=f"q={filters.q[:50]} page={page_no}")
-    db.session.commit()
-    return render_template(
-        "customers/index.html", page=page, filters=filters, args=filters.as_args(),
+    page = paginate(with_owner(customer_query(current_user, filters)), page_no, per_page, key=Customer.id)
+    # Links to other pages and sort orders keep a chosen page size (``args`` stays the filters only).
+    nav_args = {**filters.as_args(), **({"per_page": per_page} if "per_page" in request.args else {})}
+    if not page.items and page.total and page_no > page.pages:
+        # Past the last page (an old link, a list that shrank): show the last page, not "no customers".
+        return redirect(url_for("customers.index", **nav_args, page=page.pages))
+    # Render before the commit: a commit expires every loaded row, and the template would then
+    # reload each customer, branch and partner one query at a time (N+1).
+    html = render_template(
+        "customers/index.html", page=page, filters=filters, args=filters.as_args(), nav_args=nav_args,
         branches=branch_choices(current_user, "customer.view"), groups=group_choices(current_user),
     )
+    audit.log_access("list", count=len(page.items), detail=f"q={filters.q[:50]} page={page_no}")
+    db.session.commit()
+    return html
 
 
 @bp.get("/export.csv")
@@ -129,11 +137,13 @@ def _editable(customer_id: str, permission: str = "customer.edit") -> Customer:
 def edit(customer_id: str):
     customer = _editable(customer_id)
     form = _form_with_choices(CustomerForm(obj=customer) if request.method == "GET" else CustomerForm())
+    # The current owner branch stays selectable (on GET and on POST) even when it is outside the
+    # editor's own branches: a distributor may keep a co-owning store while editing.
+    if customer.branch and customer.branch.code not in {code for code, _label in form.branch_code.choices}:
+        form.branch_code.choices.append((customer.branch.code, f"{customer.branch.code} {customer.branch.name}"))
     if request.method == "GET":
         form.branch_code.data = customer.branch.code if customer.branch else ""
         form.partner_code.data = customer.partner.code if customer.partner else ""
-        if customer.branch and (customer.branch.code, f"{customer.branch.code} {customer.branch.name}") not in form.branch_code.choices:
-            form.branch_code.choices.append((customer.branch.code, f"{customer.branch.code} {customer.branch.name}"))
     if form.validate_on_submit():
         try:
             changes = update_customer(current_user, customer, form.values())

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, g, has_app_context
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import BigInteger, ColumnElement, and_, false, or_, select, true
 
 from ..extensions import db
 from ..models import Customer, LocalRole, OrgUnit, Partner, PartnerGroup, User
@@ -171,13 +171,26 @@ def partner_scope(user: Any, permission: str) -> ColumnElement[bool]:
     return Partner.id.in_(_partner_ids_under(groups, partners))
 
 
+def _max_id(model: type) -> int:
+    """The largest value the id column holds: bigger ids cannot exist, and sending one makes
+    the driver fail (SQLite: OverflowError; PostgreSQL: "integer out of range") — a 500."""
+    return 2**63 - 1 if isinstance(model.__table__.c.id.type, BigInteger) else 2**31 - 1
+
+
 def get_scoped_or_404(model: type, ident: Any, user: Any, permission: str) -> Any:
     """Load one object through the scope filter: out of scope and missing look the same (404)."""
+    gone = f"No {getattr(model, '__tablename__', 'object').replace('_', ' ')} with this id."
+    if isinstance(ident, str):
+        # Plain ASCII digits only: int() would also take " 12", "1_2" or non-ASCII digits.
+        if not (ident.isascii() and ident.isdigit()):
+            abort(404, description=gone)
     try:
         ident = int(ident)
     except (TypeError, ValueError):
-        abort(404)
+        abort(404, description=gone)
+    if not 0 < ident <= _max_id(model):
+        abort(404, description=gone)
     obj = db.session.execute(select(model).where(model.id == ident, scope_filter(user, permission, model))).scalar_one_or_none()
     if obj is None:
-        abort(404)
+        abort(404, description=gone)  # the same answer as a missing id: existence does not leak
     return obj
