@@ -51,9 +51,22 @@ def _wants_json() -> bool:
 
 def _error(exc: HTTPException):
     code = exc.code or 500
+    # Keep the exception's own headers (Allow on 405, WWW-Authenticate, Retry-After ...).
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
     if _wants_json():
-        return jsonify({"error": exc.name.lower().replace(" ", "_"), "message": exc.description}), code
-    return render_template("error.html", code=code, error=exc), code
+        return jsonify({"error": exc.name.lower().replace(" ", "_"), "message": exc.description}), code, headers
+    return render_template("error.html", code=code, error=exc), code, headers
+
+
+def _refuse_nul_bytes() -> None:
+    """A NUL byte is never valid text here, and PostgreSQL refuses it mid-query: answer 400."""
+    fields = list(request.args.items(multi=True))
+    if request.method not in ("GET", "HEAD") and request.mimetype in ("application/x-www-form-urlencoded",
+                                                                        "multipart/form-data"):
+        fields += list(request.form.items(multi=True))
+    for name, value in fields:
+        if "\x00" in name or "\x00" in value:
+            abort(400, description=f"The parameter {name.replace(chr(0), '')!r} contains a NUL character.")
 
 
 def _server_error(exc: Exception):
@@ -85,6 +98,7 @@ def init_web(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    app.before_request(_refuse_nul_bytes)
     app.before_request(_gate_plugin_routes)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error)

@@ -36,6 +36,8 @@ class IsolatedClient(FlaskClient):
             from portal.extensions import db
 
             db.session.commit()
+        # Buffered: a streamed body (CSV export) is read inside the request's own context.
+        kwargs.setdefault("buffered", True)
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
@@ -46,7 +48,6 @@ def make_app(url: str, **extra):
         "TESTING": True,
         "SECRET_KEY": "test-secret-key-not-for-production",
         "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"poolclass": __import__("sqlalchemy.pool", fromlist=["NullPool"]).NullPool},
         "PORTAL_PLUGINS": [TEST_PLUGIN],
         "SESSION_COOKIE_SECURE": False,
         "WTF_CSRF_SSL_STRICT": False,

@@ -190,8 +190,6 @@ def test_postal_code(raw, ok):
     ({"name": "x" * 121}, "name"),
     ({"partner_code": "G99-0001"}, "partner_code"),
     ({"gender": "X"}, "gender"),
-    ({"name": "널\x00바이트"}, "name"),
-    ({"address": "서울\x00"}, "address"),
 ])
 def test_create_form_shows_errors_and_saves_nothing(users, fields, bad):
     client = users[STORE1]
@@ -443,21 +441,23 @@ def test_complaint_flag(users):
     assert customer(co_owned).complaint is False
 
 
-def test_nul_bytes_in_notes_never_fail(users):
-    """PostgreSQL text cannot hold NUL: free-text notes drop it instead of failing with a 500."""
+def test_nul_bytes_are_refused_up_front(users):
+    """PostgreSQL text cannot hold NUL: any parameter with one answers 400 and nothing is written."""
     client = users[STORE1]
     cid = new_customer(client)
+    before = (scalar("SELECT COUNT(*) FROM consent"), scalar("SELECT COUNT(*) FROM audit_event"))
     for url, data in ((f"/customers/{cid}/consent", {"channel": "sms", "purpose": "service", "granted": "1",
                                                      "method": "paper", "note": "종이\x00동의"}),
                       (f"/customers/{cid}/quality", {"field": "phone", "reason": "번호\x00오류"}),
                       (f"/customers/{cid}/complaint", {"complaint": "y", "note": "불만\x00"}),
                       (f"/customers/{cid}/household", {"new_name": "가족\x00"}),
+                      ("/customers/new", {"name": "널\x00바이트", "branch_code": "B001"}),
                       ("/customers/?q=%00", None), ("/customers/export.csv?branch=%00", None)):
         resp = post(client, url, data) if data else client.get(url, buffered=True)
-        assert resp.status_code in (200, 302), url
+        assert resp.status_code == 400, url
+    assert (scalar("SELECT COUNT(*) FROM consent"), scalar("SELECT COUNT(*) FROM audit_event")) == before
     c = customer(cid)
-    assert c.consents[0].note == "종이동의" and c.complaint_note == "불만" and c.household.name == "가족"
-    assert any(q.reason == "번호오류" for q in c.quality_issues)
+    assert c.complaint is False and c.household is None
 
 
 # -- household -------------------------------------------------------------------------------------
@@ -697,3 +697,36 @@ def test_odd_customer_ids_answer_404(users, ident):
     for url in (f"/customers/{ident}", f"/customers/{ident}/edit", f"/customers/{ident}?tab=history"):
         assert users[ADMIN].get(url).status_code == 404, url
     assert post(users[ADMIN], f"/customers/{ident}/complaint", {"complaint": "y"}).status_code == 404
+
+
+def test_co_owner_cannot_remove_an_owner_outside_their_scope(app):
+    """store1 co-owns a customer with a G01 distributor: it may edit the customer, but not drop
+    or replace the distributor it cannot see (and vice versa for the leader and the branch)."""
+    from sqlalchemy import select
+
+    from portal.auth.service import find_user
+    from portal.customers.service import CustomerError, update_customer
+    from portal.extensions import db
+    from portal.models import Customer, OrgUnit, Partner
+
+    b001 = db.session.execute(select(OrgUnit).where(OrgUnit.code == "B001")).scalar_one()
+    g01_partner = db.session.execute(select(Partner).where(Partner.code == "G01-0003")).scalar_one()
+    c = Customer(code="C8888888", name="공동고객", branch_id=b001.id, partner_id=g01_partner.id)
+    db.session.add(c)
+    db.session.commit()
+    store1, leader1 = find_user("store1@example.com"), find_user("leader1@example.com")
+    assert update_customer(store1, c, {"name": "공동고객2"})
+    with pytest.raises(CustomerError) as err:
+        update_customer(store1, c, {"partner_code": ""})
+    assert "partner_code" in err.value.errors
+    db.session.rollback()
+    with pytest.raises(CustomerError) as err:
+        update_customer(leader1, c, {"branch_code": ""})
+    assert "branch_code" in err.value.errors
+    db.session.rollback()
+    db.session.expire_all()
+    c = db.session.get(Customer, c.id)
+    assert c.partner_id == g01_partner.id and c.branch_id == b001.id
+    update_customer(leader1, c, {"partner_code": "G01-0002"})  # within the leader's own group: allowed
+    db.session.commit()
+    assert db.session.get(Partner, c.partner_id).code == "G01-0002"

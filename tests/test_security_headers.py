@@ -221,3 +221,24 @@ def test_hsts_and_client_address_behind_a_trusted_proxy(app):
     assert "ip:198.51.100.23" in keys
     assert "ip:203.0.113.99" not in keys
     assert "ip:127.0.0.1" in keys
+
+
+def test_nul_bytes_answer_400_everywhere(app, client):
+    from tests.conftest import login, post_form
+
+    login(client, "admin@example.com")
+    for url in ("/customers/?q=a%00b", "/org/?x=%00", "/manage/users?q=%00", "/manage/audit?action=%00"):
+        assert client.get(url).status_code == 400, url
+    resp = post_form(client, "/org/units/new", {"code": "B0\x0099", "name": "x", "kind": "branch", "parent_code": "R01"},
+                     form_page="/org/units/new")
+    assert resp.status_code == 400
+
+
+def test_405_keeps_allow_header_in_html_and_json(client):
+    html = client.put("/login")
+    assert html.status_code == 405 and "GET" in html.headers["Allow"]
+    api = client.delete("/api/v1/me")
+    assert api.status_code in (401, 405)
+    api = client.put("/api/v1/customers")
+    if api.status_code == 405:
+        assert api.is_json and "GET" in api.headers["Allow"]

@@ -235,6 +235,9 @@ def _clean(data: dict[str, Any], user: Any, partial: bool, current: Customer | N
                 out["branch_id"] = branch.id
         else:
             out["branch_id"] = None
+        if (current is not None and current.branch_id and out.get("branch_id") != current.branch_id
+                and "branch_code" not in errors and not _unit_in_scope(user, current.branch_id)):
+            errors["branch_code"] = _("The owner branch is outside your scope; only its staff or HQ can change it.")
     if "partner_code" in data:
         code = text("partner_code", 20)
         if code and current is not None and current.partner is not None and code.upper() == current.partner.code:
@@ -248,6 +251,9 @@ def _clean(data: dict[str, Any], user: Any, partial: bool, current: Customer | N
                 out["partner_id"] = partner.id
         else:
             out["partner_id"] = None
+        if (current is not None and current.partner_id and out.get("partner_id") != current.partner_id
+                and "partner_code" not in errors and not _partner_in_scope(user, current.partner_id)):
+            errors["partner_code"] = _("The owner distributor is outside your scope; only their line or HQ can change it.")
     branch_id = out.get("branch_id", current.branch_id if current else None)
     partner_id = out.get("partner_id", current.partner_id if current else None)
     if not errors and branch_id is None and partner_id is None:
@@ -255,6 +261,15 @@ def _clean(data: dict[str, Any], user: Any, partial: bool, current: Customer | N
     if errors:
         raise CustomerError(errors)
     return out
+
+
+def _unit_in_scope(user: Any, unit_id: int) -> bool:
+    return db.session.execute(select(OrgUnit.id).where(OrgUnit.id == unit_id, unit_scope(user, "customer.edit"))).first() is not None
+
+
+def _partner_in_scope(user: Any, partner_id: int) -> bool:
+    return db.session.execute(select(Partner.id).where(Partner.id == partner_id,
+                                                       partner_scope(user, "customer.edit"))).first() is not None
 
 
 def _placeholder_code() -> str:
