@@ -208,7 +208,7 @@ def _customers(rng: random.Random, count: int, branches: dict[str, OrgUnit], par
                 consents.append({"customer_id": cid, "channel": channel, "purpose": "marketing",
                                  "granted": rng.random() < 0.85, "method": rng.choice(("store", "paper", "web")),
                                  "recorded_at": at})
-        if rng.random() < 0.04 and n > 0:
+        if rng.random() < 0.04 and len(batch) >= 2:  # pair with the previous row of this batch
             household_id += 1
             households.append({"id": household_id, "name": f"{surname}씨 가족"})
             batch[-1]["household_id"] = household_id
