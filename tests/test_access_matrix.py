@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import DEMO_EMAILS, api_token_for, bearer, csrf_token, login, make_app
+from tests.conftest import DEMO_EMAILS, api_token_for, bearer, csrf_token, login
 
 ADMIN, HQ, REVIEWER = "admin@example.com", "hq@example.com", "reviewer@example.com"
 STORE1, STORE2, LEADER1, IBO1 = "store1@example.com", "store2@example.com", "leader1@example.com", "ibo1@example.com"
@@ -102,21 +102,6 @@ NEXT_RE = re.compile(r'<a href="([^"]+)" rel="next"')
 # -- fixtures: one app, one login and one token per role for the whole module -----------------
 
 
-@pytest.fixture(scope="module")
-def shared_app(template_db):
-    """conftest's ``shared_app`` with a connection pool instead of NullPool: this module sends
-    ~1,500 requests, and opening a database connection for each made it 3-4x slower."""
-    from sqlalchemy.pool import QueuePool
-
-    from portal.extensions import db
-
-    url, drop = template_db.clone()
-    app = make_app(url, SQLALCHEMY_ENGINE_OPTIONS={"poolclass": QueuePool, "pool_size": 3, "max_overflow": 5})
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-    drop()
 
 
 

@@ -11,27 +11,13 @@ import json
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import api_token_for, bearer, login, make_app
+from tests.conftest import api_token_for, bearer, login
 
 API = "/api/v1"
 WRITABLE = ("name", "phone", "email", "address", "postal_code", "birth_date", "gender", "branch_code", "partner_code",
             "note")
 
 
-@pytest.fixture(scope="module")
-def shared_app(template_db):
-    """One app (pooled connections) for the module; tests assert on deltas, not absolute counts."""
-    from sqlalchemy.pool import QueuePool
-
-    from portal.extensions import db
-
-    url, drop = template_db.clone()
-    app = make_app(url, SQLALCHEMY_ENGINE_OPTIONS={"poolclass": QueuePool, "pool_size": 3, "max_overflow": 5})
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-    drop()
 
 
 @pytest.fixture(scope="module")

@@ -17,26 +17,12 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from tests.conftest import csrf_token, login, make_app
+from tests.conftest import csrf_token, login
 
 ADMIN, STORE1, STORE2, LEADER1, IBO1 = ("admin@example.com", "store1@example.com", "store2@example.com",
                                         "leader1@example.com", "ibo1@example.com")
 
 
-@pytest.fixture(scope="module")
-def shared_app(template_db):
-    """One app (pooled connections) for the module."""
-    from sqlalchemy.pool import QueuePool
-
-    from portal.extensions import db
-
-    url, drop = template_db.clone()
-    app = make_app(url, SQLALCHEMY_ENGINE_OPTIONS={"poolclass": QueuePool, "pool_size": 3, "max_overflow": 5})
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-    drop()
 
 
 @pytest.fixture(scope="module")
