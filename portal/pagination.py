@@ -91,3 +91,27 @@ def paginate(stmt: Select, page: int, per_page: int, scalars: bool = True, key: 
     result = db.session.execute(window)
     items = list(result.scalars() if scalars else result)
     return Page(items, page, per_page, min(total, COUNT_CAP), total > COUNT_CAP)
+
+
+def paginate_rows(stmt: Select, page: int, per_page: int, key: Any, columns: tuple[Any, ...],
+                  joins: tuple[tuple[Any, Any], ...] = ()) -> Page:
+    """One page of ``stmt`` as plain rows of ``columns``, with its capped count, in one query.
+
+    ``stmt`` is a one-entity select with its filters and order (e.g. the scoped customer query);
+    ``key`` its primary-key column. As in :func:`paginate` the page's keys are found first (the
+    same WHERE and ORDER BY, an index-only scan where an index covers them) and only those rows
+    are read, with ``joins`` (``(target, onclause)`` outer joins, e.g. the owner branch's code).
+    The capped count rides along as an uncorrelated scalar subquery (evaluated once), so a page
+    costs one round trip; only a page without rows (past the end, no match) asks for the count
+    on its own. The rows are Core rows — no ORM identity map or instance state for a read-only list.
+    """
+    keys = stmt.order_by(None).with_only_columns(key)
+    capped = select(func.count()).select_from(keys.limit(COUNT_CAP + 1).subquery())
+    window = stmt.with_only_columns(key).limit(per_page).offset((page - 1) * per_page)
+    rows_stmt = stmt.with_only_columns(*columns, capped.scalar_subquery().label("page_total"),
+                                       maintain_column_froms=False).select_from(key.table)
+    for target, onclause in joins:
+        rows_stmt = rows_stmt.outerjoin(target, onclause)
+    rows = db.session.execute(rows_stmt.where(key.in_(window))).all()
+    total = rows[0].page_total if rows else db.session.execute(capped).scalar_one()
+    return Page(rows, page, per_page, min(total, COUNT_CAP), total > COUNT_CAP)

@@ -61,6 +61,7 @@ class PluginRegistry:
         self.plugins: dict[str, LoadedPlugin] = {}
         self.blueprint_owner: dict[str, str] = {}
         self._callers: dict[tuple[str, frozenset[str]], Any] = {}
+        self._derived: dict[tuple[str, frozenset[str]], Any] = {}
 
     # -- discovery ---------------------------------------------------------------------
     def load(self, names: list[str] | None) -> None:
@@ -129,6 +130,20 @@ class PluginRegistry:
             self._callers[key] = caller
         return caller
 
+    def derived(self, name: str, build):
+        """``build()``'s result, computed once per set of active plugins (e.g. the role map).
+
+        Only for values that depend on nothing but the active plugins' static hook results: the
+        key is the current active set (read per request), so enabling or disabling a plugin
+        gives a new key on the next request in every worker — no restart, no stale entry.
+        """
+        key = (name, self.inactive_names())
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = build()
+            return value
+
     def only(self, plugin_name: str, hook_name: str):
         """Call a lifecycle hook on one plugin only."""
         others = [p for n, p in self.pm.list_name_plugin() if n != plugin_name]
@@ -153,6 +168,32 @@ def active_plugin_names() -> frozenset[str]:
     if has_app_context():
         g.portal_active_plugins = active
     return active
+
+
+def active_plugins_column():
+    """The active set as one scalar column (names joined by ``,``) for piggy-backing on a query
+    the request runs anyway (the identity load): same freshness, no extra round trip."""
+    global _ACTIVE_COLUMN
+    if _ACTIVE_COLUMN is None:  # a constant expression: built once
+        from .extensions import db
+        from .models import PluginState
+
+        _ACTIVE_COLUMN = (
+            db.select(db.func.aggregate_strings(PluginState.name, ","))
+            .where(PluginState.installed.is_(True), PluginState.enabled.is_(True))
+            .scalar_subquery()
+        )
+    return _ACTIVE_COLUMN
+
+
+_ACTIVE_COLUMN = None
+
+
+def remember_active_plugins(joined: str | None) -> None:
+    """Take the value of :func:`active_plugins_column` as this request's active set (unless the
+    request has read it already: one request, one view of the plugin state)."""
+    if has_app_context() and "portal_active_plugins" not in g:
+        g.portal_active_plugins = frozenset(n for n in (joined or "").split(",") if n) | {CORE}
 
 
 def forget_active_plugins() -> None:

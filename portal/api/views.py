@@ -15,13 +15,14 @@ from ..customers.service import (
     CustomerFilters,
     create_customer,
     customer_query,
+    list_page,
+    row_to_dict,
     to_dict,
     update_customer,
-    with_owner,
 )
 from ..extensions import db, login_manager
 from ..models import Customer
-from ..pagination import PageArgError, paginate, parse_page_args
+from ..pagination import PageArgError, parse_page_args
 from ..security import get_scoped_or_404, has_permission
 from . import bp
 
@@ -73,10 +74,9 @@ def customers():
         page_no, per_page = parse_page_args(request.args, strict=True)
     except PageArgError as exc:
         abort(400, description=str(exc))
-    page = paginate(with_owner(customer_query(current_user, filters)), page_no, per_page, key=Customer.id)
-    # Serialize before the commit, which expires the loaded rows (else one SELECT per row).
+    page = list_page(customer_query(current_user, filters), page_no, per_page)
     body = {
-        "items": [to_dict(c) for c in page.items], "page": page.page, "per_page": page.per_page,
+        "items": [row_to_dict(r) for r in page.items], "page": page.page, "per_page": page.per_page,
         "total": page.total, "total_is_capped": page.total_is_capped,
     }
     audit.log_access("api_list", count=len(page.items), detail=f"q={filters.q[:50]} page={page_no}")

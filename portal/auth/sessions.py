@@ -13,9 +13,11 @@ from datetime import timedelta
 
 from flask import current_app, request
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db, write_intent
 from ..models import User, UserSession, utcnow
+from ..plugins import active_plugins_column, remember_active_plugins
 
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -38,23 +40,41 @@ def create_session(user: User) -> str:
     return token
 
 
+def identity_options() -> tuple:
+    """Load a user's global and local roles (with the local roles' targets) in the same SELECT
+    as the user: the permission checks of every request need them."""
+    return (joinedload(User.global_roles), joinedload(User.local_roles))
+
+
 def load_session_user(token: str) -> User | None:
+    """The session's user, with roles, in one round trip (session ⨝ user ⟕ roles ⟕ local roles).
+
+    The row is read on every request — logout, expiry and role changes take effect at once — and
+    the same SELECT carries the active plugin set (``plugins.active_plugins_column``), which the
+    request needs anyway.
+    """
     key = token_hash(token)
-    row = db.session.get(UserSession, key)
+    row = db.session.execute(
+        select(User, UserSession.created_at, UserSession.last_seen_at, active_plugins_column())
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.token_hash == key)
+        .options(*identity_options())
+    ).unique().first()
     if row is None:
         return None
+    user, created_at, last_seen_at, plugins = row
+    remember_active_plugins(plugins)
     now = utcnow()
     cfg = current_app.config
-    if now - row.last_seen_at > cfg["PORTAL_SESSION_IDLE"] or now - row.created_at > cfg["PORTAL_SESSION_ABSOLUTE"]:
+    if now - last_seen_at > cfg["PORTAL_SESSION_IDLE"] or now - created_at > cfg["PORTAL_SESSION_ABSOLUTE"]:
         write_intent()
         # Statements, not ORM objects: a parallel request may have removed the row already.
         db.session.execute(delete(UserSession).where(UserSession.token_hash == key))
         db.session.commit()
         return None
-    user = db.session.get(User, row.user_id)
-    if user is None or not user.active:
+    if not user.active:
         return None
-    if now - row.last_seen_at > TOUCH_EVERY:
+    if now - last_seen_at > TOUCH_EVERY:
         write_intent()
         touched = db.session.execute(update(UserSession).where(UserSession.token_hash == key).values(last_seen_at=now))
         db.session.commit()

@@ -6,9 +6,12 @@ import hashlib
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db, write_intent
 from ..models import ApiToken, User, utcnow
+from ..plugins import active_plugins_column, remember_active_plugins
+from .sessions import identity_options
 
 PREFIX = "pp_"
 
@@ -23,9 +26,16 @@ def create_token(user: User, name: str = "") -> tuple[ApiToken, str]:
 def user_for_token(raw: str) -> User | None:
     if not raw.startswith(PREFIX):
         return None
-    token = db.session.execute(
-        select(ApiToken).where(ApiToken.token_hash == hashlib.sha256(raw.encode()).hexdigest())
-    ).scalar_one_or_none()
+    # The token, its user and the user's roles in one SELECT (plus the active plugin set, which
+    # the request needs anyway): see ``sessions.load_session_user``.
+    row = db.session.execute(
+        select(ApiToken, active_plugins_column())
+        .where(ApiToken.token_hash == hashlib.sha256(raw.encode()).hexdigest())
+        .options(*(joinedload(ApiToken.user).options(opt) for opt in identity_options()))
+    ).unique().first()
+    token = row[0] if row else None
+    if row:
+        remember_active_plugins(row[1])
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
     now = utcnow()

@@ -16,8 +16,8 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, exists, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Select, exists, literal, literal_column, or_, select, union_all
+from sqlalchemy.orm import aliased, joinedload
 
 from .. import audit
 from ..extensions import db
@@ -35,6 +35,7 @@ from ..models import (
     QualityIssue,
     utcnow,
 )
+from ..pagination import Page, paginate_rows
 from ..plugins import hook
 from ..security import has_permission, partner_scope, scope_filter, unit_scope
 from .normalize import (
@@ -138,14 +139,48 @@ def with_owner(stmt: Select) -> Select:
 
 
 def branch_choices(user: Any, permission: str = "customer.edit") -> list[OrgUnit]:
-    return list(db.session.execute(
-        select(OrgUnit).where(OrgUnit.kind == "branch", OrgUnit.active.is_(True), unit_scope(user, permission))
-        .order_by(OrgUnit.code)).scalars())
+    return list(db.session.execute(_branch_choices_stmt(user, permission).with_only_columns(OrgUnit)).scalars())
 
 
 def group_choices(user: Any, permission: str = "customer.view") -> list[PartnerGroup]:
+    return list(db.session.execute(_group_choices_stmt(user, permission).with_only_columns(PartnerGroup)).scalars())
+
+
+def _branch_choices_stmt(user: Any, permission: str) -> Select:
+    return (select(literal("b").label("kind"), OrgUnit.code, OrgUnit.name)
+            .where(OrgUnit.kind == "branch", OrgUnit.active.is_(True), unit_scope(user, permission)).order_by(OrgUnit.code))
+
+
+def _group_choices_stmt(user: Any, permission: str) -> Select:
     visible = select(Partner.group_id).where(partner_scope(user, permission))
-    return list(db.session.execute(select(PartnerGroup).where(PartnerGroup.id.in_(visible)).order_by(PartnerGroup.code)).scalars())
+    return (select(literal("g").label("kind"), PartnerGroup.code, PartnerGroup.name)
+            .where(PartnerGroup.id.in_(visible)).order_by(PartnerGroup.code))
+
+
+def filter_choices(user: Any, permission: str = "customer.view") -> tuple[list[Any], list[Any]]:
+    """(branches, partner groups) for the list's filter menus — ``branch_choices`` and
+    ``group_choices`` in one round trip, as rows of ``code`` and ``name``."""
+    stmt = union_all(_branch_choices_stmt(user, permission).order_by(None),
+                     _group_choices_stmt(user, permission).order_by(None))
+    rows = db.session.execute(stmt.order_by(literal_column("kind"), literal_column("code"))).all()
+    return [r for r in rows if r.kind == "b"], [r for r in rows if r.kind == "g"]
+
+
+# The list shows the owner's codes: outer joins to aliases, so that a filter's own subquery on
+# org_unit / partner is never correlated to them.
+_OWNER_BRANCH = aliased(OrgUnit, name="owner_branch")
+_OWNER_PARTNER = aliased(Partner, name="owner_partner")
+LIST_COLUMNS = (
+    Customer.id, Customer.code, Customer.name, Customer.phone, Customer.email, Customer.complaint, Customer.tier,
+    Customer.created_at, _OWNER_BRANCH.code.label("branch_code"), _OWNER_PARTNER.code.label("partner_code"),
+)
+LIST_JOINS = ((_OWNER_BRANCH, _OWNER_BRANCH.id == Customer.branch_id),
+              (_OWNER_PARTNER, _OWNER_PARTNER.id == Customer.partner_id))
+
+
+def list_page(stmt: Select, page_no: int, per_page: int) -> Page:
+    """One page of a :func:`customer_query` as rows of ``LIST_COLUMNS`` (see ``paginate_rows``)."""
+    return paginate_rows(stmt, page_no, per_page, key=Customer.id, columns=LIST_COLUMNS, joins=LIST_JOINS)
 
 
 # -- validation and writes ------------------------------------------------------------------------
@@ -430,6 +465,14 @@ def to_dict(c: Customer, detail: bool = False) -> dict[str, Any]:
                           "recorded_at": v.recorded_at.isoformat()} for k, v in sorted(current_consents(c).items())],
         })
     return data
+
+
+def row_to_dict(r: Any) -> dict[str, Any]:
+    """``to_dict`` of a :func:`list_page` row (the same keys and values)."""
+    return {
+        "id": r.id, "code": r.code, "name": r.name, "phone": format_phone(r.phone) or None, "email": r.email,
+        "branch_code": r.branch_code, "partner_code": r.partner_code, "complaint": r.complaint, "tier": r.tier,
+    }
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

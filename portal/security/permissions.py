@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, g, has_app_context
-from sqlalchemy import BigInteger, ColumnElement, and_, false, or_, select, true
+from flask import abort
+from sqlalchemy import BigInteger, ColumnElement, and_, false, literal, or_, select, true, union_all
 
 from ..extensions import db
 from ..models import Customer, LocalRole, OrgUnit, Partner, PartnerGroup, User
@@ -21,21 +21,25 @@ from ..models.base import subtree_bounds
 
 
 def role_map() -> dict[str, set[str]]:
-    """permission → roles, merged from the core and every active plugin (cached per request)."""
-    if has_app_context() and "portal_role_map" in g:
-        return g.portal_role_map
-    from ..plugins import collect
+    """permission → roles, merged from the core and every active plugin.
 
-    mapping: dict[str, set[str]] = {}
-    for perm in collect("portal_permissions"):
-        mapping.setdefault(perm["name"], set()).update(perm["roles"])
-    if has_app_context():
-        g.portal_role_map = mapping
-    return mapping
+    Built once per set of active plugins (``PluginRegistry.derived``): the active set is still
+    read on every request, so a plugin enabled or disabled in any worker changes the key on the
+    next request, and a disabled plugin's ``portal_permissions`` is never called.
+    """
+    from ..plugins import collect, registry
+
+    def build() -> dict[str, frozenset[str]]:
+        mapping: dict[str, set[str]] = {}
+        for perm in collect("portal_permissions"):
+            mapping.setdefault(perm["name"], set()).update(perm["roles"])
+        return {name: frozenset(roles) for name, roles in mapping.items()}
+
+    return registry().derived("role_map", build)
 
 
-def roles_granting(permission: str) -> set[str]:
-    return role_map().get(permission, set())
+def roles_granting(permission: str) -> frozenset[str]:
+    return role_map().get(permission, frozenset())
 
 
 def _grants(user: User, permission: str) -> list[LocalRole]:
@@ -129,8 +133,33 @@ def _partner_ids_under(groups: list[int], partners: list[Partner]):
     return select(Partner.id).where(or_(*conds))
 
 
+# More ids than this stay a subquery: a literal IN list that long stops being cheap to send/plan.
+MAX_LITERAL_IDS = 1000
+
+
+def _resolve_ids(units: list[OrgUnit], groups: list[int], partners: list[Partner]) -> tuple[list[int], list[int]] | None:
+    """The ids of the org units and partners under the grants, in one small query (the trees
+    are small; the customer table is not). ``None`` when there are too many to list."""
+    parts = []
+    if units:
+        parts.append(_unit_ids_under(units).add_columns(literal("u")))
+    if groups or partners:
+        parts.append(_partner_ids_under(groups, partners).add_columns(literal("p")))
+    rows = db.session.execute(union_all(*parts) if len(parts) > 1 else parts[0]).all()
+    if len(rows) > MAX_LITERAL_IDS:
+        return None
+    return sorted(i for i, kind in rows if kind == "u"), sorted(i for i, kind in rows if kind == "p")
+
+
 def scope_filter(user: Any, permission: str, model: type) -> ColumnElement[bool]:
-    """SQL condition selecting the ``model`` rows ``user`` may ``permission``."""
+    """SQL condition selecting the ``model`` rows ``user`` may ``permission``.
+
+    For local roles, the (few) org unit and partner ids under the grants are resolved first and
+    the condition names them literally (``branch_id IN (5)``): PostgreSQL then plans with the
+    real ids — an ordered walk of ``(branch_id, name)`` / ``(name, id)`` indexes with a cheap
+    filter — instead of a semi-join against the tree on every row. Same rows as the subquery
+    form, which is still used when the grants cover more than ``MAX_LITERAL_IDS`` nodes.
+    """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return false()
     if has_global_permission(user, permission):
@@ -139,14 +168,24 @@ def scope_filter(user: Any, permission: str, model: type) -> ColumnElement[bool]
     if spec is None:
         raise LookupError(f"{model.__name__} has no scope declared (register_scoped)")
     grants = _grants(user, permission)
-    units = [lr.org_unit for lr in grants if lr.org_unit is not None]
-    groups = [lr.partner_group_id for lr in grants if lr.partner_group_id is not None]
-    partners = [lr.partner for lr in grants if lr.partner is not None]
+    units = [lr.org_unit for lr in grants if lr.org_unit is not None] if spec.branch_attr else []
+    groups = [lr.partner_group_id for lr in grants if lr.partner_group_id is not None] if spec.partner_attr else []
+    partners = [lr.partner for lr in grants if lr.partner is not None] if spec.partner_attr else []
+    if not (units or groups or partners):
+        return false()
+    resolved = _resolve_ids(units, groups, partners)
     conds = []
-    if units and spec.branch_attr:
-        conds.append(getattr(model, spec.branch_attr).in_(_unit_ids_under(units)))
-    if (groups or partners) and spec.partner_attr:
-        conds.append(getattr(model, spec.partner_attr).in_(_partner_ids_under(groups, partners)))
+    if resolved is None:
+        if units:
+            conds.append(getattr(model, spec.branch_attr).in_(_unit_ids_under(units)))
+        if groups or partners:
+            conds.append(getattr(model, spec.partner_attr).in_(_partner_ids_under(groups, partners)))
+    else:
+        unit_ids, partner_ids = resolved
+        if unit_ids:
+            conds.append(getattr(model, spec.branch_attr).in_(unit_ids))
+        if partner_ids:
+            conds.append(getattr(model, spec.partner_attr).in_(partner_ids))
     return or_(*conds) if conds else false()
 
 
