@@ -78,36 +78,29 @@ def template_db(tmp_path_factory) -> Iterator[TemplateDB]:
     tpl.drop()
 
 
-def _app_on_clone(template_db: TemplateDB, **extra):
+def _app_on_clone(template_db: TemplateDB, **extra) -> Iterator:
+    """An app on its own copy of the seeded database, inside an app context; dropped afterwards."""
     url, drop = template_db.clone()
     app = make_app(url, **extra)
-    return app, drop
+    with app.app_context():
+        yield app
+        from portal.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+    drop()
 
 
 @pytest.fixture
 def app(template_db):
     """A fresh app on its own copy of the seeded database."""
-    app, drop = _app_on_clone(template_db)
-    with app.app_context():
-        yield app
-        from portal.extensions import db
-
-        db.session.remove()
-        db.engine.dispose()
-    drop()
+    yield from _app_on_clone(template_db)
 
 
 @pytest.fixture(scope="module")
 def shared_app(template_db):
     """One app per test module, for read-mostly tests (access matrices)."""
-    app, drop = _app_on_clone(template_db)
-    with app.app_context():
-        yield app
-        from portal.extensions import db
-
-        db.session.remove()
-        db.engine.dispose()
-    drop()
+    yield from _app_on_clone(template_db)
 
 
 @pytest.fixture
@@ -144,6 +137,21 @@ def login_as(client):
         return client
 
     return _login
+
+
+def sql(query: str, **params):
+    """Run raw SQL in the test's session and commit (so requests see a settled database)."""
+    from sqlalchemy import text
+
+    from portal.extensions import db
+
+    rows = db.session.execute(text(query), params).all()
+    db.session.commit()
+    return rows
+
+
+def scalar(query: str, **params):
+    return sql(query, **params)[0][0]
 
 
 def api_token_for(email: str) -> str:

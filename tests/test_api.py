@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import text
 
-from tests.conftest import api_token_for, bearer, login
+from tests.conftest import api_token_for, bearer, login, scalar, sql
 
 API = "/api/v1"
 WRITABLE = ("name", "phone", "email", "address", "postal_code", "birth_date", "gender", "branch_code", "partner_code",
@@ -29,17 +28,6 @@ def api(shared_app):
 def tok(shared_app) -> dict[str, str]:
     return {who: api_token_for(f"{who}@example.com") for who in ("admin", "hq", "reviewer", "store1", "leader1", "ibo1")}
 
-
-def sql(query: str, **params):
-    from portal.extensions import db
-
-    rows = db.session.execute(text(query), params).all()
-    db.session.commit()
-    return rows
-
-
-def scalar(query: str, **params):
-    return sql(query, **params)[0][0]
 
 
 def assert_json_error(resp, status: int, code: str | None = None) -> dict:

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, login, scalar, sql
 
 ADMIN, STORE1, STORE2, LEADER1, IBO1 = ("admin@example.com", "store1@example.com", "store2@example.com",
                                         "leader1@example.com", "ibo1@example.com")
@@ -40,17 +40,6 @@ def users(shared_app):
 def post(client, url: str, data: dict):
     return client.post(url, data={**data, "csrf_token": client.csrf})
 
-
-def sql(query: str, **params):
-    from portal.extensions import db
-
-    rows = db.session.execute(text(query), params).all()
-    db.session.commit()
-    return rows
-
-
-def scalar(query: str, **params):
-    return sql(query, **params)[0][0]
 
 
 def customer(cid: int):
