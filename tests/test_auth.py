@@ -899,3 +899,28 @@ def test_common_password_list_is_large_and_catches_breached_passwords():
     for weak in ("iloveyou1", "trustno1", "baseball1", "qwerty123", "samsung1", "Password1"):
         assert policy_errors(weak), weak
     assert not policy_errors("demo-pass-2026") and not policy_errors("파란하늘-구름-77")
+
+
+def test_old_login_failures_and_dead_sessions_are_cleaned_up(app, client):
+    """Neither table grows forever: old failures of a key go when it fails again, and a user's
+    sessions past the absolute timeout go at their next login. Recent ones are kept."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from portal.auth.service import find_user
+    from portal.extensions import db
+    from portal.models import LoginFailure, UserSession, utcnow
+    from tests.conftest import login
+
+    old = utcnow() - timedelta(days=3)
+    db.session.add_all([LoginFailure(key="acct:hq@example.com", at=old) for _ in range(50)])
+    hq = find_user("hq@example.com")
+    db.session.add(UserSession(token_hash="x" * 64, user_id=hq.id, created_at=old, last_seen_at=old))
+    db.session.commit()
+    assert login(client, "hq@example.com", "wrong-password-1").status_code == 401
+    count = db.session.execute(select(func.count()).where(LoginFailure.key == "acct:hq@example.com")).scalar_one()
+    assert count == 1  # the 50 old rows went, the new failure counts
+    assert login(app.test_client(), "hq@example.com").status_code == 302
+    assert db.session.get(UserSession, "x" * 64) is None
+    assert db.session.execute(select(func.count()).where(UserSession.user_id == hq.id)).scalar_one() == 1

@@ -27,6 +27,9 @@ def token_hash(token: str) -> str:
 
 
 def create_session(user: User) -> str:
+    # Sessions past the absolute timeout can never be used again: drop the user's old ones here.
+    db.session.execute(delete(UserSession).where(
+        UserSession.user_id == user.id, UserSession.created_at < utcnow() - current_app.config["PORTAL_SESSION_ABSOLUTE"]))
     token = secrets.token_urlsafe(32)
     db.session.add(
         UserSession(
@@ -95,7 +98,3 @@ def end_all_sessions(user: User, keep: str | None = None) -> None:
     if keep:
         stmt = stmt.where(UserSession.token_hash != token_hash(keep))
     db.session.execute(stmt)
-
-
-def active_sessions(user: User) -> list[UserSession]:
-    return list(db.session.execute(select(UserSession).where(UserSession.user_id == user.id)).scalars())

@@ -44,14 +44,14 @@ def retry_after(email: str, ip: str | None) -> int:
 
 
 def record_failure(email: str, ip: str | None) -> None:
-    for key in _keys(email, ip):
+    keys = _keys(email, ip)
+    # Rows older than the window never count again: drop this key's old ones as we go (indexed
+    # on key, at), so the table stays the size of recent attacks instead of growing forever.
+    db.session.execute(delete(LoginFailure).where(LoginFailure.key.in_(keys),
+                                                  LoginFailure.at < utcnow() - current_app.config["PORTAL_THROTTLE_WINDOW"]))
+    for key in keys:
         db.session.add(LoginFailure(key=key))
 
 
 def clear_account(email: str) -> None:
     db.session.execute(delete(LoginFailure).where(LoginFailure.key == _keys(email, None)[0]))
-
-
-def prune(older_than: timedelta = timedelta(days=1)) -> int:
-    result = db.session.execute(delete(LoginFailure).where(LoginFailure.at < utcnow() - older_than))
-    return result.rowcount or 0
