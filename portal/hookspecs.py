@@ -58,7 +58,14 @@ def portal_customer_tabs(customer: Any, user: Any) -> list[dict[str, Any]]:
 
 @hookspec
 def portal_sales_imported(report: Any) -> None:
-    """A daily sales report was committed (points, monitoring ...)."""
+    """A daily sales report was committed (points, monitoring ...); ``report.replaces_id`` names
+    the report it swapped out, whose lines are gone."""
+
+
+@hookspec
+def portal_customers_merged(survivor: Any, merged_id: int) -> None:
+    """Customer ``merged_id`` is being merged into ``survivor`` (same transaction, before its row
+    is deleted): move or re-point your rows that reference ``merged_id``."""
 
 
 @hookspec

@@ -30,6 +30,7 @@ from ..models import (
     User,
 )
 from ..org.service import _place
+from ..sales.warehouse import refresh_customer_totals
 from ..security.roles import BRANCH_STAFF, DISTRIBUTOR, GROUP_LEADER, HQ_STAFF, REVIEWER, SITE_ADMIN
 from ..users.service import create_user, grant_local
 from .names import (
@@ -239,7 +240,7 @@ def _flush_customers(batch: list, consents: list, issues: list, households: list
 
 def _sales(rng: random.Random, count: int, branches: dict[str, OrgUnit], categories: list[Category],
            products: list[Product], echo: Callable[[str], None]) -> int:
-    rows = db.session.execute(select(Customer.id, Customer.branch_id)).all()
+    rows = db.session.execute(select(Customer.id, Customer.branch_id, Customer.partner_id)).all()
     if not rows:
         return 0
     by_cat: dict[int, list[Product]] = {}
@@ -250,7 +251,7 @@ def _sales(rng: random.Random, count: int, branches: dict[str, OrgUnit], categor
     days = (DEMO_END - DEMO_START).days
     lines, reports = [], {}
     next_report = (db.session.execute(select(func.max(SalesReport.id))).scalar() or 0) + 1
-    for n, (cid, branch_id) in enumerate(picks):
+    for n, (cid, branch_id, partner_id) in enumerate(picks):
         cat = rng.choices(categories, weights=CATEGORY_WEIGHTS)[0]
         product = rng.choice(by_cat[cat.id])
         qty = rng.choice((1, 1, 1, 1, 2, 2, 3))
@@ -262,24 +263,30 @@ def _sales(rng: random.Random, count: int, branches: dict[str, OrgUnit], categor
                 reports[key] = next_report
                 next_report += 1
             report_id = reports[key]
-        lines.append({"report_id": report_id, "customer_id": cid, "branch_id": branch_id, "product_id": product.id,
+        lines.append({"report_id": report_id, "customer_id": cid, "branch_id": branch_id, "partner_id": partner_id,
+                      "product_id": product.id,
                       "category_id": cat.id, "receipt_no": f"R{sold:%y%m%d}-{n % 100000:05d}", "sold_at": sold,
                       "quantity": qty, "unit_price": product.unit_price, "amount": qty * product.unit_price})
     report_rows = [{"id": rid, "branch_id": b, "report_date": d, "status": "committed", "file_name": "demo",
+                    "source": "demo", "mode": "strict",
                     "created_at": datetime.combine(d, datetime.min.time()) + timedelta(hours=21)}
                    for (b, d), rid in reports.items()]
     per_report: dict[int, int] = {}
+    amount_per_report: dict[int, int] = {}
     for line in lines:
         if line["report_id"]:
             per_report[line["report_id"]] = per_report.get(line["report_id"], 0) + 1
+            amount_per_report[line["report_id"]] = amount_per_report.get(line["report_id"], 0) + line["amount"]
     for r in report_rows:
         r["rows"] = r["accepted"] = per_report.get(r["id"], 0)
+        r["total_amount"] = amount_per_report.get(r["id"], 0)
     for i in range(0, len(report_rows), 5000):
         db.session.execute(insert(SalesReport), report_rows[i:i + 5000])
     for i in range(0, len(lines), 20000):
         db.session.execute(insert(SaleLine), lines[i:i + 20000])
         echo(f"sale lines: {min(i + 20000, len(lines))}/{len(lines)}")
     sync_sequences("sales_report")
+    refresh_customer_totals()
     db.session.commit()
     return len(lines)
 

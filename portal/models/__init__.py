@@ -9,17 +9,26 @@ from .customer import (
     QUALITY_FIELDS,
     Consent,
     Customer,
+    CustomerAlias,
     Household,
     QualityIssue,
 )
 from .org import ORG_KINDS, PARTNER_LEVELS, OrgUnit, Partner, PartnerGroup
-from .sales import Category, Product, SaleLine, SalesReport
+from .sales import (
+    IMPORT_MODES,
+    REPORT_STATUSES,
+    Category,
+    Product,
+    SaleLine,
+    SalesReport,
+    SalesReportRejection,
+)
 from .system import OutboxMessage, PluginState
 from .user import ApiToken, LocalRole, LoginFailure, PasswordResetToken, User, UserRole, UserSession
 
 __all__ = [
-    "AccessLog", "ApiToken", "AuditEvent", "CHANNELS", "CONSENT_METHODS", "Category", "Consent", "Customer",
+    "AccessLog", "ApiToken", "AuditEvent", "CHANNELS", "CONSENT_METHODS", "Category", "Consent", "Customer", "CustomerAlias", "IMPORT_MODES", "REPORT_STATUSES",
     "Household", "LocalRole", "LoginFailure", "ORG_KINDS", "OrgUnit", "OutboxMessage", "PARTNER_LEVELS",
     "PURPOSES", "Partner", "PartnerGroup", "PasswordResetToken", "PluginState", "Product", "QUALITY_FIELDS",
-    "QualityIssue", "SaleLine", "SalesReport", "User", "UserRole", "UserSession", "utcnow",
+    "QualityIssue", "SaleLine", "SalesReport", "SalesReportRejection", "User", "UserRole", "UserSession", "utcnow",
 ]

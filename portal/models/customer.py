@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -50,6 +50,9 @@ class Customer(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     pseudonymized_at: Mapped[datetime | None]
+    # Kept by every import and merge (set-based), so "sorted by value" needs no aggregate.
+    total_spend: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    last_purchase_on: Mapped[date | None]
 
     branch = relationship("OrgUnit")
     partner = relationship("Partner")
@@ -74,6 +77,17 @@ Index("ix_customer_partner_name", Customer.partner_id, Customer.name)
 # List order (name, id) with the scope columns: a page's ids come from an index-only scan, and
 # name-prefix search uses it too (migration 0002).
 Index("ix_customer_name_id", Customer.name, Customer.id, postgresql_include=["branch_id", "partner_id"])
+
+
+class CustomerAlias(db.Model):
+    """The code of a customer merged into another: imports quoting it land on the survivor."""
+
+    __tablename__ = "customer_alias"
+
+    code: Mapped[str] = mapped_column(byte_ordered(30), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    merged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    merged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
 
 
 class Consent(db.Model):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .base import utcnow
 
+# committed: its lines are in the warehouse; rejected: a strict import that failed validation
+# (kept with its row messages, no lines); replaced: swapped for a newer file of the same day.
 REPORT_STATUSES = ("committed", "rejected", "replaced")
+IMPORT_MODES = ("strict", "lenient")
 
 
 class Category(db.Model):
@@ -51,11 +54,43 @@ class SalesReport(db.Model):
     rejected: Mapped[int] = mapped_column(default=0)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    mode: Mapped[str] = mapped_column(String(8), default="strict", server_default="strict")
+    source: Mapped[str | None] = mapped_column(String(8))  # web / api / cli / demo
+    encoding: Mapped[str | None] = mapped_column(String(12))
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    customers_created: Mapped[int] = mapped_column(default=0, server_default="0")
+    customers_matched: Mapped[int] = mapped_column(default=0, server_default="0")
+    total_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("sales_report.id"))
+    replaced_at: Mapped[datetime | None]
+    message: Mapped[str | None] = mapped_column(String(500))
 
     branch = relationship("OrgUnit")
+    uploaded_by = relationship("User")
+    rejections: Mapped[list[SalesReportRejection]] = relationship(
+        back_populates="report", order_by="SalesReportRejection.row_no, SalesReportRejection.id",
+        cascade="all, delete-orphan", passive_deletes=True)
 
 
 Index("ix_sales_report_branch_date", SalesReport.branch_id, SalesReport.report_date)
+# One committed report per branch and day: a second concurrent import of the same day fails here.
+Index("uq_sales_report_committed_day", SalesReport.branch_id, SalesReport.report_date, unique=True,
+      sqlite_where=text("status = 'committed'"), postgresql_where=text("status = 'committed'"))
+
+
+class SalesReportRejection(db.Model):
+    """One refused cell of an import: the row-numbered message the uploader sees and downloads."""
+
+    __tablename__ = "sales_report_rejection"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("sales_report.id", ondelete="CASCADE"), index=True)
+    row_no: Mapped[int]
+    column: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str | None] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(String(500))
+
+    report: Mapped[SalesReport] = relationship(back_populates="rejections")
 
 
 class SaleLine(db.Model):
@@ -65,6 +100,8 @@ class SaleLine(db.Model):
     report_id: Mapped[int | None] = mapped_column(ForeignKey("sales_report.id", ondelete="CASCADE"), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"))
+    # The customer's distributor when the line was recorded: a group's sales stay in its scope.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
     product_id: Mapped[int | None] = mapped_column(ForeignKey("product.id"))
     category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
     receipt_no: Mapped[str | None] = mapped_column(String(40))
@@ -80,3 +117,4 @@ class SaleLine(db.Model):
 
 Index("ix_sale_line_customer_sold", SaleLine.customer_id, SaleLine.sold_at)
 Index("ix_sale_line_branch_sold", SaleLine.branch_id, SaleLine.sold_at)
+Index("ix_sale_line_partner_sold", SaleLine.partner_id, SaleLine.sold_at)

@@ -16,7 +16,7 @@ from flask import abort
 from sqlalchemy import BigInteger, ColumnElement, and_, false, literal, or_, select, true, union_all
 
 from ..extensions import db
-from ..models import Customer, LocalRole, OrgUnit, Partner, PartnerGroup, User
+from ..models import Customer, LocalRole, OrgUnit, Partner, PartnerGroup, SaleLine, SalesReport, User
 from ..models.base import subtree_bounds
 
 
@@ -118,6 +118,8 @@ def register_scoped(model: type, branch_attr: str | None = None, partner_attr: s
 
 
 register_scoped(Customer, branch_attr="branch_id", partner_attr="partner_id")
+register_scoped(SaleLine, branch_attr="branch_id", partner_attr="partner_id")
+register_scoped(SalesReport, branch_attr="branch_id")
 
 
 def _unit_ids_under(units: list[OrgUnit]):
