@@ -40,9 +40,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .dashboard import bp as dashboard_bp
     from .manage import bp as manage_bp
     from .org import bp as org_bp
+    from .quality import bp as quality_bp
+    from .sales import bp as sales_bp
 
     init_login(app)
-    for bp in (auth_bp, dashboard_bp, customers_bp, org_bp, manage_bp, api_bp):
+    for bp in (auth_bp, dashboard_bp, customers_bp, quality_bp, sales_bp, org_bp, manage_bp, api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)
 
