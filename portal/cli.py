@@ -149,8 +149,10 @@ def send_outbox() -> None:
 def register_cli(app: Flask) -> None:
     from .plugins import registry
     from .plugins_cli import plugins_group
+    from .sales.cli import sales_group
 
     portal_cli.add_command(plugins_group)
+    portal_cli.add_command(sales_group)
     reg = registry(app)
     for name in reg.plugins:
         group = _plugin_group(name, reg.plugins[name].info.title)

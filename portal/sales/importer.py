@@ -1,0 +1,494 @@
+"""Import one branch's daily sales report: the one service behind the web upload, API and CLI.
+
+Whole columns are checked at once (pandas); the report, its new customers and products, its sale
+lines, the quality flags and the audit event are written in ONE transaction with bulk inserts,
+so a report is in the warehouse whole or not at all — a killed process leaves nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.exc import IntegrityError
+
+from .. import audit
+from ..extensions import db
+from ..models import IMPORT_MODES, Category, OrgUnit, SalesReport, utcnow
+from ..plugins import hook
+from ..security import has_global_permission, scope_filter, unit_scope
+from . import bulk
+from .matching import fetch_in, match_customers
+from .reading import ReportFileError, read_report
+from .validation import Problems, check_columns
+
+log = logging.getLogger(__name__)
+SHOWN_ERRORS = 200  # messages returned to the caller; all of them go to the rejection report
+STORED_REJECTIONS = 50_000
+Progress = Callable[[str, float], None]  # (stage label, fraction done 0..1)
+
+
+@dataclass
+class ImportResult:
+    status: str  # committed | rejected | duplicate | refused
+    report_id: int | None = None
+    rows: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    customers_created: int = 0
+    customers_matched: int = 0
+    duplicate_of: int | None = None
+    existing_report_id: int | None = None  # refused: the day's committed report
+    replaced_report_id: int | None = None
+    branch_code: str | None = None
+    report_date: date | None = None
+    encoding: str | None = None
+    message: str = ""
+    error_count: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "committed"
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["report_date"] = self.report_date.isoformat() if self.report_date else None
+        return out
+
+
+class _Rejected(Exception):
+    def __init__(self, result: ImportResult):
+        self.result = result
+
+
+def import_report(data: bytes, filename: str, user: Any, *, mode: str = "strict", replace: bool = False,
+                  source: str = "web", progress: Progress | None = None) -> ImportResult:
+    """Validate and commit ``data`` as one daily report; see docs/sales-import.md.
+
+    ``user`` is the uploader (their ``sales.import`` scope decides the branches), or ``None`` for
+    the command line run by an operator (any branch). Never raises for bad input: the result
+    says what happened and why.
+    """
+    step = progress or (lambda _label, _frac: None)
+    if mode not in IMPORT_MODES:
+        return ImportResult(status="rejected", message=_("Unknown mode %(mode)s: use strict or lenient.", mode=mode))
+    file_hash = hashlib.sha256(data).hexdigest()
+    dup = _committed_with_hash(file_hash, user)
+    if dup is not None:
+        db.session.rollback()
+        return ImportResult(status="duplicate", duplicate_of=dup.id, report_id=dup.id, rows=dup.rows,
+                            branch_code=dup.branch.code, report_date=dup.report_date,
+                            message=_("This file was already imported as report #%(id)d (%(branch)s, %(day)s); "
+                                      "nothing was imported again.", id=dup.id, branch=dup.branch.code,
+                                      day=dup.report_date.isoformat()))
+    step(_("Reading the file"), 0.02)
+    try:
+        parsed = read_report(data, filename)
+    except ReportFileError as exc:
+        db.session.rollback()
+        return ImportResult(status="rejected", message=str(exc))
+    try:
+        return _import(parsed, data, filename, file_hash, user, mode, replace, source, step)
+    except _Rejected as rej:
+        return rej.result
+
+
+def _committed_with_hash(file_hash: str, user: Any) -> SalesReport | None:
+    stmt = select(SalesReport).where(SalesReport.file_hash == file_hash, SalesReport.status == "committed")
+    if user is not None:
+        stmt = stmt.where(scope_filter(user, "sales.view", SalesReport))
+    return db.session.execute(stmt.limit(1)).scalar_one_or_none()
+
+
+def _mode(series: pd.Series) -> Any:
+    counts = series.dropna().value_counts()
+    return counts.index[0] if len(counts) else None
+
+
+def _import(parsed, data: bytes, filename: str, file_hash: str, user: Any, mode: str, replace: bool,
+            source: str, step: Progress) -> ImportResult:
+    df = parsed.frame
+    for col in df.columns:
+        df[col] = df[col].str.strip()
+    n = len(df)
+    result = ImportResult(status="rejected", rows=n, encoding=parsed.encoding, ignored_columns=parsed.ignored_columns)
+    problems = Problems(header_row=parsed.header_row)
+    step(_("Checking the rows"), 0.1)
+    typed = check_columns(df, problems, today=date.today())
+
+    # -- the report's branch and day ----------------------------------------------------------
+    branch_codes = df["branch_code"].str.upper()
+    branches = dict(db.session.execute(select(OrgUnit.code, OrgUnit.id).where(
+        OrgUnit.kind == "branch", OrgUnit.code.in_(branch_codes[branch_codes != ""].unique().tolist()))).all())
+    report_date = _mode(typed.report_date)
+    known = branch_codes.map(branches)
+    branch_code = _mode(branch_codes.where(known.notna()))
+    if report_date is None:
+        raise _Rejected(_file_refusal(result, _("No row has a valid sales date (report_date / 판매일자).")))
+    if branch_code is None:
+        raise _Rejected(_file_refusal(result, _("No row names a known branch (branch_code / 지점코드): %(codes)s.",
+                                                codes=", ".join(sorted(branch_codes.unique()))[:200])))
+    result.branch_code, result.report_date = branch_code, report_date
+    branch_id = int(branches[branch_code])
+    if user is not None and not _may_import(user, branch_id):
+        raise _Rejected(_file_refusal(result, _("You may not import reports for branch %(code)s.", code=branch_code)))
+    problems.add((branch_codes != "") & known.isna(), "branch_code", df["branch_code"], _("Unknown branch code."))
+    problems.add(known.notna() & (branch_codes != branch_code), "branch_code", df["branch_code"],
+                 _("One file holds one branch's report: this file is for %(code)s.", code=branch_code))
+    other_day = typed.report_date.notna() & (typed.report_date != report_date)
+    problems.add(other_day, "report_date", df["report_date"],
+                 _("One file holds one day's report: this file is for %(day)s.", day=report_date.isoformat()))
+
+    # -- categories and products ------------------------------------------------------------------
+    category_id = _categories(df, problems)
+    product_id, new_products = _products(df, typed, category_id, problems)
+
+    # -- customers (only rows that passed everything else) ---------------------------------------------
+    step(_("Matching customers"), 0.35)
+    good = ~problems.bad_rows(n)
+    rows = pd.DataFrame({"customer_code": df["customer_code"], "phone_n": typed.phone, "email_n": typed.email})[good]
+    matches = match_customers(rows)
+    problems.add(matches.ambiguous.reindex(df.index, fill_value=False), "phone", df["phone"],
+                 _("This phone or e-mail belongs to several customers; give the customer number."))
+    problems.add(matches.unmatchable.reindex(df.index, fill_value=False), "customer_code", df["customer_code"],
+                 _("No usable customer key: the phone and e-mail are not valid; give the customer number."))
+    new_key = matches.new_key.reindex(df.index)
+    named = df["customer_name"] != ""
+    keys_with_name = set(new_key[named & new_key.notna()])
+    nameless = new_key.notna() & ~new_key.isin(keys_with_name)
+    problems.add(nameless, "customer_name", df["customer_name"],
+                 _("A new customer needs a name (customer_name / 고객명)."))
+
+    errors = problems.frame()
+    bad = problems.bad_rows(n)
+    result.rejected = int(bad.sum())
+    result.accepted = n - result.rejected
+    result.error_count = len(errors)
+    result.errors = [
+        {"row": int(r.row_no), "column": r.column, "value": r.value, "message": r.message}
+        for r in errors.head(SHOWN_ERRORS).itertuples()
+    ]
+    if result.rejected and (mode == "strict" or result.accepted == 0):
+        db.session.rollback()
+        result.accepted = 0
+        result.message = (_("%(bad)d of %(n)d rows have problems; nothing was imported (strict mode). Fix them and "
+                            "upload again, or import in lenient mode to keep the good rows.", bad=result.rejected, n=n)
+                          if mode == "strict" else _("No row could be imported."))
+        _record_rejected(result, errors, filename, file_hash, len(data), user, mode, source, branch_id)
+        return result
+
+    step(_("Writing the report"), 0.5)
+    return _commit(df, typed, good=~bad, matches=matches, new_key=new_key, category_id=category_id,
+                   product_id=product_id, new_products=new_products, errors=errors, result=result,
+                   meta={"filename": filename, "file_hash": file_hash, "size": len(data), "user": user, "mode": mode,
+                         "source": source, "branch_id": branch_id, "replace": replace,
+                         "header_row": parsed.header_row},
+                   step=step)
+
+
+def _may_import(user: Any, branch_id: int) -> bool:
+    if has_global_permission(user, "sales.import"):
+        return True
+    return db.session.execute(select(OrgUnit.id).where(OrgUnit.id == branch_id,
+                                                       unit_scope(user, "sales.import"))).first() is not None
+
+
+def _file_refusal(result: ImportResult, message: str) -> ImportResult:
+    db.session.rollback()
+    result.message = message
+    result.accepted = 0
+    result.rejected = result.rows
+    return result
+
+
+def _categories(df: pd.DataFrame, problems: Problems) -> pd.Series:
+    lookup: dict[str, int] = {}
+    for cid, code, ko, en in db.session.execute(select(Category.id, Category.code, Category.name_ko,
+                                                       Category.name_en)).all():
+        for key in (code, ko, en):
+            if key:
+                lookup.setdefault(key.strip().lower(), cid)
+    ids = df["category"].str.lower().map(lookup)
+    problems.add((df["category"] != "") & ids.isna(), "category", df["category"],
+                 _("Unknown category (known: %(known)s).", known=", ".join(sorted(
+                     {c for c, in db.session.execute(select(Category.code)).all()}))[:200]))
+    return ids
+
+
+def _products(df: pd.DataFrame, typed, category_id: pd.Series, problems: Problems) -> tuple[pd.Series, pd.DataFrame]:
+    skus = df["product_sku"]
+    known = fetch_in("SELECT p.sku, p.id, p.category_id FROM product p", "p.sku",
+                     skus[skus != ""].unique().tolist(), ("sku", "id", "category_id"))
+    product_id = skus.map(dict(zip(known["sku"], known["id"], strict=True)))
+    product_cat = skus.map(dict(zip(known["sku"], known["category_id"], strict=True)))
+    unknown = (skus != "") & product_id.isna()
+    problems.add(unknown & (df["product_name"] == ""), "product_sku", skus,
+                 _("Unknown product code; give product_name (상품명) and category to add it."))
+    problems.add(unknown & (df["product_name"] != "") & (df["category"] == ""), "category", df["category"],
+                 _("A new product needs its category."))
+    creatable = unknown & (df["product_name"] != "") & category_id.notna()
+    new_products = pd.DataFrame({"sku": skus[creatable], "name": df["product_name"][creatable],
+                                 "category_id": category_id[creatable],
+                                 "unit_price": typed.unit_price[creatable]}).drop_duplicates("sku")
+    category_id.update(category_id.where(category_id.notna(), product_cat))
+    return product_id, new_products
+
+
+def _record_rejected(result: ImportResult, errors: pd.DataFrame, filename: str, file_hash: str, size: int,
+                     user: Any, mode: str, source: str, branch_id: int) -> None:
+    """Keep the failed attempt and its row messages (no sale lines) for the status board."""
+    report = SalesReport(branch_id=branch_id, report_date=result.report_date, status="rejected", file_name=filename[:255],
+                         file_hash=file_hash, rows=result.rows, accepted=0, rejected=result.rejected,
+                         uploaded_by_id=getattr(user, "id", None), mode=mode, source=source,
+                         encoding=result.encoding, file_size=size, message=result.message[:500])
+    db.session.add(report)
+    db.session.flush()
+    _store_rejections(report.id, errors)
+    audit.record("sales_report.rejected", report, summary=f"{result.branch_code} {result.report_date}: "
+                 f"{result.rejected}/{result.rows} rows refused ({mode})", actor=user)
+    db.session.commit()
+    result.report_id = report.id
+
+
+def _store_rejections(report_id: int, errors: pd.DataFrame) -> None:
+    if errors.empty:
+        return
+    part = errors.head(STORED_REJECTIONS)
+    frame = pd.DataFrame({"report_id": report_id, "row_no": part["row_no"].astype("int64"),
+                          "column": part["column"], "value": part["value"],
+                          "message": part["message"].str.slice(0, 500)})
+    bulk.insert_frame("sales_report_rejection", frame.rename(columns={"column": '"column"'}))
+
+
+def _commit(df: pd.DataFrame, typed, *, good: np.ndarray, matches, new_key: pd.Series, category_id: pd.Series,
+            product_id: pd.Series, new_products: pd.DataFrame, errors: pd.DataFrame, result: ImportResult,
+            meta: dict[str, Any], step: Progress) -> ImportResult:
+    user, branch_id = meta["user"], meta["branch_id"]
+    existing = db.session.execute(select(SalesReport).where(
+        SalesReport.branch_id == branch_id, SalesReport.report_date == result.report_date,
+        SalesReport.status == "committed")).scalar_one_or_none()
+    if existing is not None and not meta["replace"]:
+        db.session.rollback()
+        result.status, result.existing_report_id = "refused", existing.id
+        result.accepted, result.rejected = 0, 0
+        result.message = _("Branch %(code)s already has a report for %(day)s (#%(id)d, imported %(when)s). Tick "
+                           "\"replace\" (--replace) to swap it for this file.", code=result.branch_code,
+                           day=result.report_date.isoformat(), id=existing.id,
+                           when=existing.created_at.strftime("%Y-%m-%d %H:%M"))
+        return result
+    old_customers: list[int] = []
+    if existing is not None:
+        old_customers = [r for r, in db.session.execute(
+            text("SELECT DISTINCT customer_id FROM sale_line WHERE report_id = :r"), {"r": existing.id}).all()]
+        db.session.execute(text("DELETE FROM sale_line WHERE report_id = :r"), {"r": existing.id})
+        existing.status, existing.replaced_at = "replaced", utcnow()
+        db.session.flush()
+        result.replaced_report_id = existing.id
+
+    report = SalesReport(branch_id=branch_id, report_date=result.report_date, status="committed",
+                         file_name=meta["filename"][:255], file_hash=meta["file_hash"], rows=result.rows,
+                         accepted=result.accepted, rejected=result.rejected, uploaded_by_id=getattr(user, "id", None),
+                         mode=meta["mode"], source=meta["source"], encoding=result.encoding, file_size=meta["size"],
+                         replaces_id=existing.id if existing is not None else None)
+    db.session.add(report)
+    db.session.flush()
+
+    # New products (a handful per day).
+    if not new_products.empty:
+        ids = bulk.next_ids("product", len(new_products))
+        frame = new_products.assign(id=ids, active=True)[["id", "sku", "name", "category_id", "unit_price", "active"]]
+        frame["category_id"] = frame["category_id"].astype("int64")
+        bulk.insert_frame("product", frame)
+        product_id = product_id.fillna(df["product_sku"].map(dict(zip(frame["sku"], frame["id"], strict=True))))
+
+    lines = pd.DataFrame({
+        "customer_id": matches.customer_id.reindex(df.index), "new_key": new_key, "product_id": product_id,
+        "category_id": category_id, "receipt_no": df["receipt_no"].where(df["receipt_no"] != "", None),
+        "sold_at": typed.report_date, "quantity": typed.quantity, "unit_price": typed.unit_price,
+        "amount": typed.amount,
+    })[good]
+
+    # New customers: one per key, with the first row's data.
+    step(_("Creating new customers"), 0.6)
+    created = _create_customers(df[good], typed, lines, branch_id, result, meta["header_row"])
+    lines["customer_id"] = lines["customer_id"].fillna(lines["new_key"].map(created))
+    lines["customer_id"] = lines["customer_id"].astype("int64")
+    matched_ids = matches.existing["id"].astype("int64")
+    result.customers_created = len(created)
+    result.customers_matched = int(lines.loc[lines["new_key"].isna(), "customer_id"].nunique())
+
+    _fill_matched(df[good], typed, lines, matches.existing)
+
+    step(_("Writing sale lines"), 0.7)
+    partner = dict(zip(matched_ids, matches.existing["partner_id"], strict=True))
+    out = pd.DataFrame({
+        "report_id": report.id, "customer_id": lines["customer_id"], "branch_id": branch_id,
+        "partner_id": pd.array(lines["customer_id"].map(partner), dtype="Int64"),
+        "product_id": lines["product_id"].astype("int64"), "category_id": pd.array(lines["category_id"], dtype="Int64"),
+        "receipt_no": lines["receipt_no"], "sold_at": lines["sold_at"], "quantity": lines["quantity"],
+        "unit_price": lines["unit_price"], "amount": lines["amount"],
+    })
+    bulk.insert_frame("sale_line", out)
+    _store_rejections(report.id, errors)
+
+    step(_("Updating customer totals"), 0.9)
+    if existing is not None:
+        from .warehouse import refresh_customer_totals
+
+        refresh_customer_totals(set(old_customers) | set(out["customer_id"].unique().tolist()))
+    else:
+        sums = out.groupby("customer_id").agg(v_spend=("amount", "sum")).reset_index().rename(
+            columns={"customer_id": "id"})
+        sums = sums[~sums["id"].isin(list(created.values()))]
+        sums["v_day"] = result.report_date
+        bulk.update_from_frame("customer", "id", sums, [
+            "total_spend = total_spend + :v_spend",
+            "last_purchase_on = CASE WHEN last_purchase_on IS NULL OR last_purchase_on < :v_day "
+            "THEN :v_day ELSE last_purchase_on END"], types={"v_day": "date"})
+    report.total_amount = int(out["amount"].sum())
+    action = "sales_report.replaced" if existing is not None else "sales_report.imported"
+    audit.record(action, report, actor=user, summary=(
+        f"{result.branch_code} {result.report_date}: {result.accepted} lines, {result.customers_created} new "
+        f"customers, {result.rejected} rows refused ({meta['mode']})"
+        + (f"; replaces #{existing.id}" if existing is not None else "")))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        result.status = "refused"
+        result.accepted = 0
+        result.message = _("Another import for %(code)s on %(day)s finished at the same moment; nothing was "
+                           "imported. Check the reports and try again.", code=result.branch_code,
+                           day=result.report_date.isoformat())
+        return result
+    result.status, result.report_id = "committed", report.id
+    result.message = _("Imported %(n)d sale lines for %(code)s on %(day)s.", n=result.accepted,
+                       code=result.branch_code, day=result.report_date.isoformat())
+    step(_("Done"), 1.0)
+    _fire_imported(report)
+    return result
+
+
+def _fire_imported(report: SalesReport) -> None:
+    """After commit: plugins react; their writes commit separately and never undo the report."""
+    try:
+        hook("portal_sales_imported")(report=report)
+        db.session.commit()
+    except Exception:  # a plugin's failure must not turn a committed import into an error
+        db.session.rollback()
+        log.exception("portal_sales_imported failed for report %s", report.id)
+        current_app.logger.error("portal_sales_imported failed for report %s", report.id)
+
+
+QUALITY_REASONS = {
+    "phone": "No valid phone number.", "email": "No valid e-mail address.", "address": "Address is empty.",
+    "postal_code": "Postal code is missing or not 5 digits.",
+}
+
+
+def _create_customers(rows: pd.DataFrame, typed, lines: pd.DataFrame, branch_id: int, result: ImportResult,
+                      header_row: int) -> dict[str, int]:
+    """Insert one customer per new key; returns key → id."""
+    has_new = lines["new_key"].notna()
+    if not has_new.any():
+        return {}
+    first = lines[has_new].drop_duplicates("new_key")
+    idx = first.index
+    named = rows.loc[lines.index[has_new]]
+    name_by_key = named.assign(k=lines.loc[has_new, "new_key"])
+    name_by_key = name_by_key[name_by_key["customer_name"] != ""].drop_duplicates("k").set_index("k")["customer_name"]
+    keys = first["new_key"]
+    ids = bulk.next_ids("customer", len(keys))
+    codes = np.where(keys.str.startswith("c:"), keys.str.slice(2), [f"C{i:07d}" for i in ids])
+    clash = fetch_in("SELECT c.code FROM customer c", "c.code", codes.tolist(), ("code",))
+    if len(clash):
+        raise _Rejected(_file_refusal(result, _("Customer number %(code)s is taken by another customer; nothing "
+                                               "was imported.", code=clash["code"].iloc[0])))
+    now = utcnow()
+    sums = lines[has_new].groupby("new_key")["amount"].sum()
+    frame = pd.DataFrame({
+        "id": ids, "code": codes, "name": keys.map(name_by_key).values,
+        "phone": typed.phone[idx].values, "email": typed.email[idx].values,
+        "address": rows.loc[idx, "address"].where(rows.loc[idx, "address"] != "", None).values,
+        "postal_code": rows.loc[idx, "postal_code"].where(rows.loc[idx, "postal_code"] != "", None).values,
+        "birth_date": typed.birth_date[idx].values, "branch_id": branch_id,
+        "complaint": False, "created_at": now, "updated_at": now,
+        "total_spend": keys.map(sums).astype("int64").values, "last_purchase_on": result.report_date,
+    })
+    bulk.insert_frame("customer", frame)
+    raw = {"phone": rows.loc[idx, "phone"].values, "email": rows.loc[idx, "email"].values}
+    bad = {
+        "phone": frame["phone"].isna().values, "email": frame["email"].isna().values,
+        "address": frame["address"].isna().values, "postal_code": typed.postal_bad[idx].values,
+    }
+    issues = []
+    where = _("sales report %(code)s %(day)s, row", code=result.branch_code, day=result.report_date.isoformat())
+    row_no = idx.to_numpy() + header_row + 1
+    for field_name, mask in bad.items():
+        if not mask.any():
+            continue
+        reason = pd.Series(_(QUALITY_REASONS[field_name]), index=range(len(frame)))
+        if field_name in raw:
+            given = pd.Series(raw[field_name]) != ""
+            reason = reason.where(~given, reason + " '" + pd.Series(raw[field_name]).str.slice(0, 80) + "' ("
+                                  + where + " " + pd.Series(row_no).astype(str) + ")")
+        issues.append(pd.DataFrame({"customer_id": frame["id"][mask], "field": field_name,
+                                    "reason": reason[mask].str.slice(0, 255), "created_at": now}))
+    if issues:
+        bulk.insert_frame("quality_issue", pd.concat(issues, ignore_index=True))
+    return dict(zip(keys, (int(i) for i in ids), strict=True))
+
+
+def _fill_matched(rows: pd.DataFrame, typed, lines: pd.DataFrame, existing: pd.DataFrame) -> None:
+    """Fill matched customers' empty contact fields from the report; never overwrite a value."""
+    if existing.empty:
+        return
+    matched = lines["new_key"].isna()
+    if not matched.any():
+        return
+    idx = lines.index[matched]
+    offer = pd.DataFrame({"id": lines.loc[idx, "customer_id"].astype("int64"), "phone": typed.phone[idx],
+                          "email": typed.email[idx], "address": rows.loc[idx, "address"].where(
+                              rows.loc[idx, "address"] != "", None),
+                          "postal_code": rows.loc[idx, "postal_code"].where(~typed.postal_bad[idx], None),
+                          "birth_date": typed.birth_date[idx]})
+    offer = offer.groupby("id").first().reset_index()  # first non-null per column
+    cur = existing.set_index("id").reindex(offer["id"]).reset_index()
+    fields = ("phone", "email", "address", "postal_code", "birth_date")
+    fill = {f: cur[f].isna().values & offer[f].notna().values for f in fields}
+    any_fill = np.logical_or.reduce([fill[f] for f in fields])
+    if not any_fill.any():
+        return
+    upd = pd.DataFrame({"id": offer["id"][any_fill].astype("int64")})
+    for f in fields:
+        upd["v_" + f] = offer[f][any_fill].where(fill[f][any_fill], None).values
+    bulk.update_from_frame("customer", "id", upd, [f"{f} = COALESCE({f}, :v_{f})" for f in fields]
+                           + ["updated_at = CURRENT_TIMESTAMP"], types={"v_birth_date": "date"})
+    filled_fields = [f for f in fields if f != "birth_date" and fill[f].any()]
+    ids = upd["id"].tolist()
+    if filled_fields and ids:
+        _resolve_filled(ids, filled_fields)
+
+
+def _resolve_filled(ids: list[int], fields: list[str]) -> None:
+    """Open issues of fields that now hold a valid value are resolved (like ``check_quality``)."""
+    now = utcnow()
+    for f in fields:
+        cond = {"phone": "c.phone IS NOT NULL", "email": "c.email IS NOT NULL",
+                "address": "c.address IS NOT NULL AND c.address <> ''", "postal_code": "c.postal_code IS NOT NULL"}[f]
+        stmt = text(f"UPDATE quality_issue SET resolved_at = :now WHERE resolved_at IS NULL AND field = :f "  # noqa: S608
+                    f"AND customer_id IN (SELECT c.id FROM customer c WHERE {cond} AND c.id IN :ids)")
+        for start in range(0, len(ids), 5000):
+            db.session.execute(stmt.bindparams(bindparam("ids", expanding=True)),
+                               {"now": now, "f": f, "ids": ids[start:start + 5000]})

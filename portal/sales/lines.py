@@ -1,0 +1,224 @@
+"""Sale-line browsing and export: one scoped, filtered query behind the page, the API and the files.
+
+Built for ``sale_line`` at 10 million rows. Every filter is a condition an index can serve
+(``(branch_id, sold_at)``, ``(partner_id, sold_at)``, ``(customer_id, sold_at)``): the scope
+filter names the caller's branch / partner ids, a branch or customer search pins one index
+range, and the default order (newest first) walks that range backwards. The totals stop
+counting at ``COUNT_CAP`` like every list (``portal.pagination``), and the page's rows are read
+by id after the window is found ("deferred join"), so a page never joins what it skips.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from datetime import date
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import aliased
+
+from ..customers.normalize import clean_text
+from ..extensions import db
+from ..models import Category, Customer, OrgUnit, Partner, Product, SaleLine
+from ..pagination import COUNT_CAP, Page
+from ..security import scope_filter
+
+DEFAULT_SORT = "-date"
+SORTS = {"date": SaleLine.sold_at, "amount": SaleLine.amount}
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class SaleLineFilterError(ValueError):
+    """Filter values that cannot be applied: ``errors`` maps parameter → message (UI language)."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass
+class SaleLineFilters:
+    """The query-string filters of the page, the export and the API (all plain strings)."""
+
+    date_from: str = ""
+    date_to: str = ""
+    branch: str = ""
+    category: str = ""
+    q: str = ""
+    sort: str = DEFAULT_SORT
+
+    @classmethod
+    def from_args(cls, args: Any) -> SaleLineFilters:
+        values = {f.name: clean_text(args.get(f.name) or "").strip()[:100] for f in fields(cls)}
+        values["sort"] = values["sort"] if values["sort"].lstrip("-") in SORTS else DEFAULT_SORT
+        return cls(**values)
+
+    def as_args(self) -> dict[str, str]:
+        """The filters for links (page, sort, export), without the default sort."""
+        return {k: v for k, v in self.__dict__.items() if v and not (k == "sort" and v == DEFAULT_SORT)}
+
+    def dates(self) -> tuple[date | None, date | None]:
+        """``(date_from, date_to)``; :class:`SaleLineFilterError` when one is not a real date."""
+        errors: dict[str, str] = {}
+        parsed: dict[str, date | None] = {}
+        for name in ("date_from", "date_to"):
+            raw = getattr(self, name)
+            parsed[name] = None
+            if not raw:
+                continue
+            try:
+                # Only YYYY-MM-DD: fromisoformat alone would also take 20240101 or 2024-W01-1.
+                if not _ISO_DATE.fullmatch(raw):
+                    raise ValueError(raw)
+                parsed[name] = date.fromisoformat(raw)
+            except ValueError:
+                errors[name] = _("Not a date: %(value)s. Use the form YYYY-MM-DD.", value=raw)
+        start, end = parsed["date_from"], parsed["date_to"]
+        if start and end and start > end:
+            errors["date_to"] = _("The end date is before the start date.")
+        if errors:
+            raise SaleLineFilterError(errors)
+        return start, end
+
+
+def search_clause(q: str) -> ColumnElement[bool] | None:
+    """``q``: a customer code (exact, any case), the start of a customer name, or a receipt number.
+
+    The customer part is a small id list the ``(customer_id, sold_at)`` index serves. A receipt
+    number has no index of its own, so it is only tried for ASCII terms with a digit (never a
+    name) and is cheap once the scope or a branch narrows the lines.
+    """
+    q = q.strip()
+    if not q:
+        return None
+    customer = Customer.name.startswith(q, autoescape=True)
+    simple = q.isascii() and not any(ch.isspace() for ch in q)
+    if simple:
+        customer = or_(Customer.code == q.upper(), customer)
+    conds = [SaleLine.customer_id.in_(select(Customer.id).where(customer))]
+    if simple and any(ch.isdigit() for ch in q):
+        conds.append(SaleLine.receipt_no == q)
+    return or_(*conds)
+
+
+def sale_line_query(user: Any, filters: SaleLineFilters, permission: str = "sales.view") -> Select:
+    """The caller's sale lines (``scope_filter`` in SQL) matching ``filters``, in list order.
+
+    Raises :class:`SaleLineFilterError` for dates that are not dates. An unknown branch or
+    category code simply matches nothing, like a branch outside the scope.
+    """
+    start, end = filters.dates()
+    stmt = select(SaleLine).where(scope_filter(user, permission, SaleLine))
+    if start:
+        stmt = stmt.where(SaleLine.sold_at >= start)
+    if end:
+        stmt = stmt.where(SaleLine.sold_at <= end)
+    if filters.branch:
+        stmt = stmt.where(SaleLine.branch_id == select(OrgUnit.id).where(OrgUnit.code == filters.branch).scalar_subquery())
+    if filters.category:
+        stmt = stmt.where(SaleLine.category_id == select(Category.id).where(Category.code == filters.category)
+                          .scalar_subquery())
+    clause = search_clause(filters.q)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    key = filters.sort.lstrip("-")
+    column = SORTS.get(key, SaleLine.sold_at)
+    if filters.sort.startswith("-"):
+        return stmt.order_by(column.desc(), SaleLine.id.desc())
+    return stmt.order_by(column.asc(), SaleLine.id.asc())
+
+
+# What a row shows: the codes and names beside the line. Aliases, so that a filter's own
+# subquery on org_unit / category / customer is never correlated to the display joins.
+_BRANCH = aliased(OrgUnit, name="line_branch")
+_PARTNER = aliased(Partner, name="line_partner")
+_CUSTOMER = aliased(Customer, name="line_customer")
+_PRODUCT = aliased(Product, name="line_product")
+_CATEGORY = aliased(Category, name="line_category")
+LINE_COLUMNS = (
+    SaleLine.id, SaleLine.report_id, SaleLine.sold_at, SaleLine.receipt_no, SaleLine.quantity, SaleLine.unit_price,
+    SaleLine.amount, SaleLine.customer_id, _CUSTOMER.code.label("customer_code"), _CUSTOMER.name.label("customer_name"),
+    SaleLine.branch_id, _BRANCH.code.label("branch_code"), _BRANCH.name.label("branch_name"),
+    SaleLine.partner_id, _PARTNER.code.label("partner_code"), SaleLine.product_id, _PRODUCT.sku.label("product_sku"),
+    _PRODUCT.name.label("product_name"), SaleLine.category_id, _CATEGORY.code.label("category_code"),
+    _CATEGORY.name_ko.label("category_ko"), _CATEGORY.name_en.label("category_en"),
+)
+
+
+def with_columns(stmt: Select) -> Select:
+    """``stmt`` (a :func:`sale_line_query`) as rows of ``LINE_COLUMNS``, same filters and order."""
+    rows = stmt.with_only_columns(*LINE_COLUMNS, maintain_column_froms=False).select_from(SaleLine)
+    return (rows.join(_CUSTOMER, _CUSTOMER.id == SaleLine.customer_id)
+            .outerjoin(_BRANCH, _BRANCH.id == SaleLine.branch_id)
+            .outerjoin(_PARTNER, _PARTNER.id == SaleLine.partner_id)
+            .outerjoin(_PRODUCT, _PRODUCT.id == SaleLine.product_id)
+            .outerjoin(_CATEGORY, _CATEGORY.id == SaleLine.category_id))
+
+
+@dataclass
+class LinesPage:
+    """One page of lines plus the totals of the whole filter."""
+
+    page: Page
+    amount: int | None  # sum of ``amount``; None when the count is capped (too many lines to add up)
+
+
+def lines_page(stmt: Select, page_no: int, per_page: int) -> LinesPage:
+    """A page of :func:`sale_line_query` with its capped count and amount (two queries at most).
+
+    The totals read at most ``COUNT_CAP + 1`` lines: past that the page says "10,000+ lines" and
+    leaves the amount out rather than scan millions of rows for it.
+    """
+    sub = stmt.order_by(None).with_only_columns(SaleLine.amount).limit(COUNT_CAP + 1).subquery()
+    count, amount = db.session.execute(select(func.count(), func.coalesce(func.sum(sub.c.amount), 0))).one()
+    capped = count > COUNT_CAP
+    rows: list[Any] = []
+    if capped or count > (page_no - 1) * per_page:
+        window = stmt.with_only_columns(SaleLine.id).limit(per_page).offset((page_no - 1) * per_page)
+        rows = list(db.session.execute(with_columns(stmt).where(SaleLine.id.in_(window))).all())
+    page = Page(rows, page_no, per_page, min(count, COUNT_CAP), capped)
+    return LinesPage(page, None if capped else int(amount))
+
+
+def count_lines(stmt: Select, cap: int | None = None) -> int:
+    """Matching lines, exactly (for the export's access log) or up to ``cap`` + 1 (enough to refuse)."""
+    ids = stmt.order_by(None).with_only_columns(SaleLine.id)
+    if cap is not None:
+        ids = ids.limit(cap + 1)
+    return db.session.execute(select(func.count()).select_from(ids.subquery())).scalar_one()
+
+
+def category_label(row: Any, locale: str) -> str:
+    """The category's name in the UI language (Korean for ``ko``, else English)."""
+    return (row.category_ko if locale.startswith("ko") else row.category_en) or row.category_code or ""
+
+
+EXPORT_COLUMNS = ("sold_at", "branch", "receipt_no", "customer_code", "customer_name", "partner", "product_sku",
+                  "product_name", "category", "category_name", "quantity", "unit_price", "amount")
+
+
+def export_rows(stmt: Select, locale: str) -> Iterator[list[Any]]:
+    """The export's rows in ``EXPORT_COLUMNS`` order, streamed from the database in chunks."""
+    for r in db.session.execute(with_columns(stmt).execution_options(yield_per=2000)):
+        yield [r.sold_at, r.branch_code, r.receipt_no, r.customer_code, r.customer_name, r.partner_code, r.product_sku,
+               r.product_name, r.category_code, category_label(r, locale) if r.category_code else None,
+               r.quantity, r.unit_price, r.amount]
+
+
+def to_dict(r: Any) -> dict[str, Any]:
+    """A row of ``LINE_COLUMNS`` for the API: ids, codes, ISO date, amounts as integers."""
+    return {
+        "id": int(r.id), "report_id": r.report_id, "sold_at": r.sold_at.isoformat(), "receipt_no": r.receipt_no,
+        "customer_id": r.customer_id, "customer_code": r.customer_code, "customer_name": r.customer_name,
+        "branch_code": r.branch_code, "partner_code": r.partner_code, "product_sku": r.product_sku,
+        "product_name": r.product_name, "category_code": r.category_code,
+        "quantity": int(r.quantity), "unit_price": int(r.unit_price), "amount": int(r.amount),
+    }
+
+
+def category_choices() -> list[Category]:
+    """Every category, for the filter menu (the catalogue is small and not scoped)."""
+    return list(db.session.execute(select(Category).order_by(Category.code)).scalars())

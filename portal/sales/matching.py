@@ -1,0 +1,113 @@
+"""Customer matching for a report's rows: by customer number, else phone, else e-mail.
+
+Two different customer numbers are never merged: a row with a number is that customer (or a
+new one with that number); only rows without a number are matched by contact data, and a phone
+or e-mail shared by several customers is refused as ambiguous rather than guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from flask_babel import gettext as _
+from sqlalchemy import bindparam, text
+
+from ..extensions import db
+
+CUSTOMER_COLUMNS = ("id", "partner_id", "phone", "email", "address", "postal_code", "birth_date")
+_HIT_COLUMNS = ("id", "key", "partner_id", "phone", "email", "address", "postal_code", "birth_date")
+
+
+def fetch_in(select_sql: str, column: str, values: Iterable, columns: Iterable[str]) -> pd.DataFrame:
+    """Rows of ``select_sql … WHERE column IN values`` as a frame with ``columns`` (any number
+    of values: one ``= ANY(array)`` on PostgreSQL, chunks of ``IN`` lists on SQLite)."""
+    values, rows = list(values), []
+    if not values:
+        pass
+    elif db.session.get_bind().dialect.name == "postgresql":
+        rows = db.session.execute(text(f"{select_sql} WHERE {column} = ANY(:vals)"), {"vals": values}).all()
+    else:
+        stmt = text(f"{select_sql} WHERE {column} IN :vals").bindparams(bindparam("vals", expanding=True))
+        for start in range(0, len(values), 20_000):
+            rows += db.session.execute(stmt, {"vals": values[start:start + 20_000]}).all()
+    return pd.DataFrame(rows, columns=list(columns))
+
+
+_BY_CODE = "SELECT c.id, c.code AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date FROM customer c"
+_BY_ALIAS = ("SELECT c.id, a.code AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date "
+             "FROM customer_alias a JOIN customer c ON c.id = a.customer_id")
+_BY_PHONE = "SELECT c.id, c.phone AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date FROM customer c"
+_BY_EMAIL = "SELECT c.id, c.email AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date FROM customer c"
+
+
+@dataclass
+class Matches:
+    customer_id: pd.Series  # existing customer id per row, or NaN
+    new_key: pd.Series  # key of the new customer ("c:<code>", "p:<phone>", "e:<email>") per row, or None
+    ambiguous: pd.Series  # bool per row: the phone / e-mail belongs to several customers
+    unmatchable: pd.Series  # bool per row: a key was given but none is usable
+    existing: pd.DataFrame  # the matched customers' current contact data (CUSTOMER_COLUMNS)
+
+
+def match_customers(rows: pd.DataFrame) -> Matches:
+    """``rows`` has ``customer_code``, ``phone_n`` and ``email_n`` (normalized or None)."""
+    customer_id = pd.Series(np.nan, index=rows.index)
+    new_key = pd.Series(None, index=rows.index, dtype=object)
+    ambiguous = pd.Series(False, index=rows.index)
+    found: list[pd.DataFrame] = []
+
+    code = rows["customer_code"]
+    has_code = code != ""
+    if has_code.any():
+        codes = code[has_code].unique().tolist()
+        hits = pd.concat([fetch_in(_BY_CODE, "c.code", codes, _HIT_COLUMNS),
+                          fetch_in(_BY_ALIAS, "a.code", codes, _HIT_COLUMNS)],
+                         ignore_index=True).drop_duplicates("key")
+        found.append(hits)
+        by_code = dict(zip(hits["key"], hits["id"], strict=True))
+        customer_id[has_code] = code[has_code].map(by_code)
+        unknown = has_code & customer_id.isna()
+        new_key[unknown] = "c:" + code[unknown]
+    # Phones / e-mails of customers this file creates by number: rows without a number join them.
+    new_by_code = rows[has_code & customer_id.isna()]
+
+    todo = ~has_code
+    for column, sql, db_column, prefix in (("phone_n", _BY_PHONE, "c.phone", "p:"),
+                                           ("email_n", _BY_EMAIL, "c.email", "e:")):
+        use = todo & rows[column].notna()
+        if not use.any():
+            continue
+        keys = rows.loc[use, column]
+        hits = fetch_in(sql, db_column, keys.unique().tolist(), _HIT_COLUMNS)
+        counts = hits.groupby("key")["id"].nunique() if len(hits) else pd.Series(dtype=int)
+        single = hits[hits["key"].map(counts) == 1].drop_duplicates("key")
+        found.append(single)
+        by_key = dict(zip(single["key"], single["id"], strict=True))
+        many = set(counts[counts > 1].index)
+        in_file = new_by_code.groupby(column)["customer_code"].nunique() if len(new_by_code) else pd.Series(dtype=int)
+        file_single = new_by_code[new_by_code[column].map(in_file) == 1].drop_duplicates(column)
+        file_by_key = dict(zip(file_single[column], "c:" + file_single["customer_code"], strict=True))
+        many |= set(in_file[in_file > 1].index)
+        customer_id[use] = keys.map(by_key)
+        is_many = use & keys.isin(many)
+        ambiguous |= is_many
+        left = use & customer_id.isna() & ~is_many
+        new_key[left] = keys[left].map(file_by_key).fillna(prefix + keys[left])
+        todo &= ~use
+    unmatchable = todo & ~has_code  # neither number nor a valid phone / e-mail
+    existing = (pd.concat(found, ignore_index=True).drop_duplicates("id").drop(columns="key")
+                if found else pd.DataFrame(columns=list(CUSTOMER_COLUMNS)))
+    existing = existing[list(CUSTOMER_COLUMNS)]
+    return Matches(customer_id=customer_id, new_key=new_key, ambiguous=ambiguous, unmatchable=unmatchable,
+                   existing=existing)
+
+
+def ambiguity_message() -> str:
+    return _("This phone or e-mail belongs to several customers; give the customer number.")
+
+
+def unmatchable_message() -> str:
+    return _("No usable customer key: the phone and e-mail are not valid; give the customer number.")

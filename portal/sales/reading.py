@@ -1,0 +1,184 @@
+"""Read a daily sales report file into a frame of text columns with canonical names.
+
+Everything is read as text first — codes keep their leading zeros and "NA" stays a name — and
+typed explicitly later (:mod:`portal.sales.validation`). The encoding is detected, never guessed
+silently: a UTF-8 BOM, else strict UTF-8, else strict CP949 (what Korean Excel writes); bytes
+that are neither refuse the file instead of turning into mojibake.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+import pandas as pd
+from flask_babel import gettext as _
+
+# canonical name → accepted headers (English and Korean); compared without case, spaces or "_".
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "report_date": ("report_date", "판매일자", "판매일", "date"),
+    "branch_code": ("branch_code", "지점코드", "branch"),
+    "receipt_no": ("receipt_no", "영수증번호", "receipt"),
+    "customer_code": ("customer_code", "고객번호", "고객코드"),
+    "customer_name": ("customer_name", "고객명", "고객이름"),
+    "phone": ("phone", "전화번호", "휴대폰번호", "연락처"),
+    "email": ("email", "이메일", "e-mail", "메일"),
+    "address": ("address", "주소"),
+    "postal_code": ("postal_code", "우편번호"),
+    "birth_date": ("birth_date", "생년월일"),
+    "product_sku": ("product_sku", "상품코드", "sku"),
+    "product_name": ("product_name", "상품명"),
+    "category": ("category", "카테고리", "상품분류"),
+    "quantity": ("quantity", "수량"),
+    "unit_price": ("unit_price", "단가"),
+    "amount": ("amount", "금액", "판매금액"),
+}
+CANONICAL = tuple(COLUMNS)
+REQUIRED = ("report_date", "branch_code", "product_sku", "quantity", "unit_price", "amount")
+CUSTOMER_KEYS = ("customer_code", "phone", "email")
+ALLOWED_SUFFIXES = (".csv", ".txt", ".xlsx")
+XLSX_MAX_ROWS = 1_048_576
+
+
+def _key(header: str) -> str:
+    return re.sub(r"[\s_\-]+", "", header.replace("\ufeff", "")).lower()
+
+
+_ALIASES = {_key(alias): name for name, aliases in COLUMNS.items() for alias in aliases}
+
+
+class ReportFileError(Exception):
+    """The file as a whole cannot be read (format, encoding, headers): nothing is imported."""
+
+
+@dataclass
+class ReportFile:
+    frame: pd.DataFrame  # canonical columns, all text, "" for empty; index 0.. = data rows
+    encoding: str  # utf-8, utf-8-sig, cp949 or xlsx
+    ignored_columns: list[str] = field(default_factory=list)
+    header_row: int = 1  # spreadsheet row number of the header: data row i is header_row + 1 + i
+
+
+def read_report(data: bytes, filename: str) -> ReportFile:
+    """Parse the upload; raises :class:`ReportFileError` with a message for the uploader."""
+    suffix = ("." + filename.rsplit(".", 1)[-1].lower()) if "." in filename else ""
+    if suffix not in ALLOWED_SUFFIXES:
+        raise ReportFileError(_("Upload a .csv or .xlsx file (this one is %(name)s).", name=filename[:80]))
+    if not data.strip():
+        raise ReportFileError(_("The file is empty."))
+    if data[:4] == b"PK\x03\x04":
+        if suffix != ".xlsx":
+            raise ReportFileError(_("This file is an Excel workbook; name it .xlsx or save it as CSV."))
+        return _read_xlsx(data)
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise ReportFileError(_("Old .xls workbooks are not supported: save the sheet as .xlsx or CSV."))
+    if suffix == ".xlsx":
+        raise ReportFileError(_("The file is named .xlsx but is not an Excel workbook."))
+    text, encoding = _decode(data)
+    return _read_csv(text, encoding)
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise ReportFileError(_("The file starts as UTF-8 but has invalid bytes at position %(pos)d.",
+                                    pos=exc.start + 3)) from exc
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp949"), "cp949"
+    except UnicodeDecodeError as exc:
+        raise ReportFileError(_("The file is neither UTF-8 nor CP949 (Korean Excel) text; save it again as "
+                                "CSV UTF-8.")) from exc
+
+
+def _read_csv(text: str, encoding: str) -> ReportFile:
+    if "\x00" in text:
+        raise ReportFileError(_("The file contains NUL characters; it is not a text CSV file."))
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
+                            skip_blank_lines=True, engine="c")
+    except pd.errors.EmptyDataError as exc:
+        raise ReportFileError(_("The file has no header row.")) from exc
+    except pd.errors.ParserError as exc:
+        raise ReportFileError(_("The CSV file cannot be read: %(detail)s", detail=str(exc)[:200])) from exc
+    return _canonical(frame.fillna(""), encoding)
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def _read_xlsx(data: bytes) -> ReportFile:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise ReportFileError(_("The Excel file cannot be opened: %(detail)s", detail=str(exc)[:200])) from exc
+    try:
+        ws = wb.worksheets[0]
+        rows = ws.iter_rows(values_only=True)
+        header, header_row = None, 0
+        for header_row, row in enumerate(rows, start=1):  # noqa: B007
+            if any(v not in (None, "") for v in row):
+                header = [_cell_text(v) for v in row]
+                break
+        if header is None:
+            raise ReportFileError(_("The file has no header row."))
+        width = len(header)
+        body = []
+        for row in rows:
+            cells = [_cell_text(v) for v in row[:width]]
+            if any(cells):
+                body.append(cells + [""] * (width - len(cells)))
+    finally:
+        wb.close()
+    frame = pd.DataFrame(body, columns=header, dtype=str) if body else pd.DataFrame(columns=header, dtype=str)
+    return _canonical(frame, "xlsx", header_row)
+
+
+def _canonical(frame: pd.DataFrame, encoding: str, header_row: int = 1) -> ReportFile:
+    names, ignored, seen = {}, [], {}
+    for col in frame.columns:
+        canon = _ALIASES.get(_key(str(col)))
+        if canon is None:
+            if str(col).strip() and not str(col).startswith("Unnamed:"):
+                ignored.append(str(col))
+            continue
+        if canon in seen:
+            raise ReportFileError(_("Columns %(a)s and %(b)s both mean %(name)s; keep one.",
+                                    a=seen[canon], b=str(col), name=canon))
+        seen[canon] = str(col)
+        names[col] = canon
+    missing = [c for c in REQUIRED if c not in seen]
+    if missing:
+        raise ReportFileError(_("Missing required columns: %(cols)s. Found: %(found)s.", cols=", ".join(missing),
+                                found=", ".join(str(c) for c in frame.columns)[:300]))
+    if not any(k in seen for k in CUSTOMER_KEYS):
+        raise ReportFileError(_("Add a customer column: customer_code (고객번호), phone (전화번호) or email (이메일)."))
+    frame = frame[list(names)].rename(columns=names)
+    for col in CANONICAL:
+        if col not in frame.columns:
+            frame[col] = ""
+    frame = frame[list(CANONICAL)].reset_index(drop=True)
+    if frame.empty:
+        raise ReportFileError(_("The file has a header but no rows."))
+    return ReportFile(frame=frame, encoding=encoding, ignored_columns=ignored, header_row=header_row)

@@ -1,0 +1,170 @@
+"""Type and check a report's text columns, whole columns at a time.
+
+Each check turns one column into typed values plus a boolean "bad" mask; the problems become
+row-numbered messages. Values that repeat (dates, codes, categories, phones) are parsed once
+per distinct value (``pd.factorize``) so a million rows cost what their distinct values cost.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from flask_babel import gettext as _
+
+from ..customers.normalize import normalize_email, normalize_phone, postal_code_valid
+
+_DATE = re.compile(r"(\d{4})[-./](\d{1,2})[-./](\d{1,2})\.?|(\d{4})(\d{2})(\d{2})")
+_NUMBER = r"\d{1,3}(?:,\d{3})+|\d{1,15}"
+_EMAIL_ASCII = (r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
+MAX_LEN = {"receipt_no": 40, "customer_code": 30, "customer_name": 120, "phone": 30, "email": 254,
+           "address": 255, "postal_code": 10, "product_sku": 40, "product_name": 160, "category": 80}
+
+
+def parse_date(text: str) -> date | None:
+    """``2026-11-01``, ``2026.11.01``, ``2026/11/1`` or ``20261101``; anything else is ``None``."""
+    m = _DATE.fullmatch(text)
+    if not m:
+        return None
+    y, mo, d = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(4), m.group(5), m.group(6))
+    try:
+        return date(int(y), int(mo), int(d))
+    except ValueError:
+        return None
+
+
+def map_distinct(series: pd.Series, fn: Callable[[str], object]) -> pd.Series:
+    """``series.map(fn)`` evaluating ``fn`` once per distinct value."""
+    codes, uniques = pd.factorize(series, sort=False)
+    results = np.empty(len(uniques), dtype=object)
+    for i, u in enumerate(uniques):
+        results[i] = fn(u)
+    out = results[codes] if len(codes) else np.empty(0, dtype=object)
+    return pd.Series(out, index=series.index, dtype=object)
+
+
+@dataclass
+class Problems:
+    """Row-numbered problems, kept as arrays until the messages are needed."""
+
+    header_row: int
+    parts: list[pd.DataFrame] = field(default_factory=list)
+
+    def add(self, mask: pd.Series, column: str, values: pd.Series, message: str | pd.Series) -> None:
+        if not mask.any():
+            return
+        idx = mask[mask].index
+        msg = message[idx] if isinstance(message, pd.Series) else message
+        self.parts.append(pd.DataFrame({"idx": idx, "column": column, "value": values[idx].str.slice(0, 255).values,
+                                        "message": msg}))
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame({"idx": pd.Series(dtype=int), "row_no": pd.Series(dtype=int), "column": [],
+                                 "value": [], "message": []})
+        out = pd.concat(self.parts, ignore_index=True)
+        out["row_no"] = out["idx"] + self.header_row + 1
+        return out.sort_values(["row_no", "column"], kind="stable").reset_index(drop=True)
+
+    def bad_rows(self, n: int) -> np.ndarray:
+        bad = np.zeros(n, dtype=bool)
+        for part in self.parts:
+            bad[part["idx"].to_numpy()] = True
+        return bad
+
+
+def _integers(col: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(values as int64 with 0 where bad, negative mask, not-a-number mask)."""
+    s = col.str.replace(r"\.0+$", "", regex=True)
+    ok = s.str.fullmatch(_NUMBER)
+    negative = ~ok & s.str.fullmatch(r"-\s*(?:" + _NUMBER + r")")
+    values = pd.to_numeric(s.where(ok, "0").str.replace(",", "", regex=False), errors="coerce").fillna(0).astype("int64")
+    return values, negative, ~ok & ~negative
+
+
+@dataclass
+class Typed:
+    """The checked columns (all rows; bad rows are dropped by the caller)."""
+
+    report_date: pd.Series
+    birth_date: pd.Series
+    quantity: pd.Series
+    unit_price: pd.Series
+    amount: pd.Series
+    phone: pd.Series  # normalized digits or None
+    phone_bad: pd.Series  # a value was given but it is not a Korean number
+    email: pd.Series
+    email_bad: pd.Series
+    postal_bad: pd.Series
+
+
+def check_columns(df: pd.DataFrame, problems: Problems, today: date) -> Typed:
+    """Checks that need no database: dates, numbers, lengths, a customer key on every row."""
+    for column, limit in MAX_LEN.items():
+        too_long = df[column].str.len() > limit
+        problems.add(too_long, column, df[column], _("Longer than %(n)d characters.", n=limit))
+
+    report_date = map_distinct(df["report_date"], parse_date)
+    problems.add(df["report_date"] == "", "report_date", df["report_date"], _("The sales date is missing."))
+    problems.add((df["report_date"] != "") & report_date.isna(), "report_date", df["report_date"],
+                 _("Not a date; write it as YYYY-MM-DD (e.g. 2026-11-01)."))
+    future = report_date.map(lambda d: d is not None and d > today)
+    problems.add(future, "report_date", df["report_date"], _("This date is in the future."))
+
+    birth = map_distinct(df["birth_date"], parse_date)
+    given = df["birth_date"] != ""
+    problems.add(given & birth.isna(), "birth_date", df["birth_date"],
+                 _("Not a date; write it as YYYY-MM-DD (e.g. 1985-03-14)."))
+    implausible = birth.map(lambda d: d is not None and (d > today or d.year < 1900))
+    problems.add(implausible, "birth_date", df["birth_date"], _("This birth date is not plausible."))
+
+    numbers = {}
+    for column, label in (("quantity", _("quantity")), ("unit_price", _("unit price")), ("amount", _("amount"))):
+        values, negative, nan = _integers(df[column])
+        problems.add(df[column] == "", column, df[column], _("The %(what)s is missing.", what=label))
+        problems.add(negative, column, df[column], _("The %(what)s cannot be negative.", what=label))
+        problems.add(nan & (df[column] != ""), column, df[column],
+                     _("The %(what)s must be a whole number (e.g. 12000).", what=label))
+        numbers[column] = (values, negative | nan | (df[column] == ""))
+    qty, qty_bad = numbers["quantity"]
+    problems.add(~qty_bad & (qty == 0), "quantity", df["quantity"], _("The quantity must be at least 1."))
+    price, price_bad = numbers["unit_price"]
+    amount, amount_bad = numbers["amount"]
+    mismatch = ~(qty_bad | price_bad | amount_bad) & (qty * price != amount)
+    if mismatch.any():
+        expected = (qty * price)[mismatch]
+        template = _("Quantity × unit price is %(expected)s, but the amount is %(amount)s.", expected="\x01",
+                     amount="\x02")
+        messages = pd.Series([template.replace("\x01", f"{e:,}").replace("\x02", f"{a:,}")
+                              for e, a in zip(expected, amount[mismatch], strict=True)], index=expected.index)
+        problems.add(mismatch, "amount", df["amount"], messages)
+
+    problems.add(df["branch_code"] == "", "branch_code", df["branch_code"], _("The branch code is missing."))
+    problems.add(df["product_sku"] == "", "product_sku", df["product_sku"], _("The product code is missing."))
+    no_key = (df["customer_code"] == "") & (df["phone"] == "") & (df["email"] == "")
+    problems.add(no_key, "customer_code", df["customer_code"],
+                 _("No customer: give the customer number, phone or e-mail."))
+
+    phone = map_distinct(df["phone"], lambda v: normalize_phone(v) if v else None)
+    email = _emails(df["email"])
+    postal_bad = ~map_distinct(df["postal_code"], postal_code_valid).astype(bool)
+    return Typed(report_date=report_date, birth_date=birth, quantity=qty, unit_price=price, amount=amount,
+                 phone=phone, phone_bad=(df["phone"] != "") & phone.isna(), email=email,
+                 email_bad=(df["email"] != "") & email.isna(), postal_bad=postal_bad)
+
+
+def _emails(col: pd.Series) -> pd.Series:
+    """Lower-cased valid addresses or ``None``; plain ASCII addresses by a regex, the rest (IDN,
+    quoted local parts …) by ``email_validator`` like the customer form."""
+    ascii_ok = col.str.fullmatch(_EMAIL_ASCII) & ~col.str.contains("..", regex=False) & \
+        (col.str.split("@").str[0].str.len() <= 64)
+    out = col.str.lower().where(ascii_ok, None)
+    rest = (col != "") & ~ascii_ok
+    if rest.any():
+        out[rest] = map_distinct(col[rest], normalize_email)
+    return out.astype(object).where(out.notna(), None)
