@@ -25,6 +25,10 @@ def portal_menu_items(user: Any) -> list[dict[str, Any]]:
     return [
         {"label": _l("Dashboard"), "endpoint": "dashboard.index", "permission": "portal.view", "order": 0, "icon": "home"},
         {"label": _l("Customers"), "endpoint": "customers.index", "permission": "customer.view", "order": 10, "icon": "users"},
+        {"label": _l("Data to fix"), "endpoint": "quality.fix_queue", "permission": "customer.edit", "order": 11, "icon": "alert"},
+        {"label": _l("Duplicates"), "endpoint": "quality.duplicates", "permission": "customer.merge", "order": 12, "icon": "copy"},
+        {"label": _l("Sales reports"), "endpoint": "sales.reports", "permission": "sales.view", "order": 14, "icon": "upload"},
+        {"label": _l("Sale lines"), "endpoint": "sales.lines", "permission": "sales.view", "order": 15, "icon": "list"},
         {"label": _l("Organisation"), "endpoint": "org.index", "permission": "org.view", "order": 20, "icon": "tree"},
         {"label": _l("Users & roles"), "endpoint": "manage.users", "permission": "users.manage", "order": 90, "icon": "key", "section": "manage"},
         {"label": _l("Add-ons"), "endpoint": "manage.addons", "permission": "addons.manage", "order": 91, "icon": "puzzle", "section": "manage"},

@@ -91,6 +91,19 @@ ROUTES: dict[tuple[str, str], tuple[str | None, str]] = {
     ("api.customer", "GET"): (VIEW, "object"),
     ("api.customer_create", "POST"): (EDIT, "create"),
     ("api.customer_update", "PATCH"): (EDIT, "write"),
+    # kind "other": routes that are not one customer's page or the customer list; each has its own
+    # scope tests (store1 vs B002, ibo1's downline, reviewer 403, out of scope = 404) in the file named.
+    ("quality.fix_customer", "POST"): (EDIT, "other"),            # tests/test_quality.py
+    ("quality.merge", "GET"): ("customer.merge", "other"),        # tests/test_quality.py
+    ("quality.merge", "POST"): ("customer.merge", "other"),       # tests/test_quality.py
+    ("api.customer_merge", "POST"): ("customer.merge", "other"),  # tests/test_quality.py
+    ("api.quality_queue", "GET"): (EDIT, "other"),                # tests/test_quality.py
+    ("api.quality_duplicates", "GET"): ("customer.merge", "other"),  # tests/test_quality.py
+    ("api.sale_lines", "GET"): ("sales.view", "other"),           # tests/test_exports.py
+    ("api.sales_reports", "GET"): ("sales.view", "other"),        # tests/test_sales_import.py
+    ("api.sales_report", "GET"): ("sales.view", "other"),         # tests/test_sales_import.py
+    ("api.sales_report_rejections", "GET"): ("sales.view", "other"),  # tests/test_sales_import.py
+    ("api.sales_report_upload", "POST"): ("sales.import", "other"),   # tests/test_sales_import.py
 }
 OBJECT_ROUTES = sorted(k for k, (_p, kind) in ROUTES.items() if kind in ("object", "write"))
 LIST_ROUTES = ["customers.index", "customers.export", "api.customers"]

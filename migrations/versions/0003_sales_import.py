@@ -58,6 +58,8 @@ def upgrade():
     with op.batch_alter_table('sale_line', schema=None) as batch_op:
         batch_op.add_column(sa.Column('partner_id', sa.Integer(), nullable=True))
         batch_op.create_index('ix_sale_line_partner_sold', ['partner_id', 'sold_at'], unique=False)
+        batch_op.create_index('ix_sale_line_sold', ['sold_at', 'id'], unique=False)
+        batch_op.create_index('ix_sale_line_receipt', ['receipt_no'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_sale_line_partner_id_partner'), 'partner', ['partner_id'], ['id'])
 
     with op.batch_alter_table('sales_report', schema=None) as batch_op:
@@ -103,6 +105,8 @@ def downgrade():
     with op.batch_alter_table('sale_line', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_sale_line_partner_id_partner'), type_='foreignkey')
         batch_op.drop_index('ix_sale_line_partner_sold')
+        batch_op.drop_index('ix_sale_line_sold')
+        batch_op.drop_index('ix_sale_line_receipt')
         batch_op.drop_column('partner_id')
 
     with op.batch_alter_table('customer', schema=None) as batch_op:

@@ -6,8 +6,6 @@ assignment) and leaves an audit event in the same transaction.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import secrets
 from collections.abc import Iterator
@@ -20,6 +18,7 @@ from sqlalchemy import Select, exists, literal, literal_column, or_, select, uni
 from sqlalchemy.orm import aliased, joinedload
 
 from .. import audit
+from ..exports import FORMULA_START, csv_chunks, neutralize  # noqa: F401  (neutralize: public here too)
 from ..extensions import db
 from ..models import (
     CHANNELS,
@@ -475,16 +474,6 @@ def row_to_dict(r: Any) -> dict[str, Any]:
     }
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralize(value: Any) -> Any:
-    """Keep spreadsheet apps from running a cell as a formula (SECURITY.md 1.2.10)."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 def export_rows(stmt: Select) -> Iterator[list[Any]]:
     """Stream rows in chunks; never holds the whole export in memory."""
     stmt = with_owner(stmt).execution_options(yield_per=2000)
@@ -496,17 +485,8 @@ def export_rows(stmt: Select) -> Iterator[list[Any]]:
 
 
 def export_csv(stmt: Select) -> Iterator[str]:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    yield "\ufeff"  # Excel opens UTF-8 CSV with Korean text correctly only with a BOM
-    writer.writerow(EXPORT_COLUMNS)
-    for row in export_rows(stmt):
-        writer.writerow(row)
-        if buf.tell() > 64_000:
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-    yield buf.getvalue()
+    """The CSV text of :func:`export_rows` (UTF-8 with BOM, in chunks)."""
+    return csv_chunks(EXPORT_COLUMNS, export_rows(stmt))
 
 
 def can_edit(user: Any, customer: Customer) -> bool:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, date
 
-from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from .. import audit
+from ..exports import ExportTooLarge, csv_response, reads_only_from_now, xlsx_response
 from ..extensions import db
 from ..models import Customer
 from ..pagination import parse_page_args
@@ -19,13 +20,14 @@ from ..security import get_scoped_or_404, has_permission, permission_required
 from . import bp
 from .forms import ComplaintForm, ConsentForm, CustomerForm, HouseholdForm, QualityFlagForm, ResolveForm
 from .service import (
+    EXPORT_COLUMNS,
     CustomerError,
     CustomerFilters,
     branch_choices,
     create_customer,
     current_consents,
     customer_query,
-    export_csv,
+    export_rows,
     filter_choices,
     flag_quality,
     list_page,
@@ -66,17 +68,29 @@ def index():
     return html
 
 
-@bp.get("/export.csv")
+@bp.get("/export.xlsx")
+@bp.get("/export.csv")  # registered first, so url_for("customers.export") builds the .csv path
 @permission_required("customer.export")
 def export():
+    """One endpoint for both files; the format comes from the path."""
+    fmt = "xlsx" if request.path.endswith(".xlsx") else "csv"
     filters = CustomerFilters.from_args(request.args)
     stmt = customer_query(current_user, filters, permission="customer.export")
     count = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
-    audit.log_access("export", count=count, detail=f"customers.csv {filters.as_args()}"[:500])
+    name = f"customers-{date.today().isoformat()}.{fmt}"
+    if fmt == "xlsx":
+        try:
+            resp = xlsx_response(name, EXPORT_COLUMNS, export_rows(stmt), _("Customers"), row_count=count)
+        except ExportTooLarge as exc:
+            flash(_("%(n)s customers do not fit in one Excel sheet (at most %(max)s rows). "
+                    "Narrow the filters or export CSV.", n=f"{exc.rows:,}", max=f"{exc.limit:,}"), "error")
+            return redirect(url_for("customers.index", **filters.as_args()))
+    audit.log_access("export", count=count, detail=f"customers.{fmt} {filters.as_args()}"[:500])
     db.session.commit()
-    name = f"customers-{date.today().isoformat()}.csv"
-    return Response(stream_with_context(export_csv(stmt)), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    if fmt == "xlsx":
+        return resp
+    reads_only_from_now()
+    return csv_response(name, EXPORT_COLUMNS, export_rows(stmt))
 
 
 def _form_with_choices(form: CustomerForm) -> CustomerForm:

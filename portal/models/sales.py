@@ -118,3 +118,6 @@ class SaleLine(db.Model):
 Index("ix_sale_line_customer_sold", SaleLine.customer_id, SaleLine.sold_at)
 Index("ix_sale_line_branch_sold", SaleLine.branch_id, SaleLine.sold_at)
 Index("ix_sale_line_partner_sold", SaleLine.partner_id, SaleLine.sold_at)
+# HQ's unfiltered "newest first" page and date-range totals, and receipt look-ups.
+Index("ix_sale_line_sold", SaleLine.sold_at, SaleLine.id)
+Index("ix_sale_line_receipt", SaleLine.receipt_no)

@@ -29,6 +29,7 @@ from ..security import scope_filter
 DEFAULT_SORT = "-date"
 SORTS = {"date": SaleLine.sold_at, "amount": SaleLine.amount}
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_CUSTOMER_CODE = re.compile(r"[Cc][0-9]{7,}")  # C + the zero-padded id: never also tried as a receipt
 
 
 class SaleLineFilterError(ValueError):
@@ -88,8 +89,9 @@ def search_clause(q: str) -> ColumnElement[bool] | None:
     """``q``: a customer code (exact, any case), the start of a customer name, or a receipt number.
 
     The customer part is a small id list the ``(customer_id, sold_at)`` index serves. A receipt
-    number has no index of its own, so it is only tried for ASCII terms with a digit (never a
-    name) and is cheap once the scope or a branch narrows the lines.
+    number has no index of its own, so it is only tried for ASCII terms with a digit that are not
+    a customer code (never for a name or a code): cheap once the scope or a branch narrows the
+    lines, a full scan for a global-scope search without other filters.
     """
     q = q.strip()
     if not q:
@@ -99,7 +101,7 @@ def search_clause(q: str) -> ColumnElement[bool] | None:
     if simple:
         customer = or_(Customer.code == q.upper(), customer)
     conds = [SaleLine.customer_id.in_(select(Customer.id).where(customer))]
-    if simple and any(ch.isdigit() for ch in q):
+    if simple and any(ch.isdigit() for ch in q) and not _CUSTOMER_CODE.fullmatch(q):
         conds.append(SaleLine.receipt_no == q)
     return or_(*conds)
 
