@@ -37,11 +37,14 @@ def csv_bytes(rows: list[str], header: str = HEADER_KO, encoding: str = "utf-8")
 
 
 def run_import(data: bytes, name: str = "report.csv", user_email: str | None = None, **kw):
+    from flask_babel import force_locale
+
     from portal.auth.service import find_user
     from portal.sales.importer import import_report
 
     user = find_user(user_email) if user_email else None
-    return import_report(data, name, user, **kw)
+    with force_locale("en"):  # messages are asserted in English; the default UI language is Korean
+        return import_report(data, name, user, **kw)
 
 
 def execute(query: str, **params) -> None:
