@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
@@ -388,7 +387,6 @@ def _fire_imported(report: SalesReport) -> None:
     except Exception:  # a plugin's failure must not turn a committed import into an error
         db.session.rollback()
         log.exception("portal_sales_imported failed for report %s", report.id)
-        current_app.logger.error("portal_sales_imported failed for report %s", report.id)
 
 
 QUALITY_REASONS = {

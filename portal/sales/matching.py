@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from flask_babel import gettext as _
 from sqlalchemy import bindparam, text
 
 from ..extensions import db
@@ -104,10 +103,3 @@ def match_customers(rows: pd.DataFrame) -> Matches:
     return Matches(customer_id=customer_id, new_key=new_key, ambiguous=ambiguous, unmatchable=unmatchable,
                    existing=existing)
 
-
-def ambiguity_message() -> str:
-    return _("This phone or e-mail belongs to several customers; give the customer number.")
-
-
-def unmatchable_message() -> str:
-    return _("No usable customer key: the phone and e-mail are not valid; give the customer number.")
