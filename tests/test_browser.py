@@ -150,3 +150,56 @@ def test_login_dashboard_customer_language_and_scope(page, live_server):
     expect(page.get_by_test_id("customer-name")).to_have_count(0)
 
     assert page.js_errors == [], page.js_errors
+
+
+REPORT_HEADER = "판매일자,지점코드,영수증번호,고객번호,고객명,전화번호,이메일,주소,우편번호,상품코드,카테고리,수량,단가,금액"
+
+
+def _report(rows: list[str]) -> bytes:
+    return ("\n".join([REPORT_HEADER, *rows]) + "\n").encode("cp949")  # as Korean Excel saves it
+
+
+def test_store_staff_upload_with_errors_fix_and_reupload(page, live_server):
+    """Branch staff upload a report with mistakes, read the row messages, fix the file, upload again."""
+    from playwright.sync_api import expect
+
+    page.goto("/login")
+    page.fill("input[name=email]", "store1@example.com")
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    page.get_by_test_id("lang-en").click()  # read the messages in English
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+
+    page.goto("/sales/upload")
+    good = "2026-11-03,B001,R-0001,,김하늘,010-5555-0101,,서울특별시 강남구 테헤란로 152,06236,HEA-001,health,2,32000,64000"
+    bad_date = "2026-11-3x,B001,R-0002,,이서준,010-5555-0202,,서울특별시 서초구 서초대로 77,06611,HEA-001,health,1,32000,32000"
+    bad_amount = "2026-11-03,B001,R-0003,,박민지,010-5555-0303,,서울특별시 송파구 올림픽로 300,05551,HEA-001,health,3,32000,90000"
+    page.set_input_files("input[name=file]", files=[
+        {"name": "b001-1103.csv", "mimeType": "text/csv", "buffer": _report([good, bad_date, bad_amount])}])
+    page.get_by_test_id("upload-form").locator("button[type=submit]").click()
+
+    result = page.get_by_test_id("import-result")
+    expect(result).to_have_attribute("data-status", "rejected")
+    expect(result).to_contain_text("nothing was imported")
+    errors = page.get_by_test_id("import-error")
+    expect(errors).to_have_count(2)
+    cells = [[c.strip() for c in errors.nth(i).locator("td").all_inner_texts()] for i in range(2)]
+    assert cells[0][:3] == ["3", "report_date", "2026-11-3x"] and "YYYY-MM-DD" in cells[0][3]
+    assert cells[1][:3] == ["4", "amount", "90000"] and "96,000" in cells[1][3]
+
+    # Fix both rows and upload again: committed, all three lines in.
+    fixed = [good, bad_date.replace("2026-11-3x", "2026-11-03"), bad_amount.replace(",90000", ",96000")]
+    page.set_input_files("input[name=file]", files=[
+        {"name": "b001-1103.csv", "mimeType": "text/csv", "buffer": _report(fixed)}])
+    page.get_by_test_id("upload-form").locator("button[type=submit]").click()
+    expect(result).to_have_attribute("data-status", "committed")
+    expect(page.get_by_test_id("accepted")).to_have_text("3")
+    expect(page.get_by_test_id("rejected")).to_have_text("0")
+    expect(page.get_by_test_id("import-error")).to_have_count(0)
+
+    # The report is on the branch's list and opens with its lines.
+    result.get_by_role("link", name=re.compile(r"Open report #\d+")).click()
+    expect(page).to_have_url(re.compile(r"/sales/reports/\d+"))
+    expect(page.locator("main")).to_contain_text("B001")
+    assert page.js_errors == [], page.js_errors

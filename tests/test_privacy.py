@@ -7,7 +7,7 @@ import json
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AccessLog, AuditEvent, Consent, Customer, OrgUnit, SaleLine
+from portal.models import AccessLog, AuditEvent, Consent, Customer, OrgUnit, QualityIssue, SaleLine
 from tests.conftest import login, post_form
 
 
@@ -42,6 +42,8 @@ def test_pseudonymize_needs_confirmation_then_removes_identifiers(app, client):
     c = _b001_customer()
     old_phone, old_name = c.phone, c.name
     lines_before = db.session.execute(select(db.func.count()).where(SaleLine.customer_id == c.id)).scalar_one()
+    db.session.add(QualityIssue(customer_id=c.id, field="address", reason="returned mail"))
+    db.session.commit()
     login(client, "hq@example.com")
     post_form(client, f"/customers/{c.id}/privacy/pseudonymize", {"confirm_code": "WRONG"})
     db.session.expire_all()
@@ -56,6 +58,8 @@ def test_pseudonymize_needs_confirmation_then_removes_identifiers(app, client):
     current = {k.channel: k.granted for k in db.session.execute(select(Consent).where(
         Consent.customer_id == c.id, Consent.note == "data-subject request: erased")).scalars()}
     assert current and not any(current.values())
+    open_issues = select(db.func.count()).where(QualityIssue.customer_id == c.id, QualityIssue.resolved_at.is_(None))
+    assert db.session.execute(open_issues).scalar_one() == 0  # nothing left to fix on an erased record
     event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "customer.pseudonymized")).scalar_one()
     assert old_phone not in json.dumps(event.changes, ensure_ascii=False) and "phone" in event.changes
     search = client.get(f"/customers/?q={old_phone}").get_data(as_text=True)

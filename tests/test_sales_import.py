@@ -339,14 +339,14 @@ def test_cli_json(app, tmp_path):
     runner = app.test_cli_runner()
     out = runner.invoke(args=["portal", "sales", "import", str(path), "--json"])
     assert out.exit_code == 0, out.output
-    body = json.loads(out.output)
+    body = json.loads(out.stdout)
     assert body["status"] == "committed" and body["rows"] == 3 and body["encoding"] == "cp949"
-    again = json.loads(runner.invoke(args=["portal", "sales", "import", str(path), "--json"]).output)
+    again = json.loads(runner.invoke(args=["portal", "sales", "import", str(path), "--json"]).stdout)
     assert again["status"] == "duplicate" and again["duplicate_of"] == body["report_id"]
     bad = tmp_path / "bad.csv"
     bad.write_bytes(csv_bytes(BAD))
     failed = runner.invoke(args=["portal", "sales", "import", str(bad), "--mode", "strict", "--json"])
-    assert failed.exit_code == 1 and json.loads(failed.output)["status"] == "rejected"
+    assert failed.exit_code == 1 and json.loads(failed.stdout)["status"] == "rejected"
 
 
 def test_hook_fires_after_commit(app):
@@ -373,6 +373,41 @@ def test_hook_fires_after_commit(app):
         pm.unregister(spy)
     assert result.status == "committed"
     assert seen == [(result.report_id, "committed")]
+
+
+def test_sqlite_bulk_mode_is_scoped_to_the_import(app):
+    """SQLite: the import skips per-row foreign-key lookups, yet writes only valid references, and
+    the plugins' hook (and everything after) runs with enforcement back on."""
+    from sqlalchemy import text
+
+    from portal.extensions import db
+    from portal.plugins import registry
+
+    seen = []
+
+    class Spy:
+        from portal.hookspecs import hookimpl
+
+        @hookimpl
+        def portal_sales_imported(self, report):
+            if db.engine.dialect.name == "sqlite":
+                seen.append(db.session.execute(text("PRAGMA foreign_keys")).scalar())
+
+    pm = registry(app).pm
+    spy = Spy()
+    pm.register(spy, name="spy_fk")
+    try:
+        with app.app_context():
+            result = run_import(csv_bytes(BASIC))
+            assert result.status == "committed"
+            if db.engine.dialect.name != "sqlite":
+                return
+            assert seen == [1]
+            assert db.session.execute(text("PRAGMA foreign_key_check")).all() == []
+            db.session.commit()
+            assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        pm.unregister(spy)
 
 
 # -- atomicity under kill -9 ----------------------------------------------------------------------------

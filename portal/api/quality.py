@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, jsonify, request, url_for
+from flask import abort, jsonify, request
 from flask_login import current_user
 
 from .. import audit
@@ -12,7 +12,6 @@ from ..customers.normalize import format_phone
 from ..customers.service import CustomerError, to_dict
 from ..extensions import db
 from ..models import Customer
-from ..pagination import PageArgError, parse_page_args
 from ..quality.service import (
     MERGE_PERMISSION,
     QUEUE_PERMISSION,
@@ -24,14 +23,8 @@ from ..quality.service import (
 )
 from ..security import get_scoped_or_404
 from . import bp
+from .paging import page_args, page_body
 from .views import _json_body, _require, error
-
-
-def _page_args() -> tuple[int, int]:
-    try:
-        return parse_page_args(request.args, strict=True)
-    except PageArgError as exc:
-        abort(400, description=str(exc))
 
 
 def _queue_item(r: Any, issues: list[Any]) -> dict[str, Any]:
@@ -51,35 +44,27 @@ def quality_queue():
         filters = QueueFilters.from_args(request.args, strict=True)
     except FilterError as exc:
         abort(400, description=str(exc))
-    page_no, per_page = _page_args()
+    page_no, per_page = page_args()
     queue = fix_queue(current_user, filters, page_no, per_page)
     page = queue.page
-    body: dict[str, Any] = {
-        "items": [_queue_item(r, queue.issues[r.id]) for r in page.items], "counts": queue.counts,
-        "page": page.page, "per_page": page.per_page, "total": page.total, "total_is_capped": page.total_is_capped,
-    }
+    body = page_body(page, [_queue_item(r, queue.issues[r.id]) for r in page.items], "api.quality_queue",
+                     filters.as_args(), counts=queue.counts)
     audit.log_access("api_list", count=len(page.items),
                      detail=f"quality.queue branch={filters.branch} field={filters.field} page={page_no}")
     db.session.commit()
-    if page.has_next:
-        body["next"] = url_for("api.quality_queue", **{**filters.as_args(), "page": page.page + 1, "per_page": per_page})
     return jsonify(body)
 
 
 @bp.get("/quality/duplicates")
 def quality_duplicates():
     _require(MERGE_PERMISSION)
-    page_no, per_page = _page_args()
+    page_no, per_page = page_args()
     page = duplicate_candidates(current_user, page_no, per_page)
-    body: dict[str, Any] = {
-        "items": [{"a": to_dict(p.a), "b": to_dict(p.b), "reasons": p.reasons} for p in page.items],
-        "page": page.page, "per_page": page.per_page, "total": page.total, "total_is_capped": False,
-        "crowded": [{"reason": k.reason, "value": k.value, "customers": k.count} for k in page.crowded],
-    }
+    body = page_body(page, [{"a": to_dict(p.a), "b": to_dict(p.b), "reasons": p.reasons} for p in page.items],
+                     "api.quality_duplicates",
+                     crowded=[{"reason": k.reason, "value": k.value, "customers": k.count} for k in page.crowded])
     audit.log_access("api_list", count=2 * len(page.items), detail=f"quality.duplicates page={page_no}")
     db.session.commit()
-    if page.has_next:
-        body["next"] = url_for("api.quality_duplicates", page=page.page + 1, per_page=per_page)
     return jsonify(body)
 
 

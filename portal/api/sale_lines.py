@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, jsonify, request, url_for
+from flask import jsonify, request
 from flask_login import current_user
 
 from .. import audit
 from ..extensions import db
-from ..pagination import PageArgError, parse_page_args
 from ..sales.lines import SaleLineFilterError, SaleLineFilters, lines_page, sale_line_query, to_dict
 from . import bp
+from .paging import page_args, page_body
 from .views import _require, error
 
 
@@ -17,10 +17,7 @@ from .views import _require, error
 def sale_lines():
     _require("sales.view")
     filters = SaleLineFilters.from_args(request.args)
-    try:
-        page_no, per_page = parse_page_args(request.args, strict=True)
-    except PageArgError as exc:
-        abort(400, description=str(exc))
+    page_no, per_page = page_args()
     try:
         stmt = sale_line_query(current_user, filters)
     except SaleLineFilterError as exc:
@@ -29,12 +26,8 @@ def sale_lines():
                      fields=exc.errors)
     result = lines_page(stmt, page_no, per_page)
     page = result.page
-    body = {
-        "items": [to_dict(r) for r in page.items], "page": page.page, "per_page": page.per_page,
-        "total": page.total, "total_is_capped": page.total_is_capped, "amount_total": result.amount,
-    }
+    body = page_body(page, [to_dict(r) for r in page.items], "api.sale_lines", filters.as_args(),
+                     amount_total=result.amount)
     audit.log_access("api_list", count=len(page.items), detail=f"sale_lines {filters.as_args()} page={page_no}"[:500])
     db.session.commit()
-    if page.has_next:
-        body["next"] = url_for("api.sale_lines", **{**filters.as_args(), "page": page.page + 1, "per_page": per_page})
     return jsonify(body)

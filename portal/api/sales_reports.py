@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, jsonify, request, url_for
+from flask import jsonify, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import SalesReport, SalesReportRejection
-from ..pagination import PageArgError, parse_page_args
+from ..pagination import Page
 from ..sales.importer import import_report
 from ..sales.service import ReportFilters, line_totals, reports_page
 from ..security import get_scoped_or_404
 from . import bp
+from .paging import page_args, page_body
 from .views import _require, error
 
 STATUS_CODES = {"committed": 201, "duplicate": 200, "refused": 409, "rejected": 422}
@@ -62,16 +63,9 @@ def sales_reports():
     problems = filters.errors()
     if problems:
         return error(400, "bad_filter", "; ".join(f"{k}: {v}" for k, v in problems.items()), fields=problems)
-    try:
-        page_no, per_page = parse_page_args(request.args, strict=True)
-    except PageArgError as exc:
-        abort(400, description=str(exc))
+    page_no, per_page = page_args()
     page = reports_page(current_user, filters, page_no, per_page)
-    body = {"items": [report_dict(r) for r in page.items], "page": page.page, "per_page": page.per_page,
-            "total": page.total, "total_is_capped": page.total_is_capped}
-    if page.has_next:
-        body["next"] = url_for("api.sales_reports", **{**filters.as_args(), "page": page.page + 1, "per_page": per_page})
-    return jsonify(body)
+    return jsonify(page_body(page, [report_dict(r) for r in page.items], "api.sales_reports", filters.as_args()))
 
 
 @bp.get("/sales-reports/<report_id>")
@@ -86,14 +80,12 @@ def sales_report(report_id: str):
 def sales_report_rejections(report_id: str):
     _require("sales.view")
     r = get_scoped_or_404(SalesReport, report_id, current_user, "sales.view")
-    try:
-        page_no, per_page = parse_page_args(request.args, strict=True)
-    except PageArgError as exc:
-        abort(400, description=str(exc))
+    page_no, per_page = page_args()
     total = db.session.execute(select(func.count()).select_from(SalesReportRejection)
                                .where(SalesReportRejection.report_id == r.id)).scalar_one()
     rows = db.session.execute(select(SalesReportRejection).where(SalesReportRejection.report_id == r.id)
                               .order_by(SalesReportRejection.row_no, SalesReportRejection.id)
-                              .offset((page_no - 1) * per_page).limit(per_page)).scalars()
-    return jsonify({"items": [{"row": e.row_no, "column": e.column, "value": e.value, "message": e.message}
-                              for e in rows], "page": page_no, "per_page": per_page, "total": total})
+                              .offset((page_no - 1) * per_page).limit(per_page)).scalars().all()
+    page = Page(items=rows, page=page_no, per_page=per_page, total=total, total_is_capped=False)
+    return jsonify(page_body(page, [{"row": e.row_no, "column": e.column, "value": e.value, "message": e.message}
+                                    for e in rows], "api.sales_report_rejections", {"report_id": r.id}))

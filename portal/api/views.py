@@ -22,9 +22,9 @@ from ..customers.service import (
 )
 from ..extensions import db, login_manager
 from ..models import Customer
-from ..pagination import PageArgError, parse_page_args
 from ..security import get_scoped_or_404, has_permission
 from . import bp
+from .paging import page_args, page_body
 
 
 def error(status: int, code: str, message: str, **extra: Any):
@@ -70,19 +70,11 @@ def me():
 def customers():
     _require("customer.view")
     filters = CustomerFilters.from_args(request.args)
-    try:
-        page_no, per_page = parse_page_args(request.args, strict=True)
-    except PageArgError as exc:
-        abort(400, description=str(exc))
+    page_no, per_page = page_args()
     page = list_page(customer_query(current_user, filters), page_no, per_page)
-    body = {
-        "items": [row_to_dict(r) for r in page.items], "page": page.page, "per_page": page.per_page,
-        "total": page.total, "total_is_capped": page.total_is_capped,
-    }
+    body = page_body(page, [row_to_dict(r) for r in page.items], "api.customers", filters.as_args())
     audit.log_access("api_list", count=len(page.items), detail=f"q={filters.q[:50]} page={page_no}")
     db.session.commit()
-    if page.has_next:
-        body["next"] = url_for("api.customers", **{**filters.as_args(), "page": page.page + 1, "per_page": per_page})
     return jsonify(body)
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from .. import audit
 from ..extensions import db
-from ..models import CHANNELS, AuditEvent, Consent, Customer, SaleLine, utcnow
+from ..models import CHANNELS, AuditEvent, Consent, Customer, QualityIssue, SaleLine, utcnow
 from ..plugins import hook
 
 PERSONAL_FIELDS = ("name", "phone", "email", "address", "postal_code", "birth_date", "gender", "note", "complaint_note")
@@ -54,7 +54,11 @@ def pseudonymize(user: Any, customer: Customer, reason: str) -> None:
         setattr(customer, field, None)
     customer.name = f"(삭제됨 / erased) {customer.code}"
     customer.household_id = None
-    customer.pseudonymized_at = utcnow()
+    customer.pseudonymized_at = now = utcnow()
+    # Nothing is left to fix on an erased record: close its data-quality issues.
+    db.session.execute(update(QualityIssue).where(QualityIssue.customer_id == customer.id,
+                                                  QualityIssue.resolved_at.is_(None))
+                       .values(resolved_at=now, resolved_by_id=getattr(user, "id", None)))
     for channel in CHANNELS:
         db.session.add(Consent(customer_id=customer.id, channel=channel, purpose="marketing", granted=False,
                                method="web" if user is None else "store", recorded_by_id=getattr(user, "id", None),

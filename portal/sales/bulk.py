@@ -37,17 +37,19 @@ def _raw():
 
 
 def _python_rows(frame: pd.DataFrame) -> list[tuple]:
-    """Rows as tuples of plain Python values (numpy ints → int, NaN/NaT → None)."""
-    cols = []
-    for name in frame.columns:
-        s = frame[name]
-        if pd.api.types.is_integer_dtype(s.dtype):
-            cols.append([None if v is pd.NA else int(v) for v in s.astype(object).tolist()]
-                        if s.hasnans else s.astype(object).tolist())
-        else:
-            cols.append([v.isoformat() if isinstance(v, date) else v
-                         for v in s.astype(object).where(s.notna(), None).tolist()])
-    return list(zip(*cols, strict=True))
+    """Rows as tuples of plain Python values (numpy ints → int, NaN/NaT → None, dates → ISO text)."""
+    return list(zip(*(_python_column(frame[name]) for name in frame.columns), strict=True))
+
+
+def _python_column(s: pd.Series) -> list:
+    if pd.api.types.is_integer_dtype(s.dtype):
+        return s.to_numpy(dtype=object, na_value=None).tolist() if s.hasnans else s.tolist()
+    # Other columns repeat their values (dates, flags, names): convert each distinct value once.
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    plain = [v.isoformat() if isinstance(v, date) else v for v in uniques.tolist()] + [None]  # -1 → None
+    table = np.empty(len(plain), dtype=object)
+    table[:] = plain
+    return table[codes].tolist()
 
 
 def insert_frame(table: str, frame: pd.DataFrame, progress: Callable[[int], None] | None = None) -> None:

@@ -42,7 +42,7 @@ def import_command(file: Path, mode: str, replace: bool, as_json: bool, email: s
 
         def progress(label: str, fraction: float) -> None:
             target = int(fraction * 100)
-            if not show_bar and not as_json:  # logs / pipes get one line per stage instead of a bar
+            if not show_bar:  # logs / pipes get one line per stage on stderr instead of a bar
                 click.echo(f"{target:3d}% {label}", err=True)
             bar.label = f"{label:<24}"
             if target > done[0]:

@@ -21,14 +21,14 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
-from ..extensions import db
+from ..extensions import db, sqlite_bulk_load
 from ..models import IMPORT_MODES, Category, OrgUnit, SalesReport, utcnow
 from ..plugins import hook
 from ..security import has_global_permission, scope_filter, unit_scope
 from . import bulk
 from .matching import fetch_in, match_customers
 from .reading import ReportFileError, read_report
-from .validation import Problems, check_columns
+from .validation import Problems, check_columns, on_distinct
 
 log = logging.getLogger(__name__)
 SHOWN_ERRORS = 200  # messages returned to the caller; all of them go to the rejection report
@@ -97,10 +97,16 @@ def import_report(data: bytes, filename: str, user: Any, *, mode: str = "strict"
     except ReportFileError as exc:
         db.session.rollback()
         return ImportResult(status="rejected", message=str(exc))
-    try:
-        return _import(parsed, data, filename, file_hash, user, mode, replace, source, step)
-    except _Rejected as rej:
-        return rej.result
+    db.session.rollback()  # end the read-only lookup so the import's own transaction can begin in bulk mode
+    with sqlite_bulk_load():
+        try:
+            result = _import(parsed, data, filename, file_hash, user, mode, replace, source, step)
+        except _Rejected as rej:
+            return rej.result
+    if result.status == "committed":
+        step(_("Done"), 1.0)
+        _fire_imported(db.session.get(SalesReport, result.report_id))
+    return result
 
 
 def _committed_with_hash(file_hash: str, user: Any) -> SalesReport | None:
@@ -119,7 +125,7 @@ def _import(parsed, data: bytes, filename: str, file_hash: str, user: Any, mode:
             source: str, step: Progress) -> ImportResult:
     df = parsed.frame
     for col in df.columns:
-        df[col] = df[col].str.strip()
+        df[col] = on_distinct(df[col], lambda u: u.str.strip())
     n = len(df)
     result = ImportResult(status="rejected", rows=n, encoding=parsed.encoding, ignored_columns=parsed.ignored_columns)
     problems = Problems(header_row=parsed.header_row)
@@ -374,8 +380,6 @@ def _commit(df: pd.DataFrame, typed, *, good: np.ndarray, matches, new_key: pd.S
     result.status, result.report_id = "committed", report.id
     result.message = _("Imported %(n)d sale lines for %(code)s on %(day)s.", n=result.accepted,
                        code=result.branch_code, day=result.report_date.isoformat())
-    step(_("Done"), 1.0)
-    _fire_imported(report)
     return result
 
 

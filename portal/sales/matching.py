@@ -32,7 +32,11 @@ def fetch_in(select_sql: str, column: str, values: Iterable, columns: Iterable[s
         stmt = text(f"{select_sql} WHERE {column} IN :vals").bindparams(bindparam("vals", expanding=True))
         for start in range(0, len(values), 20_000):
             rows += db.session.execute(stmt, {"vals": values[start:start + 20_000]}).all()
-    return pd.DataFrame(rows, columns=list(columns))
+    columns = list(columns)
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    # Column-wise construction: pandas builds a frame from a list of Row objects ~10x slower.
+    return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows, strict=True)), strict=True)))
 
 
 _BY_CODE = "SELECT c.id, c.code AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date FROM customer c"
@@ -94,7 +98,7 @@ def match_customers(rows: pd.DataFrame) -> Matches:
         is_many = use & keys.isin(many)
         ambiguous |= is_many
         left = use & customer_id.isna() & ~is_many
-        new_key[left] = keys[left].map(file_by_key).fillna(prefix + keys[left])
+        new_key[left] = keys[left].map(file_by_key).astype(object).fillna(prefix + keys[left])
         todo &= ~use
     unmatchable = todo & ~has_code  # neither number nor a valid phone / e-mail
     existing = (pd.concat(found, ignore_index=True).drop_duplicates("id").drop(columns="key")

@@ -78,7 +78,9 @@ def read_report(data: bytes, filename: str) -> ReportFile:
     if suffix == ".xlsx":
         raise ReportFileError(_("The file is named .xlsx but is not an Excel workbook."))
     text, encoding = _decode(data)
-    return _read_csv(text, encoding)
+    # The C parser reads UTF-8 bytes about 4x faster than a str; the text was only for the check.
+    utf8 = data[3:] if encoding == "utf-8-sig" else data if encoding == "utf-8" else text.encode("utf-8")
+    return _read_csv(utf8, encoding)
 
 
 def _decode(data: bytes) -> tuple[str, str]:
@@ -99,12 +101,12 @@ def _decode(data: bytes) -> tuple[str, str]:
                                 "CSV UTF-8.")) from exc
 
 
-def _read_csv(text: str, encoding: str) -> ReportFile:
-    if "\x00" in text:
+def _read_csv(utf8: bytes, encoding: str) -> ReportFile:
+    if b"\x00" in utf8:
         raise ReportFileError(_("The file contains NUL characters; it is not a text CSV file."))
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
-                            skip_blank_lines=True, engine="c")
+        frame = pd.read_csv(io.BytesIO(utf8), dtype=str, keep_default_na=False, na_filter=False,
+                            skip_blank_lines=True, engine="c", encoding="utf-8")
     except pd.errors.EmptyDataError as exc:
         raise ReportFileError(_("The file has no header row.")) from exc
     except pd.errors.ParserError as exc:
