@@ -30,9 +30,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import DEMO_EMAILS, api_token_for, bearer, csrf_token, login
-
-ADMIN, HQ, REVIEWER = "admin@example.com", "hq@example.com", "reviewer@example.com"
-STORE1, STORE2, LEADER1, IBO1 = "store1@example.com", "store2@example.com", "leader1@example.com", "ibo1@example.com"
+from tests.scope_oracle import ADMIN, CUSTOMER_IDS, HQ, IBO1, LEADER1, REVIEWER, STORE1, STORE2
 
 VIEW, EDIT, EXPORT, FLAG = "customer.view", "customer.edit", "customer.export", "customer.flag"
 PRIVACY = "customer.privacy"
@@ -50,24 +48,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
 }
 
 # The customers each role may see, in SQL that does not use the portal's scope code.
-DOWNLINE_OF_G01_0002 = """
-    WITH RECURSIVE downline(id) AS (
-        SELECT id FROM partner WHERE code = 'G01-0002'
-        UNION ALL
-        SELECT p.id FROM partner p JOIN downline d ON p.sponsor_id = d.id
-    )
-    SELECT c.id FROM customer c WHERE c.partner_id IN (SELECT id FROM downline)
-"""
-SCOPE_SQL: dict[str, str | None] = {
-    ADMIN: "SELECT id FROM customer",
-    HQ: "SELECT id FROM customer",
-    REVIEWER: None,
-    STORE1: "SELECT c.id FROM customer c JOIN org_unit o ON o.id = c.branch_id WHERE o.code = 'B001'",
-    STORE2: "SELECT c.id FROM customer c JOIN org_unit o ON o.id = c.branch_id WHERE o.code = 'B002'",
-    LEADER1: """SELECT c.id FROM customer c JOIN partner p ON p.id = c.partner_id
-                JOIN partner_group g ON g.id = p.group_id WHERE g.code = 'G01'""",
-    IBO1: DOWNLINE_OF_G01_0002,
-}
+SCOPE_SQL = CUSTOMER_IDS
 
 # Every customer route and API endpoint: (endpoint, method) → (permission needed, kind).
 # kind: "list" (scoped list), "create", "object" (read one customer), "write" (change one), "me".

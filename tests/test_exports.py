@@ -20,30 +20,15 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from tests.conftest import api_token_for, bearer, csrf_token, login, scalar, sql
+from tests.scope_oracle import ADMIN, HQ, IBO1, LEADER1, REVIEWER, SALE_LINE_IDS, STORE1, STORE2
 
-ADMIN, HQ, REVIEWER = "admin@example.com", "hq@example.com", "reviewer@example.com"
-STORE1, STORE2, LEADER1, IBO1 = "store1@example.com", "store2@example.com", "leader1@example.com", "ibo1@example.com"
 EMAILS = (ADMIN, HQ, REVIEWER, STORE1, STORE2, LEADER1, IBO1)
 API = "/api/v1"
 
 FORMULAS = ['=HYPERLINK("http://x")', "+1", "@SUM(A1)", "-2", "\t=1+2", "\r=1+2", "=cmd|' /C calc'!A0"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-# The lines each role may see, in SQL that does not use the portal's scope code.
-DOWNLINE_OF_G01_0002 = """
-    WITH RECURSIVE downline(id) AS (
-        SELECT id FROM partner WHERE code = 'G01-0002'
-        UNION ALL
-        SELECT p.id FROM partner p JOIN downline d ON p.sponsor_id = d.id
-    )
-"""
-LINES_SQL = {
-    HQ: "SELECT s.id FROM sale_line s",
-    STORE1: "SELECT s.id FROM sale_line s JOIN org_unit o ON o.id = s.branch_id WHERE o.code = 'B001'",
-    IBO1: DOWNLINE_OF_G01_0002 + " SELECT s.id FROM sale_line s WHERE s.partner_id IN (SELECT id FROM downline)",
-    LEADER1: """SELECT s.id FROM sale_line s JOIN partner p ON p.id = s.partner_id
-                JOIN partner_group g ON g.id = p.group_id WHERE g.code = 'G01'""",
-}
+LINES_SQL = SALE_LINE_IDS  # the lines each role may see (tests/scope_oracle.py)
 CUSTOMERS_SQL = {
     HQ: "SELECT c.code FROM customer c",
     STORE1: "SELECT c.code FROM customer c JOIN org_unit o ON o.id = c.branch_id WHERE o.code = 'B001'",
