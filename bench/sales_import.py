@@ -32,7 +32,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -42,12 +41,12 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
+from child_process import run_cli  # noqa: E402
 from load_data import DEFAULT_PG, WORK, bench_env, ensure_database, load, migrate, vacuum_analyze  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 REPORT_DAY = date(2026, 11, 20)
 BRANCH = "B001"
-FLASK = str(ROOT / ".venv" / "bin" / "flask")
 PY = str(ROOT / ".venv" / "bin" / "python")
 
 CUSTOMER_COLS = ("id", "code", "name", "phone", "email", "address", "postal_code", "birth_date", "branch_id",
@@ -254,29 +253,8 @@ def time_raw(target: Target, customers: list[tuple], lines: list[tuple]) -> floa
 
 
 def time_import(target: Target, path: Path) -> dict:
-    """The CLI in a child process; stage lines on stderr are time-stamped as they arrive."""
-    env = bench_env(target.url)
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([FLASK, "--app", "wsgi", "portal", "sales", "import", str(path), "--json"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stages: list[tuple[float, str]] = []
-
-    def read_stderr() -> None:
-        for line in proc.stderr:
-            stages.append((round(time.perf_counter() - t0, 2), line.strip()))
-
-    reader = threading.Thread(target=read_stderr)
-    reader.start()
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    reader.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"import failed ({proc.returncode}): {out[:2000]} {stages[-5:]}")
-    return {"wall_s": round(wall, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024),
-            "user_cpu_s": round(usage.ru_utime, 1), "sys_cpu_s": round(usage.ru_stime, 1),
-            "result": json.loads(out), "stages": stages}
+    """The CLI in a child process (see ``child_process.run_cli``)."""
+    return run_cli(["sales", "import", str(path), "--json"], bench_env(target.url))
 
 
 def profile_import(target: Target, path: Path) -> None:

@@ -33,6 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     init_i18n(app)
     from . import models  # noqa: F401  (register the core tables)
+    from .analytics import bp as analytics_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .auth.loader import init_login
@@ -44,7 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .sales import bp as sales_bp
 
     init_login(app)
-    for bp in (auth_bp, dashboard_bp, customers_bp, quality_bp, sales_bp, org_bp, manage_bp, api_bp):
+    for bp in (auth_bp, dashboard_bp, customers_bp, quality_bp, sales_bp, analytics_bp, org_bp, manage_bp, api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)
 

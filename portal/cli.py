@@ -147,12 +147,14 @@ def send_outbox() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from .analytics.cli import analytics_group
     from .plugins import registry
     from .plugins_cli import plugins_group
     from .sales.cli import sales_group
 
     portal_cli.add_command(plugins_group)
     portal_cli.add_command(sales_group)
+    portal_cli.add_command(analytics_group)
     reg = registry(app)
     for name in reg.plugins:
         group = _plugin_group(name, reg.plugins[name].info.title)

@@ -81,4 +81,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "PORTAL_PAGE_SIZE": 50,
         "PORTAL_MAIL_FROM": env("PORTAL_MAIL_FROM", "no-reply@partner-portal.local"),
         "PORTAL_BASE_URL": env("PORTAL_BASE_URL", "http://127.0.0.1:5000"),
+        # Target-list extraction: marketing consent older than this is "consent_expired"; a customer
+        # on an extraction of the same channel within the cool-down is "recently_contacted" (0 = off).
+        "PORTAL_CONSENT_VALID_DAYS": int(env("PORTAL_CONSENT_VALID_DAYS", "730")),
+        "PORTAL_CONTACT_COOLDOWN_DAYS": int(env("PORTAL_CONTACT_COOLDOWN_DAYS", "14")),
     }

@@ -29,6 +29,8 @@ def portal_menu_items(user: Any) -> list[dict[str, Any]]:
         {"label": _l("Duplicates"), "endpoint": "quality.duplicates", "permission": "customer.merge", "order": 12, "icon": "copy"},
         {"label": _l("Sales reports"), "endpoint": "sales.reports", "permission": "sales.view", "order": 14, "icon": "upload"},
         {"label": _l("Sale lines"), "endpoint": "sales.lines", "permission": "sales.view", "order": 15, "icon": "list"},
+        {"label": _l("Analytics"), "endpoint": "analytics.overview", "permission": "analytics.view", "order": 16, "icon": "chart"},
+        {"label": _l("Segments"), "endpoint": "analytics.segments", "permission": "segment.manage", "order": 17, "icon": "filter"},
         {"label": _l("Organisation"), "endpoint": "org.index", "permission": "org.view", "order": 20, "icon": "tree"},
         {"label": _l("Users & roles"), "endpoint": "manage.users", "permission": "users.manage", "order": 90, "icon": "key", "section": "manage"},
         {"label": _l("Add-ons"), "endpoint": "manage.addons", "permission": "addons.manage", "order": 91, "icon": "puzzle", "section": "manage"},

@@ -85,6 +85,16 @@ ROUTES: dict[tuple[str, str], tuple[str | None, str]] = {
     ("api.sales_report", "GET"): ("sales.view", "other"),         # tests/test_sales_import.py
     ("api.sales_report_rejections", "GET"): ("sales.view", "other"),  # tests/test_sales_import.py
     ("api.sales_report_upload", "POST"): ("sales.import", "other"),   # tests/test_sales_import.py
+    ("api.segment_preview", "POST"): ("segment.manage", "other"),     # tests/test_segments.py
+    ("api.segments", "GET"): ("segment.manage", "other"),             # tests/test_segments.py
+    ("api.segment_create", "POST"): ("segment.manage", "other"),      # tests/test_segments.py
+    ("api.segment", "GET"): ("segment.manage", "other"),              # tests/test_segments.py
+    ("api.segment_update", "PUT"): ("segment.manage", "other"),       # tests/test_segments.py
+    ("api.segment_delete", "DELETE"): ("segment.manage", "other"),    # tests/test_segments.py
+    ("api.extraction_create", "POST"): ("extraction.create", "other"),    # tests/test_extraction.py
+    ("api.extractions", "GET"): ("extraction.create", "other"),           # tests/test_extraction.py
+    ("api.extraction", "GET"): ("extraction.create", "other"),            # tests/test_extraction.py
+    ("api.extraction_customers", "GET"): ("extraction.create", "other"),  # tests/test_extraction.py
 }
 OBJECT_ROUTES = sorted(k for k, (_p, kind) in ROUTES.items() if kind in ("object", "write"))
 LIST_ROUTES = ["customers.index", "customers.export", "api.customers"]

@@ -126,7 +126,7 @@ def test_tokens_are_stored_hashed(shared_app):
     ("{bad json", "application/json"), ("", "application/json"), ("[1, 2]", "application/json"),
     ('"a string"', "application/json"), ("42", "application/json"), ("null", "application/json"),
     ('{"name": "x"}', "text/plain"), ("name=x", "application/x-www-form-urlencoded"),
-    (b"\xff\xfe{}", "application/json"),
+    (b"\xff\xfe{}", "application/json"), ('{"a": ' * 100_000 + "1" + "}" * 100_000, "application/json"),
 ])
 def test_400_for_a_body_that_is_not_a_json_object(api, tok, body, content_type):
     before = counts()

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import quality, sale_lines, sales_reports, views  # noqa: E402,F401
+from . import analytics, quality, sale_lines, sales_reports, views  # noqa: E402,F401

@@ -50,7 +50,10 @@ def _require(permission: str) -> None:
 
 
 def _json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # json.loads gives up on very deep nesting; that is bad input, not a 500
+        abort(400, description="The JSON is nested too deeply.")
     if not isinstance(data, dict):
         abort(400, description="Send a JSON object with Content-Type: application/json.")
     return data

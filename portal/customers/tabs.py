@@ -41,10 +41,19 @@ def core_tabs(customer: Any, user: Any) -> list[dict[str, Any]]:
     if has_permission(user, "sales.view", customer):
         tabs.append({"id": "purchases", "label": _l("Purchases"), "template": "customers/tab_purchases.html", "order": 10,
                      "context_factory": lambda: purchase_history(customer.id)})
+    if has_permission(user, "analytics.view", customer):
+        tabs.append({"id": "scores", "label": _l("Scores"), "template": "customers/tab_scores.html", "order": 15,
+                     "context_factory": lambda: _scores(customer.id)})
     tabs.append({"id": "consent", "label": _l("Consent"), "template": "customers/tab_consent.html", "order": 20, "context": {}})
     tabs.append({"id": "history", "label": _l("History"), "template": "customers/tab_history.html", "order": 90,
                  "context_factory": lambda: {"events": _history(customer.id)}})
     return tabs
+
+
+def _scores(customer_id: int) -> dict[str, Any]:
+    from ..analytics.score_stats import customer_panel
+
+    return customer_panel(customer_id)
 
 
 def _history(customer_id: int) -> list[Any]:

@@ -21,5 +21,19 @@
       new window.Chart(canvas, cfg);
     });
   }
-  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", drawCharts); } else { drawCharts(); }
+  // Heat tables: <td data-heat="0..1"> gets a background of that strength (set from JS: the CSP
+  // allows no inline style attributes).
+  function shadeHeat() {
+    document.querySelectorAll("[data-heat]").forEach(function (cell) {
+      var h = parseFloat(cell.getAttribute("data-heat"));
+      if (!(h > 0)) { return; }
+      cell.style.backgroundColor = "rgba(31, 95, 191, " + (0.08 + 0.72 * Math.min(h, 1)).toFixed(2) + ")";
+      if (h > 0.55) {
+        cell.style.color = "#fff";
+        cell.querySelectorAll("small").forEach(function (el) { el.style.color = "inherit"; });
+      }
+    });
+  }
+  function ready() { drawCharts(); shadeHeat(); }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", ready); } else { ready(); }
 })();

@@ -1,0 +1,340 @@
+"""Target-list extraction: preview the counts, freeze the list, page and export its members.
+
+``preview`` and ``create`` run the segment (scoped, see :mod:`.segments`) joined with the
+channel's suppression (:mod:`.suppression`): the counts are one aggregate query, the frozen list
+one ``INSERT … SELECT`` — nothing is looped over in Python. An extraction belongs to its
+creator; users holding ``extraction.create`` globally (HQ, administrators) see every one, anyone
+else gets a 404. Its members are shown and exported only while the viewer may still see the
+customer and the customer still consents on the channel (an opt-out is honoured at once,
+SECURITY.md), with just the contact fields the channel needs.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import abort, current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ClauseElement, Executable, Select, func, insert, literal, select, text
+from sqlalchemy.ext.compiler import compiles
+
+from .. import audit
+from ..customers.normalize import clean_text, format_phone
+from ..extensions import db
+from ..models import EXTRACTION_CHANNELS, Customer, Extraction, ExtractionMember, Segment
+from ..pagination import COUNT_CAP, Page, paginate, paginate_rows
+from ..security import has_global_permission, scope_filter
+from .segments import (
+    SCOPE_PERMISSION,
+    Problem,
+    RuleError,
+    SegmentQuery,
+    consent_granted,
+    local_today,
+    segment_query,
+    tune_for_analytics,
+)
+from .suppression import suppression
+
+PERMISSION = "extraction.create"
+SAMPLE_SIZE = 10
+#: Contact fields a channel's list carries (besides id, code and name).
+CONTACT_FIELDS: dict[str, tuple[str, ...]] = {
+    "sms": ("phone",), "phone": ("phone",), "email": ("email",), "dm": ("address", "postal_code"),
+}
+BASE_FIELDS = ("id", "code", "name")
+
+
+@dataclass
+class PreviewResult:
+    """``included`` may be contacted; ``excluded`` counts each excluded customer once (first
+    reason), ``excluded_any`` how many each reason hits on its own."""
+
+    channel: str | None
+    total: int
+    included: int
+    excluded: dict[str, int] = field(default_factory=dict)
+    excluded_any: dict[str, int] = field(default_factory=dict)
+    sample: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self, sample: bool = True) -> dict[str, Any]:
+        """The API's answer: ``{"included"}`` for a count, plus the breakdown and sample for a channel."""
+        body: dict[str, Any] = {"included": self.included}
+        if self.channel is not None:
+            body.update({"channel": self.channel, "total": self.total, "excluded": self.excluded})
+            if self.excluded_any:
+                body["excluded_any"] = self.excluded_any
+            if sample:
+                body["sample"] = self.sample
+        return body
+
+
+# -- masking ------------------------------------------------------------------------------------------------
+
+
+def mask_phone(phone: str | None) -> str:
+    shown = format_phone(phone)
+    if not shown:
+        return ""
+    parts = shown.split("-")
+    if len(parts) == 3:
+        return f"{parts[0]}-{'*' * len(parts[1])}-{parts[2]}"
+    return shown[:3] + "*" * max(0, len(shown) - 7) + shown[-4:]
+
+
+def mask_email(email: str | None) -> str:
+    if not email or "@" not in email:
+        return ""
+    local, domain = email.split("@", 1)
+    return f"{local[:2]}{'*' * max(1, len(local) - 2)}@{domain}"
+
+
+def mask_address(address: str | None, postal_code: str | None) -> str:
+    if not address:
+        return ""
+    words = address.split()
+    head = " ".join(words[:2])
+    return f"{head} …" + (f" ({postal_code[:3]}**)" if postal_code else "")
+
+
+def masked_contact(row: Any, channel: str | None) -> str:
+    if channel == "email":
+        return mask_email(row.email)
+    if channel == "dm":
+        return mask_address(row.address, row.postal_code)
+    if channel in ("sms", "phone"):
+        return mask_phone(row.phone)
+    return mask_phone(row.phone) or mask_email(row.email)
+
+
+SAMPLE_COLUMNS = (Customer.id, Customer.code, Customer.name, Customer.phone, Customer.email, Customer.address,
+                  Customer.postal_code)
+
+
+def _sample(stmt: Select, channel: str | None) -> list[dict[str, Any]]:
+    rows = db.session.execute(stmt.order_by(Customer.id).limit(SAMPLE_SIZE)).all()
+    return [{"id": r.id, "code": r.code, "name": r.name, "contact": masked_contact(r, channel)} for r in rows]
+
+
+# -- preview and create ----------------------------------------------------------------------------------
+
+
+def checked(viewer: Any, rules: Any, channel: Any, channel_required: bool) -> SegmentQuery:
+    """The compiled segment, with the rules' and the channel's problems reported together."""
+    problems: list[Problem] = []
+    if (channel is not None or channel_required) and channel not in EXTRACTION_CHANNELS:
+        problems.append(Problem("channel", _l("Choose a channel: %(channels)s.",
+                                              channels=", ".join(EXTRACTION_CHANNELS))))
+    try:
+        seg = segment_query(viewer, rules)
+    except RuleError as exc:
+        problems = exc.problems + problems
+    if problems:
+        raise RuleError(problems)
+    return seg
+
+
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON) <select>`` with the select's own bound parameters (PostgreSQL)."""
+
+    inherit_cache = False
+
+    def __init__(self, stmt: Select):
+        self.stmt = stmt
+
+
+@compiles(_Explain, "postgresql")
+def _compile_explain(element: _Explain, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.stmt, **kw)
+
+
+def is_large(seg: SegmentQuery) -> bool:
+    """Does the planner expect more than ``PORTAL_SUPPRESSION_LARGE_SEGMENT`` customers (default
+    100,000)? Then suppression reads the channel's consents in one pass (see
+    :func:`.suppression._current_consent`); asking costs one planning round trip, no execution."""
+    if db.engine.dialect.name != "postgresql":
+        return False
+    limit = int(current_app.config.get("PORTAL_SUPPRESSION_LARGE_SEGMENT") or 100_000)
+    plan = db.session.execute(_Explain(seg.select(Customer.id))).scalar_one()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return float(plan[0]["Plan"]["Plan Rows"]) > limit
+
+
+def counts(seg: SegmentQuery, channel: str, with_any: bool = False, large: bool | None = None) -> PreviewResult:
+    """The breakdown for ``channel`` over a compiled segment: one grouped query.
+
+    Grouped by the first reason's CASE (each customer stops at the first reason that applies);
+    ``with_any`` groups by the bit mask of all reasons instead, to count each reason on its own too.
+    """
+    sup = suppression(channel, whole_channel=is_large(seg) if large is None else large)
+    if with_any:
+        key = sup.mask().label("mask")
+        rows = db.session.execute(sup.apply(seg.select(key, func.count())).group_by(key)).all()
+        total, first, anyc = sup.read_masks(rows)
+    else:
+        key = sup.first_reason().label("reason")
+        rows = db.session.execute(sup.apply(seg.select(key, func.count())).group_by(key)).all()
+        (total, first), anyc = sup.read_first(rows), {}
+    return PreviewResult(channel, total, total - sum(first.values()), first, anyc)
+
+
+def preview(viewer: Any, rules: Any, channel: str | None = None, with_sample: bool = True,
+            with_any: bool = False) -> PreviewResult:
+    """How many of ``viewer``'s customers match ``rules`` — and, for a channel, how many may be
+    contacted, why the others may not (``with_any``: also how many each reason hits on its own)
+    and a masked sample of those who may. Without a channel: just the count. Raises :class:`RuleError`."""
+    seg = checked(viewer, rules, channel, channel_required=False)
+    tune_for_analytics()
+    if channel is None:
+        n = seg.count()
+        return PreviewResult(None, n, n)
+    result = counts(seg, channel, with_any)
+    if with_sample and result.included:
+        sup = suppression(channel)
+        result.sample = _sample(sup.apply(seg.select(*SAMPLE_COLUMNS)).where(sup.allowed()), channel)
+    return result
+
+
+def _lock_channel(channel: str) -> None:
+    """One extraction per channel at a time, so two at once cannot both take the same customers
+    (each would miss the other's uncommitted ``recently_contacted``). SQLite's write lock does this
+    already."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"extraction:{channel}".encode())})
+
+
+def clean_name(name: Any, default: str) -> str:
+    if name is None or (isinstance(name, str) and not name.strip()):
+        return default[:120]
+    if not isinstance(name, str):
+        raise RuleError([Problem("name", _l("Must be text."))])
+    return clean_text(name).strip()[:120] or default[:120]
+
+
+def create(viewer: Any, rules: Any, channel: str, name: str | None = None, segment: Segment | None = None) -> Extraction:
+    """Freeze the target list: the counts (one query) and the members (one ``INSERT … SELECT``), with
+    an audit event. The caller commits. Raises :class:`RuleError`."""
+    seg = checked(viewer, rules, channel, channel_required=True)
+    default = f"{segment.name if segment else _('Target list')} · {channel} · {local_today():%Y-%m-%d}"
+    ext = Extraction(name=clean_name(name, default), channel=channel, rules=rules, included=0, excluded={},
+                     segment_id=segment.id if segment else None, created_by_id=viewer.id)
+    tune_for_analytics()
+    _lock_channel(channel)
+    db.session.add(ext)
+    db.session.flush()
+    large = is_large(seg)
+    result = counts(seg, channel, large=large)
+    sup = suppression(channel, whole_channel=large)
+    members = sup.apply(seg.select(literal(ext.id), Customer.id)).where(sup.allowed())
+    inserted = db.session.execute(insert(ExtractionMember).from_select(["extraction_id", "customer_id"], members))
+    ext.included = int(inserted.rowcount if inserted.rowcount is not None and inserted.rowcount >= 0 else result.included)
+    ext.excluded = result.excluded
+    audit.record("extraction.created", ext, summary=f"{ext.name}: {ext.included} customers by {channel}",
+                 changes={"included": (None, ext.included), "excluded": (None, sum(result.excluded.values()))})
+    return ext
+
+
+# -- reading -------------------------------------------------------------------------------------------------
+
+
+def sees_all(viewer: Any) -> bool:
+    return has_global_permission(viewer, PERMISSION)
+
+
+def visible(viewer: Any) -> Any:
+    """The extractions ``viewer`` may open: their own, or all for global ``extraction.create``."""
+    return Extraction.id.is_not(None) if sees_all(viewer) else Extraction.created_by_id == viewer.id
+
+
+def extraction_or_404(viewer: Any, ident: Any) -> Extraction:
+    """Someone else's extraction and a missing one look the same (404)."""
+    text_id = str(ident)
+    if not (text_id.isascii() and text_id.isdigit()) or not 0 < int(text_id) < 2**31:
+        abort(404, description="No extraction with this id.")
+    ext = db.session.execute(select(Extraction).where(Extraction.id == int(text_id), visible(viewer))).scalar_one_or_none()
+    if ext is None:
+        abort(404, description="No extraction with this id.")
+    return ext
+
+
+def extraction_page(viewer: Any, page: int, per_page: int, everyone: bool = False) -> Page:
+    """Newest first: the viewer's own, or (``everyone`` and global permission) all of them."""
+    cond = visible(viewer) if everyone else Extraction.created_by_id == viewer.id
+    stmt = select(Extraction).where(cond).order_by(Extraction.created_at.desc(), Extraction.id.desc())
+    return paginate(stmt, page, per_page)
+
+
+def member_fields(channel: str) -> tuple[str, ...]:
+    return BASE_FIELDS + CONTACT_FIELDS[channel]
+
+
+def members_stmt(viewer: Any, ext: Extraction) -> Select:
+    """Members the viewer may see now and who still consent on the channel, by customer id."""
+    in_list = select(ExtractionMember.customer_id).where(ExtractionMember.extraction_id == ext.id)
+    return (select(Customer)
+            .where(Customer.id.in_(in_list), scope_filter(viewer, SCOPE_PERMISSION, Customer),
+                   Customer.pseudonymized_at.is_(None), consent_granted([ext.channel]))
+            .order_by(Customer.id))
+
+
+def _columns(channel: str) -> tuple[Any, ...]:
+    return tuple(getattr(Customer, f) for f in member_fields(channel))
+
+
+def members_page(viewer: Any, ext: Extraction, page: int, per_page: int) -> Page:
+    return paginate_rows(members_stmt(viewer, ext), page, per_page, key=Customer.id, columns=_columns(ext.channel))
+
+
+def member_dict(row: Any, channel: str) -> dict[str, Any]:
+    out = {f: getattr(row, f) for f in member_fields(channel)}
+    if "phone" in out:
+        out["phone"] = format_phone(out["phone"]) or None
+    return out
+
+
+WITHDRAWN_COUNT_UP_TO = 100_000
+
+
+def withdrawn_count(viewer: Any, ext: Extraction) -> int | None:
+    """Members (in the viewer's scope) left out because they withdrew consent since, capped like list
+    counts; ``None`` for lists too long to check on every page view."""
+    if ext.included > WITHDRAWN_COUNT_UP_TO:
+        return None
+    in_list = select(ExtractionMember.customer_id).where(ExtractionMember.extraction_id == ext.id)
+    gone = (select(Customer.id)
+            .where(Customer.id.in_(in_list), scope_filter(viewer, SCOPE_PERMISSION, Customer),
+                   ~(consent_granted([ext.channel]) & Customer.pseudonymized_at.is_(None)))
+            .limit(COUNT_CAP + 1))
+    return min(db.session.execute(select(func.count()).select_from(gone.subquery())).scalar_one(), COUNT_CAP)
+
+
+def export_count(viewer: Any, ext: Extraction) -> int:
+    stmt = members_stmt(viewer, ext).order_by(None).with_only_columns(Customer.id)
+    return db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+
+
+def export_rows(viewer: Any, ext: Extraction) -> Iterator[list[Any]]:
+    """The export's rows, streamed (the writers neutralize formula cells). The query is built now,
+    so the rows can be read after the access log's commit has expired ``ext``."""
+    channel = ext.channel
+    stmt = members_stmt(viewer, ext).with_only_columns(*_columns(channel)).execution_options(yield_per=2000)
+
+    def rows() -> Iterator[list[Any]]:
+        for row in db.session.execute(stmt):
+            yield list(member_dict(row, channel).values())
+
+    return rows()
+
+
+def extraction_dict(ext: Extraction, detail: bool = False) -> dict[str, Any]:
+    body = {"id": ext.id, "name": ext.name, "channel": ext.channel, "included": ext.included,
+            "excluded": ext.excluded or {}, "segment_id": ext.segment_id, "created_by_id": ext.created_by_id,
+            "created_at": ext.created_at.isoformat()}
+    if detail:
+        body["rules"] = ext.rules
+    return body
