@@ -82,7 +82,22 @@ def menu_items() -> list[dict[str, Any]]:
     if not current_user.is_authenticated:
         return []
     items = collect("portal_menu_items", user=current_user)
-    return [i for i in items if not i.get("permission") or has_permission(current_user, i["permission"])]
+    items = [i for i in items if not i.get("permission") or has_permission(current_user, i["permission"])]
+    current = current_menu_item(items, request.endpoint or "")
+    return [{**i, "active": i is current} for i in items]
+
+
+def current_menu_item(items: list[dict[str, Any]], endpoint: str) -> dict[str, Any] | None:
+    """The one menu entry to highlight: the exact endpoint, else an entry whose ``match``
+    prefixes name this page, else the only entry of the page's blueprint (never two)."""
+    for item in items:
+        if item["endpoint"] == endpoint:
+            return item
+    for item in items:
+        if any(endpoint.startswith(prefix) for prefix in item.get("match", ())):
+            return item
+    same_blueprint = [i for i in items if i["endpoint"].split(".")[0] == endpoint.split(".")[0]]
+    return same_blueprint[0] if len(same_blueprint) == 1 else None
 
 
 def portlets(manager: str) -> list[dict[str, Any]]:

@@ -626,3 +626,13 @@ def test_rule_builder_live_count_in_chromium(live_server):
             assert errors == [], errors
         finally:
             browser.close()
+
+
+def test_only_the_segments_entry_is_highlighted_on_segment_and_extraction_pages(app):
+    client = web_client(app, STORE1)
+    for path in ("/analytics/segments", "/analytics/segments/new", "/analytics/extractions/new"):
+        html = client.get(path).get_data(as_text=True)
+        current = re.findall(r'<a href="([^"]+)" class="active" aria-current="page">', html)
+        assert current == ["/analytics/segments"], (path, current)
+    html = client.get("/analytics/").get_data(as_text=True)
+    assert re.findall(r'<a href="([^"]+)" class="active" aria-current="page">', html) == ["/analytics/"]
