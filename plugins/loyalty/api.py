@@ -1,0 +1,157 @@
+"""JSON API under ``/api/v1/loyalty`` (docs/loyalty.md): bearer tokens only, like the core API.
+
+Writes carry an ``idempotency_key``. The key is *claimed* first — a row unique per
+(customer, key) — and the operation runs after it in the same transaction, so concurrent
+requests with one key queue on that unique index: exactly one writes, the others roll back,
+re-read the stored answer and replay it (200). A key reused with a different body is refused
+(422). Refusals (409, 422) are not stored: a retry with the same key may succeed later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from flask import Blueprint, abort, g, jsonify, request
+from flask_login import current_user
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal import audit
+from portal.auth.tokens import user_for_token
+from portal.extensions import db, login_manager
+from portal.models import Customer, utcnow
+from portal.security import get_scoped_or_404, has_permission
+
+from . import ledger
+from .ledger import MAX_POINTS, LedgerError, insert_ignore
+from .models import LoyRequest
+from .summary import customer_summary, entry_dict
+
+bp = Blueprint("loyalty_api", __name__, url_prefix="/api/v1/loyalty")
+
+FIELDS = ("points", "reason", "idempotency_key")
+KEY_RE = re.compile(r"[A-Za-z0-9._:\-]{1,100}")
+OPERATIONS = {"earn": "loyalty.earn", "redeem": "loyalty.redeem"}
+
+
+def error(status: int, code: str, message: str, **extra: Any):
+    headers = {"WWW-Authenticate": 'Bearer realm="api"'} if status == 401 else {}
+    return jsonify({"error": code, "message": message, **extra}), status, headers
+
+
+@bp.before_request
+def _authenticate():
+    """The core API's rule: a bearer token, never the session cookie (so no CSRF exposure)."""
+    header = request.headers.get("Authorization", "")
+    user = user_for_token(header[7:].strip()) if header.lower().startswith("bearer ") else None
+    if user is None:
+        return error(401, "unauthorized", "A valid bearer token is required (Authorization: Bearer <token>).")
+    login_manager._update_request_context_with_user(user)
+    g.api_user = user
+    return None
+
+
+def _require(permission: str) -> None:
+    if not has_permission(current_user, permission):
+        abort(403, description=f"Your roles do not grant {permission}.")
+
+
+@bp.get("/accounts/<customer_id>")
+def account(customer_id: str):
+    _require("loyalty.view")
+    customer = get_scoped_or_404(Customer, customer_id, current_user, "loyalty.view")
+    body = customer_summary(customer)
+    audit.log_access("api_view", customer.id, detail="loyalty account")
+    db.session.commit()
+    return jsonify(body)
+
+
+@bp.post("/accounts/<customer_id>/earn")
+def earn(customer_id: str):
+    return _write(customer_id, "earn")
+
+
+@bp.post("/accounts/<customer_id>/redeem")
+def redeem(customer_id: str):
+    return _write(customer_id, "redeem")
+
+
+def validate(data: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """The three writable fields, checked; unknown fields are refused, never ignored."""
+    if not isinstance(data, dict):
+        return {}, {"": "Send a JSON object with Content-Type: application/json."}
+    errors: dict[str, str] = {}
+    for name in sorted(set(data) - set(FIELDS)):
+        errors[name] = f"Unknown field; the writable fields are {', '.join(FIELDS)}."
+    points = data.get("points")
+    if isinstance(points, bool) or not isinstance(points, int) or not 0 < points <= MAX_POINTS:
+        errors["points"] = f"A whole number of points between 1 and {MAX_POINTS:,}."
+    reason = data.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
+        errors["reason"] = "A reason of 1 to 200 characters."
+    key = data.get("idempotency_key")
+    if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+        errors["idempotency_key"] = "1 to 100 characters: letters, digits, '.', '_', ':' or '-'."
+    return {k: data.get(k) for k in FIELDS}, errors
+
+
+def request_hash(operation: str, fields: dict[str, Any]) -> str:
+    canonical = json.dumps({"op": operation, "points": fields["points"], "reason": fields["reason"]},
+                           sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(customer_id: int, key: str, digest: str):
+    stored = db.session.execute(select(LoyRequest).where(LoyRequest.customer_id == customer_id,
+                                                          LoyRequest.key == key)).scalar_one_or_none()
+    if stored is None:
+        return None
+    if stored.request_hash != digest:
+        return error(422, "idempotency_key_reused",
+                     "This idempotency_key was already used with a different request; nothing was written.")
+    resp = jsonify(json.loads(stored.response))
+    resp.headers["Idempotent-Replayed"] = "true"
+    return resp, 200
+
+
+def _write(customer_id: str, operation: str):
+    permission = OPERATIONS[operation]
+    _require(permission)
+    customer = get_scoped_or_404(Customer, customer_id, current_user, "loyalty.view")
+    if not has_permission(current_user, permission, customer):
+        abort(403, description=f"Your roles do not grant {permission} for this customer.")
+    fields, errors = validate(request.get_json(silent=True))
+    if errors:
+        return error(422, "validation_failed", "Some fields are not valid; nothing was written.", fields=errors)
+    digest = request_hash(operation, fields)
+    key = fields["idempotency_key"]
+    # Claim the key: concurrent requests with it wait here until the first commits, then find
+    # it taken (no row returned) and replay the stored answer.
+    claim_id = db.session.execute(insert_ignore(LoyRequest.__table__, ["customer_id", "key"]).values(
+        customer_id=customer.id, key=key, operation=operation, request_hash=digest, status_code=201, response="",
+        created_at=utcnow()).returning(LoyRequest.__table__.c.id)).scalar_one_or_none()
+    if claim_id is None:
+        return _replay(customer.id, key, digest) or error(409, "conflict", "Try again.")
+    try:
+        if operation == "earn":
+            result = ledger.earn(customer, fields["points"], fields["reason"], actor=current_user)
+        else:  # a refusal rolls back the whole transaction below: no savepoint needed
+            result = ledger.redeem(customer, fields["points"], fields["reason"], actor=current_user, savepoint=False)
+    except LedgerError as exc:
+        db.session.rollback()
+        return error(exc.status, exc.code, exc.message)
+    body = {"entry": entry_dict(result.entry, result.balance), "balance": int(result.balance),
+            "customer_id": customer.id, "account_id": result.account_id}
+    db.session.execute(update(LoyRequest).where(LoyRequest.id == claim_id).values(
+        response=json.dumps(body, ensure_ascii=False), entry_id=result.entry.id))
+    try:
+        db.session.commit()
+    except IntegrityError:  # the key was claimed by a concurrent request after all
+        db.session.rollback()
+        return _replay(customer.id, key, digest) or error(409, "conflict", "Try again.")
+    resp = jsonify(body)
+    resp.status_code = 201
+    return resp

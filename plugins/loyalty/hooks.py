@@ -1,0 +1,142 @@
+"""The loyalty add-on's hook implementations: what it contributes to the portal and when it reacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from portal.extensions import csrf, db
+from portal.hookspecs import hookimpl
+from portal.security import BRANCH_STAFF, DISTRIBUTOR, GROUP_LEADER, HQ_STAFF, SITE_ADMIN, has_permission
+
+from . import models  # noqa: F401  (puts the loy_ tables on the shared metadata)
+from .config import SETTINGS_SCHEMA
+
+FIELD = [BRANCH_STAFF, GROUP_LEADER, DISTRIBUTOR]
+KIND_LABELS = {"earn": _l("earned"), "redeem": _l("redeemed"), "expire": _l("expired"), "adjust": _l("adjusted"),
+               "reverse": _l("reversed"), "transfer": _l("transfer")}
+
+
+@hookimpl
+def portal_blueprints():
+    from .api import bp as api_bp
+    from .views import bp
+
+    return [bp, api_bp]
+
+
+@hookimpl
+def portal_init_app(app):
+    from .api import bp as api_bp
+
+    csrf.exempt(api_bp)  # bearer tokens only, like the core API
+
+    @app.template_filter("points")
+    def _points(value: Any) -> str:
+        return f"{int(value or 0):,} P"
+
+    @app.template_filter("label_loyalty_kind")
+    def _kind(value: str) -> str:
+        return str(KIND_LABELS.get(value, value))
+
+
+@hookimpl
+def portal_permissions():
+    return [
+        {"name": "loyalty.view", "title": _l("View loyalty points"), "roles": [SITE_ADMIN, HQ_STAFF, *FIELD]},
+        {"name": "loyalty.redeem", "title": _l("Redeem loyalty points"), "roles": [SITE_ADMIN, HQ_STAFF, *FIELD]},
+        {"name": "loyalty.earn", "title": _l("Credit loyalty points"), "roles": [SITE_ADMIN, HQ_STAFF, BRANCH_STAFF]},
+        {"name": "loyalty.adjust", "title": _l("Request manual point adjustments"),
+         "roles": [SITE_ADMIN, HQ_STAFF, BRANCH_STAFF]},
+        {"name": "loyalty.approve", "title": _l("Approve large point adjustments"), "roles": [SITE_ADMIN, HQ_STAFF]},
+        {"name": "loyalty.family", "title": _l("Manage family cards"), "roles": [SITE_ADMIN, HQ_STAFF, BRANCH_STAFF]},
+        {"name": "loyalty.manage", "title": _l("Manage the loyalty programme"), "roles": [SITE_ADMIN, HQ_STAFF]},
+    ]
+
+
+@hookimpl
+def portal_menu_items(user):
+    return [
+        {"label": _l("Loyalty"), "endpoint": "loyalty.index", "permission": "loyalty.view", "order": 40,
+         "match": ("loyalty.report", "loyalty.approvals", "loyalty.decide", "loyalty.family", "loyalty.redeem",
+                   "loyalty.adjust")},
+        {"label": _l("Loyalty programme"), "endpoint": "loyalty.programme", "permission": "loyalty.manage",
+         "order": 95, "section": "manage", "match": ("loyalty.programme",)},
+    ]
+
+
+@hookimpl
+def portal_customer_tabs(customer, user):
+    if not has_permission(user, "loyalty.view", customer):
+        return []
+
+    def context() -> dict[str, Any]:
+        from flask import request
+
+        from portal.pagination import parse_page_args
+
+        from .summary import tab_context
+
+        page, _size = parse_page_args(request.args)
+        ctx = tab_context(customer, page)
+        ctx["can_redeem"] = has_permission(user, "loyalty.redeem", customer)
+        ctx["can_adjust"] = has_permission(user, "loyalty.adjust", customer)
+        ctx["can_family"] = has_permission(user, "loyalty.family", customer)
+        return ctx
+
+    return [{"id": "points", "label": _l("Points"), "template": "loyalty/tab_points.html", "order": 15,
+             "context_factory": context}]
+
+
+@hookimpl
+def portal_sales_imported(report):
+    from .earning import on_report_imported
+
+    on_report_imported(report)
+
+
+@hookimpl
+def portal_customers_merged(survivor, merged_id):
+    from .merge import merge_accounts
+
+    merge_accounts(survivor, merged_id)
+
+
+@hookimpl
+def portal_segment_fields():
+    from .segments import segment_fields
+
+    return segment_fields()
+
+
+@hookimpl
+def portal_settings_schema():
+    return SETTINGS_SCHEMA
+
+
+@hookimpl
+def portal_install(app):
+    app.logger.info("loyalty installed")
+
+
+@hookimpl
+def portal_uninstall(app, purge):
+    if purge:  # the tier mirrored into customer.tier is ours: clear it with the tables
+        from sqlalchemy import text
+
+        db.session.execute(text("UPDATE customer SET tier = NULL WHERE tier IN (SELECT code FROM loy_tier)"))
+
+
+@hookimpl
+def portal_seed(profile):
+    from .seed import seed
+
+    seed(profile)
+
+
+@hookimpl
+def portal_cli(cli):
+    from .cli import register
+
+    register(cli)

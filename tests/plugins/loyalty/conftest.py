@@ -1,0 +1,138 @@
+"""Loyalty fixtures: a per-worker template with the add-on installed, cloned for every test.
+
+Installing runs the plugin's migrations and default seed once per worker; each test then gets its
+own copy (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL), so tests can
+run gunicorn, several connections, uninstall with purge … without stepping on each other.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests import dbs
+from tests.conftest import make_app
+
+PLUGINS = ["loyalty"]
+TODAY = date.today()
+
+
+def loyalty_app(url: str, **extra):
+    return make_app(url, PORTAL_PLUGINS=PLUGINS, **extra)
+
+
+class LoyaltyTemplate:
+    def __init__(self, template_db, tmp: Path):
+        self.tmp = tmp
+        url, self._drop = template_db.clone()
+        app = loyalty_app(url)
+        with app.app_context():
+            from portal.extensions import db
+            from portal.plugins_lifecycle import install
+
+            install("loyalty")
+            db.session.remove()
+            db.engine.dispose()
+        self.url = url
+        if dbs.BACKEND == "postgres":
+            self.name = url.rsplit("/", 1)[1]
+        else:
+            self.path = Path(url.removeprefix("sqlite:///"))
+            conn = sqlite3.connect(self.path)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("PRAGMA journal_mode=DELETE")
+            conn.close()
+        self._n = 0
+
+    def clone(self) -> tuple[str, Callable[[], None]]:
+        self._n += 1
+        if dbs.BACKEND == "postgres":
+            name = f"{dbs._prefix()}_{dbs.worker_id()}_loy{self._n}"
+            dbs._pg_create(name, template=self.name)
+            return dbs._pg_url_for(name), lambda: dbs._pg_drop(name)
+        target = self.tmp / f"loy{self._n}.db"
+        shutil.copyfile(self.path, target)
+
+        def remove() -> None:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{target}{suffix}").unlink(missing_ok=True)
+
+        return f"sqlite:///{target}", remove
+
+    def drop(self) -> None:
+        self._drop()
+
+
+@pytest.fixture(scope="session")
+def loyalty_template(template_db, tmp_path_factory) -> Iterator[LoyaltyTemplate]:
+    tpl = LoyaltyTemplate(template_db, tmp_path_factory.mktemp("loyalty"))
+    yield tpl
+    tpl.drop()
+
+
+def _app_on(tpl: LoyaltyTemplate, **extra) -> Iterator:
+    url, drop = tpl.clone()
+    app = loyalty_app(url, **extra)
+    with app.app_context():
+        yield app
+        from portal.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+    drop()
+
+
+@pytest.fixture
+def app(loyalty_template):
+    """The portal with the loyalty add-on installed (default programme), on a fresh database."""
+    yield from _app_on(loyalty_template)
+
+
+@pytest.fixture(scope="module")
+def shared_app(loyalty_template):
+    yield from _app_on(loyalty_template)
+
+
+@pytest.fixture
+def bare_app(template_db):
+    """The portal with the loyalty add-on available but not installed."""
+    url, drop = template_db.clone()
+    app = loyalty_app(url)
+    with app.app_context():
+        yield app
+        from portal.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+    drop()
+
+
+def customer(cid: int):
+    from portal.extensions import db
+    from portal.models import Customer
+
+    return db.session.get(Customer, cid)
+
+
+def user(email: str):
+    from portal.auth.service import find_user
+
+    return find_user(email)
+
+
+def balance(cid: int) -> int:
+    from plugins.loyalty.summary import account_of
+
+    _m, acct = account_of(customer(cid))
+    return int(acct.balance) if acct else 0
+
+
+def assert_ledger_ok() -> None:
+    from plugins.loyalty.ledger import check
+
+    assert check() == []
