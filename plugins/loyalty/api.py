@@ -14,14 +14,14 @@ import json
 import re
 from typing import Any
 
-from flask import Blueprint, abort, g, jsonify, request
+from flask import Blueprint, abort, jsonify
 from flask_login import current_user
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit
-from portal.auth.tokens import user_for_token
-from portal.extensions import db, login_manager
+from portal.api.support import authenticate_bearer, error, json_payload, require
+from portal.extensions import db
 from portal.models import Customer, utcnow
 from portal.security import get_scoped_or_404, has_permission
 
@@ -37,31 +37,12 @@ KEY_RE = re.compile(r"[A-Za-z0-9._:\-]{1,100}")
 OPERATIONS = {"earn": "loyalty.earn", "redeem": "loyalty.redeem"}
 
 
-def error(status: int, code: str, message: str, **extra: Any):
-    headers = {"WWW-Authenticate": 'Bearer realm="api"'} if status == 401 else {}
-    return jsonify({"error": code, "message": message, **extra}), status, headers
-
-
-@bp.before_request
-def _authenticate():
-    """The core API's rule: a bearer token, never the session cookie (so no CSRF exposure)."""
-    header = request.headers.get("Authorization", "")
-    user = user_for_token(header[7:].strip()) if header.lower().startswith("bearer ") else None
-    if user is None:
-        return error(401, "unauthorized", "A valid bearer token is required (Authorization: Bearer <token>).")
-    login_manager._update_request_context_with_user(user)
-    g.api_user = user
-    return None
-
-
-def _require(permission: str) -> None:
-    if not has_permission(current_user, permission):
-        abort(403, description=f"Your roles do not grant {permission}.")
+bp.before_request(authenticate_bearer)  # the core API's rule: a bearer token, never the session cookie
 
 
 @bp.get("/accounts/<customer_id>")
 def account(customer_id: str):
-    _require("loyalty.view")
+    require("loyalty.view")
     customer = get_scoped_or_404(Customer, customer_id, current_user, "loyalty.view")
     body = customer_summary(customer)
     audit.log_access("api_view", customer.id, detail="loyalty account")
@@ -119,11 +100,11 @@ def _replay(customer_id: int, key: str, digest: str):
 
 def _write(customer_id: str, operation: str):
     permission = OPERATIONS[operation]
-    _require(permission)
+    require(permission)
     customer = get_scoped_or_404(Customer, customer_id, current_user, "loyalty.view")
     if not has_permission(current_user, permission, customer):
         abort(403, description=f"Your roles do not grant {permission} for this customer.")
-    fields, errors = validate(request.get_json(silent=True))
+    fields, errors = validate(json_payload())
     if errors:
         return error(422, "validation_failed", "Some fields are not valid; nothing was written.", fields=errors)
     digest = request_hash(operation, fields)

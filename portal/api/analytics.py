@@ -17,7 +17,7 @@ from ..extensions import db
 from ..pagination import paginate
 from . import bp
 from .paging import page_args, page_body
-from .views import _json_body, _require, error
+from .support import error, json_body, require
 
 PREVIEW_KEYS = ("rules", "channel")
 EXTRACTION_KEYS = ("rules", "channel", "name", "segment_id")
@@ -30,7 +30,7 @@ def _invalid(exc: RuleError):
 
 def _body(allowed: tuple[str, ...]) -> dict[str, Any]:
     """The JSON object, with unknown keys refused (422, no mass assignment)."""
-    data = _json_body()
+    data = json_body()
     unknown = sorted(clean_text(str(k))[:100] for k in set(data) - set(allowed))
     if unknown:
         raise RuleError([Problem(k, _l("This field cannot be set.")) for k in unknown])
@@ -52,7 +52,7 @@ def _segment_for(data: dict[str, Any]) -> Any:
 
 @bp.post("/segments/preview")
 def segment_preview():
-    _require(store.PERMISSION)
+    require(store.PERMISSION)
     try:
         data = _body(PREVIEW_KEYS)
         result = ex.preview(current_user, data.get("rules"), data.get("channel"))
@@ -66,7 +66,7 @@ def segment_preview():
 
 @bp.post("/extractions")
 def extraction_create():
-    _require(ex.PERMISSION)
+    require(ex.PERMISSION)
     try:
         data = _body(EXTRACTION_KEYS)
         seg = _segment_for(data)
@@ -85,7 +85,7 @@ def extraction_create():
 
 @bp.get("/extractions")
 def extractions():
-    _require(ex.PERMISSION)
+    require(ex.PERMISSION)
     page_no, per_page = page_args()
     page = ex.extraction_page(current_user, page_no, per_page)
     return jsonify(page_body(page, [ex.extraction_dict(e) for e in page.items], "api.extractions"))
@@ -93,13 +93,13 @@ def extractions():
 
 @bp.get("/extractions/<extraction_id>")
 def extraction(extraction_id: str):
-    _require(ex.PERMISSION)
+    require(ex.PERMISSION)
     return jsonify(ex.extraction_dict(ex.extraction_or_404(current_user, extraction_id), detail=True))
 
 
 @bp.get("/extractions/<extraction_id>/customers")
 def extraction_customers(extraction_id: str):
-    _require(ex.PERMISSION)
+    require(ex.PERMISSION)
     ext = ex.extraction_or_404(current_user, extraction_id)
     page_no, per_page = page_args()
     page = ex.members_page(current_user, ext, page_no, per_page)
@@ -116,7 +116,7 @@ def extraction_customers(extraction_id: str):
 
 @bp.get("/segments")
 def segments():
-    _require(store.PERMISSION)
+    require(store.PERMISSION)
     page_no, per_page = page_args()
     page = paginate(store.visible_stmt(current_user), page_no, per_page)
     return jsonify(page_body(page, [store.segment_dict(s) for s in page.items], "api.segments"))
@@ -124,9 +124,9 @@ def segments():
 
 @bp.post("/segments")
 def segment_create():
-    _require(store.PERMISSION)
+    require(store.PERMISSION)
     try:
-        seg = store.create_segment(current_user, _json_body())
+        seg = store.create_segment(current_user, json_body())
     except RuleError as exc:
         return _invalid(exc)
     db.session.commit()
@@ -138,16 +138,16 @@ def segment_create():
 
 @bp.get("/segments/<segment_id>")
 def segment(segment_id: str):
-    _require(store.PERMISSION)
+    require(store.PERMISSION)
     return jsonify(store.segment_dict(store.segment_or_404(current_user, segment_id)))
 
 
 @bp.put("/segments/<segment_id>")
 def segment_update(segment_id: str):
-    _require(store.PERMISSION)
+    require(store.PERMISSION)
     seg = store.segment_or_404(current_user, segment_id)
     try:
-        store.update_segment(current_user, seg, _json_body())
+        store.update_segment(current_user, seg, json_body())
     except RuleError as exc:
         return _invalid(exc)
     db.session.commit()
@@ -156,7 +156,7 @@ def segment_update(segment_id: str):
 
 @bp.delete("/segments/<segment_id>")
 def segment_delete(segment_id: str):
-    _require(store.PERMISSION)
+    require(store.PERMISSION)
     store.delete_segment(current_user, store.segment_or_404(current_user, segment_id))
     db.session.commit()
     return "", 204

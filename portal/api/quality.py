@@ -24,7 +24,7 @@ from ..quality.service import (
 from ..security import get_scoped_or_404
 from . import bp
 from .paging import page_args, page_body
-from .views import _json_body, _require, error
+from .support import error, json_body, require
 
 
 def _queue_item(r: Any, issues: list[Any]) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def _queue_item(r: Any, issues: list[Any]) -> dict[str, Any]:
 
 @bp.get("/quality/queue")
 def quality_queue():
-    _require(QUEUE_PERMISSION)
+    require(QUEUE_PERMISSION)
     try:
         filters = QueueFilters.from_args(request.args, strict=True)
     except FilterError as exc:
@@ -57,7 +57,7 @@ def quality_queue():
 
 @bp.get("/quality/duplicates")
 def quality_duplicates():
-    _require(MERGE_PERMISSION)
+    require(MERGE_PERMISSION)
     page_no, per_page = page_args()
     page = duplicate_candidates(current_user, page_no, per_page)
     body = page_body(page, [{"a": to_dict(p.a), "b": to_dict(p.b), "reasons": p.reasons} for p in page.items],
@@ -71,9 +71,9 @@ def quality_duplicates():
 @bp.post("/customers/<customer_id>/merge")
 def customer_merge(customer_id: str):
     """Merge ``duplicate_id`` into this customer (the survivor)."""
-    _require(MERGE_PERMISSION)
+    require(MERGE_PERMISSION)
     survivor = get_scoped_or_404(Customer, customer_id, current_user, MERGE_PERMISSION)
-    data = _json_body()
+    data = json_body()
     unknown = sorted(set(data) - {"duplicate_id"})
     if unknown:
         return error(422, "validation_failed", f"These fields cannot be set: {', '.join(unknown)}. "

@@ -10,12 +10,12 @@ from ..extensions import db
 from ..sales.lines import SaleLineFilterError, SaleLineFilters, lines_page, sale_line_query, to_dict
 from . import bp
 from .paging import page_args, page_body
-from .views import _require, error
+from .support import error, require
 
 
 @bp.get("/sale-lines")
 def sale_lines():
-    _require("sales.view")
+    require("sales.view")
     filters = SaleLineFilters.from_args(request.args)
     page_no, per_page = page_args()
     try:

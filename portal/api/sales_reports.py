@@ -16,7 +16,7 @@ from ..sales.service import ReportFilters, line_totals, reports_page
 from ..security import get_scoped_or_404
 from . import bp
 from .paging import page_args, page_body
-from .views import _require, error
+from .support import error, require
 
 STATUS_CODES = {"committed": 201, "duplicate": 200, "refused": 409, "rejected": 422}
 
@@ -34,7 +34,7 @@ def report_dict(r: SalesReport) -> dict[str, Any]:
 
 @bp.post("/sales-reports")
 def sales_report_upload():
-    _require("sales.import")
+    require("sales.import")
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return error(400, "file_required", "Send the report as multipart/form-data in the field 'file'.")
@@ -58,7 +58,7 @@ def sales_report_upload():
 
 @bp.get("/sales-reports")
 def sales_reports():
-    _require("sales.view")
+    require("sales.view")
     filters = ReportFilters.from_args(request.args)
     problems = filters.errors()
     if problems:
@@ -70,7 +70,7 @@ def sales_reports():
 
 @bp.get("/sales-reports/<report_id>")
 def sales_report(report_id: str):
-    _require("sales.view")
+    require("sales.view")
     r = get_scoped_or_404(SalesReport, report_id, current_user, "sales.view")
     lines, amount, customers = line_totals(r.id)
     return jsonify({**report_dict(r), "lines": lines, "lines_amount": amount, "lines_customers": customers})
@@ -78,7 +78,7 @@ def sales_report(report_id: str):
 
 @bp.get("/sales-reports/<report_id>/rejections")
 def sales_report_rejections(report_id: str):
-    _require("sales.view")
+    require("sales.view")
     r = get_scoped_or_404(SalesReport, report_id, current_user, "sales.view")
     page_no, per_page = page_args()
     total = db.session.execute(select(func.count()).select_from(SalesReportRejection)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import abort, g, jsonify, request, url_for
+from flask import abort, jsonify, request, url_for
 from flask_login import current_user
 
 from .. import audit
-from ..auth.tokens import user_for_token
 from ..customers.service import (
     WRITABLE_FIELDS,
     CustomerError,
@@ -20,43 +17,14 @@ from ..customers.service import (
     to_dict,
     update_customer,
 )
-from ..extensions import db, login_manager
+from ..extensions import db
 from ..models import Customer
 from ..security import get_scoped_or_404, has_permission
 from . import bp
 from .paging import page_args, page_body
+from .support import authenticate_bearer, error, json_body, require
 
-
-def error(status: int, code: str, message: str, **extra: Any):
-    headers = {"WWW-Authenticate": 'Bearer realm="api"'} if status == 401 else {}
-    return jsonify({"error": code, "message": message, **extra}), status, headers
-
-
-@bp.before_request
-def _authenticate():
-    """Only a bearer token counts here; a browser's session cookie is ignored (no CSRF exposure)."""
-    header = request.headers.get("Authorization", "")
-    user = user_for_token(header[7:].strip()) if header.lower().startswith("bearer ") else None
-    if user is None:
-        return error(401, "unauthorized", "A valid bearer token is required (Authorization: Bearer <token>).")
-    login_manager._update_request_context_with_user(user)
-    g.api_user = user
-    return None
-
-
-def _require(permission: str) -> None:
-    if not has_permission(current_user, permission):
-        abort(403, description=f"Your roles do not grant {permission}.")
-
-
-def _json_body() -> dict[str, Any]:
-    try:
-        data = request.get_json(silent=True)
-    except RecursionError:  # json.loads gives up on very deep nesting; that is bad input, not a 500
-        abort(400, description="The JSON is nested too deeply.")
-    if not isinstance(data, dict):
-        abort(400, description="Send a JSON object with Content-Type: application/json.")
-    return data
+bp.before_request(authenticate_bearer)
 
 
 @bp.get("/me")
@@ -71,7 +39,7 @@ def me():
 
 @bp.get("/customers")
 def customers():
-    _require("customer.view")
+    require("customer.view")
     filters = CustomerFilters.from_args(request.args)
     page_no, per_page = page_args()
     page = list_page(customer_query(current_user, filters), page_no, per_page)
@@ -83,7 +51,7 @@ def customers():
 
 @bp.get("/customers/<customer_id>")
 def customer(customer_id: str):
-    _require("customer.view")
+    require("customer.view")
     c = get_scoped_or_404(Customer, customer_id, current_user, "customer.view")
     audit.log_access("api_view", c.id)
     db.session.commit()
@@ -102,8 +70,8 @@ def _validation_error(exc: CustomerError):
 
 @bp.post("/customers")
 def customer_create():
-    _require("customer.edit")
-    data = _json_body()
+    require("customer.edit")
+    data = json_body()
     try:
         c = create_customer(current_user, data)
     except CustomerError as exc:
@@ -118,11 +86,11 @@ def customer_create():
 
 @bp.patch("/customers/<customer_id>")
 def customer_update(customer_id: str):
-    _require("customer.edit")
+    require("customer.edit")
     c = get_scoped_or_404(Customer, customer_id, current_user, "customer.view")
     if not has_permission(current_user, "customer.edit", c):
         abort(403, description="You may view but not edit this customer.")
-    data = _json_body()
+    data = json_body()
     try:
         update_customer(current_user, c, data)
     except CustomerError as exc:

@@ -76,6 +76,9 @@ def test_validation_and_unknown_fields(app, client):
         assert field in resp.get_json()["fields"], resp.get_json()
     resp = client.post(f"{BASE}/3/earn", data="nope", headers=bearer(token))
     assert resp.status_code == 422
+    deep = '{"points": ' * 100_000 + "1" + "}" * 100_000  # the JSON parser's recursion limit: 400, not 500
+    resp = client.post(f"{BASE}/3/earn", data=deep, content_type="application/json", headers=bearer(token))
+    assert resp.status_code == 400 and resp.get_json()["error"] == "bad_request"
     assert scalar("SELECT COUNT(*) FROM loy_entry") == 0
 
 
