@@ -78,10 +78,11 @@ def template_db(tmp_path_factory) -> Iterator[TemplateDB]:
     tpl.drop()
 
 
-def _app_on_clone(template_db: TemplateDB, **extra) -> Iterator:
-    """An app on its own copy of the seeded database, inside an app context; dropped afterwards."""
+def _app_on_clone(template_db: TemplateDB, factory=None, **extra) -> Iterator:
+    """An app (``factory(url, **extra)``, default :func:`make_app`) on its own copy of a template
+    database (anything with ``clone() -> (url, drop)``), inside an app context; dropped afterwards."""
     url, drop = template_db.clone()
-    app = make_app(url, **extra)
+    app = (factory or make_app)(url, **extra)
     with app.app_context():
         yield app
         from portal.extensions import db

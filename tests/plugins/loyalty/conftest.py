@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests import dbs
-from tests.conftest import make_app
+from tests.conftest import _app_on_clone, make_app
 
 PLUGINS = ["loyalty"]
 TODAY = date.today()
@@ -76,15 +76,7 @@ def loyalty_template(template_db, tmp_path_factory) -> Iterator[LoyaltyTemplate]
 
 
 def _app_on(tpl: LoyaltyTemplate, **extra) -> Iterator:
-    url, drop = tpl.clone()
-    app = loyalty_app(url, **extra)
-    with app.app_context():
-        yield app
-        from portal.extensions import db
-
-        db.session.remove()
-        db.engine.dispose()
-    drop()
+    yield from _app_on_clone(tpl, factory=loyalty_app, **extra)
 
 
 @pytest.fixture
