@@ -15,7 +15,7 @@ import csv
 import io
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -160,3 +160,21 @@ def reads_only_from_now() -> None:
     file streams, stalling imports. PostgreSQL is unaffected.
     """
     g.pop("sqlite_write", None)
+
+
+def logged_export(fmt: str, filename: str, header: Sequence[str], rows: Callable[[], Iterable[Sequence[Any]]],
+                  sheet_title: str, count: int, **access: Any) -> Response:
+    """The one way a page exports personal data: the access-log row (``audit.log_access("export",
+    count=count, **access)``) is committed before the file leaves, and a CSV then streams as a
+    plain reader. An XLSX is built first, so :class:`ExportTooLarge` reaches the caller before
+    anything is logged. ``rows`` is called once, when the rows are written."""
+    from . import audit
+    from .extensions import db
+
+    resp = xlsx_response(filename, header, rows(), sheet_title, row_count=count) if fmt == "xlsx" else None
+    audit.log_access("export", count=count, **access)
+    db.session.commit()
+    if resp is not None:
+        return resp
+    reads_only_from_now()
+    return csv_response(filename, header, rows())

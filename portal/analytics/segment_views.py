@@ -18,7 +18,7 @@ from flask_wtf import FlaskForm
 
 from .. import audit
 from ..customers.labels import label
-from ..exports import ExportTooLarge, csv_response, reads_only_from_now, xlsx_response
+from ..exports import ExportTooLarge, logged_export
 from ..extensions import db
 from ..pagination import paginate, parse_page_args
 from ..security import permission_required
@@ -271,18 +271,12 @@ def extraction_export(extraction_id: str):
     count = ex.export_count(current_user, ext)
     header = [str(_field_label(f)) for f in ex.member_fields(ext.channel)]
     filename = f"target-list-{ext.id}-{ext.channel}-{date.today().isoformat()}.{fmt}"
-    if fmt == "xlsx":
-        try:
-            resp = xlsx_response(filename, header, ex.export_rows(current_user, ext), _("Target list"), row_count=count)
-        except ExportTooLarge:
-            flash(_("This list does not fit in one Excel sheet; export CSV instead."), "error")
-            return redirect(url_for("analytics.extraction_detail", extraction_id=ext.id))
-    audit.log_access("export", ext.id, count=count, object_type="extraction", detail=f"extraction {ext.id}.{fmt}")
-    db.session.commit()
-    if fmt == "xlsx":
-        return resp
-    reads_only_from_now()
-    return csv_response(filename, header, ex.export_rows(current_user, ext))
+    try:
+        return logged_export(fmt, filename, header, lambda: ex.export_rows(current_user, ext), _("Target list"), count,
+                             object_id=ext.id, object_type="extraction", detail=f"extraction {ext.id}.{fmt}")
+    except ExportTooLarge:
+        flash(_("This list does not fit in one Excel sheet; export CSV instead."), "error")
+        return redirect(url_for("analytics.extraction_detail", extraction_id=ext.id))
 
 
 def _field_label(name: str) -> Any:

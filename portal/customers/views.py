@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from .. import audit
-from ..exports import ExportTooLarge, csv_response, reads_only_from_now, xlsx_response
+from ..exports import ExportTooLarge, logged_export
 from ..extensions import db
 from ..models import Customer
 from ..pagination import parse_page_args
@@ -78,19 +78,13 @@ def export():
     stmt = customer_query(current_user, filters, permission="customer.export")
     count = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
     name = f"customers-{date.today().isoformat()}.{fmt}"
-    if fmt == "xlsx":
-        try:
-            resp = xlsx_response(name, EXPORT_COLUMNS, export_rows(stmt), _("Customers"), row_count=count)
-        except ExportTooLarge as exc:
-            flash(_("%(n)s customers do not fit in one Excel sheet (at most %(max)s rows). "
-                    "Narrow the filters or export CSV.", n=f"{exc.rows:,}", max=f"{exc.limit:,}"), "error")
-            return redirect(url_for("customers.index", **filters.as_args()))
-    audit.log_access("export", count=count, detail=f"customers.{fmt} {filters.as_args()}"[:500])
-    db.session.commit()
-    if fmt == "xlsx":
-        return resp
-    reads_only_from_now()
-    return csv_response(name, EXPORT_COLUMNS, export_rows(stmt))
+    try:
+        return logged_export(fmt, name, EXPORT_COLUMNS, lambda: export_rows(stmt), _("Customers"), count,
+                             detail=f"customers.{fmt} {filters.as_args()}"[:500])
+    except ExportTooLarge as exc:
+        flash(_("%(n)s customers do not fit in one Excel sheet (at most %(max)s rows). "
+                "Narrow the filters or export CSV.", n=f"{exc.rows:,}", max=f"{exc.limit:,}"), "error")
+        return redirect(url_for("customers.index", **filters.as_args()))
 
 
 def _form_with_choices(form: CustomerForm) -> CustomerForm:

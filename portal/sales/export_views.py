@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from .. import audit
 from ..customers.service import branch_choices
-from ..exports import XLSX_MAX_ROWS, ExportTooLarge, csv_response, reads_only_from_now, xlsx_response
+from ..exports import XLSX_MAX_ROWS, ExportTooLarge, logged_export
 from ..extensions import db
 from ..pagination import parse_page_args
 from ..security import permission_required
@@ -71,19 +71,11 @@ def lines_export():
         abort(400, description=" ".join(exc.errors.values()))
     name = f"sale-lines-{date.today().isoformat()}.{fmt}"
     locale = str(get_locale())
-    if fmt == "xlsx":
-        count = count_lines(stmt, cap=XLSX_MAX_ROWS)
-        try:
-            resp = xlsx_response(name, EXPORT_COLUMNS, export_rows(stmt, locale), _("Sale lines"), row_count=count)
-        except ExportTooLarge as exc:
-            flash(_("More than %(max)s sale lines match: that does not fit in one Excel sheet. "
-                    "Narrow the filters (a shorter date range) or export CSV.", max=f"{exc.limit:,}"), "error")
-            return redirect(url_for("sales.lines", **filters.as_args()))
-    else:
-        count = count_lines(stmt)
-    audit.log_access("export", count=count, detail=f"sale_lines.{fmt} {filters.as_args()}"[:500])
-    db.session.commit()
-    if fmt == "xlsx":
-        return resp
-    reads_only_from_now()
-    return csv_response(name, EXPORT_COLUMNS, export_rows(stmt, locale))
+    count = count_lines(stmt, cap=XLSX_MAX_ROWS) if fmt == "xlsx" else count_lines(stmt)
+    try:
+        return logged_export(fmt, name, EXPORT_COLUMNS, lambda: export_rows(stmt, locale), _("Sale lines"), count,
+                             detail=f"sale_lines.{fmt} {filters.as_args()}"[:500])
+    except ExportTooLarge as exc:
+        flash(_("More than %(max)s sale lines match: that does not fit in one Excel sheet. "
+                "Narrow the filters (a shorter date range) or export CSV.", max=f"{exc.limit:,}"), "error")
+        return redirect(url_for("sales.lines", **filters.as_args()))
