@@ -7,9 +7,7 @@ run gunicorn, several connections, uninstall with purge … without stepping on 
 
 from __future__ import annotations
 
-import shutil
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -26,7 +24,9 @@ def loyalty_app(url: str, **extra):
     return make_app(url, PORTAL_PLUGINS=PLUGINS, **extra)
 
 
-class LoyaltyTemplate:
+class LoyaltyTemplate(dbs.TemplateDB):
+    """The core's seeded template plus the loyalty add-on installed; cloned like the core's."""
+
     def __init__(self, template_db, tmp: Path):
         self.tmp = tmp
         url, self._drop = template_db.clone()
@@ -43,26 +43,7 @@ class LoyaltyTemplate:
             self.name = url.rsplit("/", 1)[1]
         else:
             self.path = Path(url.removeprefix("sqlite:///"))
-            conn = sqlite3.connect(self.path)
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            conn.execute("PRAGMA journal_mode=DELETE")
-            conn.close()
-        self._n = 0
-
-    def clone(self) -> tuple[str, Callable[[], None]]:
-        self._n += 1
-        if dbs.BACKEND == "postgres":
-            name = f"{dbs._prefix()}_{dbs.worker_id()}_loy{self._n}"
-            dbs._pg_create(name, template=self.name)
-            return dbs._pg_url_for(name), lambda: dbs._pg_drop(name)
-        target = self.tmp / f"loy{self._n}.db"
-        shutil.copyfile(self.path, target)
-
-        def remove() -> None:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{target}{suffix}").unlink(missing_ok=True)
-
-        return f"sqlite:///{target}", remove
+        self.finish()
 
     def drop(self) -> None:
         self._drop()
