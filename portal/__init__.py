@@ -45,6 +45,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .sales import bp as sales_bp
 
     init_login(app)
+    from .auth.identity_cache import init_identity_cache
+
+    init_identity_cache(app)
     for bp in (auth_bp, dashboard_bp, customers_bp, quality_bp, sales_bp, analytics_bp, org_bp, manage_bp, api_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)

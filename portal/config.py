@@ -85,4 +85,7 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # on an extraction of the same channel within the cool-down is "recently_contacted" (0 = off).
         "PORTAL_CONSENT_VALID_DAYS": int(env("PORTAL_CONSENT_VALID_DAYS", "730")),
         "PORTAL_CONTACT_COOLDOWN_DAYS": int(env("PORTAL_CONTACT_COOLDOWN_DAYS", "14")),
+        # Signed-in identities each worker keeps between requests, checked against the security
+        # epoch on every request (portal/auth/identity_cache.py); 0 switches the cache off.
+        "PORTAL_IDENTITY_CACHE_SIZE": int(env("PORTAL_IDENTITY_CACHE_SIZE", "4096")),
     }

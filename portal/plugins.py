@@ -155,16 +155,26 @@ def registry(app: Flask | None = None) -> PluginRegistry:
 
 
 def active_plugin_names() -> frozenset[str]:
-    """Installed-and-enabled plugins, read once per request/app context from ``plugin_state``."""
+    """Installed-and-enabled plugins, once per request/app context: from the worker's copy while
+    the security epoch (raised by every ``plugin_state`` change) is unchanged, else from
+    ``plugin_state``."""
     if has_app_context() and "portal_active_plugins" in g:
         return g.portal_active_plugins
+    from .auth.identity_cache import identity_cache, security_epoch
     from .extensions import db
     from .models import PluginState
 
-    rows = db.session.execute(
-        db.select(PluginState.name).where(PluginState.installed.is_(True), PluginState.enabled.is_(True))
-    ).scalars()
-    active = frozenset(rows) | {CORE}
+    cache = identity_cache() if has_app_context() else None
+    epoch = security_epoch() if cache is not None else None
+    if cache is not None and cache.plugins is not None and cache.plugins[0] == epoch:
+        active = cache.plugins[1]
+    else:
+        rows = db.session.execute(
+            db.select(PluginState.name).where(PluginState.installed.is_(True), PluginState.enabled.is_(True))
+        ).scalars()
+        active = frozenset(rows) | {CORE}
+        if cache is not None:
+            cache.plugins = (epoch, active)
     if has_app_context():
         g.portal_active_plugins = active
     return active
@@ -196,8 +206,18 @@ def remember_active_plugins(joined: str | None) -> None:
         g.portal_active_plugins = frozenset(n for n in (joined or "").split(",") if n) | {CORE}
 
 
+def use_active_plugins(active: frozenset[str]) -> None:
+    """Take ``active`` (a cached identity's view, same epoch) as this request's active set."""
+    if has_app_context() and "portal_active_plugins" not in g:
+        g.portal_active_plugins = active
+
+
 def forget_active_plugins() -> None:
+    """After this request changed the plugin state: the next read goes to the database."""
+    from .auth.identity_cache import forget_epoch
+
     g.pop("portal_active_plugins", None)
+    forget_epoch()
 
 
 def hook(name: str):

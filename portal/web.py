@@ -161,3 +161,4 @@ def init_web(app: Flask) -> None:
     @app.teardown_request
     def _clear(_exc: BaseException | None) -> None:
         g.pop("portal_active_plugins", None)
+        g.pop("portal_security_epoch", None)

@@ -274,7 +274,7 @@ def _debit_pg(account_id: int, points: int, *, kind: str, on: date, actor: Actor
     is locked, so its snapshot sees every committed change to the account's lots."""
     filters = ("" if include_overdue else "AND expires_on >= :on") + \
         ("" if lot_member is None else " AND member_id = :lot_member")
-    row = db.session.execute(text(_DEBIT_PG.format(filters=filters)), {
+    row = db.session.connection().execute(text(_DEBIT_PG.format(filters=filters)), {
         "account_id": account_id, "points": points, "member_id": member_id, "kind": kind, "on": on,
         "reason": reason, "actor_id": actor.id, "actor_label": actor.label, "now": utcnow(),
         "reward_id": extra.get("reward_id"), "approval_id": extra.get("approval_id"), "lot_member": lot_member,
@@ -344,7 +344,8 @@ def redeem(customer: Customer, points: int, reason: str, actor: Any = None, on: 
         tbl = LoyAccount.__table__
         target = select(func.coalesce(tbl.c.pool_id, tbl.c.id)).where(tbl.c.customer_id == customer.id).scalar_subquery()
         # Find the account (the pool's for a card member), lock it and take the points: one statement.
-        row = db.session.execute(update(tbl).where(tbl.c.id == target, tbl.c.balance >= points)
+        # Core on the session's connection: no ORM statement handling on the hot path.
+        row = db.session.connection().execute(update(tbl).where(tbl.c.id == target, tbl.c.balance >= points)
                                  .values(balance=tbl.c.balance - points, updated_at=utcnow())
                                  .returning(tbl.c.id, tbl.c.balance)).first()
         if row is None:

@@ -17,7 +17,8 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db, write_intent
 from ..models import User, UserSession, utcnow
-from ..plugins import active_plugins_column, remember_active_plugins
+from ..plugins import active_plugin_names, active_plugins_column, remember_active_plugins, use_active_plugins
+from .identity_cache import CachedIdentity, attach, identity_cache, prototype, security_epoch
 
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -50,13 +51,25 @@ def identity_options() -> tuple:
 
 
 def load_session_user(token: str) -> User | None:
-    """The session's user, with roles, in one round trip (session ⨝ user ⟕ roles ⟕ local roles).
+    """The session's user, with roles.
 
-    The row is read on every request — logout, expiry and role changes take effect at once — and
-    the same SELECT carries the active plugin set (``plugins.active_plugins_column``), which the
-    request needs anyway.
+    Logout, expiry and role changes take effect at once: with an unchanged security epoch and a
+    session touched less than a minute ago, the worker's cached identity is used (one integer
+    read, ``identity_cache``); otherwise one round trip loads session ⨝ user ⟕ roles ⟕ local roles,
+    with the active plugin set riding on the same SELECT (``plugins.active_plugins_column``).
     """
     key = token_hash(token)
+    cache = identity_cache()
+    now = utcnow()
+    cfg = current_app.config
+    if cache is not None:
+        epoch = security_epoch()
+        hit = cache.get("session", key, epoch)
+        if hit is not None and now - hit.seen_at <= TOUCH_EVERY and now - hit.started_at <= cfg["PORTAL_SESSION_ABSOLUTE"]:
+            use_active_plugins(hit.plugins)
+            user = attach(hit)
+            user.session_token = token
+            return user
     row = db.session.execute(
         select(User, UserSession.created_at, UserSession.last_seen_at, active_plugins_column())
         .join(UserSession, UserSession.user_id == User.id)
@@ -67,8 +80,6 @@ def load_session_user(token: str) -> User | None:
         return None
     user, created_at, last_seen_at, plugins = row
     remember_active_plugins(plugins)
-    now = utcnow()
-    cfg = current_app.config
     if now - last_seen_at > cfg["PORTAL_SESSION_IDLE"] or now - created_at > cfg["PORTAL_SESSION_ABSOLUTE"]:
         write_intent()
         # Statements, not ORM objects: a parallel request may have removed the row already.
@@ -77,12 +88,19 @@ def load_session_user(token: str) -> User | None:
         return None
     if not user.active:
         return None
+    entry = None
+    if cache is not None:  # before any commit below expires the loaded user
+        entry = CachedIdentity(prototype(user), epoch, active_plugin_names(), created_at, last_seen_at)
     if now - last_seen_at > TOUCH_EVERY:
         write_intent()
         touched = db.session.execute(update(UserSession).where(UserSession.token_hash == key).values(last_seen_at=now))
         db.session.commit()
         if not touched.rowcount:  # logged out by a parallel request
             return None
+        if entry is not None:
+            entry = CachedIdentity(entry.user, entry.epoch, entry.plugins, created_at, now)
+    if entry is not None:
+        cache.put("session", key, entry)
     user.session_token = token
     return user
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, Text
+from sqlalchemy import JSON, BigInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -40,3 +40,15 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class SecurityEpoch(db.Model):
+    """One row whose ``value`` database triggers raise on every change that can alter a signed-in
+    identity (users, roles, local roles and their org-unit / partner targets, revoked tokens, ended
+    sessions, plugin state). Workers cache identities and the active plugin set per value, so a
+    request reads this one integer instead of reloading them (``portal.auth.identity_cache``)."""
+
+    __tablename__ = "security_epoch"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

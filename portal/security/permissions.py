@@ -218,8 +218,9 @@ def _max_id(model: type) -> int:
     return 2**63 - 1 if isinstance(model.__table__.c.id.type, BigInteger) else 2**31 - 1
 
 
-def get_scoped_or_404(model: type, ident: Any, user: Any, permission: str) -> Any:
-    """Load one object through the scope filter: out of scope and missing look the same (404)."""
+def get_scoped_or_404(model: type, ident: Any, user: Any, permission: str, *options: Any) -> Any:
+    """Load one object through the scope filter: out of scope and missing look the same (404).
+    ``options`` are loader options (e.g. ``load_only`` for a hot path that needs a few columns)."""
     gone = f"No {getattr(model, '__tablename__', 'object').replace('_', ' ')} with this id."
     if isinstance(ident, str):
         # Plain ASCII digits only: int() would also take " 12", "1_2" or non-ASCII digits.
@@ -231,7 +232,8 @@ def get_scoped_or_404(model: type, ident: Any, user: Any, permission: str) -> An
         abort(404, description=gone)
     if not 0 < ident <= _max_id(model):
         abort(404, description=gone)
-    obj = db.session.execute(select(model).where(model.id == ident, scope_filter(user, permission, model))).scalar_one_or_none()
+    obj = db.session.execute(select(model).where(model.id == ident, scope_filter(user, permission, model))
+                             .options(*options)).scalar_one_or_none()
     if obj is None:
         abort(404, description=gone)  # the same answer as a missing id: existence does not leak
     return obj
