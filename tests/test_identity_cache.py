@@ -135,8 +135,13 @@ WATCHED_CHANGES = [
     ("user_role", "DELETE FROM user_role WHERE role = 'Reviewer'"),
     ("local_role", "UPDATE local_role SET role = role WHERE id = (SELECT MIN(id) FROM local_role)"),
     ("org_unit", "UPDATE org_unit SET name = name WHERE code = 'B001'"),
+    ("org_unit insert", "INSERT INTO org_unit (code, name, kind, path, depth, active, created_at) "
+                        "VALUES ('B999', 'probe', 'branch', '/999/', 1, true, CURRENT_TIMESTAMP)"),
     ("partner_group", "UPDATE partner_group SET name = name WHERE code = 'G01'"),
     ("partner", "UPDATE partner SET name = name WHERE id = (SELECT MIN(id) FROM partner)"),
+    ("partner insert", "INSERT INTO partner (group_id, code, name, level, path, depth, active, created_at) "
+                       "SELECT MIN(id), 'P-PROBE', 'probe', 'distributor', '/0/', 0, true, CURRENT_TIMESTAMP "
+                       "FROM partner_group"),
     ("api_token", "UPDATE api_token SET revoked_at = CURRENT_TIMESTAMP"),
     ("user_session", "DELETE FROM user_session"),
     ("plugin_state", "INSERT INTO plugin_state (name, installed, enabled, updated_at) "
@@ -162,3 +167,21 @@ def test_touches_and_business_writes_leave_the_epoch_alone(app, client):
     sql("UPDATE customer SET complaint = complaint WHERE id = 1")
     assert client.get("/api/v1/me", headers=bearer(raw)).status_code == 200
     assert epoch() == before
+
+
+def test_a_new_partner_under_a_grant_is_in_scope_at_once(app, client):
+    """The worker's resolved scope ids (the partners under ibo1's own node) are cached per epoch:
+    a partner added under that node, and its customer, are visible on the next request."""
+    from portal.models import Customer, Partner
+    from portal.org.service import create_partner
+
+    headers = bearer(api_token_for("ibo1@example.com"))
+    before = client.get("/api/v1/customers?per_page=100", headers=headers).get_json()["total"]
+    assert client.get("/api/v1/customers?per_page=100", headers=headers).status_code == 200  # cached
+    me = db.session.get(Partner, scalar("SELECT partner_id FROM user_account WHERE email = 'ibo1@example.com'"))
+    newcomer = create_partner(me.group, "새 파트너", me.code, None)
+    db.session.flush()
+    db.session.add(Customer(code="C-NEW-1", name="신규 고객", partner_id=newcomer.id))
+    db.session.commit()
+    after = client.get("/api/v1/customers?per_page=100", headers=headers).get_json()["total"]
+    assert after == before + 1

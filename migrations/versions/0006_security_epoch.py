@@ -3,7 +3,8 @@
 Workers cache signed-in identities and the active plugin set and check this one integer per
 request instead of reloading them (``portal/auth/identity_cache.py``). Row-level triggers raise it
 when a user changes or is deleted; on any change to ``user_role`` or ``local_role``; when an org
-unit, partner group or partner (the targets of local roles) is changed or deleted; when an API
+unit, partner group or partner (the targets of local roles) is changed or deleted, and when an
+org unit or partner is added (a granted subtree grows: the worker's resolved scope ids); when an API
 token is revoked, re-pointed or deleted; when a session ends (row deleted: logout, expiry,
 password change); on any change to ``plugin_state``. Session ``last_seen_at`` touches and token
 ``last_used_at`` touches do not raise it.
@@ -27,9 +28,9 @@ WATCHED = [
     ('user_account', ('UPDATE', 'DELETE'), None),
     ('user_role', ('INSERT', 'UPDATE', 'DELETE'), None),
     ('local_role', ('INSERT', 'UPDATE', 'DELETE'), None),
-    ('org_unit', ('UPDATE', 'DELETE'), None),
+    ('org_unit', ('INSERT', 'UPDATE', 'DELETE'), None),
     ('partner_group', ('UPDATE', 'DELETE'), None),
-    ('partner', ('UPDATE', 'DELETE'), None),
+    ('partner', ('INSERT', 'UPDATE', 'DELETE'), None),
     ('api_token', ('UPDATE', 'DELETE'), ('revoked_at', 'user_id', 'token_hash')),
     ('user_session', ('DELETE',), None),
     ('plugin_state', ('INSERT', 'UPDATE', 'DELETE'), None),

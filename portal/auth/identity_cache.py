@@ -4,8 +4,8 @@ database's security epoch on every request.
 Loading a user with roles, local roles and their targets through the ORM costs more CPU than
 most of the request it serves (an API redemption, a list page). The ``security_epoch`` row is
 raised by database triggers (migration ``0006_security_epoch``) on every change that can alter an
-identity: a user, a role, a local role or its org unit / partner target, a revoked token, an
-ended session, the plugin state. So a request reads that one integer, and while it is unchanged a
+identity: a user, a role, a local role or its org unit / partner target (or a new org unit or
+partner under it), a revoked token, an ended session, the plugin state. So a request reads that one integer, and while it is unchanged a
 worker may reuse what it loaded before; any such change, committed by any worker, process or
 SQL client, makes every cached entry stale on the next request everywhere.
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,6 +57,8 @@ class IdentityCache:
         self._entries: OrderedDict[tuple[str, str], CachedIdentity] = OrderedDict()
         self._lock = threading.Lock()
         self.plugins: tuple[int, frozenset[str]] | None = None
+        self._scopes: dict[Any, Any] = {}
+        self._scopes_epoch: int | None = None
 
     def get(self, kind: str, key: str, epoch: int) -> CachedIdentity | None:
         with self._lock:
@@ -82,7 +85,23 @@ class IdentityCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._scopes.clear()
             self.plugins = None
+
+    def scope(self, key: Any, epoch: int, build: Callable[[], Any]) -> Any:
+        """``build()``'s value for ``key`` (e.g. the node ids under a user's grants), reused while
+        the epoch is unchanged: adding, moving or removing an org unit or partner raises it."""
+        with self._lock:
+            if self._scopes_epoch != epoch or len(self._scopes) >= self.max_entries:
+                self._scopes.clear()
+                self._scopes_epoch = epoch
+            if key in self._scopes:
+                return self._scopes[key]
+        value = build()
+        with self._lock:
+            if self._scopes_epoch == epoch:
+                self._scopes[key] = value
+        return value
 
     def __len__(self) -> int:
         return len(self._entries)

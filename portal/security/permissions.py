@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort
+from flask import abort, has_request_context
 from sqlalchemy import BigInteger, ColumnElement, and_, false, literal, or_, select, true, union_all
 
+from ..auth.identity_cache import identity_cache, security_epoch
 from ..extensions import db
 from ..models import Customer, LocalRole, OrgUnit, Partner, PartnerGroup, SaleLine, SalesReport, User
 from ..models.base import subtree_bounds
@@ -175,7 +176,12 @@ def scope_filter(user: Any, permission: str, model: type) -> ColumnElement[bool]
     partners = [lr.partner for lr in grants if lr.partner is not None] if spec.partner_attr else []
     if not (units or groups or partners):
         return false()
-    resolved = _resolve_ids(units, groups, partners)
+    cache = identity_cache() if has_request_context() else None
+    if cache is not None:
+        key = (tuple(u.id for u in units), tuple(groups), tuple(p.id for p in partners))
+        resolved = cache.scope(key, security_epoch(), lambda: _resolve_ids(units, groups, partners))
+    else:
+        resolved = _resolve_ids(units, groups, partners)
     conds = []
     if resolved is None:
         if units:
