@@ -22,6 +22,7 @@ from .config import add_months, rules, tiers
 from .models import LoyAccount, LoyEntry, LoyTier, LoyTierChange
 
 TMP = "loy_tmp_tier"
+ANALYZE_ABOVE = 50_000  # members in one review
 
 
 def base_tier_code() -> str | None:
@@ -68,14 +69,14 @@ def progress(customer_id: int, current: str | None, as_of: date | None = None) -
             "pct": pct, "window_start": window(as_of)[0], "as_of": as_of, "qualified": qualified_tier(earned, ladder)}
 
 
-def _cases(ladder: list[LoyTier]) -> tuple[str, str, str, dict[str, Any]]:
+def _cases(ladder: list[LoyTier], earned: str = "COALESCE(q.earned, 0)") -> tuple[str, str, str, dict[str, Any]]:
     """SQL for: earned → tier code, earned → rank, current tier code → rank (unknown = lowest)."""
     params: dict[str, Any] = {}
     code, rank = ["CASE"], ["CASE"]
     for i, tier in reversed(list(enumerate(ladder))):
         params[f"tt{i}"], params[f"tc{i}"] = tier.threshold, tier.code
-        code.append(f"WHEN COALESCE(q.earned, 0) >= :tt{i} THEN :tc{i}")
-        rank.append(f"WHEN COALESCE(q.earned, 0) >= :tt{i} THEN {i}")
+        code.append(f"WHEN {earned} >= :tt{i} THEN :tc{i}")
+        rank.append(f"WHEN {earned} >= :tt{i} THEN {i}")
     code.append("ELSE :tc0 END")
     rank.append("ELSE 0 END")
     old_rank = "CASE a.tier " + " ".join(f"WHEN :tc{i} THEN {i}" for i in range(len(ladder))) + " ELSE 0 END"
@@ -100,9 +101,16 @@ def review(as_of: date, *, members_sql: str | None = None, params: dict[str, Any
         db.session.execute(text("DROP TABLE IF EXISTS loy_tmp_members"))
         db.session.execute(text("CREATE TEMPORARY TABLE loy_tmp_members (member_id INTEGER PRIMARY KEY)"))
         sql = f"INSERT INTO loy_tmp_members (member_id) SELECT DISTINCT m.member_id FROM ({members_sql}) m"  # noqa: S608
-        db.session.execute(text(sql + " WHERE m.member_id IS NOT NULL"), p)
+        db.session.execute(text(sql + " WHERE m.member_id IS NOT NULL ORDER BY 1"), p)  # the key grows at its end
+        count = db.session.execute(text("SELECT COUNT(*) FROM loy_tmp_members")).scalar_one()
+        if not count:
+            db.session.execute(text("DROP TABLE IF EXISTS loy_tmp_members"))
+            return {"up": 0, "down": 0}
         if db.session.get_bind().dialect.name == "postgresql":
-            db.session.execute(text("ANALYZE loy_tmp_members"))
+            # After a large batch the ledger's statistics may still describe it empty: a nested
+            # loop per member would follow.
+            db.session.execute(text("ANALYZE loy_tmp_members, loy_entry, loy_account" if count > ANALYZE_ABOVE
+                                    else "ANALYZE loy_tmp_members"))
         members = "AND e.member_id IN (SELECT member_id FROM loy_tmp_members)"
         members_a = "AND a.customer_id IN (SELECT member_id FROM loy_tmp_members)"
     changed = "q.new_rank <> q.old_rank" if allow_down else "q.new_rank > q.old_rank"
@@ -124,17 +132,59 @@ def review(as_of: date, *, members_sql: str | None = None, params: dict[str, Any
         WHERE {changed}"""), p)  # noqa: S608 - only our own fragments and bound parameters
     counts = dict(db.session.execute(text(f"SELECT direction, COUNT(*) FROM {TMP} GROUP BY direction")).all())  # noqa: S608
     if counts:
-        db.session.execute(text(f"""
-            INSERT INTO loy_tier_change (customer_id, from_tier, to_tier, direction, reason, changed_on, created_at)
-            SELECT customer_id, old_tier, new_tier, direction, :reason, :as_of, :now FROM {TMP}"""), p)  # noqa: S608
-        db.session.execute(text(f"""
-            UPDATE loy_account SET tier = t.new_tier, tier_since = :as_of
-            FROM {TMP} t WHERE loy_account.id = t.account_id"""), p)  # noqa: S608
-        db.session.execute(text(f"""
-            UPDATE customer SET tier = t.new_tier FROM {TMP} t WHERE customer.id = t.customer_id"""))  # noqa: S608
+        _record(f"SELECT customer_id, account_id, old_tier, new_tier, direction FROM {TMP}", p)  # noqa: S608
     db.session.execute(text(f"DROP TABLE IF EXISTS {TMP}"))
     db.session.execute(text("DROP TABLE IF EXISTS loy_tmp_members"))
     return {"up": int(counts.get("up", 0)), "down": int(counts.get("down", 0))}
+
+
+def _record(moves_sql: str, p: dict[str, Any], accounts: bool = True) -> None:
+    """Write moves (``moves_sql``: customer_id, account_id, old_tier, new_tier, direction) to the
+    history, the accounts (unless they hold the new tier already) and the mirror in
+    ``customer.tier``; each in id order, so rows are visited (and indexes extended) page by page."""
+    db.session.execute(text(f"""
+        INSERT INTO loy_tier_change (customer_id, from_tier, to_tier, direction, reason, changed_on, created_at)
+        SELECT m.customer_id, m.old_tier, m.new_tier, m.direction, :reason, :as_of, :now FROM ({moves_sql}) m
+        ORDER BY m.customer_id"""), p)  # noqa: S608
+    if accounts:
+        db.session.execute(text(f"""
+            UPDATE loy_account SET tier = m.new_tier, tier_since = :as_of
+            FROM (SELECT account_id, new_tier FROM ({moves_sql}) x ORDER BY account_id) m
+            WHERE loy_account.id = m.account_id"""), p)  # noqa: S608
+    # A customer row is rewritten only where it shows another tier: on a full page the rewrite
+    # adds an entry to each of the customer table's indexes.
+    db.session.execute(text(f"""
+        UPDATE customer SET tier = m.new_tier
+        FROM (SELECT customer_id, new_tier FROM ({moves_sql}) x ORDER BY customer_id) m
+        WHERE customer.id = m.customer_id AND (customer.tier IS NULL OR customer.tier <> m.new_tier)"""), p)  # noqa: S608
+
+
+def opening(as_of: date, earned: str) -> tuple[str, str, dict[str, Any]]:
+    """For accounts a batch opens (PostgreSQL earning): SQL for the tier an account opens at and
+    its ``tier_since`` — the tier its points earned in the window (``earned``, an SQL expression)
+    qualify it for, i.e. the upgrade ``review`` would make at once, recorded by ``record_openings``.
+    Parameters ``:tstart``/``:tend`` bound the window."""
+    ladder = tiers()
+    if not ladder:
+        return "CAST(NULL AS VARCHAR)", "CAST(NULL AS DATE)", {}
+    start, end = window(as_of)
+    code, rank, _old, p = _cases(ladder, earned)
+    return code, f"CASE WHEN {rank} > 0 THEN CAST(:opened_on AS DATE) END", {
+        **p, "tstart": start, "tend": end, "opened_on": as_of}
+
+
+def record_openings(table: str, as_of: date, reason: str = "earn") -> int:
+    """History and mirror for the accounts in ``table`` (id, customer_id, tier, tier_since) that
+    opened above the base tier (``tier_since`` set). Returns how many."""
+    from portal.models import utcnow
+
+    p = {"base": base_tier_code(), "reason": reason, "as_of": as_of, "now": utcnow()}
+    moves = f"""SELECT customer_id, id AS account_id, CAST(:base AS VARCHAR) AS old_tier, tier AS new_tier,
+                       'up' AS direction FROM {table} WHERE tier_since IS NOT NULL"""  # noqa: S608
+    count = db.session.execute(text(f"SELECT COUNT(*) FROM ({moves}) m"), p).scalar_one()  # noqa: S608
+    if count:
+        _record(moves, p, accounts=False)
+    return int(count)
 
 
 def history(customer_id: int, limit: int = 50) -> list[LoyTierChange]:
