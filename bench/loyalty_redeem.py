@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -89,8 +90,9 @@ def _psql(url: str):
     return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True)
 
 
-def prepare(url: str, accounts: int) -> str:
-    """Data, the add-on, every account credited; returns a fresh API token."""
+def prepare(url: str, accounts: int, reuse: bool = False) -> str:
+    """Data, the add-on, every account credited (``reuse``: as a previous run left them, when the
+    add-on is installed); returns a fresh API token."""
     env = {**bench_env(url), "PORTAL_PLUGINS": "loyalty"}
     subprocess.run([str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", "portal", "db", "upgrade"], cwd=ROOT,
                    env=env, check=True, capture_output=True)
@@ -120,14 +122,15 @@ def prepare(url: str, accounts: int) -> str:
         from portal.users.service import create_user
 
         state = db.session.get(PluginState, "loyalty")
-        if state is not None and state.installed:
-            uninstall("loyalty", purge=True)  # every run from the same starting point
-        install("loyalty")
-        from plugins.loyalty.earning import earn_pending
+        if not (reuse and state is not None and state.installed):
+            if state is not None and state.installed:
+                uninstall("loyalty", purge=True)  # every run from the same starting point
+            install("loyalty")
+            from plugins.loyalty.earning import earn_pending
 
-        batch = earn_pending(as_of=date(2026, 10, 31))
-        db.session.commit()
-        print(f"earned {batch.points:,} points on {batch.lines:,} accounts", flush=True)
+            batch = earn_pending(as_of=date(2026, 10, 31))
+            db.session.commit()
+            print(f"earned {batch.points:,} points on {batch.lines:,} accounts", flush=True)
         user = find_user(EMAIL) or create_user(EMAIL, "Bench HQ", "bench-pass-2026-long", roles=["HQ Staff"])
         _token, raw = create_token(user, "bench")
         db.session.commit()
@@ -167,6 +170,27 @@ def serve(url: str, workers: int, worker_class: str, threads: int) -> tuple[subp
     raise SystemExit("gunicorn did not answer within 60 s")
 
 
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU time (user + system) so far of the gunicorn processes (the server's process group) and
+    of every PostgreSQL process on this machine: with the load generator's, where a request's CPU
+    goes on a machine that runs all three."""
+    tick = os.sysconf("SC_CLK_TCK")
+    group = os.getpgid(server_pid)
+    totals = {"gunicorn": 0.0, "postgres": 0.0}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        comm, rest = raw[raw.index("(") + 1:raw.rindex(")")], raw[raw.rindex(")") + 2:].split()
+        used = (int(rest[11]) + int(rest[12])) / tick  # utime, stime (fields 14 and 15)
+        if int(rest[2]) == group:  # pgrp (field 5)
+            totals["gunicorn"] += used
+        elif comm == "postgres":
+            totals["postgres"] += used
+    return totals
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pg-url", default=os.environ.get("PORTAL_BENCH_PG_URL", DEFAULT_PG))
@@ -176,9 +200,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="per worker, with --worker-class gthread")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the ledger a previous run left (each account starts with 100,000 points)")
     args = parser.parse_args()
     url = ensure_database(args.pg_url, DBNAME)
-    token = prepare(url, args.accounts)
+    token = prepare(url, args.accounts, args.reuse)
     run_id = datetime.now(UTC).strftime("%H%M%S")
     script = Path(tempfile.mkdtemp()) / "redeem.lua"
     script.write_text(LUA.replace("__ACCOUNTS__", str(args.accounts)).replace("__RUN__", run_id)
@@ -188,9 +214,13 @@ def main() -> None:
         # a short warm-up (connections, plans), then the measured run
         subprocess.run(["wrk", "-t2", "-c4", "-d3s", "-s", str(script), f"http://127.0.0.1:{port}"], check=True,
                        capture_output=True, text=True, timeout=60)
+        before, wrk_before = cpu_seconds(proc.pid), resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s",
                               "-s", str(script), f"http://127.0.0.1:{port}"], check=True, capture_output=True,
                              text=True, timeout=args.duration + 60).stdout
+        after, wrk_after = cpu_seconds(proc.pid), resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = {k: round(after[k] - before.get(k, 0), 1) for k in after}
+        cpu["wrk"] = round(wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime - wrk_before.ru_stime, 1)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
@@ -205,7 +235,9 @@ def main() -> None:
     result = {"bench": "loyalty_redeem", "database": "postgresql", "workers": args.workers,
               "worker_class": args.worker_class, "threads": args.threads if args.worker_class == "gthread" else 1,
               "connections": args.connections, "duration_s": args.duration, "accounts": args.accounts,
-              "requests_per_s": rps, "status": status, "latency_ms": lat, "redeem_entries": redeems,
+              "requests_per_s": rps, "cpu_seconds": cpu,
+              "cpu_ms_per_request": {k: round(v * 1000 / max(1, rps * args.duration), 2) for k, v in cpu.items()},
+              "status": status, "latency_ms": lat, "redeem_entries": redeems,
               "balance_mismatches": mismatches, "target_per_s": 500, "cpus": os.cpu_count(),
               "python": platform.python_version(), "at": datetime.now(UTC).isoformat(timespec="seconds")}
     RESULTS.mkdir(parents=True, exist_ok=True)

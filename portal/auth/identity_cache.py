@@ -29,14 +29,13 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import SecurityEpoch, User
+from ..models import User
 
 MAX_ENTRIES = 4096
-_EPOCH = select(SecurityEpoch.value).where(SecurityEpoch.id == 1)
+EPOCH_SQL = "SELECT value FROM security_epoch WHERE id = 1"  # (table: models.SecurityEpoch)
 
 
 @dataclass(frozen=True)
@@ -121,8 +120,11 @@ def security_epoch() -> int:
     """The epoch, read once per request (and again after :func:`forget_epoch`)."""
     if has_app_context() and "portal_security_epoch" in g:
         return g.portal_security_epoch
-    value = db.session.connection().execute(_EPOCH).scalar()  # Core: the cheapest statement path
-    value = -1 if value is None else int(value)
+    # Straight to the driver on the session's connection and transaction (sqlite3 and psycopg
+    # alike): a constant statement needs none of SQLAlchemy's statement handling, and every
+    # request runs it.
+    row = db.session.connection().connection.driver_connection.execute(EPOCH_SQL).fetchone()
+    value = -1 if row is None else int(row[0])
     if has_app_context():
         g.portal_security_epoch = value
     return value

@@ -5,6 +5,8 @@ from .permissions import (
     get_scoped_or_404,
     has_global_permission,
     has_permission,
+    id_or_404,
+    not_found_message,
     partner_scope,
     register_scoped,
     role_map,
@@ -15,6 +17,6 @@ from .roles import ALL_ROLES, BRANCH_STAFF, DISTRIBUTOR, GROUP_LEADER, HQ_STAFF,
 
 __all__ = [
     "ALL_ROLES", "BRANCH_STAFF", "DISTRIBUTOR", "GROUP_LEADER", "HQ_STAFF", "REVIEWER", "ROLES", "SITE_ADMIN",
-    "get_scoped_or_404", "has_global_permission", "has_permission", "partner_scope", "permission_required",
+    "get_scoped_or_404", "has_global_permission", "has_permission", "id_or_404", "not_found_message", "partner_scope", "permission_required",
     "register_scoped", "role_map", "scope_filter", "unit_scope",
 ]

@@ -224,22 +224,31 @@ def _max_id(model: type) -> int:
     return 2**63 - 1 if isinstance(model.__table__.c.id.type, BigInteger) else 2**31 - 1
 
 
-def get_scoped_or_404(model: type, ident: Any, user: Any, permission: str, *options: Any) -> Any:
-    """Load one object through the scope filter: out of scope and missing look the same (404).
-    ``options`` are loader options (e.g. ``load_only`` for a hot path that needs a few columns)."""
-    gone = f"No {getattr(model, '__tablename__', 'object').replace('_', ' ')} with this id."
+def not_found_message(model: type) -> str:
+    return f"No {getattr(model, '__tablename__', 'object').replace('_', ' ')} with this id."
+
+
+def id_or_404(model: type, ident: Any) -> int:
+    """An id from a URL as ``model``'s id column can hold it, or 404 (never a driver error)."""
     if isinstance(ident, str):
         # Plain ASCII digits only: int() would also take " 12", "1_2" or non-ASCII digits.
         if not (ident.isascii() and ident.isdigit()):
-            abort(404, description=gone)
+            abort(404, description=not_found_message(model))
     try:
         ident = int(ident)
     except (TypeError, ValueError):
-        abort(404, description=gone)
+        abort(404, description=not_found_message(model))
     if not 0 < ident <= _max_id(model):
-        abort(404, description=gone)
+        abort(404, description=not_found_message(model))
+    return ident
+
+
+def get_scoped_or_404(model: type, ident: Any, user: Any, permission: str, *options: Any) -> Any:
+    """Load one object through the scope filter: out of scope and missing look the same (404).
+    ``options`` are loader options (e.g. ``load_only`` for a hot path that needs a few columns)."""
+    ident = id_or_404(model, ident)
     obj = db.session.execute(select(model).where(model.id == ident, scope_filter(user, permission, model))
                              .options(*options)).scalar_one_or_none()
     if obj is None:
-        abort(404, description=gone)  # the same answer as a missing id: existence does not leak
+        abort(404, description=not_found_message(model))  # the same answer as a missing id: existence does not leak
     return obj

@@ -110,3 +110,64 @@ def test_disabled_addon_answers_404(app, client):
     assert _post(client, token, 1, "earn", {"points": 1, "reason": "x", "idempotency_key": "d"}).status_code == 404
     set_enabled("loyalty", True)
     assert client.get(f"{BASE}/1", headers=bearer(token)).status_code == 200
+
+
+def test_redeem_answers_in_full(app, client):
+    """Every answer of ``.../redeem`` — on PostgreSQL written by the database function
+    ``loy_api_redeem``, on SQLite by the ledger in Python — in the same shape: the entry exactly
+    as ``entry_dict`` renders it, replays, refusals that replay a first success, expired lots,
+    a customer without an account, a family card member, and ids that cannot exist."""
+    from datetime import date, timedelta
+
+    from plugins.loyalty import family, ledger
+    from plugins.loyalty.models import LoyEntry
+    from plugins.loyalty.summary import entry_dict
+    from portal.extensions import db
+    from portal.models import Household
+    from tests.plugins.loyalty.conftest import assert_ledger_ok, customer
+
+    token = api_token_for("hq@example.com")
+    assert _post(client, token, 4, "earn", {"points": 500, "reason": "seed", "idempotency_key": "e4"}).status_code == 201
+    body = {"points": 120, "reason": "  gift   card ", "idempotency_key": "r1"}
+    first = _post(client, token, 4, "redeem", body)
+    assert first.status_code == 201 and first.mimetype == "application/json"
+    answer = first.get_json()
+    entry = db.session.get(LoyEntry, answer["entry"]["id"])
+    assert answer == {"entry": entry_dict(entry, 380), "balance": 380, "customer_id": 4,
+                      "account_id": entry.account_id}
+    assert answer["entry"]["reason"] == "gift card" and answer["entry"]["points"] == -120
+    again = _post(client, token, 4, "redeem", body)
+    assert again.status_code == 200 and again.get_json() == answer and again.headers["Idempotent-Replayed"] == "true"
+    assert _post(client, token, 4, "redeem", {**body, "points": 121}).status_code == 422
+    # Spend the rest, then retry that request: the balance refuses it, the key replays its success.
+    rest = {"points": 380, "reason": "all", "idempotency_key": "r2"}
+    assert _post(client, token, 4, "redeem", rest).status_code == 201 and balance(4) == 0
+    retry = _post(client, token, 4, "redeem", rest)
+    assert retry.status_code == 200 and retry.get_json()["balance"] == 0
+    # No account at all: refused, nothing written.
+    entries = scalar("SELECT COUNT(*) FROM loy_entry")
+    resp = _post(client, token, 5, "redeem", {"points": 1, "reason": "x", "idempotency_key": "n1"})
+    assert resp.status_code == 409 and resp.get_json()["error"] == "insufficient_points"
+    # Points whose lot has expired are in the balance until the expiry run, but cannot be spent.
+    ledger.earn(customer(6), 300, "old", on=date.today() - timedelta(days=3 * 366))
+    db.session.commit()
+    resp = _post(client, token, 6, "redeem", {"points": 100, "reason": "x", "idempotency_key": "x1"})
+    assert resp.status_code == 409 and resp.get_json() == {
+        "error": "insufficient_points", "message": "Not enough points that are still valid."}
+    assert balance(6) == 300 and scalar("SELECT COUNT(*) FROM loy_entry") == entries + 1
+    assert scalar("SELECT COUNT(*) FROM loy_request WHERE key IN ('n1', 'x1')") == 0
+    # A family card member redeems from the pool.
+    home = Household(name="API family")
+    db.session.add(home)
+    db.session.flush()
+    for cid in (7, 8):
+        customer(cid).household_id = home.id
+    ledger.earn(customer(7), 200, "seed")
+    card = family.issue_card(home, actor=None)
+    db.session.commit()
+    resp = _post(client, token, 8, "redeem", {"points": 150, "reason": "pooled", "idempotency_key": "f1"})
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["account_id"] == card.id and resp.get_json()["balance"] == 50
+    for bad in ("abc", "0", "-1", "99999999999999999999", "٣"):
+        assert _post(client, token, bad, "redeem", {"points": 1, "reason": "x", "idempotency_key": "b"}).status_code == 404
+    assert_ledger_ok()
