@@ -49,7 +49,9 @@ def load_config(instance_path: Path) -> dict[str, Any]:
     return {
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": db_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True} if not db_url.startswith("sqlite") else {},
+        # Pooled connections idle longer than this many seconds are pinged before use; 0 = on every
+        # checkout, like pool_pre_ping (portal/db_liveness.py).
+        "PORTAL_DB_PING_AFTER_IDLE": float(env("PORTAL_DB_PING_AFTER_IDLE", "1")),
         # Empty = every built-in plugin under plugins/ plus the portal.plugins entry points.
         "PORTAL_PLUGINS": [p.strip() for p in env("PORTAL_PLUGINS", "").split(",") if p.strip()],
         # Sessions (SECURITY.md 3.3.x, 7.3.x)
