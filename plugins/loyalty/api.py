@@ -27,7 +27,13 @@ from portal import audit
 from portal.api.support import authenticate_bearer, error, json_payload, require
 from portal.extensions import db
 from portal.models import Customer, utcnow
-from portal.security import get_scoped_or_404, has_permission, id_or_404, not_found_message
+from portal.security import (
+    get_scoped_or_404,
+    has_global_permission,
+    has_permission,
+    id_or_404,
+    not_found_message,
+)
 
 from . import ledger
 from .ledger import MAX_POINTS, Actor, InsufficientPoints, LedgerError, insert_ignore, is_postgres
@@ -148,39 +154,53 @@ def _write(customer_id: str, operation: str):
 # -- PostgreSQL: the redemption in one round trip ------------------------------------------------
 
 _CUSTOMER = "SELECT branch_id, partner_id FROM customer WHERE id = %s"
-_REDEEM = ("SELECT status, body FROM loy_api_redeem(%s::integer, %s::bigint, %s::text, %s::date, %s::integer, "
-           "%s::text, %s::timestamp, %s::text, %s::text)")
+_ARGS = "%s::bigint, %s::text, %s::date, %s::integer, %s::text, %s::timestamp, %s::text, %s::text"
+_REDEEM = f"SELECT status, body FROM loy_api_redeem(%s::integer, {_ARGS})"  # noqa: S608 - constants only
+# For a caller granted both permissions everywhere: the call joined to the customer row, so a
+# customer that does not exist is still a 404 (no row), in one statement.
+_REDEEM_ANY = (f"SELECT r.status, r.body FROM customer c CROSS JOIN LATERAL loy_api_redeem(c.id, {_ARGS}) r "  # noqa: S608
+               "WHERE c.id = %s::integer")
 _REFUSED = {"balance": "The balance does not cover this many points.",
             "lots": "Not enough points that are still valid."}
 
 
 def _redeem_pg(customer_id: str):
     """The same answers as ``_write`` (status codes, bodies, idempotency), with the writes in the
-    database function ``loy_api_redeem`` (migration loy_0002) and the two statements sent straight
-    to the driver on the request's own connection and transaction: the scope check reads the
-    customer's branch and partner, ``has_permission`` (the one permission check) decides, and the
-    function locks, debits, records and stores the answer."""
+    database function ``loy_api_redeem`` (migration loy_0002), sent straight to the driver on the
+    request's own connection and transaction. The scope check reads the customer's branch and
+    partner and ``has_permission`` (the one permission check) decides — unless the caller's roles
+    grant ``loyalty.view`` and ``loyalty.redeem`` everywhere, where ``has_permission`` is true for
+    every customer and only existence is left to check: the call then runs joined to the customer
+    row (one statement instead of two)."""
     user = current_user._get_current_object()  # (one proxy lookup instead of one per attribute read)
     if not has_permission(user, "loyalty.redeem"):
         abort(403, description="Your roles do not grant loyalty.redeem.")
     ident = id_or_404(Customer, customer_id)
     raw = db.session.connection().connection.driver_connection
-    row = raw.execute(_CUSTOMER, (ident,)).fetchone()
-    # A customer with only the columns the scope check reads, never added to the session.
-    customer = Customer(id=ident, branch_id=row[0], partner_id=row[1]) if row is not None else None
-    if customer is None or not has_permission(user, "loyalty.view", customer):
-        abort(404, description=not_found_message(Customer))
-    if not has_permission(user, "loyalty.redeem", customer):
-        abort(403, description="Your roles do not grant loyalty.redeem for this customer.")
+    everywhere = has_global_permission(user, "loyalty.view") and has_global_permission(user, "loyalty.redeem")
     fields, errors = validate(json_payload())
+    if not everywhere or errors:  # (the 404 comes before the 422, as in _write)
+        row = raw.execute(_CUSTOMER, (ident,)).fetchone()
+        # A customer with only the columns the scope check reads, never added to the session.
+        customer = Customer(id=ident, branch_id=row[0], partner_id=row[1]) if row is not None else None
+        if customer is None or not has_permission(user, "loyalty.view", customer):
+            abort(404, description=not_found_message(Customer))
+        if not has_permission(user, "loyalty.redeem", customer):
+            abort(403, description="Your roles do not grant loyalty.redeem for this customer.")
     if errors:
         return error(422, "validation_failed", "Some fields are not valid; nothing was written.", fields=errors)
     digest = request_hash("redeem", fields)
     key = fields["idempotency_key"]
     reason = " ".join(fields["reason"].split())[:200]  # as the ledger cleans it
     actor = Actor.of(user)
-    status, body = raw.execute(_REDEEM, (ident, fields["points"], reason, date.today(), actor.id, actor.label,
-                                         utcnow(), key, digest)).fetchone()
+    args = (fields["points"], reason, date.today(), actor.id, actor.label, utcnow(), key, digest)
+    if everywhere:
+        answer = raw.execute(_REDEEM_ANY, (*args, ident)).fetchone()
+        if answer is None:
+            abort(404, description=not_found_message(Customer))
+    else:
+        answer = raw.execute(_REDEEM, (ident, *args)).fetchone()
+    status, body = answer
     if status == 201:
         db.session.commit()
         return Response(body, status=201, mimetype="application/json")

@@ -168,6 +168,10 @@ def test_redeem_answers_in_full(app, client):
     resp = _post(client, token, 8, "redeem", {"points": 150, "reason": "pooled", "idempotency_key": "f1"})
     assert resp.status_code == 201, resp.get_json()
     assert resp.get_json()["account_id"] == card.id and resp.get_json()["balance"] == 50
+    missing = scalar("SELECT MAX(id) FROM customer") + 1
+    assert _post(client, token, missing, "redeem", {"points": 1, "reason": "x", "idempotency_key": "m"}).status_code == 404
+    assert _post(client, token, missing, "redeem", {"points": 0}).status_code == 404  # 404 before 422
+    assert _post(client, token, 4, "redeem", {"points": 0}).status_code == 422
     for bad in ("abc", "0", "-1", "99999999999999999999", "٣"):
         assert _post(client, token, bad, "redeem", {"points": 1, "reason": "x", "idempotency_key": "b"}).status_code == 404
     assert_ledger_ok()
