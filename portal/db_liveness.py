@@ -5,8 +5,9 @@ most frequent statement on a busy server. A connection checked in less than
 ``PORTAL_DB_PING_AFTER_IDLE`` seconds ago (default 1) was working then; it is handed out without
 the ping, as HikariCP does (``aliveBypassWindowMs``). One idle longer — the ones a database
 restart or a firewall's idle timeout would have cut — is pinged with the dialect's own ping, and a
-dead one is replaced before the request sees it (the pool's ``DisconnectionError`` protocol:
-invalidate, reconnect, up to three times). ``0`` pings on every checkout. SQLite has nothing to ping.
+dead one is replaced before the request sees it; as with ``pool_pre_ping``, every connection the
+pool held until then is taken for dead too (``InvalidatePoolError``: after a server restart, the
+busy ones would otherwise fail once each). ``0`` pings on every checkout. SQLite has nothing to ping.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 
 from .extensions import db
 
@@ -41,10 +42,10 @@ def watch(engine: Engine, ping_after_idle: float) -> None:
             alive = engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
             if engine.dialect.is_disconnect(exc, dbapi_connection, None) or isinstance(exc, OSError):
-                raise DisconnectionError(str(exc)) from exc
+                raise InvalidatePoolError(str(exc)) from exc
             raise
         if not alive:
-            raise DisconnectionError("the connection did not answer the ping")
+            raise InvalidatePoolError("the connection did not answer the ping")
 
 
 def init_liveness(app: Flask) -> None:

@@ -85,6 +85,8 @@ def validate(data: Any) -> tuple[dict[str, Any], dict[str, str]]:
     reason = data.get("reason")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
         errors["reason"] = "A reason of 1 to 200 characters."
+    elif "\x00" in reason:  # (PostgreSQL refuses it mid-statement: a 500, not an answer)
+        errors["reason"] = "The reason contains a NUL character."
     key = data.get("idempotency_key")
     if not isinstance(key, str) or not KEY_RE.fullmatch(key):
         errors["idempotency_key"] = "1 to 100 characters: letters, digits, '.', '_', ':' or '-'."

@@ -28,6 +28,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from portal.extensions import db
 from portal.models import utcnow
@@ -133,6 +134,8 @@ def earn_lines(where: str, params: dict[str, Any], *, report_id: int | None = No
     if pg:  # sorts and hashes of a big batch stay in memory (this transaction only)
         db.session.execute(text("SET LOCAL work_mem = '1GB'"))
     _drop_temporary()
+    # Decided before anything is read from the ledger, so the batch sees the ledger it will write.
+    bulk = pg and _lock_empty_ledger(where, params)
 
     _points_per_line(where, {**params, "now": now})
     step("points per line")
@@ -147,7 +150,7 @@ def earn_lines(where: str, params: dict[str, Any], *, report_id: int | None = No
     db.session.add(batch)
     db.session.flush()
     p = {"batch": batch.id, "now": now, "actor": actor.label, "base_tier": tier_service.base_tier_code()}
-    rebuild = _unindex_empty_tables() if pg and lines >= BULK_LINES else {}
+    rebuild = _unindex_ledger() if bulk and lines >= BULK_LINES else {}
     if rebuild:
         step("unindexed")
 
@@ -353,31 +356,56 @@ def _write_entries(p: dict[str, Any], opened: str | None, rebuild: dict[str, lis
 
 
 # A first, very large batch (the catch-up over the history after the add-on is installed, or the
-# benchmark) loads the tables that are still empty without these indexes and builds each once at
-# the end: one sort instead of millions of index insertions. The tables stay locked (ACCESS
+# benchmark) loads the ledger's tables, all still empty, without these indexes and builds each once
+# at the end: one sort instead of millions of index insertions. The tables stay locked (ACCESS
 # EXCLUSIVE) until the commit, and rebuilding a unique index checks its uniqueness over every row,
 # so exactly-once holds as before; a failure rolls the indexes back with everything else.
 BULK_LINES = 500_000
-BULK_INDEXES = {
+BULK_INDEXES = {  # (in the order the earning reads them: the lock statement names them so)
+    "loy_earn_line": ("pk_loy_earn_line",),
     "loy_account": ("pk_loy_account", "uq_loy_account_customer_id"),
     "loy_entry": ("pk_loy_entry", "ix_loy_entry_account", "ix_loy_entry_member"),
     "loy_lot": ("pk_loy_lot", "ix_loy_lot_open", "ix_loy_lot_expiring"),
-    "loy_earn_line": ("pk_loy_earn_line",),
     "loy_tier_change": ("pk_loy_tier_change", "ix_loy_tier_change_customer_id", "ix_loy_tier_change_changed_on"),
 }
 
 
-def _unindex_empty_tables() -> dict[str, list[str]]:
-    """PostgreSQL: drop the bulk indexes of each table in ``BULK_INDEXES`` that is empty (locked
-    first). Returns, per table, the statements that rebuild them (their definitions as they are
-    in the database)."""
+def _has_rows(table: str) -> bool:
+    return db.session.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None  # noqa: S608
+
+
+def _lock_empty_ledger(where: str, params: dict[str, Any]) -> bool:
+    """PostgreSQL, before a batch of at least ``BULK_LINES`` lines while the ledger is empty: lock
+    every table of ``BULK_INDEXES`` (ACCESS EXCLUSIVE until the commit) and confirm they are still
+    empty. Without waiting (NOWAIT): a lock that is not free at once means the ledger is in use —
+    the batch then takes the ordinary path, and no reader queues behind a waiting exclusive lock,
+    no deadlock with an import hook reading the tables in another order. The attempt runs in a
+    savepoint, so a refusal releases whatever it had locked."""
+    if any(_has_rows(table) for table in BULK_INDEXES):
+        return False
+    enough = db.session.execute(text(f"SELECT COUNT(*) FROM (SELECT 1 FROM sale_line l WHERE {where} LIMIT :n) x"),  # noqa: S608
+                                {**params, "n": BULK_LINES}).scalar_one()
+    if enough < BULK_LINES:
+        return False
+    savepoint = db.session.begin_nested()
+    try:
+        db.session.execute(text(f"LOCK TABLE {', '.join(BULK_INDEXES)} IN ACCESS EXCLUSIVE MODE NOWAIT"))
+        empty = not any(_has_rows(table) for table in BULK_INDEXES)  # (filled before the lock?)
+    except OperationalError:  # lock_not_available
+        empty = False
+    if not empty:
+        savepoint.rollback()
+        return False
+    savepoint.commit()  # RELEASE SAVEPOINT: the locks stay with the transaction
+    return True
+
+
+def _unindex_ledger() -> dict[str, list[str]]:
+    """Drop the indexes of ``BULK_INDEXES`` (their tables locked and empty: ``_lock_empty_ledger``).
+    Returns, per table, the statements that rebuild them (their definitions as they are in the
+    database)."""
     rebuild: dict[str, list[str]] = {}
     for table, names in BULK_INDEXES.items():
-        if db.session.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first():  # noqa: S608
-            continue
-        db.session.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
-        if db.session.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first():  # noqa: S608 - filled meanwhile
-            continue
         statements = rebuild.setdefault(table, [])
         for name in names:
             constraint = db.session.execute(text(

@@ -66,6 +66,7 @@ def test_validation_and_unknown_fields(app, client):
         ({"points": "10", "reason": "x", "idempotency_key": "a"}, "points"),
         ({"points": True, "reason": "x", "idempotency_key": "a"}, "points"),
         ({"points": 10, "reason": "", "idempotency_key": "a"}, "reason"),
+        ({"points": 10, "reason": "nul\x00byte", "idempotency_key": "a"}, "reason"),
         ({"points": 10, "reason": "x"}, "idempotency_key"),
         ({"points": 10, "reason": "x", "idempotency_key": "has space"}, "idempotency_key"),
         ({"points": 10, "reason": "x", "idempotency_key": "a", "account_id": 5}, "account_id"),
@@ -74,6 +75,8 @@ def test_validation_and_unknown_fields(app, client):
         resp = _post(client, token, 3, "earn", body)
         assert resp.status_code == 422, body
         assert field in resp.get_json()["fields"], resp.get_json()
+    resp = _post(client, token, 3, "redeem", {"points": 1, "reason": "\x00", "idempotency_key": "a"})
+    assert resp.status_code == 422 and "reason" in resp.get_json()["fields"]
     resp = client.post(f"{BASE}/3/earn", data="nope", headers=bearer(token))
     assert resp.status_code == 422
     deep = '{"points": ' * 100_000 + "1" + "}" * 100_000  # the JSON parser's recursion limit: 400, not 500

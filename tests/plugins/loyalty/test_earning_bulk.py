@@ -77,3 +77,34 @@ def test_bulk_equals_rows(app, monkeypatch):
     assert r[:3] == b[:3]
     for k in r[3]:
         assert r[3][k] == b[3][k], k
+
+
+def test_bulk_path_gives_way_to_a_reader(app, monkeypatch):
+    """While another transaction has the ledger open (here: a read of loy_account, as the points
+    tab or an import hook does), the first batch neither waits for it nor makes it wait: the lock
+    attempt fails at once (NOWAIT), its savepoint releases what it had taken, and the batch takes
+    the ordinary path."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    from plugins.loyalty import earning
+
+    monkeypatch.setattr(earning, "BULK_LINES", 1)
+    engine = sa.create_engine(db.engine.url)
+    other = engine.connect()
+    try:
+        other.execute(sa.text("SELECT 1 FROM loy_account LIMIT 1"))  # ACCESS SHARE until its transaction ends
+        steps = []
+        batch = earning.earn_pending(as_of=date(2026, 11, 30), step=steps.append)
+        assert batch.lines > 1000 and "unindexed" not in steps
+        locks = scalar("""SELECT COUNT(*) FROM pg_locks WHERE pid = pg_backend_pid() AND mode = 'AccessExclusiveLock'
+                          AND relation IN ('loy_earn_line'::regclass, 'loy_account'::regclass, 'loy_entry'::regclass,
+                                           'loy_lot'::regclass, 'loy_tier_change'::regclass)""")
+        assert locks == 0  # the refused attempt holds nothing until the commit
+        assert other.execute(sa.text("SELECT COUNT(*) FROM loy_tier_change")).scalar() == 0  # not kept waiting
+        db.session.commit()
+    finally:
+        other.rollback()
+        other.close()
+        engine.dispose()
+    assert_ledger_ok()
+    assert scalar("SELECT COUNT(*) FROM loy_earn_line") == batch.lines
