@@ -154,18 +154,20 @@ def earn_lines(where: str, params: dict[str, Any], *, report_id: int | None = No
     if rebuild:
         step("unindexed")
 
+    # The accounts that exist (a family pool, a returning buyer) are locked before anything else is
+    # written — before this batch opens accounts, too: a batch that holds a new account uncommitted
+    # while it waits for an existing one could deadlock with a batch opening the same customer's.
+    # The ones this batch opens are its own.
+    if pg and "loy_account" not in rebuild:  # (else this batch holds the whole table)
+        lock_accounts_of(GROUPS)
+    step("lock accounts")
     opened = _open_accounts(p, day, upgrade_tiers, bulk="loy_account" in rebuild,
                             ledger_empty="loy_entry" in rebuild)
     step("accounts")
     if opened and upgrade_tiers:
         tier_service.record_openings(opened, day)
         step("tiers of opened accounts")
-    # The accounts that existed before (a family pool, a returning buyer) are locked before their
-    # balances change; the ones just opened are this transaction's own.
-    if pg and "loy_account" not in rebuild:  # (else this batch holds the whole table)
-        lock_accounts_of(GROUPS)
     p["floor"] = db.session.execute(select(func.coalesce(func.max(LoyEntry.id), 0))).scalar_one()
-    step("lock accounts")
 
     count, first, last = _write_entries(p, opened, rebuild, step)
     batch.entries, batch.first_entry_id, batch.last_entry_id = int(count), first, last
