@@ -162,8 +162,7 @@ _REDEEM = f"SELECT status, body FROM loy_api_redeem(%s::integer, {_ARGS})"  # no
 # customer that does not exist is still a 404 (no row), in one statement.
 _REDEEM_ANY = (f"SELECT r.status, r.body FROM customer c CROSS JOIN LATERAL loy_api_redeem(c.id, {_ARGS}) r "  # noqa: S608
                "WHERE c.id = %s::integer")
-_REFUSED = {"balance": "The balance does not cover this many points.",
-            "lots": "Not enough points that are still valid."}
+_REFUSED = {"balance": ledger.NO_BALANCE, "lots": ledger.NO_VALID_LOTS}  # loy_api_redeem's 409 reasons
 
 
 def _redeem_pg(customer_id: str):
@@ -174,9 +173,8 @@ def _redeem_pg(customer_id: str):
     grant ``loyalty.view`` and ``loyalty.redeem`` everywhere, where ``has_permission`` is true for
     every customer and only existence is left to check: the call then runs joined to the customer
     row (one statement instead of two)."""
+    require("loyalty.redeem")
     user = current_user._get_current_object()  # (one proxy lookup instead of one per attribute read)
-    if not has_permission(user, "loyalty.redeem"):
-        abort(403, description="Your roles do not grant loyalty.redeem.")
     ident = id_or_404(Customer, customer_id)
     raw = db.session.connection().connection.driver_connection
     everywhere = has_global_permission(user, "loyalty.view") and has_global_permission(user, "loyalty.redeem")
@@ -193,7 +191,7 @@ def _redeem_pg(customer_id: str):
         return error(422, "validation_failed", "Some fields are not valid; nothing was written.", fields=errors)
     digest = request_hash("redeem", fields)
     key = fields["idempotency_key"]
-    reason = " ".join(fields["reason"].split())[:200]  # as the ledger cleans it
+    reason = ledger.clean_reason(fields["reason"])
     actor = Actor.of(user)
     args = (fields["points"], reason, date.today(), actor.id, actor.label, utcnow(), key, digest)
     if everywhere:
@@ -207,9 +205,6 @@ def _redeem_pg(customer_id: str):
         db.session.commit()
         return Response(body, status=201, mimetype="application/json")
     db.session.rollback()  # whatever the function did is undone; the key may hold the first answer
-    replay = _replay(ident, key, digest)
-    if replay is not None:
-        return replay
     if status == 409 and body in _REFUSED:
-        return error(409, InsufficientPoints.code, _REFUSED[body])
-    return error(409, "conflict", "Try again.")
+        return _replay(ident, key, digest) or error(409, InsufficientPoints.code, _REFUSED[body])
+    return _replay(ident, key, digest) or error(409, "conflict", "Try again.")

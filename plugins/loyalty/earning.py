@@ -206,7 +206,7 @@ def _points_per_line(where: str, params: dict[str, Any]) -> None:
     pg = is_postgres()
     expr, rule_params = _rule_sql()
     earned = ""
-    if db.session.execute(text("SELECT 1 FROM loy_earn_line LIMIT 1")).first():
+    if _has_rows("loy_earn_line"):
         earned = """AND NOT EXISTS (SELECT 1 FROM loy_earn_line el
                                     WHERE el.sale_line_id = l.id AND el.report_id = COALESCE(l.report_id, 0))"""
     if pg:  # a read of every line, as many rows out as in: worth sharing out among parallel workers

@@ -59,6 +59,10 @@ class InsufficientPoints(LedgerError):
     code = "insufficient_points"
 
 
+NO_BALANCE = "The balance does not cover this many points."
+NO_VALID_LOTS = "Not enough points that are still valid."
+
+
 @dataclass(frozen=True)
 class Actor:
     id: int | None
@@ -136,7 +140,7 @@ def _balance_delta(account_id: int, delta: int) -> int:
     row = db.session.execute(stmt.values(balance=tbl.c.balance + delta, updated_at=utcnow())
                              .returning(tbl.c.balance)).first()
     if row is None:
-        raise InsufficientPoints("The balance does not cover this many points.")
+        raise InsufficientPoints(NO_BALANCE)
     return int(row[0])
 
 
@@ -232,8 +236,7 @@ def _take_for_debit(account_id: int, points: int, *, kind: str, on: date, actor:
                          include_overdue=include_overdue, member_id=member_id, lot_member=lot_member, **extra)
     lots = _open_lots(account_id, on=on, include_overdue=include_overdue, member_id=lot_member)
     if sum(r[1] for r in lots) < points:
-        raise InsufficientPoints("Not enough points that are still valid." if not include_overdue
-                                 else "The balance does not cover this many points.")
+        raise InsufficientPoints(NO_VALID_LOTS if not include_overdue else NO_BALANCE)
     entry_id = _entry(account_id=account_id, member_id=member_id, kind=kind, points=-points, effective_on=on,
                       reason=reason, actor_id=actor.id, actor_label=actor.label, **extra)
     return entry_id, _take(entry_id, lots, points)
@@ -280,8 +283,7 @@ def _debit_pg(account_id: int, points: int, *, kind: str, on: date, actor: Actor
         "reward_id": extra.get("reward_id"), "approval_id": extra.get("approval_id"), "lot_member": lot_member,
     }).first()
     if row is None:
-        raise InsufficientPoints("Not enough points that are still valid." if not include_overdue
-                                 else "The balance does not cover this many points.")
+        raise InsufficientPoints(NO_VALID_LOTS if not include_overdue else NO_BALANCE)
     taken = [(t[0], int(t[1]), t[2], date.fromisoformat(t[3])) for t in row.loy_taken]
     if row.loy_updated != len(taken):  # cannot happen while the account row is locked; refuse rather than guess
         raise LedgerError("A lot changed under this operation; try again.", code="conflict")
@@ -309,7 +311,8 @@ def _result(entry_id: int, balance: int, account_id: int) -> Result:
 
 
 
-def _clean_reason(reason: str | None, required: bool = True) -> str | None:
+def clean_reason(reason: str | None, required: bool = True) -> str | None:
+    """Whitespace runs folded to one space, at most 200 characters (every entry's reason)."""
     reason = " ".join((reason or "").split())[:200]
     if required and not reason:
         raise LedgerError("Give a reason.")
@@ -319,7 +322,7 @@ def _clean_reason(reason: str | None, required: bool = True) -> str | None:
 def earn(customer: Customer, points: int, reason: str, actor: Any = None, on: date | None = None,
          **extra: Any) -> Result:
     """Credit points to the customer (into the family pool while they are in one)."""
-    points, reason = _check_points(points), _clean_reason(reason)
+    points, reason = _check_points(points), clean_reason(reason)
     on = on or date.today()
     with db.session.begin_nested():
         acct = target_account(member_account(customer.id))
@@ -338,7 +341,7 @@ def redeem(customer: Customer, points: int, reason: str, actor: Any = None, on: 
 
     ``savepoint=False`` is for a caller that rolls back its whole transaction when this raises
     (the API): two round trips fewer on the hot path."""
-    points, reason = _check_points(points), _clean_reason(reason)
+    points, reason = _check_points(points), clean_reason(reason)
     on = on or date.today()
     with db.session.begin_nested() if savepoint else nullcontext():
         tbl = LoyAccount.__table__
@@ -349,7 +352,7 @@ def redeem(customer: Customer, points: int, reason: str, actor: Any = None, on: 
                                  .values(balance=tbl.c.balance - points, updated_at=utcnow())
                                  .returning(tbl.c.id, tbl.c.balance)).first()
         if row is None:
-            raise InsufficientPoints("The balance does not cover this many points.")
+            raise InsufficientPoints(NO_BALANCE)
         account_id, balance = int(row[0]), int(row[1])
         entry_id, _taken = _take_for_debit(account_id, points, kind="redeem", on=on, actor=Actor.of(actor),
                                            reason=reason, include_overdue=False, member_id=customer.id,
@@ -363,7 +366,7 @@ def adjust(customer: Customer, points: int, reason: str, actor: Any = None, on: 
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
         raise LedgerError("Points must be a whole number other than 0.")
     _check_points(abs(points))
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     on = on or date.today()
     with db.session.begin_nested():
         acct = target_account(member_account(customer.id))
@@ -386,7 +389,7 @@ def reverse(entry_id: int, reason: str, actor: Any = None, on: date | None = Non
     no longer covers (already spent) is recorded as ``shortfall`` on the reversal and never
     drives the balance below zero.
     """
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     on = on or date.today()
     actor = Actor.of(actor)
     with db.session.begin_nested():
@@ -442,7 +445,7 @@ def transfer(source: LoyAccount, target: LoyAccount, points: int, reason: str, a
     ``all_of_member`` moves every valid point of ``from_member`` (a member leaving a pool).
     Returns (the outgoing entry id, the incoming entry ids).
     """
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     on = on or date.today()
     actor = Actor.of(actor)
     with db.session.begin_nested():
