@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import has_request_context, request
 from flask_login import current_user
+from sqlalchemy import insert
 
 from .extensions import db, write_intent
 from .models import AccessLog, AuditEvent
@@ -47,14 +48,18 @@ def record(action: str, obj: Any = None, summary: str = "", changes: dict[str, t
 
 def log_access(action: str, object_id: Any = None, count: int = 1, detail: str | None = None,
                object_type: str = "customer") -> None:
-    """Record a view or export of personal data (kept ≥ 2 years, not editable in the app)."""
+    """Record a view or export of personal data (kept ≥ 2 years, not editable in the app).
+
+    A Core INSERT on the request's transaction, not an ORM object: every list page and API call
+    writes one, and the unit-of-work flush of a write-only row cost more CPU than the row itself.
+    It commits or rolls back with the request, as before.
+    """
     write_intent()
     actor_id, _label, ip = _actor()
-    db.session.add(
-        AccessLog(user_id=actor_id, ip=ip, action=action, object_type=object_type,
-                  object_id=str(object_id) if object_id is not None else None, count=count,
-                  detail=detail[:500] if detail else None)
-    )
+    db.session.execute(insert(AccessLog).values(
+        user_id=actor_id, ip=ip, action=action, object_type=object_type,
+        object_id=str(object_id) if object_id is not None else None, count=count,
+        detail=detail[:500] if detail else None))
 
 
 def diff(obj: Any, new_values: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal, select
 
 from .extensions import db
 
@@ -40,6 +40,18 @@ class Page:
     @property
     def has_next(self) -> bool:
         return self.page < self.pages or (self.total_is_capped and len(self.items) == self.per_page)
+
+
+def _fixed(n: int) -> Any:
+    """A LIMIT / OFFSET written into the SQL text instead of bound.
+
+    PostgreSQL caches the plan of a prepared statement (psycopg prepares a statement run five
+    times on a connection) only when the generic plan looks as cheap as the custom ones; with
+    ``LIMIT $1`` it cannot know the limit, so it plans the page's query again on every request.
+    With the numbers in the text the first page of a list (the page asked for most) is planned
+    once per connection. Page numbers are ints from :func:`parse_page_args`, never user text.
+    """
+    return literal(int(n), literal_execute=True)
 
 
 class PageArgError(ValueError):
@@ -83,9 +95,9 @@ def paginate(stmt: Select, page: int, per_page: int, scalars: bool = True, key: 
     index covers them — and only those rows are read with their joins ("deferred join"), instead
     of reading and discarding every row before the offset.
     """
-    capped = select(func.count()).select_from(stmt.order_by(None).limit(COUNT_CAP + 1).subquery())
+    capped = select(func.count()).select_from(stmt.order_by(None).limit(_fixed(COUNT_CAP + 1)).subquery())
     total = db.session.execute(capped).scalar_one()
-    window = stmt.limit(per_page).offset((page - 1) * per_page)
+    window = stmt.limit(_fixed(per_page)).offset(_fixed((page - 1) * per_page))
     if key is not None:
         window = stmt.where(key.in_(window.with_only_columns(key)))
     result = db.session.execute(window)
@@ -106,8 +118,8 @@ def paginate_rows(stmt: Select, page: int, per_page: int, key: Any, columns: tup
     on its own. The rows are Core rows — no ORM identity map or instance state for a read-only list.
     """
     keys = stmt.order_by(None).with_only_columns(key)
-    capped = select(func.count()).select_from(keys.limit(COUNT_CAP + 1).subquery())
-    window = stmt.with_only_columns(key).limit(per_page).offset((page - 1) * per_page)
+    capped = select(func.count()).select_from(keys.limit(_fixed(COUNT_CAP + 1)).subquery())
+    window = stmt.with_only_columns(key).limit(_fixed(per_page)).offset(_fixed((page - 1) * per_page))
     rows_stmt = stmt.with_only_columns(*columns, capped.scalar_subquery().label("page_total"),
                                        maintain_column_froms=False).select_from(key.table)
     for target, onclause in joins:
