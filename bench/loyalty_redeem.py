@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import re
-import resource
 import signal
 import socket
 import subprocess
@@ -41,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from load_data import DEFAULT_PG, bench_env, ensure_database  # noqa: E402
+from process_cpu import children_cpu_seconds, cpu_seconds  # noqa: E402
 
 DBNAME = "pp_bench_redeem"
 EMAIL = "bench-hq@example.com"
@@ -170,27 +170,6 @@ def serve(url: str, workers: int, worker_class: str, threads: int) -> tuple[subp
     raise SystemExit("gunicorn did not answer within 60 s")
 
 
-def cpu_seconds(server_pid: int) -> dict[str, float]:
-    """CPU time (user + system) so far of the gunicorn processes (the server's process group) and
-    of every PostgreSQL process on this machine: with the load generator's, where a request's CPU
-    goes on a machine that runs all three."""
-    tick = os.sysconf("SC_CLK_TCK")
-    group = os.getpgid(server_pid)
-    totals = {"gunicorn": 0.0, "postgres": 0.0}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            raw = stat.read_text()
-        except OSError:  # the process ended meanwhile
-            continue
-        comm, rest = raw[raw.index("(") + 1:raw.rindex(")")], raw[raw.rindex(")") + 2:].split()
-        used = (int(rest[11]) + int(rest[12])) / tick  # utime, stime (fields 14 and 15)
-        if int(rest[2]) == group:  # pgrp (field 5)
-            totals["gunicorn"] += used
-        elif comm == "postgres":
-            totals["postgres"] += used
-    return totals
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pg-url", default=os.environ.get("PORTAL_BENCH_PG_URL", DEFAULT_PG))
@@ -214,13 +193,13 @@ def main() -> None:
         # a short warm-up (connections, plans), then the measured run
         subprocess.run(["wrk", "-t2", "-c4", "-d3s", "-s", str(script), f"http://127.0.0.1:{port}"], check=True,
                        capture_output=True, text=True, timeout=60)
-        before, wrk_before = cpu_seconds(proc.pid), resource.getrusage(resource.RUSAGE_CHILDREN)
+        before, wrk_before = cpu_seconds(proc.pid), children_cpu_seconds()
         out = subprocess.run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s",
                               "-s", str(script), f"http://127.0.0.1:{port}"], check=True, capture_output=True,
                              text=True, timeout=args.duration + 60).stdout
-        after, wrk_after = cpu_seconds(proc.pid), resource.getrusage(resource.RUSAGE_CHILDREN)
+        after, wrk_after = cpu_seconds(proc.pid), children_cpu_seconds()
         cpu = {k: round(after[k] - before.get(k, 0), 1) for k in after}
-        cpu["wrk"] = round(wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime - wrk_before.ru_stime, 1)
+        cpu["wrk"] = round(wrk_after - wrk_before, 1)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)

@@ -105,6 +105,19 @@ def paginate(stmt: Select, page: int, per_page: int, scalars: bool = True, key: 
     return Page(items, page, per_page, min(total, COUNT_CAP), total > COUNT_CAP)
 
 
+def page_rows_statement(stmt: Select, page: int, per_page: int, key: Any, columns: tuple[Any, ...],
+                        joins: tuple[tuple[Any, Any], ...] = ()) -> tuple[Select, Select]:
+    """(rows statement, capped count statement) of :func:`paginate_rows`."""
+    keys = stmt.order_by(None).with_only_columns(key)
+    capped = select(func.count()).select_from(keys.limit(_fixed(COUNT_CAP + 1)).subquery())
+    window = stmt.with_only_columns(key).limit(_fixed(per_page)).offset(_fixed((page - 1) * per_page))
+    rows_stmt = stmt.with_only_columns(*columns, capped.scalar_subquery().label("page_total"),
+                                       maintain_column_froms=False).select_from(key.table)
+    for target, onclause in joins:
+        rows_stmt = rows_stmt.outerjoin(target, onclause)
+    return rows_stmt.where(key.in_(window)), capped
+
+
 def paginate_rows(stmt: Select, page: int, per_page: int, key: Any, columns: tuple[Any, ...],
                   joins: tuple[tuple[Any, Any], ...] = ()) -> Page:
     """One page of ``stmt`` as plain rows of ``columns``, with its capped count, in one query.
@@ -117,13 +130,7 @@ def paginate_rows(stmt: Select, page: int, per_page: int, key: Any, columns: tup
     costs one round trip; only a page without rows (past the end, no match) asks for the count
     on its own. The rows are Core rows — no ORM identity map or instance state for a read-only list.
     """
-    keys = stmt.order_by(None).with_only_columns(key)
-    capped = select(func.count()).select_from(keys.limit(_fixed(COUNT_CAP + 1)).subquery())
-    window = stmt.with_only_columns(key).limit(_fixed(per_page)).offset(_fixed((page - 1) * per_page))
-    rows_stmt = stmt.with_only_columns(*columns, capped.scalar_subquery().label("page_total"),
-                                       maintain_column_froms=False).select_from(key.table)
-    for target, onclause in joins:
-        rows_stmt = rows_stmt.outerjoin(target, onclause)
-    rows = db.session.execute(rows_stmt.where(key.in_(window))).all()
+    rows_stmt, capped = page_rows_statement(stmt, page, per_page, key, columns, joins)
+    rows = db.session.execute(rows_stmt).all()
     total = rows[0].page_total if rows else db.session.execute(capped).scalar_one()
     return Page(rows, page, per_page, min(total, COUNT_CAP), total > COUNT_CAP)
