@@ -42,7 +42,7 @@ class Page:
         return self.page < self.pages or (self.total_is_capped and len(self.items) == self.per_page)
 
 
-def _fixed(n: int) -> Any:
+def fixed(n: int) -> Any:
     """A LIMIT / OFFSET written into the SQL text instead of bound.
 
     PostgreSQL caches the plan of a prepared statement (psycopg prepares a statement run five
@@ -52,6 +52,16 @@ def _fixed(n: int) -> Any:
     once per connection. Page numbers are ints from :func:`parse_page_args`, never user text.
     """
     return literal(int(n), literal_execute=True)
+
+
+def page_of(stmt: Select, page: int, per_page: int) -> Select:
+    """``stmt`` limited to page ``page`` (1-based) of ``per_page`` rows, the numbers :func:`fixed`."""
+    return stmt.limit(fixed(per_page)).offset(fixed((page - 1) * per_page))
+
+
+def up_to_cap(stmt: Select) -> Select:
+    """``stmt`` limited to ``COUNT_CAP + 1`` rows: enough to count a list or say "10,000+"."""
+    return stmt.limit(fixed(COUNT_CAP + 1))
 
 
 class PageArgError(ValueError):
@@ -95,9 +105,9 @@ def paginate(stmt: Select, page: int, per_page: int, scalars: bool = True, key: 
     index covers them — and only those rows are read with their joins ("deferred join"), instead
     of reading and discarding every row before the offset.
     """
-    capped = select(func.count()).select_from(stmt.order_by(None).limit(_fixed(COUNT_CAP + 1)).subquery())
+    capped = select(func.count()).select_from(up_to_cap(stmt.order_by(None)).subquery())
     total = db.session.execute(capped).scalar_one()
-    window = stmt.limit(_fixed(per_page)).offset(_fixed((page - 1) * per_page))
+    window = page_of(stmt, page, per_page)
     if key is not None:
         window = stmt.where(key.in_(window.with_only_columns(key)))
     result = db.session.execute(window)
@@ -109,8 +119,8 @@ def page_rows_statement(stmt: Select, page: int, per_page: int, key: Any, column
                         joins: tuple[tuple[Any, Any], ...] = ()) -> tuple[Select, Select]:
     """(rows statement, capped count statement) of :func:`paginate_rows`."""
     keys = stmt.order_by(None).with_only_columns(key)
-    capped = select(func.count()).select_from(keys.limit(_fixed(COUNT_CAP + 1)).subquery())
-    window = stmt.with_only_columns(key).limit(_fixed(per_page)).offset(_fixed((page - 1) * per_page))
+    capped = select(func.count()).select_from(up_to_cap(keys).subquery())
+    window = page_of(stmt.with_only_columns(key), page, per_page)
     rows_stmt = stmt.with_only_columns(*columns, capped.scalar_subquery().label("page_total"),
                                        maintain_column_froms=False).select_from(key.table)
     for target, onclause in joins:

@@ -27,7 +27,7 @@ from .. import audit
 from ..customers.normalize import clean_text, format_phone
 from ..extensions import db
 from ..models import EXTRACTION_CHANNELS, Customer, Extraction, ExtractionMember, Segment
-from ..pagination import COUNT_CAP, Page, paginate, paginate_rows
+from ..pagination import COUNT_CAP, Page, paginate, paginate_rows, up_to_cap
 from ..security import has_global_permission, scope_filter
 from .segments import (
     SCOPE_PERMISSION,
@@ -306,10 +306,9 @@ def withdrawn_count(viewer: Any, ext: Extraction) -> int | None:
     if ext.included > WITHDRAWN_COUNT_UP_TO:
         return None
     in_list = select(ExtractionMember.customer_id).where(ExtractionMember.extraction_id == ext.id)
-    gone = (select(Customer.id)
-            .where(Customer.id.in_(in_list), scope_filter(viewer, SCOPE_PERMISSION, Customer),
-                   ~(consent_granted([ext.channel]) & Customer.pseudonymized_at.is_(None)))
-            .limit(COUNT_CAP + 1))
+    gone = up_to_cap(select(Customer.id)
+                     .where(Customer.id.in_(in_list), scope_filter(viewer, SCOPE_PERMISSION, Customer),
+                            ~(consent_granted([ext.channel]) & Customer.pseudonymized_at.is_(None))))
     return min(db.session.execute(select(func.count()).select_from(gone.subquery())).scalar_one(), COUNT_CAP)
 
 

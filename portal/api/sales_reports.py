@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import SalesReport, SalesReportRejection
-from ..pagination import Page
+from ..pagination import Page, page_of
 from ..sales.importer import import_report
 from ..sales.service import ReportFilters, line_totals, reports_page
 from ..security import get_scoped_or_404
@@ -83,9 +83,9 @@ def sales_report_rejections(report_id: str):
     page_no, per_page = page_args()
     total = db.session.execute(select(func.count()).select_from(SalesReportRejection)
                                .where(SalesReportRejection.report_id == r.id)).scalar_one()
-    rows = db.session.execute(select(SalesReportRejection).where(SalesReportRejection.report_id == r.id)
-                              .order_by(SalesReportRejection.row_no, SalesReportRejection.id)
-                              .offset((page_no - 1) * per_page).limit(per_page)).scalars().all()
+    rows = db.session.execute(page_of(select(SalesReportRejection).where(SalesReportRejection.report_id == r.id)
+                                      .order_by(SalesReportRejection.row_no, SalesReportRejection.id),
+                                      page_no, per_page)).scalars().all()
     page = Page(items=rows, page=page_no, per_page=per_page, total=total, total_is_capped=False)
     return jsonify(page_body(page, [{"row": e.row_no, "column": e.column, "value": e.value, "message": e.message}
                                     for e in rows], "api.sales_report_rejections", {"report_id": r.id}))

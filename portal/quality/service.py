@@ -49,7 +49,7 @@ from ..models import (
     SaleLine,
     utcnow,
 )
-from ..pagination import Page
+from ..pagination import Page, page_of
 from ..plugins import hook
 from ..sales.warehouse import refresh_customer_totals
 from ..security import has_global_permission, has_permission, scope_filter
@@ -147,7 +147,7 @@ def fix_queue(user: Any, filters: QueueFilters, page_no: int = 1, per_page: int 
     if filters.field:
         total = counts.get(filters.field, 0)
     stmt = queue_query(user, filters)
-    window = stmt.with_only_columns(Customer.id).limit(per_page).offset((page_no - 1) * per_page)
+    window = page_of(stmt.with_only_columns(Customer.id), page_no, per_page)
     rows_stmt = stmt.with_only_columns(*QUEUE_COLUMNS, maintain_column_froms=False).select_from(Customer.__table__)
     for target, onclause in QUEUE_JOINS:
         rows_stmt = rows_stmt.outerjoin(target, onclause)
@@ -272,9 +272,8 @@ def _candidates_statement(user: Any, page_no: int, per_page: int) -> tuple[Selec
     flags = [func.max(case((pairs.c.reason == r, 1), else_=0)).label(r) for r in REASONS]
     grouped = select(pairs.c.a_id, pairs.c.b_id, *flags).group_by(pairs.c.a_id, pairs.c.b_id).subquery("grouped")
     shared = grouped.c.phone + grouped.c.email + grouped.c.name_birth
-    page = (select(grouped, func.count().over().label("total"))
-            .order_by(shared.desc(), grouped.c.a_id, grouped.c.b_id)
-            .limit(per_page).offset((page_no - 1) * per_page)).subquery("page")
+    page = page_of(select(grouped, func.count().over().label("total"))
+                   .order_by(shared.desc(), grouped.c.a_id, grouped.c.b_id), page_no, per_page).subquery("page")
     crowded = (union_all(*crowded_selects).subquery("crowded_all"))
     crowded_top = (select(crowded).order_by(crowded.c.n.desc(), crowded.c.reason, crowded.c.k1)
                    .limit(CROWDED_LIMIT)).subquery("crowded")

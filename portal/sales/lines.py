@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased
 from ..customers.normalize import clean_text
 from ..extensions import db
 from ..models import Category, Customer, OrgUnit, Partner, Product, SaleLine
-from ..pagination import COUNT_CAP, Page
+from ..pagination import COUNT_CAP, Page, page_of, up_to_cap
 from ..security import scope_filter
 
 DEFAULT_SORT = "-date"
@@ -174,12 +174,12 @@ def lines_page(stmt: Select, page_no: int, per_page: int) -> LinesPage:
     The totals read at most ``COUNT_CAP + 1`` lines: past that the page says "10,000+ lines" and
     leaves the amount out rather than scan millions of rows for it.
     """
-    sub = stmt.order_by(None).with_only_columns(SaleLine.amount).limit(COUNT_CAP + 1).subquery()
+    sub = up_to_cap(stmt.order_by(None).with_only_columns(SaleLine.amount)).subquery()
     count, amount = db.session.execute(select(func.count(), func.coalesce(func.sum(sub.c.amount), 0))).one()
     capped = count > COUNT_CAP
     rows: list[Any] = []
     if capped or count > (page_no - 1) * per_page:
-        window = stmt.with_only_columns(SaleLine.id).limit(per_page).offset((page_no - 1) * per_page)
+        window = page_of(stmt.with_only_columns(SaleLine.id), page_no, per_page)
         rows = list(db.session.execute(with_columns(stmt).where(SaleLine.id.in_(window))).all())
     page = Page(rows, page_no, per_page, min(count, COUNT_CAP), capped)
     return LinesPage(page, None if capped else int(amount))

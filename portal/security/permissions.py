@@ -212,7 +212,7 @@ def scope_filter(user: Any, permission: str, model: type) -> ColumnElement[bool]
 
 def _literal_ids(ids: list[int]) -> BindParameter:
     """Ids written into the SQL text, not bound: a prepared list statement is planned once and its
-    plan reused (see ``portal.pagination._fixed``); with bound ids that generic plan would not know
+    plan reused (see ``portal.pagination.fixed``); with bound ids that generic plan would not know
     them, and would test ``= ANY(ARRAY[$1, …])`` per index entry (60 % slower on a distributor's
     deep page). Safe to inline: ints read from the org and partner tables, never user text."""
     return bindparam(None, [int(i) for i in ids], expanding=True, literal_execute=True, type_=Integer)
