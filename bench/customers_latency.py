@@ -44,7 +44,7 @@ RESULTS = BENCH / "results"
 sys.path.insert(0, str(BENCH))
 
 from load_data import DEFAULT_PG, bench_env, prepare  # noqa: E402
-from process_cpu import children_cpu_seconds, cpu_seconds  # noqa: E402
+from process_cpu import cpu_used  # noqa: E402
 
 PASSWORD = "demo-pass-2026"
 USERS = {
@@ -210,10 +210,8 @@ def run(args: argparse.Namespace) -> dict:
             headers = auth[user][kind] if user != "-" else {}
             info = check(args.port, path, headers, kind)
             wrk(args.port, path, headers, args.warmup, args.connections, args.wrk_threads)  # warm caches/pools
-            before, wrk_before = cpu_seconds(proc.pid), children_cpu_seconds()
-            res = wrk(args.port, path, headers, args.duration, args.connections, args.wrk_threads)
-            after, wrk_after = cpu_seconds(proc.pid), children_cpu_seconds()
-            cpu = {k: after[k] - before.get(k, 0) for k in after} | {"wrk": wrk_after - wrk_before}
+            with cpu_used(proc.pid) as cpu:
+                res = wrk(args.port, path, headers, args.duration, args.connections, args.wrk_threads)
             res.update({"scenario": label, "user": user, "kind": kind, "path": path, "check": info,
                         "cpu_ms_per_request": {k: round(v * 1000 / max(1, res["requests"]), 3) for k, v in cpu.items()},
                         "loadavg_after": [round(x, 2) for x in os.getloadavg()]})

@@ -45,8 +45,8 @@ def transaction_sql(url: str) -> str:
     import wsgi_bench  # the app on this database, and the floor's statements
 
     with wsgi_bench.app.app_context():
-        page = wsgi_bench._first_page_sql()
-    log = wsgi_bench._ACCESS_LOG.replace("%s", "'127.0.0.1'", 1).replace("%s", "50", 1)
+        page = wsgi_bench.first_page_sql()
+    log = wsgi_bench.ACCESS_LOG_SQL.replace("%s", "'127.0.0.1'", 1).replace("%s", "50", 1)
     from portal.auth.identity_cache import EPOCH_SQL
 
     return f"BEGIN;\n{EPOCH_SQL};\n{' '.join(page.split())};\n{log};\nCOMMIT;\n"

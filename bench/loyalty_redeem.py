@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from load_data import DEFAULT_PG, bench_env, ensure_database  # noqa: E402
-from process_cpu import children_cpu_seconds, cpu_seconds  # noqa: E402
+from process_cpu import cpu_used  # noqa: E402
 
 DBNAME = "pp_bench_redeem"
 EMAIL = "bench-hq@example.com"
@@ -193,13 +193,11 @@ def main() -> None:
         # a short warm-up (connections, plans), then the measured run
         subprocess.run(["wrk", "-t2", "-c4", "-d3s", "-s", str(script), f"http://127.0.0.1:{port}"], check=True,
                        capture_output=True, text=True, timeout=60)
-        before, wrk_before = cpu_seconds(proc.pid), children_cpu_seconds()
-        out = subprocess.run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s",
-                              "-s", str(script), f"http://127.0.0.1:{port}"], check=True, capture_output=True,
-                             text=True, timeout=args.duration + 60).stdout
-        after, wrk_after = cpu_seconds(proc.pid), children_cpu_seconds()
-        cpu = {k: round(after[k] - before.get(k, 0), 1) for k in after}
-        cpu["wrk"] = round(wrk_after - wrk_before, 1)
+        with cpu_used(proc.pid) as used:
+            out = subprocess.run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s",
+                                  "-s", str(script), f"http://127.0.0.1:{port}"], check=True, capture_output=True,
+                                 text=True, timeout=args.duration + 60).stdout
+        cpu = {k: round(v, 1) for k, v in used.items()}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import resource
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -32,3 +34,15 @@ def children_cpu_seconds() -> float:
     """CPU time (user + system) of this process's finished children, e.g. every ``wrk`` run so far."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+@contextmanager
+def cpu_used(server_pid: int) -> Iterator[dict[str, float]]:
+    """CPU seconds of gunicorn, PostgreSQL and the child processes (``wrk``) spent inside the block;
+    the dict is filled when the block ends."""
+    used: dict[str, float] = {}
+    before, children_before = cpu_seconds(server_pid), children_cpu_seconds()
+    yield used
+    after = cpu_seconds(server_pid)
+    used.update({k: after[k] - before.get(k, 0) for k in after})
+    used["wrk"] = children_cpu_seconds() - children_before

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import cache
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,25 +38,25 @@ from sqlalchemy import select  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.auth.identity_cache import EPOCH_SQL  # noqa: E402
-from portal.customers.service import LIST_COLUMNS, LIST_JOINS  # noqa: E402
+from portal.customers.service import LIST_COLUMNS, LIST_JOINS, CustomerFilters, customer_query  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.models import Customer  # noqa: E402
+from portal.models import Customer, User  # noqa: E402
 from portal.pagination import page_rows_statement  # noqa: E402
 
 app = create_app()
 
 FLOOR_STEPS = ("epoch", "page", "logged")
-_ACCESS_LOG = ("INSERT INTO access_log (at, user_id, ip, action, object_type, count, detail) "
-               "VALUES (now() AT TIME ZONE 'utc', NULL, %s, 'api_list', 'customer', %s, 'bench floor')")
-_page_sql: list[str] = []
+ACCESS_LOG_SQL = ("INSERT INTO access_log (at, user_id, ip, action, object_type, count, detail) "
+                  "VALUES (now() AT TIME ZONE 'utc', NULL, %s, 'api_list', 'customer', %s, 'bench floor')")
 
 
-def _first_page_sql() -> str:
-    if not _page_sql:
-        stmt, _capped = page_rows_statement(select(Customer).order_by(Customer.name, Customer.id), 1, 50,
-                                            Customer.id, LIST_COLUMNS, LIST_JOINS)
-        _page_sql.append(str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True})))
-    return _page_sql[0]
+@cache
+def first_page_sql() -> str:
+    """HQ's first customer page as ``list_page`` sends it (hq@ sees every customer), as SQL text."""
+    hq = db.session.execute(select(User).where(User.email == "hq@example.com")).scalar_one()
+    stmt, _capped = page_rows_statement(customer_query(hq, CustomerFilters()), 1, 50,
+                                        Customer.id, LIST_COLUMNS, LIST_JOINS)
+    return str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
 
 
 @app.get("/_bench/hello")
@@ -74,14 +75,14 @@ def bench_floor(step: str):
         with conn.transaction():
             conn.execute(EPOCH_SQL).fetchone()
             if step != "epoch":
-                cur = conn.execute(_first_page_sql())
+                cur = conn.execute(first_page_sql())
                 names = [c.name for c in cur.description]
                 rows = cur.fetchall()
                 items = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in zip(names, row, strict=True)}
                          for row in rows]
                 body = json.dumps({"items": items, "total": rows[0][-1] if rows else 0}, ensure_ascii=False)
                 if step == "logged":
-                    conn.execute(_ACCESS_LOG, ("127.0.0.1", len(rows)))
+                    conn.execute(ACCESS_LOG_SQL, ("127.0.0.1", len(rows)))
     finally:
         pooled.close()
     return Response(body, mimetype="application/json")
