@@ -136,7 +136,7 @@ def test_strict_commits_nothing_and_names_every_row(app):
         result = run_import(csv_bytes(BAD), mode="strict")
         assert result.status == "rejected" and result.accepted == 0 and result.rejected == 6
         assert scalar("SELECT COUNT(*) FROM sale_line") == before
-        by_row = {(e["row"], e["column"]) for e in result.errors}
+        by_row = {(e["row"], e["field"]) for e in result.errors}
         assert {(3, "report_date"), (4, "amount"), (5, "amount"), (5, "unit_price"), (6, "unit_price"),
                 (7, "category"), (8, "branch_code")} <= by_row
         assert any("3,000" in e["message"] and "2,000" in e["message"] for e in result.errors)

@@ -27,7 +27,8 @@ from ..plugins import hook
 from ..security import has_global_permission, scope_filter, unit_scope
 from . import bulk
 from .matching import fetch_in, match_customers
-from .reading import ReportFileError, read_report
+from .reading import ReportFileError, column_labels, read_report
+from .service import already_filed_message
 from .validation import Problems, check_columns, on_distinct
 
 log = logging.getLogger(__name__)
@@ -128,9 +129,9 @@ def _import(parsed, data: bytes, filename: str, file_hash: str, user: Any, mode:
         df[col] = on_distinct(df[col], lambda u: u.str.strip())
     n = len(df)
     result = ImportResult(status="rejected", rows=n, encoding=parsed.encoding, ignored_columns=parsed.ignored_columns)
-    problems = Problems(header_row=parsed.header_row)
+    problems = Problems(header_row=parsed.header_row, labels=column_labels(parsed.headers))
     step(_("Checking the rows"), 0.1)
-    typed = check_columns(df, problems, today=date.today())
+    typed = check_columns(df, problems)
 
     # -- the report's branch and day ----------------------------------------------------------
     branch_codes = df["branch_code"].str.upper()
@@ -181,7 +182,7 @@ def _import(parsed, data: bytes, filename: str, file_hash: str, user: Any, mode:
     result.accepted = n - result.rejected
     result.error_count = len(errors)
     result.errors = [
-        {"row": int(r.row_no), "column": r.column, "value": r.value, "message": r.message}
+        {"row": int(r.row_no), "column": r.column, "field": r.field, "value": r.value, "message": r.message}
         for r in errors.head(SHOWN_ERRORS).itertuples()
     ]
     if result.rejected and (mode == "strict" or result.accepted == 0):
@@ -287,10 +288,7 @@ def _commit(df: pd.DataFrame, typed, *, good: np.ndarray, matches, new_key: pd.S
         db.session.rollback()
         result.status, result.existing_report_id = "refused", existing.id
         result.accepted, result.rejected = 0, 0
-        result.message = _("Branch %(code)s already has a report for %(day)s (#%(id)d, imported %(when)s). Tick "
-                           "\"replace\" (--replace) to swap it for this file.", code=result.branch_code,
-                           day=result.report_date.isoformat(), id=existing.id,
-                           when=existing.created_at.strftime("%Y-%m-%d %H:%M"))
+        result.message = already_filed_message(result.branch_code, result.report_date, existing, meta["source"])
         return result
     old_customers: list[int] = []
     if existing is not None:

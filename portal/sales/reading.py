@@ -60,6 +60,21 @@ class ReportFile:
     encoding: str  # utf-8, utf-8-sig, cp949 or xlsx
     ignored_columns: list[str] = field(default_factory=list)
     header_row: int = 1  # spreadsheet row number of the header: data row i is header_row + 1 + i
+    headers: dict[str, str] = field(default_factory=dict)  # canonical name → the header as the file wrote it
+
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+def column_labels(headers: dict[str, str]) -> dict[str, str]:
+    """How messages name each column: as the file named it; a column the file lacks by its Korean
+    name when the file's headers are Korean (the uploader's terms), else by its English name."""
+    korean = any(_HANGUL.search(h) for h in headers.values())
+    out = {}
+    for name, aliases in COLUMNS.items():
+        fallback = next((a for a in aliases if _HANGUL.search(a)), name) if korean else name
+        out[name] = headers.get(name) or fallback
+    return out
 
 
 def read_report(data: bytes, filename: str) -> ReportFile:
@@ -183,4 +198,5 @@ def _canonical(frame: pd.DataFrame, encoding: str, header_row: int = 1) -> Repor
     frame = frame[list(CANONICAL)].reset_index(drop=True)
     if frame.empty:
         raise ReportFileError(_("The file has a header but no rows."))
-    return ReportFile(frame=frame, encoding=encoding, ignored_columns=ignored, header_row=header_row)
+    return ReportFile(frame=frame, encoding=encoding, ignored_columns=ignored, header_row=header_row,
+                      headers={canon: header.replace("\ufeff", "").strip()[:40] for canon, header in seen.items()})

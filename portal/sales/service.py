@@ -87,6 +87,22 @@ def line_totals(report_id: int) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
+def already_filed_message(branch_code: str, day: date, existing: SalesReport, source: str) -> str:
+    """Why a second file for a filed branch-day is refused, and how to replace it — in the terms of
+    the way in: the upload form's checkbox, the API's field or the CLI's flag; the import time in
+    the portal's time zone (Asia/Seoul), as the report page shows it."""
+    from flask_babel import format_datetime
+    from flask_babel import gettext as _
+
+    how = {"cli": _("Run the command again with --replace to swap it for this file."),
+           "api": _("Send replace=true to swap it for this file.")}.get(source) or _(
+        "Tick \"%(option)s\" to swap it for this file.",
+        option=_("Replace the report already imported for that branch and day"))
+    return _("Branch %(code)s already has a report for %(day)s (#%(id)d, imported %(when)s).", code=branch_code,
+             day=day.isoformat(), id=existing.id, when=format_datetime(existing.created_at, "yyyy-MM-dd HH:mm")) \
+        + " " + how
+
+
 REJECTION_HEADER = ("row", "column", "value", "reason")
 
 

@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 from flask_babel import gettext as _
 
+from ..bounds import MAX_LINE_AMOUNT, MAX_QUANTITY, MAX_UNIT_PRICE, MIN_DATE, local_today
 from ..customers.normalize import normalize_email, normalize_phone, postal_code_valid
 
 _DATE = re.compile(r"(\d{4})[-./](\d{1,2})[-./](\d{1,2})\.?|(\d{4})(\d{2})(\d{2})")
-_NUMBER = r"\d{1,3}(?:,\d{3})+|\d{1,15}"
+_NUMBER = r"\d{1,3}(?:,\d{3})+|\d+"
+_MAX_DIGITS = 15  # every maximum below has fewer digits; longer numbers are refused without parsing
 _EMAIL_ASCII = (r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
                 r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
 MAX_LEN = {"receipt_no": 40, "customer_code": 30, "customer_name": 120, "phone": 30, "email": 254,
@@ -61,9 +63,14 @@ def on_distinct(series: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.S
 
 @dataclass
 class Problems:
-    """Row-numbered problems, kept as arrays until the messages are needed."""
+    """Row-numbered problems, kept as arrays until the messages are needed.
+
+    Checks name columns canonically (``amount``); the messages name them as the file did
+    (``금액``) through ``labels`` — see :func:`portal.sales.reading.column_labels`.
+    """
 
     header_row: int
+    labels: dict[str, str] = field(default_factory=dict)
     parts: list[pd.DataFrame] = field(default_factory=list)
 
     def add(self, mask: pd.Series, column: str, values: pd.Series, message: str | pd.Series) -> None:
@@ -77,9 +84,11 @@ class Problems:
     def frame(self) -> pd.DataFrame:
         if not self.parts:
             return pd.DataFrame({"idx": pd.Series(dtype=int), "row_no": pd.Series(dtype=int), "column": [],
-                                 "value": [], "message": []})
+                                 "field": [], "value": [], "message": []})
         out = pd.concat(self.parts, ignore_index=True)
         out["row_no"] = out["idx"] + self.header_row + 1
+        out["field"] = out["column"]
+        out["column"] = out["field"].map(lambda name: self.labels.get(name, name))
         return out.sort_values(["row_no", "column"], kind="stable").reset_index(drop=True)
 
     def bad_rows(self, n: int) -> np.ndarray:
@@ -89,18 +98,28 @@ class Problems:
         return bad
 
 
-def _integers(col: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(values as int64 with 0 where bad, negative mask, not-a-number mask)."""
+def _integers(col: pd.Series, maximum: int) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """(values as int64 with 0 where bad, negative mask, not-a-number mask, above-``maximum`` mask).
+
+    Any number of digits is read as text first, so ``99,999,999,999,999,999,999`` is "too large",
+    never a float rounded or an int64 wrapped to something else.
+    """
     def parse(u: pd.Series) -> pd.Series:
         s = u.str.replace(r"\.0+$", "", regex=True)
         ok = s.str.fullmatch(_NUMBER).astype(bool)
         negative = ~ok & s.str.fullmatch(r"-\s*(?:" + _NUMBER + r")").astype(bool)
-        values = pd.to_numeric(s.where(ok, "0").str.replace(",", "", regex=False), errors="coerce").fillna(0)
-        # one int64 per distinct value: value * 4 + flags, unpacked below
-        return values.astype("int64") * 4 + negative.astype("int64") * 2 + (~ok & ~negative).astype("int64")
+        digits = s.where(ok, "0").str.replace(",", "", regex=False).str.lstrip("0")
+        huge = digits.str.len() > _MAX_DIGITS  # beyond int64's exact range: compared as text
+        values = pd.to_numeric(digits.where(~huge & (digits != ""), "0"), errors="coerce").fillna(0).astype("int64")
+        too_big = huge | (values > maximum)
+        values = values.where(~too_big, 0)
+        # one int64 per distinct value: value * 8 + flags, unpacked below (value ≤ 10^15, so no overflow)
+        return (values * 8 + too_big.astype("int64") * 4 + negative.astype("int64") * 2
+                + (~ok & ~negative).astype("int64"))
 
     packed = on_distinct(col, parse).astype("int64")
-    return packed // 4, (packed // 2 % 2).astype(bool), (packed % 2).astype(bool)
+    return (packed // 8, (packed // 2 % 2).astype(bool), (packed % 2).astype(bool),
+            (packed // 4 % 2).astype(bool))
 
 
 @dataclass
@@ -119,8 +138,13 @@ class Typed:
     postal_bad: pd.Series
 
 
-def check_columns(df: pd.DataFrame, problems: Problems, today: date) -> Typed:
-    """Checks that need no database: dates, numbers, lengths, a customer key on every row."""
+def check_columns(df: pd.DataFrame, problems: Problems, today: date | None = None) -> Typed:
+    """Checks that need no database: dates, numbers, lengths, a customer key on every row.
+
+    ``today`` is the last accepted sales date, by default today in the portal's time zone
+    (Asia/Seoul), so a server on UTC does not call a Seoul morning's report "in the future".
+    """
+    today = local_today() if today is None else today
     for column, limit in MAX_LEN.items():
         too_long = on_distinct(df[column], lambda u, limit=limit: u.str.len() > limit).astype(bool)
         problems.add(too_long, column, df[column], _("Longer than %(n)d characters.", n=limit))
@@ -131,6 +155,9 @@ def check_columns(df: pd.DataFrame, problems: Problems, today: date) -> Typed:
                  _("Not a date; write it as YYYY-MM-DD (e.g. 2026-11-01)."))
     future = report_date.map(lambda d: d is not None and d > today)
     problems.add(future, "report_date", df["report_date"], _("This date is in the future."))
+    too_old = report_date.map(lambda d: d is not None and d < MIN_DATE)
+    problems.add(too_old, "report_date", df["report_date"],
+                 _("Sales dates before %(day)s are not accepted.", day=MIN_DATE.isoformat()))
 
     birth = map_distinct(df["birth_date"], parse_date)
     given = df["birth_date"] != ""
@@ -140,13 +167,17 @@ def check_columns(df: pd.DataFrame, problems: Problems, today: date) -> Typed:
     problems.add(implausible, "birth_date", df["birth_date"], _("This birth date is not plausible."))
 
     numbers = {}
-    for column, label in (("quantity", _("quantity")), ("unit_price", _("unit price")), ("amount", _("amount"))):
-        values, negative, nan = _integers(df[column])
+    for column, label, maximum in (("quantity", _("quantity"), MAX_QUANTITY),
+                                   ("unit_price", _("unit price"), MAX_UNIT_PRICE),
+                                   ("amount", _("amount"), MAX_LINE_AMOUNT)):
+        values, negative, nan, too_big = _integers(df[column], maximum)
         problems.add(df[column] == "", column, df[column], _("The %(what)s is missing.", what=label))
         problems.add(negative, column, df[column], _("The %(what)s cannot be negative.", what=label))
         problems.add(nan & (df[column] != ""), column, df[column],
                      _("The %(what)s must be a whole number (e.g. 12000).", what=label))
-        numbers[column] = (values, negative | nan | (df[column] == ""))
+        problems.add(too_big, column, df[column],
+                     _("The %(what)s is larger than the maximum of %(max)s.", what=label, max=f"{maximum:,}"))
+        numbers[column] = (values, negative | nan | too_big | (df[column] == ""))
     qty, qty_bad = numbers["quantity"]
     problems.add(~qty_bad & (qty == 0), "quantity", df["quantity"], _("The quantity must be at least 1."))
     price, price_bad = numbers["unit_price"]
