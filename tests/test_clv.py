@@ -457,3 +457,108 @@ def test_fit_gamma_gamma_rejects_bad_input() -> None:
         clv.fit_gamma_gamma([1, 2], [10.0, -3.0])
     with pytest.raises(ValueError, match="monetary_value"):
         clv.predict(BGNBDParams(1, 1, 1, 1), GammaGammaParams(1, 2, 1), pd.DataFrame({"frequency": [0]}), 4)
+
+
+# --------------------------------------------------------------------------------------------
+# MBG/NBD and Pareto/NBD, degenerate fits, the holdout check (portal.analytics.clv_models)
+# --------------------------------------------------------------------------------------------
+# Oracles: Pareto/NBD on the CDNOW sample, Fader & Hardie's note (r = 0.553, α = 10.58, s = 0.606,
+# β = 11.67, LL = −9595.0); MBG/NBD and Pareto/NBD from lifetimes 0.11.3 (ModifiedBetaGeoFitter,
+# ParetoNBDFitter) fitted on the summary it ships, tests/data/cdnow_customers_summary.csv.
+
+from portal.analytics import clv_models  # noqa: E402
+
+LIFETIMES_MBG = {"r": 0.524838, "alpha": 6.182988, "a": 0.891356, "b": 1.614000}
+LIFETIMES_PARETO = {"r": 0.553275, "alpha": 10.577768, "s": 0.606216, "beta": 11.668156}
+# lifetimes' P(alive) and expected purchases in 39 weeks for customers 1, 2, 3 and 1516 (x = 26).
+LIFETIMES_PREDICTIONS = {
+    "mbgnbd": ([0.70613, 0.17082, 0.38972, 0.96555], [1.26267, 0.18879, 0.15395, 19.44804]),
+    "pareto_nbd": ([0.86913, 0.16787, 0.29509, 0.99792], [1.45515, 0.17098, 0.10706, 20.11608]),
+}
+
+
+@pytest.fixture(scope="module")
+def cdnow_summary_csv() -> pd.DataFrame:
+    return pd.read_csv(DATA / "cdnow_customers_summary.csv", index_col="ID")
+
+
+def test_pareto_nbd_reproduces_the_published_cdnow_fit(cdnow: pd.DataFrame) -> None:
+    fit = clv_models.fit_model("pareto_nbd", cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    for name, published in {"r": 0.553, "alpha": 10.58, "s": 0.606, "beta": 11.67}.items():
+        assert close(fit.params[name], published), (name, fit.params[name])
+    assert abs(fit.loglik - -9595.0) < 0.5
+    assert fit.converged and not fit.degenerate
+
+
+@pytest.mark.parametrize(("model", "expected"), [("mbgnbd", LIFETIMES_MBG), ("pareto_nbd", LIFETIMES_PARETO)])
+def test_mbgnbd_and_pareto_nbd_match_lifetimes_on_its_cdnow_summary(cdnow_summary_csv: pd.DataFrame, model: str,
+                                                                    expected: dict) -> None:
+    s = cdnow_summary_csv
+    fit = clv_models.fit_model(model, s["frequency"], s["recency"], s["T"])
+    for name, value in expected.items():
+        assert close(fit.params[name], value, rel=1e-3), (name, fit.params[name], value)
+    rows = s.iloc[[0, 1, 2, 1515]]
+    alive, purchases = LIFETIMES_PREDICTIONS[model]
+    np.testing.assert_allclose(fit.p_alive(rows["frequency"], rows["recency"], rows["T"]), alive, rtol=2e-3)
+    np.testing.assert_allclose(fit.expected(39, rows["frequency"], rows["recency"], rows["T"]), purchases, rtol=2e-3)
+
+
+def test_loglik_functions_agree_with_the_fits(cdnow: pd.DataFrame) -> None:
+    x, tx, big_t = cdnow["frequency"], cdnow["recency"], cdnow["T"]
+    mbg = clv_models.fit_model("mbgnbd", x, tx, big_t)
+    pareto = clv_models.fit_model("pareto_nbd", x, tx, big_t)
+    assert clv_models.mbgnbd_loglik(mbg.params, x, tx, big_t) == pytest.approx(mbg.loglik, rel=1e-9)
+    assert clv_models.pareto_nbd_loglik(pareto.params, x, tx, big_t) == pytest.approx(pareto.loglik, rel=1e-9)
+    # The maximum: any nudge of a parameter lowers the likelihood.
+    for key in mbg.params:
+        assert clv_models.mbgnbd_loglik({**mbg.params, key: mbg.params[key] * 1.05}, x, tx, big_t) < mbg.loglik
+
+
+def test_one_time_buyers_long_ago_are_not_certainly_alive_outside_bgnbd(cdnow: pd.DataFrame) -> None:
+    """BG/NBD's known flaw: x = 0 means P(alive) = 1 whatever T; MBG/NBD and Pareto/NBD let them go."""
+    x, tx, big_t = cdnow["frequency"], cdnow["recency"], cdnow["T"]
+    fits = {m: clv_models.fit_model(m, x, tx, big_t) for m in clv_models.MODELS}
+    recent, old = fits["bgnbd"].p_alive([0, 0], [0, 0], [1, 100])
+    assert recent == old == 1.0
+    for model in ("mbgnbd", "pareto_nbd"):
+        recent, old = fits[model].p_alive([0, 0], [0, 0], [1, 100])
+        assert old < 0.3 and recent > old
+
+
+def _no_churn(n: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Customers who buy at their own Poisson rate and never leave (the old demo's data)."""
+    rng = np.random.default_rng(seed)
+    big_t = rng.uniform(20, 104, n)
+    x = rng.poisson(rng.gamma(2.0, 1 / 8.0, n) * big_t)
+    tx = np.where(x > 0, big_t * rng.beta(np.maximum(x, 1), 1.0), 0.0)
+    return x, tx, big_t
+
+
+def test_a_fit_without_churn_in_the_data_is_flagged_degenerate() -> None:
+    """a → 0, b → ∞ (the demo's a = 4e-08, b = 1.7e+04): the dropout parameters are not identified."""
+    x, tx, big_t = _no_churn(4000)
+    fit = clv_models.fit_model("bgnbd", x, tx, big_t)
+    assert fit.degenerate and set(fit.issues) & {"at_bound", "flat"}
+    assert fit.p_alive(x, tx, big_t).min() > 0.99  # the certainty that must not reach the page
+
+
+def test_cdnow_fits_are_not_degenerate(cdnow: pd.DataFrame) -> None:
+    for model in clv_models.MODELS:
+        fit = clv_models.fit_model(model, cdnow["frequency"], cdnow["recency"], cdnow["T"])
+        assert fit.issues == () and all(0 < se < 1 for se in fit.se.values()), (model, fit.issues, fit.se)
+
+
+def test_holdout_check_on_cdnow_compares_predictions_with_what_happened() -> None:
+    frame = pd.read_csv(DATA / "CDNOW_sample.txt", sep=r"\s+", header=None,
+                        names=["customer", "sample_id", "date", "cds", "value"], dtype={"date": str})
+    frame["day"] = pd.to_datetime(frame["date"], format="%Y%m%d")
+    check = clv_models.holdout_check(frame, "1997-09-30", "1998-06-30", customer_col="sample_id")
+    assert check.customers == 2357 and check.holdout_weeks == pytest.approx(39, abs=0.2)
+    assert check.actual_total == 1882  # FHL 2005: 1,882 repeat purchases in the holdout weeks
+    first = check.by_frequency[0]
+    assert first["customers"] == 1411 and first["actual"] == pytest.approx(334 / 1411)
+    rmse = {m: check.models[m]["rmse"] for m in clv_models.MODELS}
+    assert check.chosen == min(rmse, key=rmse.get) == "pareto_nbd"
+    assert check.models["bgnbd"]["predicted_total"] == pytest.approx(1653, abs=2)  # FHL 2005, Figure 4
+    assert sum(r["customers"] for r in check.by_frequency) == 2357
+
