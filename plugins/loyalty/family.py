@@ -10,21 +10,30 @@ The rule (docs/loyalty.md): the card is a ``family`` account tied to a core ``Ho
   attributed lots), back to their own account; what others earned stays.
 - A *transfer between members* moves attribution inside the pool (the balance is unchanged),
   always with a recorded reason.
+
+Scope (docs/security.md, "Households and points"): a household spans branches and distributor
+groups, so a viewer sees only the members in their own scope — the others are a count, never an
+identity — and every staff action needs ``loyalty.family`` on *each* customer it touches. A card
+number of a household with nobody in the viewer's scope is treated as unknown. Calls with a
+signed-in user as ``actor`` are checked here, whatever page or command calls them; the system
+(``actor=None``: seeding, the household-change hook) is not.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from portal import audit
 from portal.extensions import db
 from portal.models import Customer, Household
+from portal.security import has_permission, scope_filter
 
-from .ledger import LedgerError, lock_accounts, member_account, transfer
-from .models import LoyAccount, LoyLot
+from .ledger import Actor, LedgerError, lock_accounts, member_account, transfer
+from .models import LoyAccount, LoyEntry, LoyLot
 
 CARD_PREFIX = "9410"
 
@@ -53,28 +62,130 @@ def valid_card_number(number: str) -> bool:
     return len(number) == 16 and luhn_digit(number[:-1]) == number[-1]
 
 
+class FamilyForbidden(LedgerError):
+    """The user lacks ``loyalty.family`` on a customer the action would touch."""
+
+    status = 403
+    code = "forbidden"
+
+
+def _is_user(actor: Any) -> bool:
+    return actor is not None and not isinstance(actor, Actor)
+
+
+def may_manage(user: Any, customer: Customer) -> bool:
+    """May ``user`` change ``customer``'s family-card membership or points in the pool?"""
+    return has_permission(user, "loyalty.family", customer)
+
+
+def _require(actor: Any, *customers: Customer) -> None:
+    if _is_user(actor) and not all(may_manage(actor, c) for c in customers):
+        raise FamilyForbidden("You may not manage the family card of this customer.")
+
+
+def household_in_scope(user: Any, household_id: int) -> Household | None:
+    """The household when at least one member is in ``user``'s loyalty scope, else None — the
+    same answer for a household that does not exist."""
+    in_scope = exists().where(Customer.household_id == Household.id,
+                              scope_filter(user, "loyalty.view", Customer))
+    return db.session.execute(select(Household).where(Household.id == household_id, in_scope)).scalar_one_or_none()
+
+
+def household_for_card_number(user: Any, number: str) -> int | None:
+    """The household id behind a card number, only when the card's household is in scope."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if not valid_card_number(digits):
+        return None
+    card = db.session.execute(select(LoyAccount.household_id).where(LoyAccount.card_no == digits)).scalar_one_or_none()
+    if card is None or household_in_scope(user, card) is None:
+        return None
+    return card
+
+
+@dataclass
+class HouseholdView:
+    """What a viewer may see of a household and its card: members in their scope by name, the
+    others only as counts and a points total."""
+
+    household: Household
+    card: LoyAccount | None
+    people: list[Customer]  # household members in scope
+    hidden_people: int  # household members outside it
+    members: list[LoyAccount] = field(default_factory=list)  # card members in scope
+    hidden_members: int = 0
+    shares: dict[int, int] = field(default_factory=dict)  # in-scope member → their points in the pool
+    hidden_points: int = 0  # pool points of members outside scope
+    lots: list[LoyLot] = field(default_factory=list)
+    statement: list[LoyEntry] = field(default_factory=list)
+    names: dict[int, Customer] = field(default_factory=dict)  # every customer shown, by id
+    manageable: set[int] = field(default_factory=set)  # ids the viewer may act on
+
+
+def household_view(user: Any, household: Household, statement_limit: int = 50) -> HouseholdView:
+    """The household page's data, scoped per member in SQL (SECURITY.md: a page showing related
+    records scopes each one)."""
+    in_scope = scope_filter(user, "loyalty.view", Customer)
+    people = list(db.session.execute(select(Customer).where(Customer.household_id == household.id, in_scope)
+                                     .order_by(Customer.id)).scalars())
+    total = db.session.execute(select(func.count()).where(Customer.household_id == household.id)).scalar_one()
+    card = card_for_household(household.id)
+    view = HouseholdView(household, card, people, int(total) - len(people))
+    view.names = {c.id: c for c in people}
+    if card is not None:
+        rows = db.session.execute(select(LoyAccount, Customer).join(Customer, Customer.id == LoyAccount.customer_id)
+                                  .where(LoyAccount.pool_id == card.id, in_scope).order_by(LoyAccount.customer_id)).all()
+        view.members = [a for a, _c in rows]
+        view.names.update({c.id: c for _a, c in rows})
+        all_members = db.session.execute(select(func.count()).where(LoyAccount.pool_id == card.id)).scalar_one()
+        view.hidden_members = int(all_members) - len(view.members)
+        shares = member_shares(card)
+        visible = set(view.names)
+        view.shares = {m: p for m, p in shares.items() if m in visible}
+        view.hidden_points = sum(p for m, p in shares.items() if m not in visible)
+        view.lots = list(db.session.execute(select(LoyLot).where(
+            LoyLot.account_id == card.id, LoyLot.remaining > 0, LoyLot.member_id.in_(visible))
+            .order_by(LoyLot.expires_on, LoyLot.id)).scalars()) if visible else []
+        view.statement = list(db.session.execute(select(LoyEntry).where(
+            LoyEntry.account_id == card.id, LoyEntry.member_id.in_(visible))
+            .order_by(LoyEntry.id.desc()).limit(statement_limit)).scalars()) if visible else []
+    view.manageable = {cid for cid, c in view.names.items() if may_manage(user, c)}
+    return view
+
+
+def scoped_customer(user: Any, customer_id: int) -> Customer | None:
+    """A customer in ``user``'s loyalty scope, or None (unknown and foreign look the same)."""
+    return db.session.execute(select(Customer).where(
+        Customer.id == customer_id, scope_filter(user, "loyalty.view", Customer))).scalar_one_or_none()
+
+
 def card_for_household(household_id: int) -> LoyAccount | None:
     return db.session.execute(select(LoyAccount).where(LoyAccount.household_id == household_id,
                                                         LoyAccount.kind == "family")).scalar_one_or_none()
 
 
 def issue_card(household: Household, actor: Any, on: date | None = None) -> LoyAccount:
-    """Open the household's family card and bring in its current members."""
+    """Open the household's family card and bring in its current members — for a signed-in
+    user, only the members they may manage (the others join when their own staff add them)."""
     if card_for_household(household.id) is not None:
         raise LedgerError("This household already has a family card.", code="exists")
+    people = list(db.session.execute(select(Customer).where(Customer.household_id == household.id)
+                                     .order_by(Customer.id)).scalars())
+    joining = [c for c in people if not _is_user(actor) or may_manage(actor, c)]
+    if not joining:
+        raise FamilyForbidden("You may not manage the family card of this household.")
     card = LoyAccount(kind="family", household_id=household.id, balance=0, status="active")
     db.session.add(card)
     db.session.flush()
     card.card_no = card_number(card.id)
     audit.record("loyalty.card_issued", household, summary=f"family card {card.card_no}")
-    for customer in db.session.execute(select(Customer).where(Customer.household_id == household.id)
-                                       .order_by(Customer.id)).scalars():
+    for customer in joining:
         add_member(card, customer, actor, on=on)
     return card
 
 
 def add_member(card: LoyAccount, customer: Customer, actor: Any, on: date | None = None) -> int:
     """Pool the customer's valid points on the card. Returns the points moved in."""
+    _require(actor, customer)
     if customer.household_id != card.household_id:
         raise LedgerError("Only members of the card's household can join it; add the customer to the household first.")
     member = member_account(customer.id)
@@ -93,6 +204,7 @@ def add_member(card: LoyAccount, customer: Customer, actor: Any, on: date | None
 
 def remove_member(card: LoyAccount, customer: Customer, actor: Any, on: date | None = None) -> int:
     """The member leaves with the points they earned that are still unspent in the pool."""
+    _require(actor, customer)
     member = member_account(customer.id)
     if member.pool_id != card.id:
         raise LedgerError("The customer is not on this family card.")
@@ -107,7 +219,9 @@ def remove_member(card: LoyAccount, customer: Customer, actor: Any, on: date | N
 
 def transfer_between_members(card: LoyAccount, source: Customer, target: Customer, points: int, reason: str,
                              actor: Any, on: date | None = None) -> None:
-    """Move attribution of ``points`` from one member to another inside the pool."""
+    """Move attribution of ``points`` from one member to another inside the pool (the user needs
+    ``loyalty.family`` on both)."""
+    _require(actor, source, target)
     ids = {m.customer_id for m in members(card)}
     if source.id not in ids or target.id not in ids:
         raise LedgerError("Both customers must be members of this family card.")
@@ -115,6 +229,22 @@ def transfer_between_members(card: LoyAccount, source: Customer, target: Custome
         raise LedgerError("Choose two different members.")
     transfer(card, card, points, reason, actor=actor, on=on, from_member=source.id, to_member=target.id)
     audit.record("loyalty.card_transfer", card.household, summary=f"{points} points {source.code} → {target.code}: {reason}")
+
+
+def household_changed(customer: Customer, old_household_id: int | None, new_household_id: int | None,
+                      on: date | None = None) -> int:
+    """A customer's household changed (``portal_household_changed``): a member of the old
+    household's card leaves it at once, with the points they earned that are still unspent, so
+    they stop spending from the family's pool. Joining a household with a card does not put them
+    on it: staff add them (their points move into the pool only on request). Returns the points
+    taken out."""
+    member = member_account(customer.id, create=False)
+    if member is None or member.pool_id is None:
+        return 0
+    card = db.session.get(LoyAccount, member.pool_id)
+    if card is None or card.household_id == new_household_id:
+        return 0
+    return remove_member(card, customer, None, on=on)
 
 
 def _valid_points(account_id: int, member_id: int | None, on: date | None) -> int:

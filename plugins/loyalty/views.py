@@ -57,11 +57,10 @@ def index():
     in_scope = scope_filter(current_user, "loyalty.view", Customer)
     q = (request.args.get("q") or "").strip()
     if q:
-        digits = "".join(ch for ch in q if ch.isdigit())
-        if len(digits) == 16:
-            card = db.session.execute(select(LoyAccount).where(LoyAccount.card_no == digits)).scalar_one_or_none()
-            if card is not None and card.household_id:
-                return redirect(url_for(".family", household_id=card.household_id))
+        # A card of a household with nobody in scope answers as an unknown number does.
+        household_id = family_service.household_for_card_number(current_user, q)
+        if household_id is not None:
+            return redirect(url_for(".family", household_id=household_id))
         found = db.session.execute(select(Customer.id).where(Customer.code == q.upper(), in_scope)).scalar_one_or_none()
         if found:
             return redirect(url_for("customers.detail", customer_id=found, tab="points"))
@@ -200,115 +199,100 @@ def decide(approval_id: int):
 
 
 # -- family cards --------------------------------------------------------------------------------
+# The scope rules live in ``family`` (docs/security.md, "Households and points"): a household
+# opens when one member is in scope and shows only those members; every action needs
+# ``loyalty.family`` on each customer it touches.
 
 
 def _household(household_id: int) -> Household:
-    in_scope = exists().where(Customer.household_id == Household.id,
-                              scope_filter(current_user, "loyalty.view", Customer))
-    household = db.session.execute(select(Household).where(Household.id == household_id, in_scope)).scalar_one_or_none()
-    if household is None:
-        abort(404)
-    return household
+    return family_service.household_in_scope(current_user, household_id) or abort(404)
+
+
+def _family_page(household_id: int) -> str:
+    return redirect(url_for(".family", household_id=household_id))
 
 
 @bp.get("/family/<int:household_id>")
 @permission_required("loyalty.view")
 def family(household_id: int):
-    household = _household(household_id)
-    card = family_service.card_for_household(household.id)
-    people = db.session.execute(select(Customer).where(Customer.household_id == household.id)
-                                .order_by(Customer.id)).scalars().all()
-    members = family_service.members(card) if card else []
-    member_ids = {m.customer_id for m in members}
-    shares = family_service.member_shares(card) if card else {}
-    names = {c.id: c for c in people}
-    for m in members:
-        if m.customer_id not in names and m.customer_id:
-            names[m.customer_id] = db.session.get(Customer, m.customer_id)
+    view = family_service.household_view(current_user, _household(household_id))
     add_form, transfer_form = MemberForm(), TransferForm()
-    add_form.customer_id.choices = [(c.id, f"{c.code} {c.name}") for c in people if c.id not in member_ids]
-    choices = [(m.customer_id, f"{names[m.customer_id].code} {names[m.customer_id].name}") for m in members
-               if m.customer_id in names]
-    transfer_form.source_id.choices = transfer_form.target_id.choices = choices
-    statement = []
-    if card:
-        statement = db.session.execute(select(LoyEntry).where(LoyEntry.account_id == card.id)
-                                       .order_by(LoyEntry.id.desc()).limit(50)).scalars().all()
-    can_manage = any(has_permission(current_user, "loyalty.family", c) for c in people)
-    return render_template("loyalty/family.html", household=household, card=card, people=people, members=members,
-                           shares=shares, names=names, add_form=add_form, transfer_form=transfer_form,
-                           action=ActionForm(), statement=statement, can_manage=can_manage,
-                           lots=family_service_open_lots(card))
+    _member_choices(view, add_form, transfer_form)
+    return render_template("loyalty/family.html", view=view, household=view.household, card=view.card,
+                           add_form=add_form, transfer_form=transfer_form, action=ActionForm())
 
 
-def family_service_open_lots(card: LoyAccount | None) -> list:
-    from .ledger import open_lots
+def _member_choices(view: family_service.HouseholdView, add_form: MemberForm, transfer_form: TransferForm) -> None:
+    """Choices name only customers the user may manage: anything else posted fails validation."""
+    on_card = {m.customer_id for m in view.members}
+    add_form.customer_id.choices = [(c.id, f"{c.code} {c.name}") for c in view.people
+                                    if c.id not in on_card and c.id in view.manageable]
+    transfer_form.source_id.choices = transfer_form.target_id.choices = [
+        (m.customer_id, f"{view.names[m.customer_id].code} {view.names[m.customer_id].name}")
+        for m in view.members if m.customer_id in view.manageable]
 
-    return open_lots(card.id) if card else []
 
-
-def _family_action(household_id: int) -> tuple[Household, LoyAccount | None]:
-    household = _household(household_id)
-    people = db.session.execute(select(Customer).where(Customer.household_id == household.id)).scalars().all()
-    if not any(has_permission(current_user, "loyalty.family", c) for c in people):
-        abort(403)
-    return household, family_service.card_for_household(household.id)
+def _family_action(household_id: int) -> tuple[family_service.HouseholdView, MemberForm, TransferForm]:
+    view = family_service.household_view(current_user, _household(household_id))
+    add_form, transfer_form = MemberForm(), TransferForm()
+    _member_choices(view, add_form, transfer_form)
+    return view, add_form, transfer_form
 
 
 @bp.post("/family/<int:household_id>/issue")
 @permission_required("loyalty.family")
 def family_issue(household_id: int):
-    household, _card = _family_action(household_id)
+    household = _household(household_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    return _family_do(household, lambda: family_service.issue_card(household, current_user),
+    return _family_do(household.id, lambda: family_service.issue_card(household, current_user),
                       _("Family card issued."))
 
 
 @bp.post("/family/<int:household_id>/members")
 @permission_required("loyalty.family")
 def family_add(household_id: int):
-    household, card = _family_action(household_id)
-    form = MemberForm()
-    form.customer_id.choices = [(c.id, c.code) for c in db.session.execute(
-        select(Customer).where(Customer.household_id == household.id)).scalars()]
-    if card is None or not form.validate_on_submit():
+    view, form, _t = _family_action(household_id)
+    if view.card is None:
         abort(400)
-    customer = db.session.get(Customer, form.customer_id.data)
-    return _family_do(household, lambda: family_service.add_member(card, customer, current_user),
+    if not form.validate_on_submit():
+        flash(_("Choose a household member you manage."), "error")
+        return _family_page(household_id)
+    customer = view.names[form.customer_id.data]
+    return _family_do(household_id, lambda: family_service.add_member(view.card, customer, current_user),
                       _("%(name)s joined the family card.", name=customer.name))
 
 
 @bp.post("/family/<int:household_id>/members/<int:customer_id>/remove")
 @permission_required("loyalty.family")
 def family_remove(household_id: int, customer_id: int):
-    household, card = _family_action(household_id)
-    customer = db.session.get(Customer, customer_id)
-    if card is None or customer is None or not ActionForm().validate_on_submit():
+    household = _household(household_id)
+    card = family_service.card_for_household(household.id)
+    customer = family_service.scoped_customer(current_user, customer_id) or abort(404)
+    if not family_service.may_manage(current_user, customer):
+        abort(403)
+    if card is None or not ActionForm().validate_on_submit():
         abort(400)
-    return _family_do(household, lambda: family_service.remove_member(card, customer, current_user),
+    return _family_do(household.id, lambda: family_service.remove_member(card, customer, current_user),
                       _("%(name)s left the family card with the points they earned.", name=customer.name))
 
 
 @bp.post("/family/<int:household_id>/transfer")
 @permission_required("loyalty.family")
 def family_transfer(household_id: int):
-    household, card = _family_action(household_id)
-    if card is None:
+    view, _a, form = _family_action(household_id)
+    if view.card is None:
         abort(400)
-    form = TransferForm()
-    ids = [(m.customer_id, str(m.customer_id)) for m in family_service.members(card)]
-    form.source_id.choices = form.target_id.choices = ids
     if not form.validate_on_submit():
-        flash(_("Choose two members, a number of points and a reason."), "error")
-        return redirect(url_for(".family", household_id=household.id))
-    source, target = db.session.get(Customer, form.source_id.data), db.session.get(Customer, form.target_id.data)
-    return _family_do(household, lambda: family_service.transfer_between_members(
-        card, source, target, form.points.data, form.reason.data, current_user),
+        flash(_("Choose two members you manage, a number of points and a reason."), "error")
+        return _family_page(household_id)
+    source, target = view.names[form.source_id.data], view.names[form.target_id.data]
+    return _family_do(household_id, lambda: family_service.transfer_between_members(
+        view.card, source, target, form.points.data, form.reason.data, current_user),
         _("Moved %(n)s points between members.", n=f"{form.points.data:,}"))
 
 
-def _family_do(household: Household, action, message: str):
+def _family_do(household_id: int, action, message: str):
     try:
         action()
     except LedgerError as exc:
@@ -317,7 +301,7 @@ def _family_do(household: Household, action, message: str):
     else:
         db.session.commit()
         flash(message, "success")
-    return redirect(url_for(".family", household_id=household.id))
+    return _family_page(household_id)
 
 
 # -- reports -------------------------------------------------------------------------------------
@@ -493,6 +477,8 @@ def _ledger_message(exc: LedgerError) -> str:
         "own_request": _("A second staff member must decide on your own request."),
         "decided": _("This request was already decided."),
         "already_reversed": _("This entry was already reversed."),
+        "forbidden": _("You may not manage the family card of this customer."),
+        "exists": _("This household already has a family card."),
     }
     return messages.get(exc.code, exc.message)
 

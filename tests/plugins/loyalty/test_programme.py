@@ -154,7 +154,7 @@ def test_family_card_pools_and_a_leaver_takes_what_they_earned(app):
     hid, a, b = _household_of_two()
     ledger.earn(customer(a), 300, "a before", on=date.today())
     ledger.earn(customer(b), 200, "b before", on=date.today())
-    card = family.issue_card(db.session.get(Household, hid), user("store1@example.com"))
+    card = family.issue_card(db.session.get(Household, hid), user("hq@example.com"))
     db.session.commit()
     assert family.valid_card_number(card.card_no) and card.card_no.startswith("9410")
     assert not family.valid_card_number(card.card_no[:-1] + str((int(card.card_no[-1]) + 1) % 10))
