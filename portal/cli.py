@@ -123,11 +123,11 @@ def token_revoke(prefix: str) -> None:
 @click.option("--customers", default=5000, show_default=True)
 @click.option("--force", is_flag=True, help="Load even when the database already has data (tests, benchmarks).")
 def demo(customers: int, force: bool) -> None:
-    """Load the deterministic demo data set (only into an empty database)."""
+    """Load the demo data set (only into an empty database): sales up to yesterday, scores computed."""
     from .demo.loader import DemoError, load_demo
 
     try:
-        summary = load_demo(customers=customers, force=force, echo=click.echo)
+        summary = load_demo(customers=customers, force=force, echo=click.echo, scores=True)
     except DemoError as exc:
         click.echo(str(exc))
         return

@@ -6,7 +6,8 @@ table instead of aggregating ten million sale lines per request. One refresh:
 1. reads per-customer-per-day totals set-based (same-day purchases are one transaction) — on
    PostgreSQL as a binary ``COPY (SELECT …) TO STDOUT`` straight into numpy, ~7× faster than
    fetching rows through a cursor (see docs/analytics.md, "## Refreshing scores");
-2. computes RFM (:mod:`.rfm`) and fits BG/NBD + Gamma-Gamma (:mod:`.clv`) with the calibration
+2. computes RFM (:mod:`.rfm`), chooses a purchase model (BG/NBD, MBG/NBD or Pareto/NBD, by a
+   holdout check: :mod:`.clv_models`) and fits it and Gamma-Gamma (:mod:`.clv`) with the calibration
    period ending on ``as_of`` (weeks), then predicts P(alive), expected purchases and value
    over ``horizon_weeks``;
 3. replaces every row of ``customer_score`` in ONE transaction (DELETE + bulk insert), so
@@ -35,7 +36,8 @@ from .. import audit
 from ..extensions import db, sqlite_bulk_load
 from ..models import AnalyticsRun, SalesReport, utcnow
 from ..sales import bulk
-from . import clv
+from . import clv, clv_models
+from .clv_models import ModelFit
 from .rfm import rfm_table
 from .score_stats import last_done_run
 
@@ -47,6 +49,12 @@ Progress = Callable[[str, float], None]  # (stage label, fraction done 0..1)
 MIN_CUSTOMERS = 30
 MIN_REPEAT_BUYERS = 10
 MAX_HORIZON_WEEKS = 520
+#: The model check: holdout length (capped at a third of the history) and customers it samples.
+HOLDOUT_DAYS = 182
+MIN_HOLDOUT_DAYS = 28
+CHECK_SAMPLE = 20_000
+#: Customers the chosen model is fitted on (a fixed random sample above it); everyone is predicted.
+FIT_SAMPLE = 100_000
 PG_WORK_MEM = "128MB"  # for the warehouse read's GROUP BY (see _read_daily_postgres)
 
 SCORE_COLUMNS = ["customer_id", "as_of", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
@@ -163,12 +171,15 @@ def compute_scores(daily: pd.DataFrame, as_of: date, horizon_weeks: int, progres
             f"(the models need at least {MIN_CUSTOMERS} and {MIN_REPEAT_BUYERS}).")
         return scores
 
-    step("Fitting BG/NBD", 0.50)
-    bg = _fit(lambda: clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"]), "BG/NBD", scores)
-    if bg is None:
+    step("Choosing the purchase model", 0.45)
+    fit, choice = choose_purchase_model(daily, summary, as_of)
+    scores.params["purchase_model"] = choice
+    for name, public in choice.pop("fits").items():
+        scores.params[name] = public
+    if fit is None:
+        scores.notes.append(choice["note"])
         return scores
-    scores.params["bgnbd"] = {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "loglik": bg.loglik,
-                              "customers": bg.n_customers}
+    scores.notes.append(choice["note"])
     step("Fitting Gamma-Gamma", 0.62)
     gg = _fit(lambda: clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"], drop_nonpositive=True),
               "Gamma-Gamma", scores)
@@ -178,8 +189,8 @@ def compute_scores(daily: pd.DataFrame, as_of: date, horizon_weeks: int, progres
 
     step("Predicting", 0.70)
     x, tx, big_t = summary["frequency"], summary["recency"], summary["T"]
-    p_alive = clv.bgnbd_p_alive(bg, x, tx, big_t)
-    purchases = clv.bgnbd_expected_purchases(bg, float(horizon_weeks), x, tx, big_t)
+    p_alive = fit.p_alive(x, tx, big_t)
+    purchases = fit.expected(float(horizon_weeks), x, tx, big_t)
     if gg is not None:
         value = purchases * clv.gamma_gamma_expected_spend(gg, x, summary["monetary_value"])
     else:
@@ -189,6 +200,69 @@ def compute_scores(daily: pd.DataFrame, as_of: date, horizon_weeks: int, progres
     predicted = predicted.where(np.isfinite(predicted))  # a non-finite prediction is stored as NULL
     frame[list(predicted.columns)] = predicted.reindex(frame.index)  # the same customers, both sorted by id
     return scores
+
+
+def choose_purchase_model(daily: pd.DataFrame, summary: pd.DataFrame, as_of: date) -> tuple[ModelFit | None, dict[str, Any]]:
+    """The purchase model for this refresh, fitted on (a sample of) everyone, and how it was chosen.
+
+    With enough history (three holdout periods), every model is fitted on the purchases up to
+    ``as_of`` − holdout and judged on the holdout weeks (:func:`.clv_models.holdout_check`, on a
+    sample of ``CHECK_SAMPLE`` customers); otherwise by log-likelihood on the full period (all
+    three have four parameters). The best model is then fitted up to ``as_of``; a degenerate fit
+    (:func:`.clv_models.diagnose`) falls back to the next model, and when every fit is degenerate
+    none is used: the scores get no P(alive) rather than a false certainty. Returns (fit or None,
+    a JSON-able account with ``model``, ``status``, ``chosen_by``, ``check``, ``fits``, ``note``).
+    """
+    first = pd.Timestamp(daily["day"].min()).date()
+    holdout_days = min(HOLDOUT_DAYS, (as_of - first).days // 3)
+    fit_rows = clv_models.sample_rows(len(summary), FIT_SAMPLE)
+    x = summary["frequency"].to_numpy(dtype=np.float64)[fit_rows]
+    tx, big_t = summary["recency"].to_numpy()[fit_rows], summary["T"].to_numpy()[fit_rows]
+    fits: dict[str, ModelFit] = {}
+    failures: dict[str, str] = {}
+
+    def fitted(name: str) -> ModelFit | None:
+        if name not in fits and name not in failures:
+            try:
+                fits[name] = clv_models.fit_model(name, x, tx, big_t)
+            except (ValueError, FloatingPointError, ArithmeticError) as exc:
+                failures[name] = str(exc)[:200]
+        return fits.get(name)
+
+    check = None
+    if holdout_days >= MIN_HOLDOUT_DAYS:
+        ids = daily["customer_id"].unique()
+        if len(ids) > CHECK_SAMPLE:
+            keep = np.random.default_rng(2005).choice(ids, size=CHECK_SAMPLE, replace=False)
+            sample = daily[daily["customer_id"].isin(keep)]
+        else:
+            sample = daily
+        check = clv_models.holdout_check(sample, as_of - timedelta(days=holdout_days), as_of)
+        ranked = sorted((m for m in clv_models.MODELS if "rmse" in check.models[m]),
+                        key=lambda m: (bool(check.models[m]["issues"]), check.models[m]["rmse"]))
+        chosen_by = "holdout"
+    else:
+        for name in clv_models.MODELS:
+            fitted(name)
+        ranked = sorted(fits, key=lambda m: (fits[m].degenerate, -fits[m].loglik))
+        chosen_by = "likelihood"
+    chosen = next((m for m in ranked if (f := fitted(m)) is not None and not f.degenerate), None)
+    account: dict[str, Any] = {
+        "model": chosen, "label": clv_models.MODEL_LABELS.get(chosen or "", None), "chosen_by": chosen_by,
+        "status": "ok" if chosen else "degenerate", "fitted_on": int(len(x)),
+        "check": check.public() if check else None,
+        "issues": {m: list(f.issues) for m, f in fits.items()} | {m: ["failed"] for m in failures},
+        "fits": {m: _finite(f.public()) for m, f in fits.items()},
+    }
+    if chosen:
+        how = (f"best of {len(ranked)} on a {check.holdout_weeks:g}-week holdout" if check
+               else "highest likelihood (too little history for a holdout check)")
+        account["note"] = f"Purchase model: {clv_models.MODEL_LABELS[chosen]} ({how})."
+        return fits[chosen], account
+    problems = "; ".join(f"{clv_models.MODEL_LABELS[m]}: {', '.join(i)}" for m, i in account["issues"].items())
+    account["note"] = (f"P(alive) and expected values not computed: every purchase model's fit is degenerate "
+                       f"({problems}).")
+    return None, account
 
 
 def _fit(fit: Callable[[], Any], name: str, scores: Scores) -> Any:
@@ -341,7 +415,7 @@ def _mark_failed(run_id: int, exc: Exception, user: Any) -> None:
 
 def run_summary(run: AnalyticsRun) -> dict[str, Any]:
     """The run as plain JSON-able values (CLI ``--json``, tests)."""
-    params = {k: v for k, v in (run.params or {}).items() if k in ("bgnbd", "gamma_gamma")}
+    params = {k: v for k, v in (run.params or {}).items() if k in ("purchase_model", *clv_models.MODELS, "gamma_gamma")}
     seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
     return {"run_id": run.id, "status": run.status, "as_of": run.as_of.isoformat(), "horizon_weeks": run.horizon_weeks,
             "customers": run.customers, "params": _finite(params), "message": run.message,

@@ -1,4 +1,9 @@
-"""Load the demo organisation, accounts, customers and 24 months of sales — deterministically.
+"""Load the demo organisation, accounts, customers and three years of sales — deterministically.
+
+The sales run up to ``end`` (by default yesterday in Asia/Seoul, so ``make run`` shows current
+charts on any day) and are the same for the same ``end``: every random draw comes from one seeded
+generator. Customers behave like real ones, so the lifetime-value models have something to find
+(see :func:`_simulate_visits`): each buys at their own rate for a random lifetime, then stops.
 
 Bulk inserts (``executemany``) keep it to a few seconds for 5,000 customers / 60,000 lines and
 let benchmarks build a million customers with the same code.
@@ -6,6 +11,7 @@ let benchmarks build a million customers with the same code.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -13,6 +19,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, insert, select
 
 from ..auth.passwords import hash_password
+from ..bounds import local_today
 from ..db_utils import sync_sequences
 from ..extensions import db
 from ..models import (
@@ -47,8 +54,14 @@ from .names import (
 )
 
 DEMO_PASSWORD = "demo-pass-2026"
-DEMO_END = date(2026, 10, 31)
-DEMO_START = DEMO_END - timedelta(days=730)
+DEMO_DAYS = 3 * 365  # the sales history: long enough for customers last seen over two years ago
+SEED = 2026
+# Customers (Pareto/NBD-like, per week): visit rate λ ~ Gamma(RATE_SHAPE) scaled to the lines asked
+# for; lifetime τ ~ Exponential(μ), μ ~ Gamma(LIFE_SHAPE, rate LIFE_RATE): a mean of about a year.
+RATE_SHAPE = 0.9
+LIFE_SHAPE, LIFE_RATE = 1.5, 78.0
+NEVER_BOUGHT = 0.05  # registered, never bought
+LINES_PER_VISIT = (1, 1, 1, 2, 2, 3)
 REGIONS = [("R01", "수도권 지역본부"), ("R02", "중부·호남 지역본부"), ("R03", "영남 지역본부")]
 BRANCHES = [
     ("B001", "강남점", "R01"), ("B002", "분당점", "R01"), ("B003", "일산점", "R01"), ("B004", "인천점", "R01"),
@@ -75,25 +88,45 @@ def _name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + rng.choice(GIVEN_FIRST) + rng.choice(GIVEN_SECOND)
 
 
+def demo_end() -> date:
+    """The demo's last sales day: yesterday in the portal's time zone (Asia/Seoul)."""
+    return local_today() - timedelta(days=1)
+
+
 def load_demo(customers: int = 5000, lines_per_customer: int = 12, force: bool = False,
-              echo: Callable[[str], None] = print, accounts: bool = True, install_plugins: bool = True) -> str:
+              echo: Callable[[str], None] = print, accounts: bool = True, install_plugins: bool = True,
+              end: date | None = None, scores: bool = False) -> str:
+    """Load the demo into an empty database; sales end on ``end`` (default :func:`demo_end`).
+
+    ``scores``: also compute the customer scores (as ``portal analytics refresh`` would, as of the
+    day after ``end``), so the Analytics page and the Scores tabs are filled on the first run.
+    """
     if not force and db.session.execute(select(func.count(OrgUnit.id))).scalar_one():
         raise DemoError("The database already has data; the demo loads only into an empty database.")
-    rng = random.Random(2026)
-    branches, groups, partners = _organisation(rng)
+    end = end or demo_end()
+    start = end - timedelta(days=DEMO_DAYS - 1)
+    rng = random.Random(f"{SEED}:{end.isoformat()}")
+    branches, groups, partners = _organisation(rng, start)
     categories, products = _catalogue()
     if accounts:
         _accounts(branches, groups, partners)
     db.session.commit()
     echo(f"organisation: {len(branches)} branches, {len(groups)} groups, {len(partners)} distributors")
-    n_customers = _customers(rng, customers, branches, partners, echo)
-    n_lines = _sales(rng, customers * lines_per_customer, branches, categories, products, echo)
+    first_days = _first_purchases(rng, customers, start, end)
+    n_customers = _customers(rng, customers, branches, partners, echo, first_days, start, end)
+    n_lines = _sales(rng, customers * lines_per_customer, categories, products, echo, first_days, end)
+    summary = f"demo loaded: {n_customers} customers, {n_lines} sale lines up to {end.isoformat()}"
+    if scores:
+        from ..analytics.scoring import refresh_scores
+
+        run = refresh_scores(as_of=end + timedelta(days=1))
+        echo(f"customer scores: {run.message}")
     if install_plugins:
         _install_demo_plugins(echo)
-    return f"demo loaded: {n_customers} customers, {n_lines} sale lines"
+    return summary
 
 
-def _organisation(rng: random.Random) -> tuple[dict[str, OrgUnit], dict[str, PartnerGroup], list[Partner]]:
+def _organisation(rng: random.Random, start: date) -> tuple[dict[str, OrgUnit], dict[str, PartnerGroup], list[Partner]]:
     hq = OrgUnit(code="HQ", name="본사", kind="hq", address="서울특별시 강남구 테헤란로 1")
     db.session.add(hq)
     _place(hq, None)
@@ -122,7 +155,7 @@ def _organisation(rng: random.Random) -> tuple[dict[str, OrgUnit], dict[str, Par
             seq += 1
             p = Partner(group_id=group.id, code=f"{code}-{seq:04d}", name=_name(rng), level=level,
                         sponsor_id=sponsor.id if sponsor else None,
-                        joined_on=DEMO_START - timedelta(days=rng.randint(0, 2000)),
+                        joined_on=start - timedelta(days=rng.randint(0, 2000)),
                         phone=f"010{rng.randint(10000000, 99999999)}")
             db.session.add(p)
             _place(p, sponsor)
@@ -165,12 +198,19 @@ def _accounts(branches: dict[str, OrgUnit], groups: dict[str, PartnerGroup], par
             grant_local(user, role, target)
 
 
+def _first_purchases(rng: random.Random, count: int, start: date, end: date) -> list[date | None]:
+    """Each customer's first purchase day, uniform over the history; ``None``: never bought."""
+    span = (end - start).days
+    return [None if rng.random() < NEVER_BOUGHT else start + timedelta(days=rng.randint(0, span))
+            for _ in range(count)]
+
+
 def _customers(rng: random.Random, count: int, branches: dict[str, OrgUnit], partners: list[Partner],
-               echo: Callable[[str], None]) -> int:
+               echo: Callable[[str], None], first_days: list[date | None], start: date, end: date) -> int:
     branch_list = list(branches.values())
     start_id = (db.session.execute(select(func.max(Customer.id))).scalar() or 0) + 1
     sellers = [p for p in partners]
-    created = datetime(2024, 1, 1)
+    span = (end - start).days
     batch, consents, issues, households = [], [], [], []
     household_id = (db.session.execute(select(func.max(Household.id))).scalar() or 0)
     for n in range(count):
@@ -190,20 +230,24 @@ def _customers(rng: random.Random, count: int, branches: dict[str, OrgUnit], par
         owner = rng.random()
         branch = rng.choice(branch_list) if owner < 0.75 else None
         partner = rng.choice(sellers) if owner > 0.6 else None
+        # Registered at the counter on the day of the first purchase (a non-buyer: any day).
+        joined = first_days[n] or start + timedelta(days=rng.randint(0, span))
+        created = datetime.combine(joined, datetime.min.time()) + timedelta(hours=10, minutes=rng.randint(0, 600))
         batch.append({
             "id": cid, "code": f"C{cid:07d}", "name": name, "phone": phone, "email": email, "address": address or None,
             "postal_code": postal, "birth_date": date(rng.randint(1950, 2004), rng.randint(1, 12), rng.randint(1, 28)),
             "gender": rng.choice("FFFM"), "branch_id": branch.id if branch else None,
             "partner_id": partner.id if partner else None, "complaint": rng.random() < 0.02,
-            "created_at": created + timedelta(minutes=n * 3), "updated_at": created + timedelta(minutes=n * 3),
+            "created_at": created, "updated_at": created,
         })
         if phone is None:
-            issues.append({"customer_id": cid, "field": "phone", "reason": "전화번호 없음 / no valid phone number"})
+            issues.append({"customer_id": cid, "field": "phone", "reason": "유효한 전화번호 없음"})
         if not address:
-            issues.append({"customer_id": cid, "field": "address", "reason": "반송 우편: 주소 없음 / address empty"})
+            issues.append({"customer_id": cid, "field": "address", "reason": "반송 우편: 주소 없음"})
         if len(postal) != 5:
-            issues.append({"customer_id": cid, "field": "postal_code", "reason": "우편번호 5자리 아님 / postal code not 5 digits"})
-        at = datetime(2023, 1, 1) + timedelta(days=rng.randint(0, 1300))
+            issues.append({"customer_id": cid, "field": "postal_code", "reason": "우편번호가 5자리가 아님"})
+        # Consent asked at registration; some renewed it later (the newest record counts).
+        at = created if rng.random() < 0.7 else created + timedelta(days=rng.randint(0, max((end - joined).days, 0)))
         for channel in ("sms", "email", "dm"):
             if rng.random() < 0.6:
                 consents.append({"customer_id": cid, "channel": channel, "purpose": "marketing",
@@ -238,35 +282,71 @@ def _flush_customers(batch: list, consents: list, issues: list, households: list
         lst.clear()
 
 
-def _sales(rng: random.Random, count: int, branches: dict[str, OrgUnit], categories: list[Category],
-           products: list[Product], echo: Callable[[str], None]) -> int:
-    rows = db.session.execute(select(Customer.id, Customer.branch_id, Customer.partner_id)).all()
+def _simulate_visits(rng: random.Random, first_days: list[date | None], end: date,
+                     target_visits: float) -> list[list[date]]:
+    """Each customer's purchase days: a first purchase, then visits at their own rate until they leave.
+
+    Pareto/NBD's story, drawn exactly: visit rate λ ~ Gamma(RATE_SHAPE) per week, lifetime
+    τ ~ Exponential(μ) with μ ~ Gamma(LIFE_SHAPE, rate LIFE_RATE) (about a year on average);
+    repeat visits are a Poisson process of rate λ over (first day, min(first day + τ, end)].
+    The rates are scaled so that the expected number of visits is ``target_visits``, which keeps
+    the number of lines what the caller asked for whatever the day. Same-day visits collapse.
+    """
+    base = [rng.gammavariate(RATE_SHAPE, 1.0) for _ in first_days]
+    lifetimes = [rng.expovariate(rng.gammavariate(LIFE_SHAPE, 1.0 / LIFE_RATE)) for _ in first_days]
+    exposure = [0.0 if first is None else min(life, (end - first).days / 7.0)
+                for first, life in zip(first_days, lifetimes, strict=True)]
+    buyers = sum(first is not None for first in first_days)
+    weighted = sum(g * e for g, e in zip(base, exposure, strict=True))
+    scale = max(target_visits - buyers, 0.0) / weighted if weighted > 0 else 0.0
+    out: list[list[date]] = []
+    for first, g, weeks in zip(first_days, base, exposure, strict=True):
+        if first is None:
+            out.append([])
+            continue
+        days, rate, t = [first], g * scale, 0.0
+        while rate > 0:
+            t += rng.expovariate(rate)
+            if t > weeks:
+                break
+            day = first + timedelta(days=math.floor(t * 7.0))
+            if day != days[-1]:
+                days.append(min(day, end))
+        out.append(days)
+    return out
+
+
+def _sales(rng: random.Random, count: int, categories: list[Category], products: list[Product],
+           echo: Callable[[str], None], first_days: list[date | None], end: date) -> int:
+    rows = db.session.execute(select(Customer.id, Customer.branch_id, Customer.partner_id).order_by(Customer.id)).all()
     if not rows:
         return 0
+    rows = rows[-len(first_days):]  # the customers this load created, in creation order
     by_cat: dict[int, list[Product]] = {}
     for p in products:
         by_cat.setdefault(p.category_id, []).append(p)
-    weights = [rng.random() ** 2 for _ in rows]  # a few heavy buyers, many light ones
-    picks = rng.choices(rows, weights=weights, k=count)
-    days = (DEMO_END - DEMO_START).days
+    visits = _simulate_visits(rng, first_days, end, count / (sum(LINES_PER_VISIT) / len(LINES_PER_VISIT)))
     lines, reports = [], {}
     next_report = (db.session.execute(select(func.max(SalesReport.id))).scalar() or 0) + 1
-    for n, (cid, branch_id, partner_id) in enumerate(picks):
-        cat = rng.choices(categories, weights=CATEGORY_WEIGHTS)[0]
-        product = rng.choice(by_cat[cat.id])
-        qty = rng.choice((1, 1, 1, 1, 2, 2, 3))
-        sold = DEMO_START + timedelta(days=int(days * (rng.random() ** 0.8)))
-        report_id = None
-        if branch_id is not None:
-            key = (branch_id, sold)
-            if key not in reports:
-                reports[key] = next_report
-                next_report += 1
-            report_id = reports[key]
-        lines.append({"report_id": report_id, "customer_id": cid, "branch_id": branch_id, "partner_id": partner_id,
-                      "product_id": product.id,
-                      "category_id": cat.id, "receipt_no": f"R{sold:%y%m%d}-{n % 100000:05d}", "sold_at": sold,
-                      "quantity": qty, "unit_price": product.unit_price, "amount": qty * product.unit_price})
+    receipt = 0
+    for (cid, branch_id, partner_id), days in zip(rows, visits, strict=True):
+        for sold in days:
+            receipt += 1
+            report_id = None
+            if branch_id is not None:
+                key = (branch_id, sold)
+                if key not in reports:
+                    reports[key] = next_report
+                    next_report += 1
+                report_id = reports[key]
+            for _ in range(rng.choice(LINES_PER_VISIT)):
+                cat = rng.choices(categories, weights=CATEGORY_WEIGHTS)[0]
+                product = rng.choice(by_cat[cat.id])
+                qty = rng.choice((1, 1, 1, 1, 2, 2, 3))
+                lines.append({"report_id": report_id, "customer_id": cid, "branch_id": branch_id,
+                              "partner_id": partner_id, "product_id": product.id, "category_id": cat.id,
+                              "receipt_no": f"R{sold:%y%m%d}-{receipt % 100000:05d}", "sold_at": sold,
+                              "quantity": qty, "unit_price": product.unit_price, "amount": qty * product.unit_price})
     report_rows = [{"id": rid, "branch_id": b, "report_date": d, "status": "committed", "file_name": "demo",
                     "source": "demo", "mode": "strict",
                     "created_at": datetime.combine(d, datetime.min.time()) + timedelta(hours=21)}
