@@ -71,6 +71,12 @@ def _sqlite_begin(conn) -> None:
             conn.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if enforce else 'OFF'}")
             info["foreign_keys"] = enforce
         conn.exec_driver_sql("BEGIN" if _reads_only() else "BEGIN IMMEDIATE")
+        # What the connection had changed when this transaction began: ``write_intent`` ends
+        # a deferred transaction only while it has changed nothing.
+        info[_CHANGES_AT_BEGIN] = conn.connection.dbapi_connection.total_changes
+
+
+_CHANGES_AT_BEGIN = "portal_total_changes_at_begin"
 
 
 _SQLITE_BULK: ContextVar[bool] = ContextVar("sqlite_bulk", default=False)
@@ -97,11 +103,30 @@ def sqlite_bulk_load() -> Iterator[bool]:
 
 
 def write_intent() -> None:
-    """About to write inside a read-only (GET) request: restart as a write transaction."""
+    """About to write inside a read-only (GET/HEAD/OPTIONS) request on SQLite: make the rest of
+    the request one write transaction (``BEGIN IMMEDIATE``, see :func:`_sqlite_begin`).
+
+    The rule is one transaction per request, committed or rolled back by the view. Every other
+    request (and the CLI) already began IMMEDIATE, so here nothing happens — above all, nothing
+    is committed: a POST whose validation fails after an ``audit.record`` loses every change.
+    A GET's deferred transaction that has only read is *rolled back* (it has nothing to commit;
+    committing would also flush pending ORM changes halfway through the request), and the next
+    statement begins IMMEDIATE. If that transaction has written already (a bug in the caller:
+    write_intent belongs before the first write), it is kept, not split: SQLite upgrades its
+    lock in place, at the risk of ``database is locked``, never of a half-saved request.
+    PostgreSQL needs none of this.
+    """
     from flask import g, has_request_context
 
-    if not has_request_context() or g.get("sqlite_write") or db.engine.dialect.name != "sqlite":
+    if not has_request_context() or db.engine.dialect.name != "sqlite" or not _reads_only():
         return
     g.sqlite_write = True
-    if db.session().in_transaction():
-        db.session.commit()
+    session = db.session()
+    if not session.in_transaction():
+        return
+    if session.new or session.dirty or session.deleted:
+        return
+    conn = session.connection()
+    if conn.connection.dbapi_connection.total_changes != conn.connection.info.get(_CHANGES_AT_BEGIN):
+        return
+    session.rollback()

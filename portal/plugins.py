@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import logging
 import pkgutil
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +22,7 @@ from typing import Any
 
 import pluggy
 from flask import Flask, current_app, g, has_app_context
+from flask_babel import LazyString
 
 from . import hookspecs
 
@@ -62,6 +66,7 @@ class PluginRegistry:
         self.blueprint_owner: dict[str, str] = {}
         self._callers: dict[tuple[str, frozenset[str]], Any] = {}
         self._derived: dict[tuple[str, frozenset[str]], Any] = {}
+        self.reported: set[tuple[str, str, str]] = set()  # skipped contributions already logged
 
     # -- discovery ---------------------------------------------------------------------
     def load(self, names: list[str] | None) -> None:
@@ -226,12 +231,170 @@ def hook(name: str):
 
 
 def collect(name: str, **kwargs: Any) -> list[dict[str, Any]]:
-    """Flatten list-returning hooks and sort by ``order`` (then label/name)."""
+    """Flatten list-returning hooks and sort by ``order`` (then label/name).
+
+    The page contributions (menu items, portlets, customer tabs) are checked one by one as they
+    are collected: a malformed one — or a hook that raises — is skipped and logged once with the
+    add-on's name, so one broken add-on never turns every page into a 500 for every user.
+    """
+    check = CONTRIBUTION_CHECKS.get(name)
+    if check is not None:
+        return _collect_checked(name, check, kwargs)
     items: list[dict[str, Any]] = []
     for result in hook(name)(**kwargs):
         if result:
             items.extend(result)
-    return sorted(items, key=lambda i: (i.get("order", 100), str(i.get("label", i.get("name", "")))))
+    return sorted(items, key=_sort_key)
+
+
+def _sort_key(item: dict[str, Any]) -> tuple[float, str]:
+    return item.get("order", 100), str(item.get("label", item.get("name", "")))
+
+
+# -- checked contributions ----------------------------------------------------------------
+
+log = logging.getLogger("portal.plugins")
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str | LazyString) and bool(str(value).strip())
+
+
+def _optional(item: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> str | None:
+    """``None`` when ``item[key]`` is absent (or ``None``, except for ``order``, which sorts) or
+    of type ``kind``; else the problem."""
+    value = item.get(key)
+    if value is None and (key != "order" or key not in item):
+        return None
+    if isinstance(value, bool) or not isinstance(value, kind):
+        return f"{key!r} must be {what}, not {value!r}"
+    return None
+
+
+def _first(*problems: str | None) -> str | None:
+    return next((p for p in problems if p), None)
+
+
+def _get_page(endpoint: Any) -> bool:
+    """Does ``url_for(endpoint)`` build a GET page without URL arguments?"""
+    if not isinstance(endpoint, str):
+        return False
+    try:
+        rules = list(current_app.url_map.iter_rules(endpoint))
+    except KeyError:
+        return False
+    return any("GET" in (r.methods or ()) and r.arguments <= set(r.defaults or ()) for r in rules)
+
+
+def _template_loads(name: Any) -> bool:
+    if not isinstance(name, str) or not name:
+        return False
+    try:
+        current_app.jinja_env.get_template(name)  # cached by Jinja after the first load
+    except Exception:  # noqa: BLE001  (not found, syntax error …: either way unusable)
+        return False
+    return True
+
+
+def _check_menu_item(item: dict[str, Any]) -> str | None:
+    match = item.get("match", ())
+    return _first(
+        None if _is_text(item.get("label")) else "'label' is missing or empty",
+        None if _get_page(item.get("endpoint")) else
+        f"'endpoint' {item.get('endpoint')!r} is not a page that url_for builds without arguments",
+        _optional(item, "permission", str, "a permission name"),
+        _optional(item, "section", str, "a section name"),
+        _optional(item, "icon", str, "an icon name"),
+        _optional(item, "order", int | float, "a number"),
+        None if isinstance(match, tuple | list) and all(isinstance(m, str) for m in match)
+        else f"'match' must be a tuple of endpoint prefixes, not {match!r}",
+    )
+
+
+def _check_portlet(item: dict[str, Any]) -> str | None:
+    return _first(
+        None if _is_text(item.get("title")) else "'title' is missing or empty",
+        None if _template_loads(item.get("template")) else f"'template' {item.get('template')!r} does not load",
+        _optional(item, "context", dict, "a dict"),
+        _optional(item, "permission", str, "a permission name"),
+        _optional(item, "order", int | float, "a number"),
+    )
+
+
+_TAB_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+
+def _check_tab(item: dict[str, Any]) -> str | None:
+    tab_id = item.get("id")
+    factory = item.get("context_factory")
+    return _first(
+        None if isinstance(tab_id, str) and _TAB_ID.fullmatch(tab_id) else
+        f"'id' {tab_id!r} must be 1-40 letters, digits, '-' or '_'",
+        None if _is_text(item.get("label")) else "'label' is missing or empty",
+        None if _template_loads(item.get("template")) else f"'template' {item.get('template')!r} does not load",
+        _optional(item, "context", dict, "a dict"),
+        None if factory is None or callable(factory) else "'context_factory' must be callable",
+        _optional(item, "order", int | float, "a number"),
+    )
+
+
+CONTRIBUTION_CHECKS: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "portal_menu_items": _check_menu_item,
+    "portal_portlets": _check_portlet,
+    "portal_customer_tabs": _check_tab,
+}
+# A unique key per hook, e.g. two tabs with one ``id`` would show as one: the later is skipped.
+UNIQUE_KEYS = {"portal_customer_tabs": "id"}
+
+
+def _report(plugin: str, hook_name: str, problem: str, detail: str = "", exc: BaseException | None = None) -> None:
+    """Log a skipped contribution once per worker (it would recur on every page)."""
+    seen = registry().reported
+    key = (plugin, hook_name, problem)
+    if key in seen:
+        return
+    seen.add(key)
+    log.error("Add-on %r: %s contribution skipped: %s%s", plugin, hook_name, problem,
+              f" — {detail}" if detail else "", exc_info=exc)
+
+
+def _collect_checked(name: str, check: Callable[[dict[str, Any]], str | None],
+                     kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for impl in reversed(hook(name).get_hookimpls()):  # pluggy's own calling order
+        plugin = impl.plugin_name
+        if impl.hookwrapper or impl.wrapper:
+            _report(plugin, name, "a wrapper implementation is not called for a contribution hook")
+            continue
+        try:
+            result = impl.function(*[kwargs[arg] for arg in impl.argnames])
+        except Exception as exc:  # noqa: BLE001  (one add-on's bug must not break the page)
+            _report(plugin, name, f"the hook raised {type(exc).__name__}: {exc}", exc=exc)
+            continue
+        if not result:
+            continue
+        if not isinstance(result, list | tuple):
+            _report(plugin, name, f"the hook returned {type(result).__name__}, not a list")
+            continue
+        for item in result:
+            problem = check(item) if isinstance(item, dict) else f"{type(item).__name__} is not a dict"
+            if problem:
+                _report(plugin, name, problem, repr(item)[:200])
+            else:
+                items.append({**item, "plugin": plugin})
+    items.sort(key=_sort_key)
+    unique = UNIQUE_KEYS.get(name)
+    if unique:
+        seen: set[Any] = set()
+        kept = []
+        for item in items:
+            if item[unique] in seen:
+                _report(item["plugin"], name, f"{unique} {item[unique]!r} is used by another contribution")
+                continue
+            seen.add(item[unique])
+            kept.append(item)
+        items = kept
+    return items
 
 
 def init_plugins(app: Flask) -> PluginRegistry:

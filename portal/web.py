@@ -1,10 +1,14 @@
-"""Request plumbing: plugin route gating, security headers, error pages, template globals."""
+"""Request plumbing: request ids, plugin route gating, security headers, error pages (every
+unhandled exception logged with its request id), template globals."""
 
 from __future__ import annotations
 
+import logging
+import re
+import uuid
 from typing import Any
 
-from flask import Flask, abort, g, jsonify, render_template, request
+from flask import Flask, abort, current_app, g, jsonify, render_template, request
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
@@ -16,6 +20,41 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A proxy's id is kept when it is safe to log and to echo: 8-128 letters, digits, ``. _ : -``.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+
+
+def request_id() -> str:
+    """This request's id: the incoming ``X-Request-ID`` when sane, else a new random one.
+
+    It is in every log line about the request, in the ``X-Request-ID`` response header, on the
+    error page and in JSON error bodies — so a user's "reference" finds the traceback.
+    """
+    rid = g.get("request_id")
+    if rid is None:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        rid = g.request_id = incoming if _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    return rid
+
+
+class RequestIdFilter(logging.Filter):
+    """Give every record logged during a request its ``request_id`` (and name it in the message
+    of a logged exception that does not say it yet, e.g. Flask's own "Exception on …")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from flask import has_request_context
+
+        if has_request_context():
+            rid = request_id()
+            record.request_id = rid
+            if record.exc_info and rid not in record.getMessage():
+                record.msg = f"{record.msg} [request {rid}]"
+        else:
+            record.request_id = "-"
+        return True
 
 
 def _gate_plugin_routes() -> None:
@@ -30,6 +69,7 @@ def _gate_plugin_routes() -> None:
 
 def _security_headers(response):
     headers = response.headers
+    headers[REQUEST_ID_HEADER] = request_id()
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
@@ -51,10 +91,15 @@ def _wants_json() -> bool:
 
 def _error(exc: HTTPException):
     code = exc.code or 500
+    if code >= 500 and getattr(exc, "original_exception", None) is None:
+        # An explicit abort(5xx); an exception turned into a 500 by Flask was logged already.
+        current_app.logger.error("HTTP %s on %s %s [request %s]: %s", code, request.method, request.path,
+                                 request_id(), exc.description)
     # Keep the exception's own headers (Allow on 405, WWW-Authenticate, Retry-After ...).
     headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
     if _wants_json():
-        return jsonify({"error": exc.name.lower().replace(" ", "_"), "message": exc.description}), code, headers
+        return jsonify({"error": exc.name.lower().replace(" ", "_"), "message": exc.description,
+                        "request_id": request_id()}), code, headers
     return render_template("error.html", code=code, error=exc), code, headers
 
 
@@ -70,11 +115,16 @@ def _refuse_nul_bytes() -> None:
 
 
 def _server_error(exc: Exception):
+    """An unhandled exception: logged with its traceback and request id, the request's
+    transaction rolled back (nothing of it is saved), a 500 page that shows the id."""
     from .extensions import db
 
+    current_app.logger.error("Unhandled exception on %s %s [request %s]", request.method, request.path,
+                             request_id(), exc_info=exc)
     db.session.rollback()
     if _wants_json():
-        return jsonify({"error": "internal_error", "message": "Something went wrong; nothing was saved."}), 500
+        return jsonify({"error": "internal_error", "message": "Something went wrong; nothing was saved.",
+                        "request_id": request_id()}), 500
     return render_template("error.html", code=500, error=None), 500
 
 
@@ -117,8 +167,13 @@ def init_web(app: Flask) -> None:
     app.before_request(_gate_plugin_routes)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error)
-    if not app.debug and not app.testing:
+    propagate = app.config.get("PROPAGATE_EXCEPTIONS")
+    if propagate is None:  # Flask's default: the debugger / pytest get the exception
+        propagate = app.debug or app.testing
+    if not propagate:
         app.register_error_handler(Exception, _server_error)
+    if not any(isinstance(f, RequestIdFilter) for f in app.logger.filters):
+        app.logger.addFilter(RequestIdFilter())
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
@@ -127,6 +182,7 @@ def init_web(app: Flask) -> None:
             "portlets": portlets,
             "can": lambda perm, obj=None: has_permission(current_user, perm, obj),
             "current_locale": str(get_locale()),
+            "request_id": request_id,
             "active_endpoint": request.endpoint or "",
         }
 

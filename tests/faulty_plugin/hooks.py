@@ -1,0 +1,46 @@
+"""Each contribution hook returns one good entry and several malformed ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portal.hookspecs import hookimpl
+
+FAIL_CUSTOMER_CHANGED = {"on": False}
+
+
+@hookimpl
+def portal_menu_items(user: Any) -> list[Any]:
+    return [
+        {"label": "Faulty good", "endpoint": "dashboard.index", "order": 70},
+        {"label": "No endpoint", "order": 71},                      # endpoint missing
+        {"label": "Unknown endpoint", "endpoint": "faulty.nowhere"},  # url_for would raise
+        {"label": "Bad order", "endpoint": "dashboard.index", "order": "first"},  # breaks sorting
+        "not a dict",
+        {"endpoint": "dashboard.index"},                           # label missing
+        {"label": "Bad match", "endpoint": "dashboard.index", "match": 5},
+    ]
+
+
+@hookimpl
+def portal_portlets(manager: str, user: Any) -> Any:
+    if manager != "dashboard":
+        return []
+    return [
+        {"title": "Faulty portlet", "template": "dashboard/portlet_welcome.html", "context": {}, "order": 98},
+        {"title": "No template"},
+        {"template": "dashboard/portlet_welcome.html", "order": None},  # title missing, order None
+        {"title": "Missing template", "template": "faulty/none.html"},
+        {"title": "Bad context", "template": "dashboard/portlet_welcome.html", "context": "x"},
+    ]
+
+
+@hookimpl
+def portal_customer_tabs(customer: Any, user: Any) -> Any:
+    return {"id": "not-a-list"}  # a dict instead of a list of dicts
+
+
+@hookimpl
+def portal_customer_changed(customer: Any, changes: dict[str, Any]) -> None:
+    if FAIL_CUSTOMER_CHANGED["on"]:
+        raise RuntimeError("faulty add-on refuses the change")
