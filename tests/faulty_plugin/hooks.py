@@ -7,10 +7,13 @@ from typing import Any
 from portal.hookspecs import hookimpl
 
 FAIL_CUSTOMER_CHANGED = {"on": False}
+RAISE_IN_MENU = {"on": False}
 
 
 @hookimpl
 def portal_menu_items(user: Any) -> list[Any]:
+    if RAISE_IN_MENU["on"]:
+        raise KeyError("faulty menu lookup")
     return [
         {"label": "Faulty good", "endpoint": "dashboard.index", "order": 70},
         {"label": "No endpoint", "order": 71},                      # endpoint missing
