@@ -11,7 +11,7 @@ billion more reports before a total could overflow.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
@@ -49,3 +49,33 @@ def clamp_window_end(end: date, days: int) -> date:
     """The last day of a ``days``-long window, kept so the whole window lies in ``[MIN_DATE, today]``
     (so ``end - days`` and ``end + days`` stay far from ``date.min`` / ``date.max``)."""
     return clamp_date(end, MIN_DATE + timedelta(days=days - 1), local_today())
+
+
+def query_date(raw: str, parsed: date | None, lo: date = MIN_DATE, hi: date | None = None) -> tuple[date | None, str]:
+    """A date typed into a filter or a query string, kept inside ``[lo, hi]`` (default: MIN_DATE to
+    today in the portal's time zone), and what to tell the user when it was not used as given.
+
+    ``parsed`` is ``raw`` already parsed by the caller's date syntax (``None`` when it is not a
+    date). Out-of-window dates are clamped rather than refused: a list "up to 9999-12-31" means
+    "up to today", and nothing outside the window exists to be shown anyway.
+    """
+    from flask_babel import gettext as _
+
+    raw = raw.strip()
+    if not raw:
+        return None, ""
+    if parsed is None:
+        return None, _("“%(value)s” is not a date; write it as YYYY-MM-DD (e.g. 2026-11-01).", value=raw[:20])
+    hi = local_today() if hi is None else hi
+    used = max(lo, min(parsed, hi))
+    if used != parsed:
+        return used, _("Dates from %(lo)s to %(hi)s can be shown; %(used)s is shown instead of %(value)s.",
+                       lo=lo.isoformat(), hi=hi.isoformat(), used=used.isoformat(), value=parsed.isoformat())
+    return used, ""
+
+
+def local_midnight_utc(day: date) -> datetime:
+    """The start of ``day`` in the portal's time zone as the naive UTC datetime the tables store,
+    so a filter "to 2026-12-07" covers that whole day as the pages show it (Seoul time)."""
+    tz = local_now().tzinfo
+    return datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC).replace(tzinfo=None)

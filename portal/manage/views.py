@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from .. import audit
+from ..bounds import local_midnight_utc, query_date
 from ..extensions import db
 from ..models import AccessLog, AuditEvent, OrgUnit, Partner, PartnerGroup, User
 from ..pagination import paginate, parse_page_args
@@ -181,11 +182,18 @@ def addon_action(name: str):
     return redirect(url_for("manage.addons"))
 
 
-def _date_arg(name: str) -> date | None:
+def _date_arg(name: str, notices: list[str]) -> date | None:
+    """A filter date kept between 2000-01-01 and today (Asia/Seoul): ``end=9999-12-31`` must not
+    overflow ``end + 1 day``; what was changed or ignored is said in ``notices``."""
+    raw = (request.args.get(name) or "").strip()
     try:
-        return date.fromisoformat(request.args.get(name, ""))
+        parsed = date.fromisoformat(raw) if raw else None
     except ValueError:
-        return None
+        parsed = None
+    day, notice = query_date(raw, parsed)
+    if notice:
+        notices.append(notice)
+    return day
 
 
 @bp.get("/audit")
@@ -204,9 +212,13 @@ def audit_log():
             stmt = stmt.where(AccessLog.user_id.in_(select(User.id).where(User.email.startswith(args["actor"].lower(), autoescape=True))))
     if args.get("object"):
         stmt = stmt.where(model.object_id == args["object"])
-    if (start := _date_arg("start")) is not None:
-        stmt = stmt.where(model.at >= datetime.combine(start, datetime.min.time()))
-    if (end := _date_arg("end")) is not None:
-        stmt = stmt.where(model.at < datetime.combine(end + timedelta(days=1), datetime.min.time()))
+    notices: list[str] = []
+    for name in ("start", "end"):
+        if (day := _date_arg(name, notices)) is not None:
+            args[name] = day.isoformat()
+            bound = local_midnight_utc(day + timedelta(days=1 if name == "end" else 0))
+            stmt = stmt.where(model.at >= bound if name == "start" else model.at < bound)
+        else:
+            args.pop(name, None)
     page = paginate(stmt, *parse_page_args(request.args))
-    return render_template("manage/audit.html", page=page, kind=kind, args=args)
+    return render_template("manage/audit.html", page=page, kind=kind, args=args, notices=notices)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, func, select
 
+from ..bounds import MIN_DATE, clamp_window_end, local_today, query_date
 from ..customers.service import neutralize
 from ..extensions import db
 from ..models import REPORT_STATUSES, OrgUnit, SaleLine, SalesReport, SalesReportRejection
@@ -144,7 +145,23 @@ def default_board_end(user: Any) -> date:
     """The newest day any in-scope branch filed, else today: the board opens where the data is."""
     latest = db.session.execute(select(func.max(SalesReport.report_date)).where(
         scope_filter(user, "sales.view", SalesReport), SalesReport.status == "committed")).scalar()
-    return min(latest, date.today()) if latest else date.today()
+    today = local_today()
+    return min(latest, today) if latest else today
+
+
+def board_end(user: Any, raw: str) -> tuple[date, str]:
+    """The board's last day from the ``end`` query argument, else :func:`default_board_end`; the
+    14-day window always lies between 2000-01-01 and today in the portal's time zone, so
+    ``end=0001-01-01`` or ``9999-12-31`` shows the nearest real window and says so (no 500)."""
+    lo = MIN_DATE + timedelta(days=BOARD_DAYS - 1)
+    end, notice = query_date(raw, parse_date(raw.strip()), lo=lo)
+    return (end or clamp_window_end(default_board_end(user), BOARD_DAYS)), notice
+
+
+def board_neighbours(end: date) -> tuple[date, date]:
+    """The ends of the earlier and later windows, inside the same bounds as ``end``."""
+    return (clamp_window_end(end - timedelta(days=BOARD_DAYS), BOARD_DAYS),
+            clamp_window_end(end + timedelta(days=BOARD_DAYS), BOARD_DAYS))
 
 
 def status_board(user: Any, end: date, region: str, page_no: int, per_page: int = 50) -> Board:

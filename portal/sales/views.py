@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Response, abort, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
@@ -16,9 +14,9 @@ from . import bp
 from .forms import UploadForm
 from .importer import import_report
 from .service import (
-    BOARD_DAYS,
     ReportFilters,
-    default_board_end,
+    board_end,
+    board_neighbours,
     line_totals,
     rejection_rows,
     report_history,
@@ -26,7 +24,6 @@ from .service import (
     reports_page,
     status_board,
 )
-from .validation import parse_date
 
 
 def _import_branches():
@@ -93,15 +90,16 @@ def rejections_csv(report_id: str):
 @bp.get("/board")
 @permission_required("sales.view")
 def board():
-    end = parse_date(request.args.get("end", "")) or default_board_end(current_user)
+    end, notice = board_end(current_user, request.args.get("end") or "")
+    prev_end, next_end = board_neighbours(end)
     region = (request.args.get("region") or "").strip()[:20]
     page_no, per_page = parse_page_args(request.args)
     data = status_board(current_user, end, region, page_no, per_page)
     regions = db.session.execute(db.select(OrgUnit).where(OrgUnit.kind == "region").order_by(OrgUnit.code)).scalars().all()
     if not data.branches and page_no > 1:
         abort(404)
-    return render_template("sales/board.html", board=data, end=end, region=region, regions=regions,
-                           prev_end=end - timedelta(days=BOARD_DAYS), next_end=end + timedelta(days=BOARD_DAYS),
+    return render_template("sales/board.html", board=data, end=end, region=region, regions=regions, notice=notice,
+                           prev_end=prev_end, next_end=next_end,
                            args={"end": end.isoformat(), **({"region": region} if region else {})})
 
 
