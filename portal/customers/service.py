@@ -37,6 +37,7 @@ from ..models import (
 from ..pagination import Page, paginate_rows
 from ..plugins import hook
 from ..security import has_permission, partner_scope, scope_filter, unit_scope
+from .name_search import name_contains
 from .normalize import (
     clean_text,
     format_phone,
@@ -87,10 +88,11 @@ _EMAILISH = re.compile(r"[A-Za-z0-9._%+\-]+@?[A-Za-z0-9.\-]*")
 
 
 def search_clause(q: str):
-    """Prefix search on indexed columns.
+    """Search on indexed columns.
 
     * customer code: exact, any case (``c0000023``);
-    * name: prefix (``김영``);
+    * name: any part of it, A–Z in any case (``지호`` finds 김지호, ``유환`` 이유환), through the
+      suffix index (:mod:`.name_search`);
     * e-mail: prefix, when the query looks like the start of an address (``kim``, ``kim261@``);
     * phone: digits prefix, whatever the separators (``010-1234-5678``, ``010 1234``,
       ``(02) 123-4567``, ``+82 10-1234-5678`` — stored numbers are digits with a leading 0).
@@ -98,10 +100,9 @@ def search_clause(q: str):
     q = q.strip()
     if not q:
         return None
-    conds = [Customer.name.startswith(q, autoescape=True)]
+    conds = [name_contains(q)]
     if q.isascii() and not any(ch.isspace() for ch in q):
-        # Codes are ASCII without spaces (C0000023). Leaving the OR out for other queries keeps a
-        # Hangul name search one range of the name index, already in list order (no bitmap + sort).
+        # Codes are ASCII without spaces (C0000023): a Hangul query needs no OR on the code.
         conds.insert(0, Customer.code == q.upper())
     if _EMAILISH.fullmatch(q) and any(ch.isalpha() for ch in q):
         conds.append(Customer.email.startswith(q.lower(), autoescape=True))

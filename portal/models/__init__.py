@@ -11,6 +11,7 @@ from .customer import (
     Consent,
     Customer,
     CustomerAlias,
+    CustomerNameSuffix,
     Household,
     QualityIssue,
 )
@@ -29,7 +30,7 @@ from .user import ApiToken, LocalRole, LoginFailure, PasswordResetToken, User, U
 
 __all__ = [
     "EXTRACTION_CHANNELS", "AnalyticsRun", "CustomerScore", "Extraction", "ExtractionMember", "Segment",
-    "AccessLog", "ApiToken", "AuditEvent", "CHANNELS", "CONSENT_METHODS", "Category", "Consent", "Customer", "CustomerAlias", "IMPORT_MODES", "REPORT_STATUSES",
+    "AccessLog", "ApiToken", "AuditEvent", "CHANNELS", "CONSENT_METHODS", "Category", "Consent", "Customer", "CustomerAlias", "CustomerNameSuffix", "IMPORT_MODES", "REPORT_STATUSES",
     "Household", "LocalRole", "LoginFailure", "ORG_KINDS", "OrgUnit", "OutboxMessage", "PARTNER_LEVELS",
     "PURPOSES", "Partner", "PartnerGroup", "PasswordResetToken", "PluginState", "SecurityEpoch", "Product", "QUALITY_FIELDS",
     "QualityIssue", "SaleLine", "SalesReport", "SalesReportRejection", "User", "UserRole", "UserSession", "utcnow",

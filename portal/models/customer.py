@@ -82,6 +82,25 @@ Index("ix_customer_partner_name", Customer.partner_id, Customer.name)
 Index("ix_customer_name_id", Customer.name, Customer.id, postgresql_include=["branch_id", "partner_id"])
 
 
+class CustomerNameSuffix(db.Model):
+    """Every suffix of a customer's case-folded name, for "any part of the name" search.
+
+    Any substring of a name is a prefix of one of its suffixes, so ``suffix >= q AND suffix < q ||
+    U+10FFFF`` finds it by an index range scan, however short ``q`` is (trigram indexes need three
+    characters; Korean given names have two). Written only by database triggers (migration 0008):
+    every path that inserts, renames, merges away or pseudonymizes a customer keeps it in step,
+    ORM or bulk SQL alike. See ``portal.customers.name_search``.
+    """
+
+    __tablename__ = "customer_name_suffix"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
+    suffix: Mapped[str] = mapped_column(byte_ordered(120), primary_key=True)
+
+
+Index("ix_customer_name_suffix_suffix", CustomerNameSuffix.suffix, CustomerNameSuffix.customer_id)
+
+
 class CustomerAlias(db.Model):
     """The code of a customer merged into another: imports quoting it land on the survivor."""
 
