@@ -35,7 +35,7 @@ from portal.security import (
     not_found_message,
 )
 
-from . import ledger
+from . import ledger, redemption
 from .ledger import MAX_POINTS, Actor, InsufficientPoints, LedgerError, insert_ignore, is_postgres
 from .models import LoyRequest
 from .summary import customer_summary, entry_dict
@@ -85,8 +85,8 @@ def validate(data: Any) -> tuple[dict[str, Any], dict[str, str]]:
     reason = data.get("reason")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
         errors["reason"] = "A reason of 1 to 200 characters."
-    elif "\x00" in reason:  # (PostgreSQL refuses it mid-statement: a 500, not an answer)
-        errors["reason"] = "The reason contains a NUL character."
+    elif ledger.unstorable(reason):  # (the database would refuse it mid-statement: a 500, not an answer)
+        errors["reason"] = ledger.UNSTORABLE_REASON
     key = data.get("idempotency_key")
     if not isinstance(key, str) or not KEY_RE.fullmatch(key):
         errors["idempotency_key"] = "1 to 100 characters: letters, digits, '.', '_', ':' or '-'."
@@ -109,7 +109,7 @@ def _replay(customer_id: int, key: str, digest: str):
                      "This idempotency_key was already used with a different request; nothing was written.")
     resp = jsonify(json.loads(stored.response))
     resp.headers["Idempotent-Replayed"] = "true"
-    return resp, 200
+    return resp, 202 if stored.status_code == 202 else 200  # a queued credit is still waiting
 
 
 def _write(customer_id: str, operation: str):
@@ -127,18 +127,26 @@ def _write(customer_id: str, operation: str):
     key = fields["idempotency_key"]
     customer_id_int = customer.id
     try:
-        if operation == "earn":
-            result = ledger.earn(customer, fields["points"], fields["reason"], actor=current_user)
+        if operation == "earn":  # a credit by hand: above the approval limit it waits (redemption)
+            state, result = redemption.request_earn(customer, fields["points"], fields["reason"], current_user)
         else:  # a refusal rolls back the whole transaction below: no savepoint needed
+            state = "done"
             result = ledger.redeem(customer, fields["points"], fields["reason"], actor=current_user, savepoint=False)
     except LedgerError as exc:
         db.session.rollback()  # the key may have been used already: its first answer wins
         return _replay(customer_id_int, key, digest) or error(exc.status, exc.code, exc.message)
-    body = {"entry": entry_dict(result.entry, result.balance), "balance": int(result.balance),
-            "customer_id": customer_id_int, "account_id": result.account_id}
+    if state == "pending":
+        status, entry_id = 202, None
+        body = {"status": "pending_approval", "approval_id": result.id, "customer_id": customer_id_int,
+                "points": int(result.points),
+                "message": "Above the approval limit: the credit waits for a second staff member."}
+    else:
+        status, entry_id = 201, result.entry.id
+        body = {"entry": entry_dict(result.entry, result.balance), "balance": int(result.balance),
+                "customer_id": customer_id_int, "account_id": result.account_id}
     stored = db.session.connection().execute(insert_ignore(LoyRequest.__table__, ["customer_id", "key"]).values(
-        customer_id=customer_id_int, key=key, operation=operation, request_hash=digest, status_code=201,
-        response=json.dumps(body, ensure_ascii=False), entry_id=result.entry.id, created_at=utcnow(),
+        customer_id=customer_id_int, key=key, operation=operation, request_hash=digest, status_code=status,
+        response=json.dumps(body, ensure_ascii=False), entry_id=entry_id, created_at=utcnow(),
     ).returning(LoyRequest.__table__.c.id)).scalar_one_or_none()
     if stored is None:  # a request with this key committed first: undo this one, answer as it did
         db.session.rollback()
@@ -149,7 +157,7 @@ def _write(customer_id: str, operation: str):
         db.session.rollback()
         return _replay(customer_id_int, key, digest) or error(409, "conflict", "Try again.")
     resp = jsonify(body)
-    resp.status_code = 201
+    resp.status_code = status
     return resp
 
 

@@ -28,7 +28,11 @@ SETTINGS_SCHEMA: list[dict[str, Any]] = [
     {"name": "tier_window_months", "label": _l("Tier qualification window (months)"), "type": "int", "default": 12,
      "min": 1, "max": 36},
     {"name": "approval_limit", "label": _l("Adjustments above this need a second approver (points)"), "type": "int",
-     "default": 5000, "min": 0, "max": 100_000_000},
+     "default": 5000, "min": 0, "max": 100_000_000,
+     "help": _l("Counted per staff member and customer over the window below: several smaller adjustments or "
+                "API credits add up.")},
+    {"name": "approval_window_hours", "label": _l("Approval limit window (hours)"), "type": "int", "default": 24,
+     "min": 1, "max": 720},
     {"name": "reminder_days", "label": _l("Expiry reminder horizon (days)"), "type": "int", "default": 30, "min": 1,
      "max": 365},
     {"name": "earn_on_import", "label": _l("Earn points automatically when a daily report is imported"),
@@ -50,6 +54,7 @@ class Rules:
     expiry_months: int
     tier_window_months: int
     approval_limit: int
+    approval_window_hours: int
     reminder_days: int
     earn_on_import: bool
 

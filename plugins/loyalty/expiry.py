@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, true
 
 from portal.extensions import db
 from portal.models import Customer, utcnow
@@ -64,9 +64,10 @@ def expire(as_of: date, actor: Any = None) -> LoyBatch | None:
     return batch
 
 
-def expiring_query(user: Any, as_of: date | None = None, days: int | None = None):
+def expiring_query(user: Any, as_of: date | None = None, days: int | None = None, export: bool = False):
     """Customers in scope with points expiring in (as_of, as_of + days]: customer, points, first
-    date. Family pools count for the member whose points they are."""
+    date. Family pools count for the member whose points they are. ``export``: only customers the
+    user may also export (``customer.export``), for a download."""
     as_of = as_of or date.today()
     days = days or rules().reminder_days
     until = as_of + timedelta(days=days)
@@ -77,7 +78,8 @@ def expiring_query(user: Any, as_of: date | None = None, days: int | None = None
             .join(LoyAccount, LoyAccount.id == LoyLot.account_id)
             .join(Customer, Customer.id == member)
             .where(LoyLot.remaining > 0, LoyLot.expires_on >= as_of, LoyLot.expires_on <= until,
-                   scope_filter(user, "loyalty.view", Customer))
+                   scope_filter(user, "loyalty.view", Customer),
+                   scope_filter(user, "customer.export", Customer) if export else true())
             .group_by(Customer.id, Customer.code, Customer.name)
             .order_by(func.min(LoyLot.expires_on), Customer.id)), until
 

@@ -16,7 +16,13 @@ from wtforms.validators import (
 )
 
 from .config import MAX_PCT
-from .ledger import MAX_POINTS
+from .ledger import MAX_POINTS, unstorable
+
+
+def storable(_form, field) -> None:
+    """Refuse text no database can store (NUL, a lone surrogate) with a message, not a 500."""
+    if isinstance(field.data, str) and unstorable(field.data):
+        raise ValidationError(_l("Remove the characters that cannot be stored (a NUL or a lone surrogate)."))
 
 
 class ActionForm(FlaskForm):
@@ -27,7 +33,7 @@ class RedeemForm(FlaskForm):
     reward_id = SelectField(_l("Reward"), coerce=int, default=0)
     quantity = IntegerField(_l("Quantity"), default=1, validators=[Optional(), NumberRange(1, 100)])
     points = IntegerField(_l("Or a number of points"), validators=[Optional(), NumberRange(1, MAX_POINTS)])
-    reason = StringField(_l("Note"), validators=[Optional(), Length(max=150)])
+    reason = StringField(_l("Note"), validators=[storable, Optional(), Length(max=150)])
 
     def validate_points(self, field):
         if not self.reward_id.data and not field.data:
@@ -37,7 +43,7 @@ class RedeemForm(FlaskForm):
 class AdjustForm(FlaskForm):
     points = IntegerField(_l("Points (negative to deduct)"),
                           validators=[InputRequired(), NumberRange(-MAX_POINTS, MAX_POINTS)])
-    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=200)])
+    reason = StringField(_l("Reason"), validators=[storable, DataRequired(), Length(max=200)])
 
     def validate_points(self, field):
         if field.data == 0:
@@ -45,17 +51,17 @@ class AdjustForm(FlaskForm):
 
 
 class DecideForm(FlaskForm):
-    note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
+    note = StringField(_l("Note"), validators=[storable, Optional(), Length(max=200)])
 
 
 class ReverseForm(FlaskForm):
-    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=200)])
+    reason = StringField(_l("Reason"), validators=[storable, DataRequired(), Length(max=200)])
 
 
 class TierForm(FlaskForm):
-    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=20), Regexp(r"^[A-Z0-9_]+$")])
-    name_ko = StringField(_l("Name (Korean)"), validators=[DataRequired(), Length(max=40)])
-    name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=40)])
+    code = StringField(_l("Code"), validators=[storable, DataRequired(), Length(max=20), Regexp(r"^[A-Z0-9_]+$")])
+    name_ko = StringField(_l("Name (Korean)"), validators=[storable, DataRequired(), Length(max=40)])
+    name_en = StringField(_l("Name (English)"), validators=[storable, DataRequired(), Length(max=40)])
     threshold = IntegerField(_l("Points earned in the window"), validators=[InputRequired(), NumberRange(0, MAX_POINTS)])
     multiplier_pct = IntegerField(_l("Earning multiplier (%)"), default=100,
                                   validators=[InputRequired(), NumberRange(100, MAX_PCT)])
@@ -67,7 +73,7 @@ class RateForm(FlaskForm):
 
 
 class PromotionForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Name"), validators=[storable, DataRequired(), Length(max=120)])
     starts_on = DateField(_l("From"), validators=[DataRequired()])
     ends_on = DateField(_l("To"), validators=[DataRequired()])
     multiplier_pct = IntegerField(_l("Multiplier (%)"), default=200,
@@ -80,9 +86,9 @@ class PromotionForm(FlaskForm):
 
 
 class RewardForm(FlaskForm):
-    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=30), Regexp(r"^[A-Z0-9_-]+$")])
-    name_ko = StringField(_l("Name (Korean)"), validators=[DataRequired(), Length(max=120)])
-    name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=120)])
+    code = StringField(_l("Code"), validators=[storable, DataRequired(), Length(max=30), Regexp(r"^[A-Z0-9_-]+$")])
+    name_ko = StringField(_l("Name (Korean)"), validators=[storable, DataRequired(), Length(max=120)])
+    name_en = StringField(_l("Name (English)"), validators=[storable, DataRequired(), Length(max=120)])
     kind = SelectField(_l("Kind"), choices=[("item", _l("Item")), ("discount", _l("KRW discount"))])
     points_cost = IntegerField(_l("Points"), validators=[InputRequired(), NumberRange(1, MAX_POINTS)])
     krw_value = IntegerField(_l("Discount (KRW)"), default=0, validators=[Optional(), NumberRange(0, 100_000_000)])
@@ -97,4 +103,4 @@ class TransferForm(FlaskForm):
     source_id = SelectField(_l("From member"), coerce=int)
     target_id = SelectField(_l("To member"), coerce=int)
     points = IntegerField(_l("Points"), validators=[InputRequired(), NumberRange(1, MAX_POINTS)])
-    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=200)])
+    reason = StringField(_l("Reason"), validators=[storable, DataRequired(), Length(max=200)])

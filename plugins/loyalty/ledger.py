@@ -311,8 +311,25 @@ def _result(entry_id: int, balance: int, account_id: int) -> Result:
 
 
 
+def unstorable(text_value: str) -> bool:
+    """NUL (PostgreSQL text cannot hold it) or a lone surrogate such as ``"\\ud800"`` (not
+    encodable as UTF-8, so no database can store it): refused as input, never a 500."""
+    if "\x00" in text_value:
+        return True
+    try:
+        text_value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+UNSTORABLE_REASON = "The reason contains characters that cannot be stored (a NUL or a lone surrogate)."
+
+
 def clean_reason(reason: str | None, required: bool = True) -> str | None:
     """Whitespace runs folded to one space, at most 200 characters (every entry's reason)."""
+    if reason and unstorable(reason):
+        raise LedgerError(UNSTORABLE_REASON, code="unstorable")
     reason = " ".join((reason or "").split())[:200]
     if required and not reason:
         raise LedgerError("Give a reason.")

@@ -289,7 +289,8 @@ class LoyReward(db.Model):
 
 
 class LoyApproval(db.Model):
-    """A manual adjustment above the approval limit, waiting for a second staff member."""
+    """A manual credit or debit above the approval limit (an adjustment, or an API earn), waiting
+    for a second staff member."""
 
     __tablename__ = "loy_approval"
 
@@ -297,6 +298,8 @@ class LoyApproval(db.Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
     points: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(200))
+    # "adjust" (the adjustment form) or "earn" (the API): what approving it writes
+    operation: Mapped[str] = mapped_column(String(10), default="adjust", server_default="adjust")
     status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)

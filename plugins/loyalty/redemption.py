@@ -1,11 +1,20 @@
-"""Rewards, staff redemptions and manual adjustments with a second approver above the limit."""
+"""Rewards, staff redemptions and manual adjustments with a second approver above the limit.
+
+The approval limit (SECURITY.md 2.3.5: large manual point adjustments need a second approver)
+holds on every path a person moves points by hand — the adjustment form and ``POST …/earn`` of
+the API — and cannot be split: what one person credited or debited by hand on one customer
+within the window (setting *Approval limit window*, default 24 hours), plus the new request,
+is compared with the limit. Above it the request waits for a second person with
+``loyalty.approve``. Points earned from imported sales, and entries a second person approved,
+do not count.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import audit
 from portal.extensions import db
@@ -15,7 +24,9 @@ from portal.security import has_permission, scope_filter
 from . import ledger
 from .config import rules
 from .ledger import LedgerError, Result
-from .models import LoyApproval, LoyReward
+from .models import LoyApproval, LoyEntry, LoyReward
+
+MANUAL_KINDS = ("adjust", "earn")
 
 
 def active_rewards() -> list[LoyReward]:
@@ -42,25 +53,63 @@ def redeem_points(customer: Customer, points: int, reason: str, actor: Any, on: 
     return result
 
 
+def manual_points(actor_id: int, customer_id: int, since: Any) -> int:
+    """Points (credits and debits alike) ``actor_id`` moved by hand on the customer since ``since``
+    without a second approver: adjustments and API earns, not imports or approved requests."""
+    return int(db.session.execute(select(func.coalesce(func.sum(func.abs(LoyEntry.points)), 0)).where(
+        LoyEntry.member_id == customer_id, LoyEntry.actor_id == actor_id, LoyEntry.kind.in_(MANUAL_KINDS),
+        LoyEntry.approval_id.is_(None), LoyEntry.report_id.is_(None), LoyEntry.batch_id.is_(None),
+        LoyEntry.created_at >= since)).scalar_one())
+
+
+def needs_second_approver(customer: Customer, points: int, actor: Any) -> bool:
+    """Would ``points`` by ``actor`` on ``customer`` go above the limit, counted over the window?
+
+    Locks the customer's accounts first (PostgreSQL), so two concurrent requests of one person
+    cannot both pass under the limit; SQLite's write transaction excludes them already."""
+    limit = rules()
+    if abs(points) > limit.approval_limit:
+        return True
+    actor_id = getattr(actor, "id", None)
+    if actor_id is None:  # the system (imports, demo data) is not a person by hand
+        return False
+    member = ledger.member_account(customer.id)
+    ledger.lock_accounts([member.id] + ([member.pool_id] if member.pool_id else []))
+    since = utcnow() - timedelta(hours=limit.approval_window_hours)
+    return manual_points(actor_id, customer.id, since) + abs(points) > limit.approval_limit
+
+
+def _queue(customer: Customer, points: int, reason: str, actor: Any, operation: str) -> LoyApproval:
+    approval = LoyApproval(customer_id=customer.id, points=points, reason=reason, status="pending",
+                           operation=operation, requested_by_id=getattr(actor, "id", None))
+    db.session.add(approval)
+    db.session.flush()
+    audit.record("loyalty.adjustment_requested", customer, summary=f"{operation} {points:+} points: {reason}"[:500])
+    return approval
+
+
 def request_adjustment(customer: Customer, points: int, reason: str, actor: Any,
                        on: date | None = None) -> tuple[str, Result | LoyApproval]:
     """Apply at once within the approval limit; above it, queue for a second staff member.
     Returns ("done", result) or ("pending", approval)."""
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
         raise LedgerError("Points must be a whole number other than 0.")
-    reason = " ".join((reason or "").split())[:200]
-    if not reason:
-        raise LedgerError("Give a reason.")
-    if abs(points) > rules().approval_limit:
-        approval = LoyApproval(customer_id=customer.id, points=points, reason=reason, status="pending",
-                               requested_by_id=getattr(actor, "id", None))
-        db.session.add(approval)
-        db.session.flush()
-        audit.record("loyalty.adjustment_requested", customer, summary=f"{points:+} points: {reason}"[:500])
-        return "pending", approval
+    reason = ledger.clean_reason(reason)
+    if needs_second_approver(customer, points, actor):
+        return "pending", _queue(customer, points, reason, actor, "adjust")
     result = ledger.adjust(customer, points, reason, actor=actor, on=on)
     audit.record("loyalty.adjusted", customer, summary=f"{points:+} points: {reason}"[:500])
     return "done", result
+
+
+def request_earn(customer: Customer, points: int, reason: str, actor: Any,
+                 on: date | None = None) -> tuple[str, Result | LoyApproval]:
+    """A credit by hand (the API's earn): at once within the limit, else queued like an
+    adjustment. Returns ("done", result) or ("pending", approval)."""
+    reason = ledger.clean_reason(reason)
+    if needs_second_approver(customer, points, actor):
+        return "pending", _queue(customer, points, reason, actor, "earn")
+    return "done", ledger.earn(customer, points, reason, actor=actor, on=on)
 
 
 def decide(approval: LoyApproval, approve: bool, actor: Any, note: str = "", on: date | None = None) -> LoyApproval:
@@ -71,12 +120,17 @@ def decide(approval: LoyApproval, approve: bool, actor: Any, note: str = "", on:
         raise LedgerError("A second staff member must decide on your own request.", code="own_request")
     customer = db.session.get(Customer, approval.customer_id)
     if approve:
-        result = ledger.adjust(customer, approval.points, approval.reason, actor=actor, on=on, approval_id=approval.id)
+        if approval.operation == "earn":
+            result = ledger.earn(customer, approval.points, approval.reason, actor=actor, on=on,
+                                 approval_id=approval.id)
+        else:
+            result = ledger.adjust(customer, approval.points, approval.reason, actor=actor, on=on,
+                                   approval_id=approval.id)
         approval.entry_id = result.entry.id
     approval.status = "approved" if approve else "rejected"
     approval.decided_by_id = getattr(actor, "id", None)
     approval.decided_at = utcnow()
-    approval.decision_note = " ".join((note or "").split())[:200] or None
+    approval.decision_note = ledger.clean_reason(note, required=False)
     audit.record("loyalty.adjustment_" + approval.status, customer,
                  summary=f"{approval.points:+} points: {approval.reason}"[:500])
     return approval

@@ -335,21 +335,39 @@ def report_tiers():
 @bp.get("/reports/expiring")
 @permission_required("loyalty.view")
 def report_expiring():
-    from portal.exports import csv_response
-
     from .expiry import expiring_query
 
     days = rules().reminder_days
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx"):
+        return _expiring_export(fmt, days)
     stmt, until = expiring_query(current_user, days=days)
-    if request.args.get("format") == "csv":
-        rows = ([r.code, r.name, int(r.points), r.first_expiry] for r in db.session.execute(stmt))
-        audit.log_access("export", None, count=0, detail="loyalty expiring points")
-        db.session.commit()
-        return csv_response(f"points-expiring-{date.today():%Y%m%d}.csv",
-                            ["customer_code", "name", "points_expiring", "first_expiry"], rows)
     page_no, per_page = parse_page_args(request.args)
     page = paginate(stmt, page_no, per_page, scalars=False)
     return render_template("loyalty/report_expiring.html", page=page, until=until, days=days)
+
+
+def _expiring_export(fmt: str, days: int):
+    """Names and customer numbers leave only through the core's logged export: ``customer.export``
+    required, the customers limited to those the user may export, the row count logged."""
+    from portal.exports import ExportTooLarge, logged_export
+
+    from .expiry import expiring_query
+
+    if not has_permission(current_user, "customer.export"):
+        abort(403)
+    stmt, _until = expiring_query(current_user, days=days, export=True)
+    count = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    try:
+        return logged_export(
+            fmt, f"points-expiring-{date.today():%Y%m%d}.{fmt}",
+            ["customer_code", "name", "points_expiring", "first_expiry"],
+            lambda: ([r.code, r.name, int(r.points), r.first_expiry] for r in db.session.execute(stmt)),
+            _("Expiring points"), count, detail=f"loyalty expiring points ({days} days)")
+    except ExportTooLarge as exc:
+        flash(_("%(n)s customers do not fit in one Excel sheet (at most %(max)s rows). "
+                "Narrow the filters or export CSV.", n=f"{exc.rows:,}", max=f"{exc.limit:,}"), "error")
+        return redirect(url_for(".report_expiring"))
 
 
 # -- programme settings --------------------------------------------------------------------------
