@@ -7,6 +7,8 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from .hookspecs import hookimpl
+from .security import has_global_permission
+from .security.permissions import roles_granting
 from .security.roles import CORE_PERMISSIONS, ROLES
 
 
@@ -20,8 +22,25 @@ def portal_roles() -> list[dict[str, Any]]:
     return ROLES
 
 
+def sees_sales_reports(user: Any) -> bool:
+    """A sales report is a branch's daily file: only a global ``sales.view`` or one granted on an
+    org unit can ever show one. Distributors and leaders (partner grants) file none and see none,
+    so the menu does not lead them to an empty board."""
+    if has_global_permission(user, "sales.view"):
+        return True
+    granting = roles_granting("sales.view")
+    return any(lr.org_unit_id for lr in user.local_roles if lr.role in granting)
+
+
 @hookimpl
 def portal_menu_items(user: Any) -> list[dict[str, Any]]:
+    items = _menu_items()
+    if not sees_sales_reports(user):
+        items = [i for i in items if i["endpoint"] != "sales.reports"]
+    return items
+
+
+def _menu_items() -> list[dict[str, Any]]:
     return [
         {"label": _l("Dashboard"), "endpoint": "dashboard.index", "permission": "portal.view", "order": 0, "icon": "home"},
         {"label": _l("Customers"), "endpoint": "customers.index", "permission": "customer.view", "order": 10, "icon": "users"},

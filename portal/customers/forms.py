@@ -29,6 +29,14 @@ class CustomerForm(FlaskForm):
         return {f: getattr(self, f).data for f in self.FIELDS}
 
 
+class LineCustomerForm(CustomerForm):
+    """A new customer of a distributor or leader: the owner is a distributor of their own line,
+    chosen from a menu (see ``portal.customers.owners.line_owners``), never a typed code."""
+
+    partner_code = SelectField(_l("Owner distributor"), choices=[], validators=[DataRequired()],
+                               description=_l("A customer you add belongs to a distributor of your line."))
+
+
 class ConsentForm(FlaskForm):
     channel = SelectField(_l("Channel"), choices=choices("channel"))
     purpose = SelectField(_l("Purpose"), choices=choices("purpose"))

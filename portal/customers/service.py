@@ -70,6 +70,7 @@ class CustomerFilters:
     q: str = ""
     branch: str = ""
     group: str = ""
+    partner: str = ""  # a distributor's code: their own customers (the scope still applies)
     complaint: str = ""
     quality: str = ""
     sort: str = "name"
@@ -124,6 +125,8 @@ def customer_query(user: Any, filters: CustomerFilters, permission: str = "custo
     if filters.group:
         stmt = stmt.where(Customer.partner_id.in_(
             select(Partner.id).join(PartnerGroup, PartnerGroup.id == Partner.group_id).where(PartnerGroup.code == filters.group)))
+    if filters.partner:
+        stmt = stmt.where(Customer.partner_id == select(Partner.id).where(Partner.code == filters.partner.upper()).scalar_subquery())
     if filters.complaint == "1":
         stmt = stmt.where(Customer.complaint.is_(True))
     if filters.quality == "open":

@@ -18,7 +18,16 @@ from ..pagination import parse_page_args
 from ..plugins import collect
 from ..security import get_scoped_or_404, has_permission, permission_required
 from . import bp
-from .forms import ComplaintForm, ConsentForm, CustomerForm, HouseholdForm, QualityFlagForm, ResolveForm
+from .forms import (
+    ComplaintForm,
+    ConsentForm,
+    CustomerForm,
+    HouseholdForm,
+    LineCustomerForm,
+    QualityFlagForm,
+    ResolveForm,
+)
+from .owners import distributor_filter_choices, line_owners
 from .service import (
     EXPORT_COLUMNS,
     CustomerError,
@@ -60,7 +69,7 @@ def index():
     branches, groups = filter_choices(current_user, "customer.view")
     html = render_template(
         "customers/index.html", page=page, filters=filters, args=filters.as_args(), nav_args=nav_args,
-        branches=branches, groups=groups, rows=list(zip(page.items, _local_dates(r.created_at for r in page.items), strict=True)),
+        branches=branches, groups=groups, distributors=distributor_filter_choices(current_user), rows=list(zip(page.items, _local_dates(r.created_at for r in page.items), strict=True)),
     )
     # Written and committed before the response leaves (SECURITY.md: every view of personal data).
     audit.log_access("list", count=len(page.items), detail=f"q={filters.q[:50]} page={page_no}")
@@ -104,7 +113,14 @@ def _apply_errors(form: CustomerForm, exc: CustomerError) -> None:
 @bp.route("/new", methods=["GET", "POST"])
 @permission_required("customer.edit")
 def create():
-    form = _form_with_choices(CustomerForm())
+    owners = line_owners(current_user)
+    form = _form_with_choices(LineCustomerForm() if owners else CustomerForm())
+    if owners:
+        # A distributor's own code is pre-selected (their only choice without a downline); a
+        # leader picks. Anything else posted is "not a valid choice", and the service re-checks.
+        form.partner_code.choices = ([] if owners.default else [("", "—")]) + owners.choices
+        if request.method == "GET":
+            form.partner_code.data = owners.default
     if request.method == "GET" and len(form.branch_code.choices) == 2:
         form.branch_code.data = form.branch_code.choices[1][0]
     if form.validate_on_submit():

@@ -95,9 +95,25 @@ def _downline(user: Any) -> dict[str, Any]:
     top = db.session.execute(
         select(Partner.id, Partner.code, Partner.name, Partner.level, func.coalesce(sales.c.amount, 0).label("amount"))
         .outerjoin(sales, sales.c.partner_id == Partner.id).where(scope)
-        .order_by(func.coalesce(sales.c.amount, 0).desc(), Partner.code).limit(8)
+        .order_by(func.coalesce(sales.c.amount, 0).desc(), Partner.code).limit(DOWNLINE_TOP)
     ).all()
-    return {"total": total, "top": top}
+    return {"total": total, "top": top, "see_all": _whole_line_url(user)}
+
+
+DOWNLINE_TOP = 8
+
+
+def _whole_line_url(user: Any) -> str:
+    """Where the card's "see all" leads: the one group's or distributor's page listing the whole
+    line (each with a link to their customers), else the organisation page."""
+    from flask import url_for
+
+    grants = [lr for lr in user.local_roles if lr.partner_group_id or lr.partner_id]
+    if len(grants) == 1 and grants[0].partner_group_id:
+        return url_for("org.group", group_id=grants[0].partner_group_id)
+    if len(grants) == 1:
+        return url_for("org.partner", partner_id=grants[0].partner_id)
+    return url_for("org.index")
 
 
 def core_portlets(user: Any) -> list[dict[str, Any]]:
