@@ -24,7 +24,7 @@ def sale_lines():
         return error(400, "bad_request",
                      f"Not valid: {', '.join(sorted(exc.errors))}. Dates are YYYY-MM-DD and date_from <= date_to.",
                      fields=exc.errors)
-    result = lines_page(stmt, page_no, per_page)
+    result = lines_page(stmt, page_no, per_page, current_user)
     page = result.page
     body = page_body(page, [to_dict(r) for r in page.items], "api.sale_lines", filters.as_args(),
                      amount_total=result.amount)

@@ -1,4 +1,9 @@
-"""The core's dashboard portlets; each computes its figures in one scoped SQL query."""
+"""The core's dashboard portlets; each computes its figures in one scoped SQL query.
+
+Sales figures use :func:`portal.sales.scope.sales_scope` — the same rule as the sale-line page,
+its exports and the API (where the sale happened, or the distributor line it was sold under),
+never the owner of the customer: a chart never adds up a sale its viewer cannot list.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from sqlalchemy import extract, func, select
 
 from ..extensions import db
 from ..models import Category, Customer, OrgUnit, Partner, QualityIssue, SaleLine
+from ..sales.scope import sales_scope
 from ..security import has_global_permission, has_permission, partner_scope, scope_filter, unit_scope
 
 
@@ -28,12 +34,10 @@ def _customer_stats(user: Any) -> dict[str, Any]:
 
 def _sales_by_category(user: Any) -> dict[str, Any]:
     since = date.today() - timedelta(days=365)
-    scope = scope_filter(user, "customer.view", Customer)
     rows = db.session.execute(
         select(Category.code, Category.name_ko, Category.name_en, func.coalesce(func.sum(SaleLine.amount), 0))
         .join(SaleLine, SaleLine.category_id == Category.id)
-        .join(Customer, Customer.id == SaleLine.customer_id)
-        .where(SaleLine.sold_at >= since, scope)
+        .where(SaleLine.sold_at >= since, sales_scope(user))
         .group_by(Category.code, Category.name_ko, Category.name_en)
         .order_by(func.sum(SaleLine.amount).desc())
     ).all()
@@ -51,12 +55,11 @@ def last_full_months(n: int, today: date | None = None) -> tuple[date, date]:
 def _monthly_sales(user: Any) -> dict[str, Any]:
     """Sales per month over the last 12 complete months in the user's scope (one grouped query)."""
     start, end = last_full_months(12)
-    scope = scope_filter(user, "sales.view", Customer)
     year, month = extract("year", SaleLine.sold_at), extract("month", SaleLine.sold_at)
     rows = db.session.execute(
         select(year, month, func.coalesce(func.sum(SaleLine.amount), 0), func.count(func.distinct(SaleLine.customer_id)))
-        .join(Customer, Customer.id == SaleLine.customer_id)
-        .where(SaleLine.sold_at >= start, SaleLine.sold_at < end, scope).group_by(year, month).order_by(year, month)
+        .where(SaleLine.sold_at >= start, SaleLine.sold_at < end, sales_scope(user))
+        .group_by(year, month).order_by(year, month)
     ).all()
     by_month = {(int(y), int(m)): (int(a), int(c)) for y, m, a, c in rows}
     labels, amounts, buyers = [], [], []
@@ -74,7 +77,7 @@ def _branch_overview(user: Any) -> dict[str, Any]:
     """Customers and 90-day sales per branch the user can see (HQ: all branches)."""
     since = date.today() - timedelta(days=90)
     sales = (select(SaleLine.branch_id, func.sum(SaleLine.amount).label("amount"))
-             .where(SaleLine.sold_at >= since).group_by(SaleLine.branch_id).subquery())
+             .where(SaleLine.sold_at >= since, sales_scope(user)).group_by(SaleLine.branch_id).subquery())
     customers = select(Customer.branch_id, func.count().label("n")).group_by(Customer.branch_id).subquery()
     rows = db.session.execute(
         select(OrgUnit.id, OrgUnit.code, OrgUnit.name, func.coalesce(customers.c.n, 0), func.coalesce(sales.c.amount, 0))
@@ -88,9 +91,9 @@ def _downline(user: Any) -> dict[str, Any]:
     """Distributors in the user's partner scope, with their customers and 90-day sales."""
     since = date.today() - timedelta(days=90)
     scope = partner_scope(user, "customer.view")
-    sales = (select(Customer.partner_id, func.sum(SaleLine.amount).label("amount"))
-             .join(SaleLine, SaleLine.customer_id == Customer.id)
-             .where(SaleLine.sold_at >= since, Customer.partner_id.is_not(None)).group_by(Customer.partner_id).subquery())
+    sales = (select(SaleLine.partner_id, func.sum(SaleLine.amount).label("amount"))
+             .where(SaleLine.sold_at >= since, SaleLine.partner_id.is_not(None), sales_scope(user))
+             .group_by(SaleLine.partner_id).subquery())
     total = db.session.execute(select(func.count(Partner.id)).where(scope)).scalar_one()
     top = db.session.execute(
         select(Partner.id, Partner.code, Partner.name, Partner.level, func.coalesce(sales.c.amount, 0).label("amount"))
@@ -123,9 +126,9 @@ def core_portlets(user: Any) -> list[dict[str, Any]]:
     if has_permission(user, "customer.view"):
         portlets.append({"title": _l("My customers"), "template": "dashboard/portlet_customers.html", "order": 10,
                          "context": _customer_stats(user)})
+    if has_permission(user, "sales.view"):
         portlets.append({"title": _l("Sales by category, last 12 months"), "template": "dashboard/portlet_sales.html",
                          "order": 20, "context": _sales_by_category(user), "wide": True})
-    if has_permission(user, "sales.view"):
         portlets.append({"title": _l("Monthly sales, last 12 full months"), "template": "dashboard/portlet_trend.html", "order": 15,
                          "context": _monthly_sales(user)})
     if has_permission(user, "customer.view") and (has_global_permission(user, "customer.view")

@@ -46,7 +46,7 @@ def lines():
     except SaleLineFilterError as exc:
         # Nothing is listed for filters that cannot be applied: an unfiltered list would mislead.
         return render_template("sales/lines.html", errors=exc.errors, result=None, rows=[], **context), 400
-    result = lines_page(stmt, page_no, per_page)
+    result = lines_page(stmt, page_no, per_page, current_user)
     page = result.page
     if not page.items and page.total and page_no > page.pages:
         return redirect(url_for("sales.lines", **{**nav_args, "page": page.pages}))
@@ -72,8 +72,9 @@ def lines_export():
     name = f"sale-lines-{date.today().isoformat()}.{fmt}"
     locale = str(get_locale())
     count = count_lines(stmt, cap=XLSX_MAX_ROWS) if fmt == "xlsx" else count_lines(stmt)
+    rows = export_rows(stmt, locale, current_user)  # built now: a CSV streams after the commit
     try:
-        return logged_export(fmt, name, EXPORT_COLUMNS, lambda: export_rows(stmt, locale), _("Sale lines"), count,
+        return logged_export(fmt, name, EXPORT_COLUMNS, lambda: rows, _("Sale lines"), count,
                              detail=f"sale_lines.{fmt} {filters.as_args()}"[:500])
     except ExportTooLarge as exc:
         flash(_("More than %(max)s sale lines match: that does not fit in one Excel sheet. "

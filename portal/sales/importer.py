@@ -17,19 +17,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, case, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import True_
 
 from .. import audit
 from ..extensions import db, sqlite_bulk_load
-from ..models import IMPORT_MODES, Category, OrgUnit, SalesReport, utcnow
+from ..models import IMPORT_MODES, Category, Customer, OrgUnit, SalesReport, utcnow
 from ..plugins import hook
 from ..security import has_global_permission, scope_filter, unit_scope
 from . import bulk
 from .matching import fetch_in, match_customers
 from .reading import ReportFileError, column_labels, read_report
+from .scope import customer_identity, writable_customers
 from .service import already_filed_message
-from .validation import Problems, check_columns, on_distinct
+from .validation import MAX_LEN, Problems, check_columns, on_distinct
 
 log = logging.getLogger(__name__)
 SHOWN_ERRORS = 200  # messages returned to the caller; all of them go to the rejection report
@@ -46,6 +48,7 @@ class ImportResult:
     rejected: int = 0
     customers_created: int = 0
     customers_matched: int = 0
+    customers_elsewhere: int = 0  # matched customers outside the uploader's scope: counted, never named
     duplicate_of: int | None = None
     existing_report_id: int | None = None  # refused: the day's committed report
     replaced_report_id: int | None = None
@@ -163,18 +166,21 @@ def _import(parsed, data: bytes, filename: str, file_hash: str, user: Any, mode:
     # -- customers (only rows that passed everything else) ---------------------------------------------
     step(_("Matching customers"), 0.35)
     good = ~problems.bad_rows(n)
-    rows = pd.DataFrame({"customer_code": df["customer_code"], "phone_n": typed.phone, "email_n": typed.email})[good]
+    rows = pd.DataFrame({"customer_code": df["customer_code"], "phone_n": typed.phone, "email_n": typed.email,
+                         "walk_in": df["customer_name"] + "\x1f" + df["phone"] + "\x1f" + df["email"]})[good]
     matches = match_customers(rows)
     problems.add(matches.ambiguous.reindex(df.index, fill_value=False), "phone", df["phone"],
                  _("This phone or e-mail belongs to several customers; give the customer number."))
-    problems.add(matches.unmatchable.reindex(df.index, fill_value=False), "customer_code", df["customer_code"],
-                 _("No usable customer key: the phone and e-mail are not valid; give the customer number."))
     new_key = matches.new_key.reindex(df.index)
     named = df["customer_name"] != ""
     keys_with_name = set(new_key[named & new_key.notna()])
     nameless = new_key.notna() & ~new_key.isin(keys_with_name)
-    problems.add(nameless, "customer_name", df["customer_name"],
+    walk_in = new_key.str.startswith("w:", na=False)
+    problems.add(nameless & ~walk_in, "customer_name", df["customer_name"],
                  _("A new customer needs a name (customer_name / 고객명)."))
+    problems.add(nameless & walk_in, "customer_name", df["customer_name"],
+                 _("The phone and e-mail are not valid, so no customer can be found: give the customer number, "
+                   "or a name (customer_name / 고객명) to add a new customer."))
 
     errors = problems.frame()
     bad = problems.bad_rows(n)
@@ -331,7 +337,17 @@ def _commit(df: pd.DataFrame, typed, *, good: np.ndarray, matches, new_key: pd.S
     result.customers_created = len(created)
     result.customers_matched = int(lines.loc[lines["new_key"].isna(), "customer_id"].nunique())
 
-    _fill_matched(df[good], typed, lines, matches.existing)
+    # Contact data: filled only on customers the uploader may write, offered to the owner of any
+    # other customer, and never anything for an erased one (see portal.sales.scope).
+    known = matches.existing
+    used = sorted(set(lines.loc[lines["new_key"].isna(), "customer_id"].tolist()))
+    access = _matched_access(user, used).set_index("id")
+    result.customers_elsewhere = int((~access["visible"]).sum())
+    offer = _report_offer(df[good], typed, lines)
+    offer = offer[~offer["id"].isin(set(known.loc[known["erased"], "id"].tolist()))]
+    writable = offer["id"].map(access["writable"]).fillna(False).astype(bool)
+    _fill_matched(offer[writable].reset_index(drop=True), known)
+    _offer_to_owner(offer[~writable].reset_index(drop=True), known, result.branch_code)
 
     step(_("Writing sale lines"), 0.7)
     partner = dict(zip(matched_ids, matches.existing["partner_id"], strict=True))
@@ -391,10 +407,18 @@ def _fire_imported(report: SalesReport) -> None:
         log.exception("portal_sales_imported failed for report %s", report.id)
 
 
+def N_(message: str) -> str:
+    """Marks a message for ``pybabel extract`` (a default keyword); translated where it is used."""
+    return message
+
+
 QUALITY_REASONS = {
-    "phone": "No valid phone number.", "email": "No valid e-mail address.", "address": "Address is empty.",
-    "postal_code": "Postal code is missing or not 5 digits.",
+    "phone": N_("No valid phone number."), "email": N_("No valid e-mail address."),
+    "address": N_("Address is empty."), "postal_code": N_("Postal code is missing or not 5 digits."),
+    "birth_date": N_("Birth date is not a real, plausible date."),
 }
+ADDRESS_TOO_LONG = N_("Address is longer than %(n)d characters.")
+CONTACT_FIELDS = ("phone", "email", "address", "postal_code", "birth_date")
 
 
 def _create_customers(rows: pd.DataFrame, typed, lines: pd.DataFrame, branch_id: int, result: ImportResult,
@@ -420,17 +444,20 @@ def _create_customers(rows: pd.DataFrame, typed, lines: pd.DataFrame, branch_id:
     frame = pd.DataFrame({
         "id": ids, "code": codes, "name": keys.map(name_by_key).values,
         "phone": typed.phone[idx].values, "email": typed.email[idx].values,
-        "address": rows.loc[idx, "address"].where(rows.loc[idx, "address"] != "", None).values,
-        "postal_code": rows.loc[idx, "postal_code"].where(rows.loc[idx, "postal_code"] != "", None).values,
+        "address": typed.address[idx].values,
+        "postal_code": rows.loc[idx, "postal_code"].where(
+            (rows.loc[idx, "postal_code"] != "") & (rows.loc[idx, "postal_code"].str.len() <= MAX_LEN["postal_code"]),
+            None).values,
         "birth_date": typed.birth_date[idx].values, "branch_id": branch_id,
         "complaint": False, "created_at": now, "updated_at": now,
         "total_spend": keys.map(sums).astype("int64").values, "last_purchase_on": result.report_date,
     })
     bulk.insert_frame("customer", frame)
-    raw = {"phone": rows.loc[idx, "phone"].values, "email": rows.loc[idx, "email"].values}
+    raw = {f: rows.loc[idx, f].values for f in ("phone", "email", "address", "birth_date")}
     bad = {
         "phone": frame["phone"].isna().values, "email": frame["email"].isna().values,
         "address": frame["address"].isna().values, "postal_code": typed.postal_bad[idx].values,
+        "birth_date": typed.birth_bad[idx].values,
     }
     issues = []
     where = _("sales report %(code)s %(day)s, row", code=result.branch_code, day=result.report_date.isoformat())
@@ -439,6 +466,8 @@ def _create_customers(rows: pd.DataFrame, typed, lines: pd.DataFrame, branch_id:
         if not mask.any():
             continue
         reason = pd.Series(_(QUALITY_REASONS[field_name]), index=range(len(frame)))
+        if field_name == "address":
+            reason = reason.where(~typed.address_too_long[idx].values, _(ADDRESS_TOO_LONG, n=MAX_LEN["address"]))
         if field_name in raw:
             given = pd.Series(raw[field_name]) != ""
             reason = reason.where(~given, reason + " '" + pd.Series(raw[field_name]).str.slice(0, 80) + "' ("
@@ -450,35 +479,93 @@ def _create_customers(rows: pd.DataFrame, typed, lines: pd.DataFrame, branch_id:
     return dict(zip(keys, (int(i) for i in ids), strict=True))
 
 
-def _fill_matched(rows: pd.DataFrame, typed, lines: pd.DataFrame, existing: pd.DataFrame) -> None:
-    """Fill matched customers' empty contact fields from the report; never overwrite a value."""
-    if existing.empty:
-        return
-    matched = lines["new_key"].isna()
-    if not matched.any():
-        return
-    idx = lines.index[matched]
+def _report_offer(rows: pd.DataFrame, typed, lines: pd.DataFrame) -> pd.DataFrame:
+    """Per matched customer, the first valid value the report gives for each contact field."""
+    idx = lines.index[lines["new_key"].isna()]
     offer = pd.DataFrame({"id": lines.loc[idx, "customer_id"].astype("int64"), "phone": typed.phone[idx],
-                          "email": typed.email[idx], "address": rows.loc[idx, "address"].where(
-                              rows.loc[idx, "address"] != "", None),
+                          "email": typed.email[idx], "address": typed.address[idx],
                           "postal_code": rows.loc[idx, "postal_code"].where(~typed.postal_bad[idx], None),
                           "birth_date": typed.birth_date[idx]})
-    offer = offer.groupby("id").first().reset_index()  # first non-null per column
+    return offer.groupby("id").first().reset_index()  # first non-null per column
+
+
+def _matched_access(user: Any, ids: list[int]) -> pd.DataFrame:
+    """``id, visible, writable`` for matched customers: may the uploader see who they are
+    (``customer.view``), may the report fill their contact data (``customer.edit``)? One scoped
+    query per 5,000 ids; none for the command line or a global grant."""
+    visible_cond, write_cond = customer_identity(user), writable_customers(user)
+    if user is None or (isinstance(visible_cond, True_) and isinstance(write_cond, True_)):
+        return pd.DataFrame({"id": ids, "visible": True, "writable": True})
+    found: list[Any] = []
+    stmt = select(Customer.id, case((visible_cond, 1), else_=0), case((write_cond, 1), else_=0))
+    for start in range(0, len(ids), 5000):
+        found += db.session.execute(stmt.where(Customer.id.in_(ids[start:start + 5000]))).all()
+    return pd.DataFrame({"id": [r[0] for r in found], "visible": [bool(r[1]) for r in found],
+                         "writable": [bool(r[2]) for r in found]})
+
+
+def _fill_matched(offer: pd.DataFrame, existing: pd.DataFrame) -> None:
+    """Fill matched customers' empty contact fields from the report; never overwrite a value.
+
+    ``offer`` holds only customers the uploader may write (and none erased): see ``_commit``.
+    """
+    if offer.empty:
+        return
     cur = existing.set_index("id").reindex(offer["id"]).reset_index()
-    fields = ("phone", "email", "address", "postal_code", "birth_date")
-    fill = {f: cur[f].isna().values & offer[f].notna().values for f in fields}
-    any_fill = np.logical_or.reduce([fill[f] for f in fields])
+    fill = {f: cur[f].isna().values & offer[f].notna().values for f in CONTACT_FIELDS}
+    any_fill = np.logical_or.reduce([fill[f] for f in CONTACT_FIELDS])
     if not any_fill.any():
         return
     upd = pd.DataFrame({"id": offer["id"][any_fill].astype("int64")})
-    for f in fields:
+    for f in CONTACT_FIELDS:
         upd["v_" + f] = offer[f][any_fill].where(fill[f][any_fill], None).values
-    bulk.update_from_frame("customer", "id", upd, [f"{f} = COALESCE({f}, :v_{f})" for f in fields]
+    bulk.update_from_frame("customer", "id", upd, [f"{f} = COALESCE({f}, :v_{f})" for f in CONTACT_FIELDS]
                            + ["updated_at = CURRENT_TIMESTAMP"], types={"v_birth_date": "date"})
-    filled_fields = [f for f in fields if f != "birth_date" and fill[f].any()]
+    filled_fields = [f for f in CONTACT_FIELDS if f != "birth_date" and fill[f].any()]
     ids = upd["id"].tolist()
     if filled_fields and ids:
         _resolve_filled(ids, filled_fields)
+
+
+OFFER_REASONS = {
+    "phone": N_("A sales report of %(branch)s gives the phone %(value)s: check it and add it if it is right."),
+    "email": N_("A sales report of %(branch)s gives the e-mail %(value)s: check it and add it if it is right."),
+    "address": N_("A sales report of %(branch)s gives the address %(value)s: check it and add it if it is right."),
+    "postal_code": N_("A sales report of %(branch)s gives the postal code %(value)s: check it and add it if it "
+                      "is right."),
+    "birth_date": N_("A sales report of %(branch)s gives the birth date %(value)s: check it and add it if it "
+                     "is right."),
+}
+
+
+def _offer_to_owner(offer: pd.DataFrame, existing: pd.DataFrame, branch_code: str) -> None:
+    """Customers the uploader may not write: what the report would have filled becomes an open
+    issue in their owner's data-to-fix queue (the owner decides), never a write. An offer already
+    open with the same text is not repeated, so a regular's daily sales do not pile up."""
+    if offer.empty:
+        return
+    cur = existing.set_index("id").reindex(offer["id"]).reset_index()
+    parts = []
+    for f in CONTACT_FIELDS:
+        mask = cur[f].isna().values & offer[f].notna().values
+        if not mask.any():
+            continue
+        values = offer[f][mask].map(lambda v: v.isoformat() if isinstance(v, date) else str(v)).str.slice(0, 80)
+        template = _(OFFER_REASONS[f], branch=branch_code, value="\x01")
+        parts.append(pd.DataFrame({"customer_id": offer["id"][mask].astype("int64").values, "field": f,
+                                   "reason": values.map(lambda v, t=template: t.replace("\x01", f"'{v}'"))
+                                   .str.slice(0, 255).values}))
+    if not parts:
+        return
+    issues = pd.concat(parts, ignore_index=True)
+    already = fetch_in("SELECT q.customer_id, q.field, q.reason FROM (SELECT customer_id, field, reason FROM "
+                       "quality_issue WHERE resolved_at IS NULL) q", "q.customer_id", issues["customer_id"].unique().tolist(), ("customer_id", "field", "reason"))
+    if len(already):
+        seen = set(zip(already["customer_id"], already["field"], already["reason"], strict=True))
+        keep = [k not in seen for k in zip(issues["customer_id"], issues["field"], issues["reason"], strict=True)]
+        issues = issues[keep]
+    if not issues.empty:
+        bulk.insert_frame("quality_issue", issues.assign(created_at=utcnow()))
 
 
 def _resolve_filled(ids: list[int], fields: list[str]) -> None:

@@ -17,14 +17,15 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, null, or_, select
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import True_
 
 from ..customers.normalize import clean_text
 from ..extensions import db
 from ..models import Category, Customer, OrgUnit, Partner, Product, SaleLine
 from ..pagination import COUNT_CAP, Page, page_of, up_to_cap
-from ..security import scope_filter
+from .scope import customer_identity, sales_scope
 
 DEFAULT_SORT = "-date"
 SORTS = {"date": SaleLine.sold_at, "amount": SaleLine.amount}
@@ -85,13 +86,15 @@ class SaleLineFilters:
         return start, end
 
 
-def search_clause(q: str) -> ColumnElement[bool] | None:
+def search_clause(q: str, user: Any = None) -> ColumnElement[bool] | None:
     """``q``: a customer code (exact, any case), the start of a customer name, or a receipt number.
 
-    The customer part is a small id list the ``(customer_id, sold_at)`` index serves. A receipt
-    number has no index of its own, so it is only tried for ASCII terms with a digit that are not
-    a customer code (never for a name or a code): cheap once the scope or a branch narrows the
-    lines, a full scan for a global-scope search without other filters.
+    The customer part is a small id list the ``(customer_id, sold_at)`` index serves; it looks
+    only at customers whose identity ``user`` may see, so a name search cannot tell who bought
+    a visible sale of a customer outside the viewer's scope. A receipt number has no index of
+    its own, so it is only tried for ASCII terms with a digit that are not a customer code (never
+    for a name or a code): cheap once the scope or a branch narrows the lines, a full scan for a
+    global-scope search without other filters.
     """
     q = q.strip()
     if not q:
@@ -100,20 +103,21 @@ def search_clause(q: str) -> ColumnElement[bool] | None:
     simple = q.isascii() and not any(ch.isspace() for ch in q)
     if simple:
         customer = or_(Customer.code == q.upper(), customer)
-    conds = [SaleLine.customer_id.in_(select(Customer.id).where(customer))]
+    conds = [SaleLine.customer_id.in_(select(Customer.id).where(customer, customer_identity(user)))]
     if simple and any(ch.isdigit() for ch in q) and not _CUSTOMER_CODE.fullmatch(q):
         conds.append(SaleLine.receipt_no == q)
     return or_(*conds)
 
 
 def sale_line_query(user: Any, filters: SaleLineFilters, permission: str = "sales.view") -> Select:
-    """The caller's sale lines (``scope_filter`` in SQL) matching ``filters``, in list order.
+    """The caller's sale lines (:func:`~portal.sales.scope.sales_scope`, in SQL) matching ``filters``,
+    in list order.
 
     Raises :class:`SaleLineFilterError` for dates that are not dates. An unknown branch or
     category code simply matches nothing, like a branch outside the scope.
     """
     start, end = filters.dates()
-    stmt = select(SaleLine).where(scope_filter(user, permission, SaleLine))
+    stmt = select(SaleLine).where(sales_scope(user, permission))
     if start:
         stmt = stmt.where(SaleLine.sold_at >= start)
     if end:
@@ -123,7 +127,7 @@ def sale_line_query(user: Any, filters: SaleLineFilters, permission: str = "sale
     if filters.category:
         stmt = stmt.where(SaleLine.category_id == select(Category.id).where(Category.code == filters.category)
                           .scalar_subquery())
-    clause = search_clause(filters.q)
+    clause = search_clause(filters.q, user)
     if clause is not None:
         stmt = stmt.where(clause)
     key = filters.sort.lstrip("-")
@@ -140,19 +144,34 @@ _PARTNER = aliased(Partner, name="line_partner")
 _CUSTOMER = aliased(Customer, name="line_customer")
 _PRODUCT = aliased(Product, name="line_product")
 _CATEGORY = aliased(Category, name="line_category")
-LINE_COLUMNS = (
-    SaleLine.id, SaleLine.report_id, SaleLine.sold_at, SaleLine.receipt_no, SaleLine.quantity, SaleLine.unit_price,
-    SaleLine.amount, SaleLine.customer_id, _CUSTOMER.code.label("customer_code"), _CUSTOMER.name.label("customer_name"),
+_HEAD = (SaleLine.id, SaleLine.report_id, SaleLine.sold_at, SaleLine.receipt_no, SaleLine.quantity,
+         SaleLine.unit_price, SaleLine.amount)
+_TAIL = (
     SaleLine.branch_id, _BRANCH.code.label("branch_code"), _BRANCH.name.label("branch_name"),
     SaleLine.partner_id, _PARTNER.code.label("partner_code"), SaleLine.product_id, _PRODUCT.sku.label("product_sku"),
     _PRODUCT.name.label("product_name"), SaleLine.category_id, _CATEGORY.code.label("category_code"),
     _CATEGORY.name_ko.label("category_ko"), _CATEGORY.name_en.label("category_en"),
 )
+_WHO = (SaleLine.customer_id, _CUSTOMER.code, _CUSTOMER.name)
+_WHO_LABELS = ("customer_id", "customer_code", "customer_name")
+LINE_COLUMNS = (*_HEAD, *(c.label(n) for c, n in zip(_WHO, _WHO_LABELS, strict=True)), *_TAIL)
 
 
-def with_columns(stmt: Select) -> Select:
-    """``stmt`` (a :func:`sale_line_query`) as rows of ``LINE_COLUMNS``, same filters and order."""
-    rows = stmt.with_only_columns(*LINE_COLUMNS, maintain_column_froms=False).select_from(SaleLine)
+def line_columns(viewer: Any) -> tuple[Any, ...]:
+    """``LINE_COLUMNS`` as ``viewer`` may see them: the customer's id, number and name are NULL
+    on lines whose customer is outside the viewer's ``customer.view`` scope (a sale at the
+    viewer's branch to another branch's customer shows the sale, never who bought)."""
+    visible = customer_identity(viewer, _CUSTOMER)
+    if isinstance(visible, True_):  # a global grant: plain columns
+        return LINE_COLUMNS
+    who = (case((visible, col), else_=null()).label(n) for col, n in zip(_WHO, _WHO_LABELS, strict=True))
+    return (*_HEAD, *who, *_TAIL)
+
+
+def with_columns(stmt: Select, viewer: Any = None) -> Select:
+    """``stmt`` (a :func:`sale_line_query`) as rows of ``LINE_COLUMNS``, same filters and order,
+    with the customer's identity masked per :func:`line_columns` (no viewer: masked on every line)."""
+    rows = stmt.with_only_columns(*line_columns(viewer), maintain_column_froms=False).select_from(SaleLine)
     return (rows.join(_CUSTOMER, _CUSTOMER.id == SaleLine.customer_id)
             .outerjoin(_BRANCH, _BRANCH.id == SaleLine.branch_id)
             .outerjoin(_PARTNER, _PARTNER.id == SaleLine.partner_id)
@@ -168,8 +187,9 @@ class LinesPage:
     amount: int | None  # sum of ``amount``; None when the count is capped (too many lines to add up)
 
 
-def lines_page(stmt: Select, page_no: int, per_page: int) -> LinesPage:
-    """A page of :func:`sale_line_query` with its capped count and amount (two queries at most).
+def lines_page(stmt: Select, page_no: int, per_page: int, viewer: Any = None) -> LinesPage:
+    """A page of :func:`sale_line_query` with its capped count and amount (two queries at most);
+    ``viewer`` decides whose identity the rows show (:func:`line_columns`).
 
     The totals read at most ``COUNT_CAP + 1`` lines: past that the page says "10,000+ lines" and
     leaves the amount out rather than scan millions of rows for it.
@@ -180,7 +200,7 @@ def lines_page(stmt: Select, page_no: int, per_page: int) -> LinesPage:
     rows: list[Any] = []
     if capped or count > (page_no - 1) * per_page:
         window = page_of(stmt.with_only_columns(SaleLine.id), page_no, per_page)
-        rows = list(db.session.execute(with_columns(stmt).where(SaleLine.id.in_(window))).all())
+        rows = list(db.session.execute(with_columns(stmt, viewer).where(SaleLine.id.in_(window))).all())
     page = Page(rows, page_no, per_page, min(count, COUNT_CAP), capped)
     return LinesPage(page, None if capped else int(amount))
 
@@ -202,19 +222,28 @@ EXPORT_COLUMNS = ("sold_at", "branch", "receipt_no", "customer_code", "customer_
                   "product_name", "category", "category_name", "quantity", "unit_price", "amount")
 
 
-def export_rows(stmt: Select, locale: str) -> Iterator[list[Any]]:
-    """The export's rows in ``EXPORT_COLUMNS`` order, streamed from the database in chunks."""
-    for r in db.session.execute(with_columns(stmt).execution_options(yield_per=2000)):
+def export_rows(stmt: Select, locale: str, viewer: Any = None) -> Iterator[list[Any]]:
+    """The export's rows in ``EXPORT_COLUMNS`` order, streamed from the database in chunks
+    (customer identity as ``viewer`` may see it).
+
+    The statement is built at the call, while the viewer's roles are loaded; the rows are read
+    when the iterator is consumed (a CSV streams after the request's commit)."""
+    return _stream(with_columns(stmt, viewer).execution_options(yield_per=2000), locale)
+
+
+def _stream(query: Select, locale: str) -> Iterator[list[Any]]:
+    for r in db.session.execute(query):
         yield [r.sold_at, r.branch_code, r.receipt_no, r.customer_code, r.customer_name, r.partner_code, r.product_sku,
                r.product_name, r.category_code, category_label(r, locale) if r.category_code else None,
                r.quantity, r.unit_price, r.amount]
 
 
 def to_dict(r: Any) -> dict[str, Any]:
-    """A row of ``LINE_COLUMNS`` for the API: ids, codes, ISO date, amounts as integers."""
+    """A row of :func:`line_columns` for the API: ids, codes, ISO date, amounts as integers."""
     return {
         "id": int(r.id), "report_id": r.report_id, "sold_at": r.sold_at.isoformat(), "receipt_no": r.receipt_no,
         "customer_id": r.customer_id, "customer_code": r.customer_code, "customer_name": r.customer_name,
+        "customer_hidden": r.customer_code is None,  # a customer outside the viewer's scope: who stays unsaid
         "branch_code": r.branch_code, "partner_code": r.partner_code, "product_sku": r.product_sku,
         "product_name": r.product_name, "category_code": r.category_code,
         "quantity": int(r.quantity), "unit_price": int(r.unit_price), "amount": int(r.amount),

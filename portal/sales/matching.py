@@ -2,7 +2,12 @@
 
 Two different customer numbers are never merged: a row with a number is that customer (or a
 new one with that number); only rows without a number are matched by contact data, and a phone
-or e-mail shared by several customers is refused as ambiguous rather than guessed.
+or e-mail shared by several customers is refused as ambiguous rather than guessed. A row whose
+phone and e-mail are both unusable (a walk-in with a mistyped number) is a new customer keyed by
+what the row gives, flagged for fixing — a contact problem never refuses the sale.
+
+Matching looks at every customer (HQ's single customer view): whether the uploader may see or
+write the matched customers is decided afterwards by the importer (``portal.sales.scope``).
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ from sqlalchemy import bindparam, text
 
 from ..extensions import db
 
-CUSTOMER_COLUMNS = ("id", "partner_id", "phone", "email", "address", "postal_code", "birth_date")
-_HIT_COLUMNS = ("id", "key", "partner_id", "phone", "email", "address", "postal_code", "birth_date")
+CUSTOMER_COLUMNS = ("id", "partner_id", "phone", "email", "address", "postal_code", "birth_date", "erased")
+_HIT_COLUMNS = ("id", "key", "partner_id", "phone", "email", "address", "postal_code", "birth_date", "erased")
 
 
 def fetch_in(select_sql: str, column: str, values: Iterable, columns: Iterable[str]) -> pd.DataFrame:
@@ -39,24 +44,30 @@ def fetch_in(select_sql: str, column: str, values: Iterable, columns: Iterable[s
     return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows, strict=True)), strict=True)))
 
 
-_BY_CODE = "SELECT c.id, c.code AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date FROM customer c"
-_BY_ALIAS = ("SELECT c.id, a.code AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date "
+_BY_CODE = ("SELECT c.id, c.code AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date, "
+            "CASE WHEN c.pseudonymized_at IS NULL THEN 0 ELSE 1 END AS erased FROM customer c")
+_BY_ALIAS = ("SELECT c.id, a.code AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date, "
+             "CASE WHEN c.pseudonymized_at IS NULL THEN 0 ELSE 1 END AS erased "
              "FROM customer_alias a JOIN customer c ON c.id = a.customer_id")
-_BY_PHONE = "SELECT c.id, c.phone AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date FROM customer c"
-_BY_EMAIL = "SELECT c.id, c.email AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date FROM customer c"
+_BY_PHONE = ("SELECT c.id, c.phone AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date, "
+             "CASE WHEN c.pseudonymized_at IS NULL THEN 0 ELSE 1 END AS erased FROM customer c")
+_BY_EMAIL = ("SELECT c.id, c.email AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date, "
+             "CASE WHEN c.pseudonymized_at IS NULL THEN 0 ELSE 1 END AS erased FROM customer c")
 
 
 @dataclass
 class Matches:
     customer_id: pd.Series  # existing customer id per row, or NaN
-    new_key: pd.Series  # key of the new customer ("c:<code>", "p:<phone>", "e:<email>") per row, or None
+    # key of the new customer per row, or None: "c:<code>", "p:<phone>", "e:<email>", or "w:<what the
+    # row gives>" for a walk-in whose phone and e-mail are both unusable
+    new_key: pd.Series
     ambiguous: pd.Series  # bool per row: the phone / e-mail belongs to several customers
-    unmatchable: pd.Series  # bool per row: a key was given but none is usable
     existing: pd.DataFrame  # the matched customers' current contact data (CUSTOMER_COLUMNS)
 
 
 def match_customers(rows: pd.DataFrame) -> Matches:
-    """``rows`` has ``customer_code``, ``phone_n`` and ``email_n`` (normalized or None)."""
+    """``rows`` has ``customer_code``, ``phone_n`` and ``email_n`` (normalized or None) and
+    ``walk_in`` (the row's name, phone and e-mail as given: the key of a walk-in)."""
     customer_id = pd.Series(np.nan, index=rows.index)
     new_key = pd.Series(None, index=rows.index, dtype=object)
     ambiguous = pd.Series(False, index=rows.index)
@@ -100,10 +111,11 @@ def match_customers(rows: pd.DataFrame) -> Matches:
         left = use & customer_id.isna() & ~is_many
         new_key[left] = keys[left].map(file_by_key).astype(object).fillna(prefix + keys[left])
         todo &= ~use
-    unmatchable = todo & ~has_code  # neither number nor a valid phone / e-mail
+    walk_in = todo & ~has_code  # neither number nor a valid phone / e-mail: a new customer, flagged
+    new_key[walk_in] = "w:" + rows.loc[walk_in, "walk_in"]
     existing = (pd.concat(found, ignore_index=True).drop_duplicates("id").drop(columns="key")
                 if found else pd.DataFrame(columns=list(CUSTOMER_COLUMNS)))
     existing = existing[list(CUSTOMER_COLUMNS)]
-    return Matches(customer_id=customer_id, new_key=new_key, ambiguous=ambiguous, unmatchable=unmatchable,
-                   existing=existing)
+    existing["erased"] = existing["erased"].astype(bool)
+    return Matches(customer_id=customer_id, new_key=new_key, ambiguous=ambiguous, existing=existing)
 

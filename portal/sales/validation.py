@@ -26,6 +26,9 @@ _EMAIL_ASCII = (r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|
                 r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
 MAX_LEN = {"receipt_no": 40, "customer_code": 30, "customer_name": 120, "phone": 30, "email": 254,
            "address": 255, "postal_code": 10, "product_sku": 40, "product_name": 160, "category": 80}
+# A problem in these never refuses the sale: the value is not stored and the customer is flagged
+# for fixing instead (the upload page promises it). Too long counts as not valid.
+CONTACT_COLUMNS = ("phone", "email", "address", "postal_code", "birth_date")
 
 
 def parse_date(text: str) -> date | None:
@@ -136,6 +139,9 @@ class Typed:
     email: pd.Series
     email_bad: pd.Series
     postal_bad: pd.Series
+    birth_bad: pd.Series  # a value was given but it is not a real, plausible date (birth_date is None)
+    address: pd.Series  # the address or None (empty or too long)
+    address_too_long: pd.Series
 
 
 def check_columns(df: pd.DataFrame, problems: Problems, today: date | None = None) -> Typed:
@@ -145,9 +151,11 @@ def check_columns(df: pd.DataFrame, problems: Problems, today: date | None = Non
     (Asia/Seoul), so a server on UTC does not call a Seoul morning's report "in the future".
     """
     today = local_today() if today is None else today
+    too_long: dict[str, pd.Series] = {}
     for column, limit in MAX_LEN.items():
-        too_long = on_distinct(df[column], lambda u, limit=limit: u.str.len() > limit).astype(bool)
-        problems.add(too_long, column, df[column], _("Longer than %(n)d characters.", n=limit))
+        too_long[column] = on_distinct(df[column], lambda u, limit=limit: u.str.len() > limit).astype(bool)
+        if column not in CONTACT_COLUMNS:
+            problems.add(too_long[column], column, df[column], _("Longer than %(n)d characters.", n=limit))
 
     report_date = map_distinct(df["report_date"], parse_date)
     problems.add(df["report_date"] == "", "report_date", df["report_date"], _("The sales date is missing."))
@@ -159,12 +167,11 @@ def check_columns(df: pd.DataFrame, problems: Problems, today: date | None = Non
     problems.add(too_old, "report_date", df["report_date"],
                  _("Sales dates before %(day)s are not accepted.", day=MIN_DATE.isoformat()))
 
+    # A contact field, not the sale's: an impossible birth date is dropped and flagged, never refused.
     birth = map_distinct(df["birth_date"], parse_date)
-    given = df["birth_date"] != ""
-    problems.add(given & birth.isna(), "birth_date", df["birth_date"],
-                 _("Not a date; write it as YYYY-MM-DD (e.g. 1985-03-14)."))
-    implausible = birth.map(lambda d: d is not None and (d > today or d.year < 1900))
-    problems.add(implausible, "birth_date", df["birth_date"], _("This birth date is not plausible."))
+    implausible = birth.map(lambda d: d is not None and (d > today or d.year < 1900)).astype(bool)
+    birth = birth.where(~implausible, None)
+    birth_bad = (df["birth_date"] != "") & birth.isna()
 
     numbers = {}
     for column, label, maximum in (("quantity", _("quantity"), MAX_QUANTITY),
@@ -197,12 +204,14 @@ def check_columns(df: pd.DataFrame, problems: Problems, today: date | None = Non
     problems.add(no_key, "customer_code", df["customer_code"],
                  _("No customer: give the customer number, phone or e-mail."))
 
-    phone = map_distinct(df["phone"], lambda v: normalize_phone(v) if v else None)
-    email = _emails(df["email"])
-    postal_bad = ~map_distinct(df["postal_code"], postal_code_valid).astype(bool)
+    phone = map_distinct(df["phone"], lambda v: normalize_phone(v) if v else None).where(~too_long["phone"], None)
+    email = _emails(df["email"]).where(~too_long["email"], None)
+    postal_bad = ~map_distinct(df["postal_code"], postal_code_valid).astype(bool) | too_long["postal_code"]
+    address = df["address"].where((df["address"] != "") & ~too_long["address"], None)
     return Typed(report_date=report_date, birth_date=birth, quantity=qty, unit_price=price, amount=amount,
                  phone=phone, phone_bad=(df["phone"] != "") & phone.isna(), email=email,
-                 email_bad=(df["email"] != "") & email.isna(), postal_bad=postal_bad)
+                 email_bad=(df["email"] != "") & email.isna(), postal_bad=postal_bad, birth_bad=birth_bad,
+                 address=address, address_too_long=too_long["address"])
 
 
 def _emails(col: pd.Series) -> pd.Series:
