@@ -74,6 +74,18 @@ def portal_customer_changed(customer: Any, changes: dict[str, Any]) -> None:
 
 
 @hookspec
+def portal_household_changed(customer: Any, old_household_id: int | None, new_household_id: int | None) -> None:
+    """``customer`` joined, left or changed household (same transaction, before the commit): drop
+    what the old household gave them (a family card's pool ...)."""
+
+
+@hookspec
+def portal_personal_data(customer: Any) -> dict[str, Any] | None:
+    """The add-on's data on ``customer`` for the data-subject export (PIPA / GDPR):
+    ``{"name": "<plugin>", "data": <JSON-serialisable>}``, or None when it holds nothing."""
+
+
+@hookspec
 def portal_segment_fields() -> list[dict[str, Any]]:
     """Extra fields a segment rule may filter on."""
 

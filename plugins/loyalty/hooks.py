@@ -16,6 +16,25 @@ from .config import SETTINGS_SCHEMA
 FIELD = [BRANCH_STAFF, GROUP_LEADER, DISTRIBUTOR]
 KIND_LABELS = {"earn": _l("earned"), "redeem": _l("redeemed"), "expire": _l("expired"), "adjust": _l("adjusted"),
                "reverse": _l("reversed"), "transfer": _l("transfer")}
+# Codes this add-on stores that the core's pages show (the audit log, the points statement).
+CODE_LABELS = {
+    "audit_action": {
+        "loyalty.redeemed": _l("Points redeemed"), "loyalty.adjusted": _l("Points adjusted"),
+        "loyalty.adjustment_requested": _l("Point adjustment requested"),
+        "loyalty.adjustment_approved": _l("Point adjustment approved"),
+        "loyalty.adjustment_rejected": _l("Point adjustment rejected"),
+        "loyalty.reversed": _l("Points entry reversed"), "loyalty.card_issued": _l("Family card issued"),
+        "loyalty.card_member_added": _l("Member added to a family card"),
+        "loyalty.card_member_removed": _l("Member removed from a family card"),
+        "loyalty.card_transfer": _l("Points moved between family members"),
+        "loyalty.tier_saved": _l("Tier saved"), "loyalty.rate_saved": _l("Category multiplier saved"),
+        "loyalty.promotion_saved": _l("Promotion saved"), "loyalty.promotion_toggled": _l("Promotion started or stopped"),
+        "loyalty.reward_saved": _l("Reward saved"),
+    },
+    "record": {"loy_account": _l("Points account"), "loy_entry": _l("Points entry"), "loy_tier": _l("Tier"),
+               "loy_reward": _l("Reward"), "loy_promotion": _l("Promotion"), "loy_approval": _l("Approval")},
+    "loyalty_reason": {"expired": _l("Validity ended")},
+}
 
 
 @hookimpl
@@ -39,6 +58,11 @@ def portal_init_app(app):
     @app.template_filter("label_loyalty_kind")
     def _kind(value: str) -> str:
         return str(KIND_LABELS.get(value, value))
+
+    from portal.customers.labels import register
+
+    for kind, labels in CODE_LABELS.items():
+        register(kind, labels)
 
 
 @hookimpl
@@ -101,6 +125,22 @@ def portal_customers_merged(survivor, merged_id):
     from .merge import merge_accounts
 
     merge_accounts(survivor, merged_id)
+
+
+@hookimpl
+def portal_household_changed(customer, old_household_id, new_household_id):
+    """A member who leaves the household leaves its family card, with the points they earned."""
+    from .family import household_changed
+
+    household_changed(customer, old_household_id, new_household_id)
+
+
+@hookimpl
+def portal_personal_data(customer):
+    from .privacy import personal_data
+
+    data = personal_data(customer)
+    return None if data is None else {"name": "loyalty", "data": data}
 
 
 @hookimpl

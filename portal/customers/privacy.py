@@ -15,6 +15,7 @@ from .. import audit
 from ..extensions import db
 from ..models import CHANNELS, AuditEvent, Consent, Customer, QualityIssue, SaleLine, utcnow
 from ..plugins import hook
+from .service import household_changed
 
 PERSONAL_FIELDS = ("name", "phone", "email", "address", "postal_code", "birth_date", "gender", "note", "complaint_note")
 
@@ -45,7 +46,18 @@ def export_personal_data(customer: Customer) -> dict[str, Any]:
                     for e in db.session.execute(select(AuditEvent).where(
                         AuditEvent.object_type == "customer", AuditEvent.object_id == str(customer.id))
                         .order_by(AuditEvent.at)).scalars()],
+        "add_ons": add_on_data(customer),
     }
+
+
+def add_on_data(customer: Customer) -> dict[str, Any]:
+    """Every active add-on's data on the customer (``portal_personal_data``), by add-on name:
+    the data-subject export covers what the add-ons hold too (SECURITY.md, Privacy)."""
+    out: dict[str, Any] = {}
+    for part in hook("portal_personal_data")(customer=customer):
+        if part and part.get("data") is not None:
+            out[str(part["name"])] = part["data"]
+    return dict(sorted(out.items()))
 
 
 def pseudonymize(user: Any, customer: Customer, reason: str) -> None:
@@ -53,7 +65,7 @@ def pseudonymize(user: Any, customer: Customer, reason: str) -> None:
     for field in PERSONAL_FIELDS:
         setattr(customer, field, None)
     customer.name = f"(삭제됨 / erased) {customer.code}"
-    customer.household_id = None
+    old_household_id, customer.household_id = customer.household_id, None
     customer.pseudonymized_at = now = utcnow()
     # Nothing is left to fix on an erased record: close its data-quality issues.
     db.session.execute(update(QualityIssue).where(QualityIssue.customer_id == customer.id,
@@ -65,4 +77,6 @@ def pseudonymize(user: Any, customer: Customer, reason: str) -> None:
                                note="data-subject request: erased"))
     audit.record("customer.pseudonymized", customer, summary=(reason or "")[:200],
                  changes={f: ("(removed)", None) for f in cleared})
+    if old_household_id is not None:
+        household_changed(customer, old_household_id, None)
     hook("portal_customer_changed")(customer=customer, changes={"pseudonymized": (None, True)})

@@ -28,7 +28,8 @@ def _customer(customer_id: str) -> Customer:
 @permission_required("customer.privacy")
 def privacy_export(customer_id: str):
     customer = _customer(customer_id)
-    body = json.dumps(export_personal_data(customer), ensure_ascii=False, indent=2)
+    # default=str: an add-on's dates or decimals never turn the download into a 500
+    body = json.dumps(export_personal_data(customer), ensure_ascii=False, indent=2, default=str)
     audit.log_access("dsr_export", customer.id, detail="data-subject export (JSON)")
     db.session.commit()
     name = f"{customer.code}-personal-data-{date.today().isoformat()}.json"

@@ -443,7 +443,16 @@ def set_household(user: Any, customer: Customer, household_id: int | None, new_n
     changes = audit.diff(customer, {"household_id": household.id if household else None})
     if changes:
         audit.record("customer.household", customer, summary=household.name if household else "-", changes=changes)
+        household_changed(customer, *changes["household_id"])
     return household
+
+
+def household_changed(customer: Customer, old_household_id: int | None, new_household_id: int | None) -> None:
+    """Tell the add-ons (``portal_household_changed``) in the change's transaction: a customer who
+    leaves a household must stop sharing what it holds (a family card's points) at once."""
+    if old_household_id != new_household_id:
+        hook("portal_household_changed")(customer=customer, old_household_id=old_household_id,
+                                         new_household_id=new_household_id)
 
 
 # -- serialization and export ----------------------------------------------------------------------

@@ -137,3 +137,76 @@ def test_a_foreign_card_number_answers_like_an_unknown_one(app, client):
     resp = client.get(f"/loyalty/?q={own_card.card_no}")
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/loyalty/family/{hid2}")
     assert client.get(f"/loyalty/family/{_hid}").status_code == 404
+
+
+# -- household changes (item 14) ----------------------------------------------------------------------
+
+
+def test_leaving_the_household_takes_the_member_off_the_card(app, client):
+    """The customer page's household form fires portal_household_changed: the leaver takes their
+    unspent points out and can no longer spend the family's (API redeem)."""
+    a, b = _in_branch("B001"), _in_branch("B001", 1)
+    hid, card = _mixed_household({a: 300, b: 700})
+    login(client, "store1@example.com")
+    page = f"/customers/{a}"
+    resp = post_form(client, f"/customers/{a}/household", {"household_id": "", "new_name": ""}, form_page=page)
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert customer(a).household_id is None
+    assert balance(a) == 300 and balance(b) == 700  # a's own account now; the pool keeps b's
+    from plugins.loyalty.family import members
+
+    assert [m.customer_id for m in members(card)] == [b]
+    from tests.conftest import api_token_for, bearer
+
+    token = api_token_for("hq@example.com")
+    resp = client.post(f"/api/v1/loyalty/accounts/{a}/redeem", json={"points": 301, "reason": "pool?",
+                                                                       "idempotency_key": "leaver"},
+                       headers=bearer(token))
+    assert resp.status_code == 409 and balance(b) == 700
+    assert scalar("SELECT COUNT(*) FROM audit_event WHERE action = 'loyalty.card_member_removed'") == 1
+    assert_ledger_ok()
+
+
+def test_moving_to_another_household_or_being_erased_leaves_the_card(app):
+    from plugins.loyalty.family import members
+    from portal.customers.privacy import pseudonymize
+    from portal.customers.service import set_household
+
+    a, b, c = _in_branch("B001"), _in_branch("B001", 1), _in_branch("B001", 2)
+    _hid, card = _mixed_household({a: 10, b: 20, c: 30})
+    hq = user("hq@example.com")
+    set_household(hq, customer(a), None, "New home")
+    pseudonymize(hq, customer(b), "REQ-1")
+    db.session.commit()
+    assert [m.customer_id for m in members(card)] == [c]
+    assert balance(a) == 10 and balance(b) == 20 and balance(c) == 30
+    assert_ledger_ok()
+
+
+def test_data_subject_export_includes_the_loyalty_ledger(app, client):
+    import json
+
+    from plugins.loyalty import ledger
+
+    a, b = _in_branch("B001"), _in_branch("B001", 1)
+    ledger.earn(customer(a), 40, "own before the card")
+    db.session.commit()
+    _hid, card = _mixed_household({a: 60, b: 5})
+    ledger.earn(customer(a), 7, "in the pool")
+    db.session.commit()
+    login(client, "hq@example.com")
+    resp = client.get(f"/customers/{a}/privacy/export.json")
+    assert resp.status_code == 200
+    data = json.loads(resp.get_data(as_text=True))["add_ons"]["loyalty"]
+    assert data["account"]["family_card"] == card.card_no and data["account"]["family_card_balance"] == 112
+    reasons = [e["reason"] for e in data["entries"]]
+    assert "own before the card" in reasons and "in the pool" in reasons and "before the card" in reasons
+    pooled = [e for e in data["entries"] if e["on_family_card"]]
+    assert pooled and {e["kind"] for e in pooled} <= {"earn", "transfer"}
+    assert sum(lot["remaining"] for lot in data["lots"] if lot["on_family_card"]) == 107
+    assert "actor" not in json.dumps(data)  # staff identities are not the customer's data
+    # A customer loyalty holds nothing on has no loyalty part.
+    other = _in_branch("B001", 3)
+    resp = client.get(f"/customers/{other}/privacy/export.json")
+    assert "loyalty" not in json.loads(resp.get_data(as_text=True))["add_ons"]
