@@ -6,7 +6,9 @@ never run it. XLSX cells holding text are additionally typed as strings, so even
 "a str starting with = is a formula" rule cannot turn a customer's name into a formula.
 
 Callers pass plain rows (lists of values) from a streamed query, so an export never holds the
-whole result in memory; they check scope and write the access log themselves.
+whole result in memory; they check scope and write the access log themselves. They name their
+columns by code (``customer_code``); :func:`logged_export` writes the headers in the user's
+language (:data:`HEADERS`, ``판매일자`` / ``Sale date``), like every other label on the page.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Response, g, send_file, stream_with_context
+from flask_babel import lazy_gettext as _l
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Excel's hard limit is 1,048,576 rows per sheet; one of them is the header.
@@ -27,6 +30,29 @@ XLSX_MAX_ROWS = 1_048_575
 CSV_MIME = "text/csv; charset=utf-8"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _SHEET_TITLE_JUNK = re.compile(r"[\\/?*\[\]:]")
+
+# Column headers of the downloads by column code (a code not listed stays as it is).
+HEADERS = {
+    # customers
+    "code": _l("Customer no."), "name": _l("Name"), "phone": _l("Phone"), "email": _l("E-mail"),
+    "address": _l("Address"), "postal_code": _l("Postal code"), "birth_date": _l("Birth date"),
+    "gender": _l("Gender"), "branch": _l("Branch"), "partner": _l("Distributor"), "complaint": _l("Complaint"),
+    "created_at": _l("Created"),
+    # sale lines (the daily report's own column names)
+    "sold_at": _l("Sale date"), "receipt_no": _l("Receipt no."), "customer_code": _l("Customer no."),
+    "customer_name": _l("Customer name"), "product_sku": _l("Product code"), "product_name": _l("Product name"),
+    "category": _l("Category code"), "category_name": _l("Category"), "quantity": _l("Quantity"),
+    "unit_price": _l("Unit price"), "amount": _l("Amount"),
+    # a daily report's refused rows
+    "row": _l("Row"), "column": _l("Column"), "value": _l("Value"), "reason": _l("Problem"),
+    # loyalty: points about to expire
+    "points_expiring": _l("Points expiring"), "first_expiry": _l("First expiry"),
+}
+
+
+def header_labels(columns: Sequence[str]) -> list[str]:
+    """The column headers in the current language (the user's, in a request)."""
+    return [str(HEADERS.get(c, c)) for c in columns]
 
 
 class ExportTooLarge(ValueError):
@@ -171,6 +197,7 @@ def logged_export(fmt: str, filename: str, header: Sequence[str], rows: Callable
     from . import audit
     from .extensions import db
 
+    header = header_labels(header)
     resp = xlsx_response(filename, header, rows(), sheet_title, row_count=count) if fmt == "xlsx" else None
     audit.log_access("export", count=count, **access)
     db.session.commit()

@@ -76,13 +76,25 @@ def poisoned(shared_app):
 # -- helpers -----------------------------------------------------------------------------------------
 
 
+def as_codes(path: str, header: list[str]) -> list[str]:
+    """An export's headers are in the user's language (Korean, the default); these tests name the
+    columns by their codes: check the Korean headers, return the codes."""
+    from portal.customers.service import EXPORT_COLUMNS as CUSTOMER_COLUMNS
+    from portal.exports import header_labels
+    from portal.sales.lines import EXPORT_COLUMNS as LINE_COLUMNS
+
+    columns = list(CUSTOMER_COLUMNS if path.startswith("/customers/") else LINE_COLUMNS)
+    assert header == header_labels(columns), header
+    return columns
+
+
 def read_csv(resp) -> tuple[list[str], list[list[str]]]:
     assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
     assert resp.mimetype == "text/csv" and "attachment" in resp.headers["Content-Disposition"]
     raw = resp.get_data()
     assert raw.startswith("\ufeff".encode()), "UTF-8 BOM so Excel reads Korean correctly"
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8")[1:])))
-    return rows[0], rows[1:]
+    return as_codes(resp.request.path, rows[0]), rows[1:]
 
 
 def xlsx_book(resp):
@@ -116,7 +128,7 @@ def same_text(rows: list[list[str]]) -> list[list[str]]:
 def read_xlsx(resp) -> tuple[list[str], list[list[str]]]:
     ws = xlsx_book(resp).active
     rows = [[as_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
-    return rows[0], rows[1:]
+    return as_codes(resp.request.path, rows[0]), rows[1:]
 
 
 def ids(query: str) -> set:
@@ -197,7 +209,7 @@ def test_customer_exports_neutralize_formula_cells(users, poisoned):
     header, rows = read_csv(client.get("/customers/export.csv", buffered=True))
     book = xlsx_book(client.get("/customers/export.xlsx", buffered=True))
     ws = book.active
-    xheader = [c.value for c in ws[1]]
+    xheader = as_codes("/customers/", [c.value for c in ws[1]])
     assert header == xheader and header[:2] == ["code", "name"]
     by_code_csv = {r[0]: dict(zip(header, r, strict=True)) for r in rows}
     by_code_xlsx = {}
@@ -351,7 +363,7 @@ def test_sale_line_exports_neutralize_formula_cells(users, poisoned):
                                        buffered=True))
     book = xlsx_book(client.get("/sales/lines/export.xlsx?date_from=2026-01-15&date_to=2026-01-15", buffered=True))
     ws = book.active
-    assert [c.value for c in ws[1]] == header
+    assert as_codes("/sales/", [c.value for c in ws[1]]) == header
     name_col, receipt_col = header.index("customer_name"), header.index("receipt_no")
     by_code_csv = {r[header.index("customer_code")]: r for r in rows}
     by_code_xlsx = {row[header.index("customer_code")].value: row for row in ws.iter_rows(min_row=2)}

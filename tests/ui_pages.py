@@ -140,10 +140,11 @@ def main_pages(app, client) -> list[str]:
     if reports := client.get("/sales/reports").get_data(as_text=True):
         for url in _hrefs(reports, r"/sales/reports/\d+")[:1]:
             visit(url)
-    for source, pattern in (("/org/", r"/org/(units|groups|partners)/\d+"), ("/manage/users", r"/manage/users/\d+"),
-                            ("/analytics/extractions", r"/analytics/extractions/\d+"),
-                            ("/analytics/segments", r"/analytics/segments/\d+")):
+    for source, pattern, n in (("/org/", r"/org/units/\d+", 3), ("/org/", r"/org/(groups|partners)/\d+", 2),
+                               ("/manage/users", r"/manage/users/\d+", 1),
+                               ("/analytics/extractions", r"/analytics/extractions/\d+", 1),
+                               ("/analytics/segments", r"/analytics/segments/\d+", 1)):
         if text := pages.get(source):
-            for url in _hrefs(text, pattern)[:1]:
+            for url in _hrefs(text, pattern)[:n]:  # the first units: head office, a region, a branch
                 visit(url)
     return ok

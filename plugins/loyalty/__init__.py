@@ -3,10 +3,16 @@ approvals and expiry (issue 5). See docs/loyalty.md."""
 
 from portal.plugins import PluginInfo
 
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext "mark for extraction" convention
+    """Marks a msgid for extraction; the add-ons pages translate it with ``_(title)`` on display."""
+    return message
+
+
 PLUGIN = PluginInfo(
     name="loyalty",
-    title="Loyalty points",
+    title=N_("Loyalty points"),
     version="1.0.0",
-    description="Points on purchases, tiers, family cards, rewards and expiry — an append-only ledger.",
+    description=N_("Points on purchases, tiers, family cards, rewards and expiry — an append-only ledger."),
     table_prefix="loy_",
 )

@@ -1,4 +1,9 @@
-"""Translated labels for the coded values stored on customers (channels, purposes, fields)."""
+"""Translated labels for coded values stored in the database and shown on pages: customers'
+channels, purposes and fields, daily-report modes and sources, tier codes, audit actions and the
+kinds of records they touch. ``label(kind, code)`` in Python, ``code | label("kind")`` in templates;
+an unknown code shows as itself (a code an add-on added and did not register).
+
+Add-ons add their own codes with :func:`register` (e.g. their audit actions) at start-up."""
 
 from __future__ import annotations
 
@@ -10,14 +15,62 @@ LABELS = {
     "purpose": {"marketing": _l("Marketing"), "service": _l("Service notices"),
                 "night_ads": _l("Advertising at night (21:00–08:00)")},
     "method": {"store": _l("In store"), "paper": _l("Paper form"), "web": _l("Website"), "phone": _l("By phone"),
-               "import": _l("Imported"), "api": _l("API")},
+               "import": _l("From an imported file"), "api": _l("API")},
     "field": {"phone": _l("Phone"), "email": _l("E-mail"), "address": _l("Address"), "postal_code": _l("Postal code"),
               "name": _l("Name"), "birth_date": _l("Birth date")},
+    # Daily reports (판매일보): how a file with bad rows is handled, and where it came from.
+    "report_mode": {"strict": _l("All rows or none"), "lenient": _l("Good rows only")},
+    "report_source": {"web": _l("Upload page"), "cli": _l("Command line"), "api": _l("API"), "demo": _l("Demo data")},
+    # The loyalty tiers the portal ships with (a tier added later shows its code).
+    "tier": {"BASIC": _l("Basic"), "SILVER": _l("Silver"), "GOLD": _l("Gold"), "VIP": _l("VIP")},
+    "actor": {"system": _l("system")},
+    "unit_kind": {"hq": _l("Head office"), "region": _l("Region"), "branch": _l("Branch")},
+    "audit_action": {
+        "auth.login": _l("Logged in"), "auth.logout": _l("Logged out"), "auth.login_failed": _l("Failed login"),
+        "auth.password_changed": _l("Password changed"), "auth.password_change_failed": _l("Password change refused"),
+        "auth.reset_requested": _l("Password reset requested"), "auth.password_reset": _l("Password reset"),
+        "api_token.created": _l("API token created"), "api_token.revoked": _l("API token revoked"),
+        "user.created": _l("User created"), "user.updated": _l("User changed"),
+        "user.role_granted": _l("Role granted"), "user.role_revoked": _l("Role revoked"),
+        "user.local_role_granted": _l("Local role granted"), "user.local_role_revoked": _l("Local role revoked"),
+        "customer.created": _l("Customer created"), "customer.updated": _l("Customer changed"),
+        "customer.consent": _l("Consent recorded"), "customer.complaint": _l("Complaint flag changed"),
+        "customer.household": _l("Household changed"), "customer.merged": _l("Customers merged"),
+        "customer.merged_away": _l("Merged into another customer"),
+        "customer.pseudonymized": _l("Customer pseudonymised"),
+        "customer.quality_flagged": _l("Data flagged for checking"),
+        "customer.quality_resolved": _l("Data check resolved"),
+        "sales_report.rejected": _l("Daily report refused"),
+        "org.unit_created": _l("Unit created"), "org.unit_updated": _l("Unit changed"), "org.unit_moved": _l("Unit moved"),
+        "org.group_created": _l("Partner group created"), "org.partner_created": _l("Distributor created"),
+        "org.partner_updated": _l("Distributor changed"),
+        "segment.created": _l("Segment created"), "segment.updated": _l("Segment changed"),
+        "segment.deleted": _l("Segment deleted"), "extraction.created": _l("Extraction created"),
+        "analytics.refresh": _l("Scores refreshed"), "analytics.refresh_failed": _l("Score refresh failed"),
+        "addon.installed": _l("Add-on installed"), "addon.uninstalled": _l("Add-on uninstalled"),
+        "addon.enabled": _l("Add-on enabled"), "addon.disabled": _l("Add-on disabled"),
+        "addon.settings": _l("Add-on settings changed"),
+    },
+    # The access log (views and exports of personal data).
+    "access_action": {"list": _l("List viewed"), "view": _l("Record viewed"), "export": _l("Exported"),
+                      "dsr_export": _l("Data-subject export"), "api_list": _l("List read (API)"),
+                      "api_view": _l("Record read (API)")},
+    # What an audit or access-log entry is about (the table of the record).
+    "record": {"customer": _l("Customer"), "household": _l("Household"), "user_account": _l("User"),
+               "api_token": _l("API token"), "org_unit": _l("Unit"), "partner_group": _l("Partner group"),
+               "partner": _l("Distributor"), "sales_report": _l("Daily report"), "segment": _l("Segment"),
+               "extraction": _l("Extraction"), "plugin_state": _l("Add-on"), "consent": _l("Consent"),
+               "quality_issue": _l("Data check")},
 }
 
 
 def label(kind: str, value: str | None) -> str:
     return str(LABELS.get(kind, {}).get(value, value or ""))
+
+
+def register(kind: str, labels: dict[str, object]) -> None:
+    """Add (or override) translated labels for codes of ``kind``: an add-on's audit actions, say."""
+    LABELS.setdefault(kind, {}).update(labels)
 
 
 def choices(kind: str) -> list[tuple[str, object]]:

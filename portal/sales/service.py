@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -107,11 +107,12 @@ def already_filed_message(branch_code: str, day: date, existing: SalesReport, so
 REJECTION_HEADER = ("row", "column", "value", "reason")
 
 
-def rejection_rows(report_id: int) -> Iterator[str]:
-    """The rejection report as CSV text chunks (UTF-8 BOM is the caller's), neutralized."""
+def rejection_rows(report_id: int, header: Sequence[str] = REJECTION_HEADER) -> Iterator[str]:
+    """The rejection report as CSV text chunks (UTF-8 BOM is the caller's), neutralized; the page
+    passes ``header`` in the user's language, the command line keeps the column codes."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(REJECTION_HEADER)
+    writer.writerow(header)
     stmt = (select(SalesReportRejection.row_no, SalesReportRejection.column, SalesReportRejection.value,
                    SalesReportRejection.message).where(SalesReportRejection.report_id == report_id)
             .order_by(SalesReportRejection.row_no, SalesReportRejection.id).execution_options(yield_per=5000))

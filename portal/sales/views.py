@@ -6,6 +6,7 @@ from flask import Response, abort, redirect, render_template, request, stream_wi
 from flask_login import current_user
 
 from .. import audit
+from ..exports import header_labels
 from ..extensions import db
 from ..models import OrgUnit, SalesReport
 from ..pagination import parse_page_args
@@ -14,6 +15,7 @@ from . import bp
 from .forms import UploadForm
 from .importer import import_report
 from .service import (
+    REJECTION_HEADER,
     ReportFilters,
     board_end,
     board_neighbours,
@@ -80,7 +82,7 @@ def rejections_csv(report_id: str):
 
     def body():
         yield "\ufeff"
-        yield from rejection_rows(rep.id)
+        yield from rejection_rows(rep.id, header_labels(REJECTION_HEADER))
 
     name = f"rejections-{rep.branch.code}-{rep.report_date.isoformat()}-{rep.id}.csv"
     return Response(stream_with_context(body()), mimetype="text/csv; charset=utf-8",
