@@ -139,5 +139,10 @@ def test_the_customer_list_filters_by_distributor_in_scope(users):
     html = users[IBO1].get(f"/customers/?partner={code}").get_data(as_text=True)
     in_ibo_line = code in _line_codes(IBO1)
     assert ('data-testid="customer-row"' in html) is in_ibo_line
-    # HQ sees every distributor: too many for a menu in a big portal, a text field here is fine too.
-    assert users[HQ].get("/customers/?partner=nonsense").status_code == 200
+    # HQ and stores type a code (HQ: every distributor, too many for a menu); the scope still holds.
+    html = users[STORE1].get(f"/customers/?partner={code.lower()}").get_data(as_text=True)
+    assert re.search(r'<input[^>]*name="partner"[^>]*value="g01-0005"', html)
+    assert set(re.findall(r"<td>(G\d\d-\d{4})</td>", html)) <= {code}
+    assert set(re.findall(r"<td>(B\d{3})</td>", html)) <= {"B001"}
+    html = users[HQ].get("/customers/?partner=nonsense").get_data(as_text=True)
+    assert 'data-testid="customer-row"' not in html

@@ -64,7 +64,11 @@ def line_owners(user: Any) -> LineOwners | None:
 
 
 def distributor_filter_choices(user: Any, permission: str = "customer.view") -> list[Any] | None:
-    """Distributors (``code``, ``name``) for the customer list's filter menu, in the user's scope;
-    ``None`` when there are more than :data:`MENU_CAP` (the filter is then a text field)."""
+    """Distributors (``code``, ``name``) for the customer list's filter menu: a line user's own
+    line, scoped in SQL. ``None`` — the filter is a text field for a code — for HQ and stores
+    (every distributor, or none of their own: no query on each list page) and for a line longer
+    than :data:`MENU_CAP`."""
+    if not serves_own_line_only(user, permission):
+        return None
     rows = _distributors(user, permission, MENU_CAP)
     return None if len(rows) > MENU_CAP else rows
