@@ -347,7 +347,8 @@ CONTRIBUTION_CHECKS: dict[str, Callable[[dict[str, Any]], str | None]] = {
 UNIQUE_KEYS = {"portal_customer_tabs": "id"}
 
 
-def _report(plugin: str, hook_name: str, problem: str, detail: str = "", exc: BaseException | None = None) -> None:
+def report_skipped(plugin: str, hook_name: str, problem: str, detail: str = "",
+                   exc: BaseException | None = None) -> None:
     """Log a skipped contribution once per worker (it would recur on every page)."""
     seen = registry().reported
     key = (plugin, hook_name, problem)
@@ -364,22 +365,22 @@ def _collect_checked(name: str, check: Callable[[dict[str, Any]], str | None],
     for impl in reversed(hook(name).get_hookimpls()):  # pluggy's own calling order
         plugin = impl.plugin_name
         if impl.hookwrapper or impl.wrapper:
-            _report(plugin, name, "a wrapper implementation is not called for a contribution hook")
+            report_skipped(plugin, name, "a wrapper implementation is not called for a contribution hook")
             continue
         try:
             result = impl.function(*[kwargs[arg] for arg in impl.argnames])
         except Exception as exc:  # noqa: BLE001  (one add-on's bug must not break the page)
-            _report(plugin, name, f"the hook raised {type(exc).__name__}: {exc}", exc=exc)
+            report_skipped(plugin, name, f"the hook raised {type(exc).__name__}: {exc}", exc=exc)
             continue
         if not result:
             continue
         if not isinstance(result, list | tuple):
-            _report(plugin, name, f"the hook returned {type(result).__name__}, not a list")
+            report_skipped(plugin, name, f"the hook returned {type(result).__name__}, not a list")
             continue
         for item in result:
             problem = check(item) if isinstance(item, dict) else f"{type(item).__name__} is not a dict"
             if problem:
-                _report(plugin, name, problem, repr(item)[:200])
+                report_skipped(plugin, name, problem, repr(item)[:200])
             else:
                 items.append({**item, "plugin": plugin})
     items.sort(key=_sort_key)
@@ -389,7 +390,7 @@ def _collect_checked(name: str, check: Callable[[dict[str, Any]], str | None],
         kept = []
         for item in items:
             if item[unique] in seen:
-                _report(item["plugin"], name, f"{unique} {item[unique]!r} is used by another contribution")
+                report_skipped(item["plugin"], name, f"{unique} {item[unique]!r} is used by another contribution")
                 continue
             seen.add(item[unique])
             kept.append(item)

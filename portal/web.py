@@ -8,12 +8,13 @@ import re
 import uuid
 from typing import Any
 
-from flask import Flask, abort, current_app, g, jsonify, render_template, request
+from flask import Flask, Response, abort, current_app, g, jsonify, render_template, request
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
-from .plugins import active_plugin_names, collect, registry
+from .plugins import active_plugin_names, collect, registry, report_skipped
 from .security import has_permission
 
 CSP = (
@@ -117,15 +118,34 @@ def _refuse_nul_bytes() -> None:
 def _server_error(exc: Exception):
     """An unhandled exception: logged with its traceback and request id, the request's
     transaction rolled back (nothing of it is saved), a 500 page that shows the id."""
+    rid = request_id()
+    current_app.logger.error("Unhandled exception on %s %s [request %s]", request.method, request.path, rid,
+                             exc_info=exc)
+    if _wants_json():
+        _rollback()
+        return jsonify({"error": "internal_error", "message": "Something went wrong; nothing was saved.",
+                        "request_id": rid}), 500
+    try:
+        _rollback()
+        return render_template("error.html", code=500, error=None), 500
+    except Exception:  # the page needs the database (menu, user) — it may be what failed
+        current_app.logger.exception("The error page failed too [request %s]", rid)
+        return Response(FALLBACK_500.format(rid=escape(rid)), 500, mimetype="text/html")
+
+
+# Korean, the portal's default language: shown only when the error page itself cannot render.
+FALLBACK_500 = ('<!doctype html><html lang="ko"><meta charset="utf-8"><title>500</title>'
+                "<h1>500</h1><p>시스템 오류가 발생하여 저장되지 않았습니다. 다시 시도해 주세요.</p>"
+                '<p data-testid="request-id">문의하실 때 알려 주실 번호: {rid}</p></html>')
+
+
+def _rollback() -> None:
     from .extensions import db
 
-    current_app.logger.error("Unhandled exception on %s %s [request %s]", request.method, request.path,
-                             request_id(), exc_info=exc)
-    db.session.rollback()
-    if _wants_json():
-        return jsonify({"error": "internal_error", "message": "Something went wrong; nothing was saved.",
-                        "request_id": request_id()}), 500
-    return render_template("error.html", code=500, error=None), 500
+    try:
+        db.session.rollback()
+    except Exception:  # a dead connection: the pool replaces it; nothing was committed
+        current_app.logger.exception("Rollback failed [request %s]", request_id())
 
 
 def menu_items() -> list[dict[str, Any]]:
@@ -155,6 +175,17 @@ def portlets(manager: str) -> list[dict[str, Any]]:
     return [p for p in items if not p.get("permission") or has_permission(current_user, p["permission"])]
 
 
+def render_portlet(portlet: dict[str, Any]) -> Markup:
+    """A portlet's HTML (its template with ``ctx``). One that fails to render is left out and
+    logged once with its add-on's name: one broken portlet must not take the dashboard down."""
+    try:
+        return Markup(render_template(portlet["template"], ctx=portlet.get("context") or {}))
+    except Exception as exc:  # noqa: BLE001
+        report_skipped(portlet.get("plugin", "?"), "portal_portlets",
+                       f"rendering {portlet['template']!r} raised {type(exc).__name__}: {exc}", exc=exc)
+        return Markup("")
+
+
 def init_web(app: Flask) -> None:
     hops = int(app.config.get("PORTAL_PROXY_HOPS") or 0)
     if hops:
@@ -180,6 +211,7 @@ def init_web(app: Flask) -> None:
         return {
             "menu_items": menu_items,
             "portlets": portlets,
+            "render_portlet": render_portlet,
             "can": lambda perm, obj=None: has_permission(current_user, perm, obj),
             "current_locale": str(get_locale()),
             "request_id": request_id,
@@ -203,6 +235,18 @@ def init_web(app: Flask) -> None:
         from .customers.labels import label
 
         return label(kind, value)
+
+    @app.template_filter("audit_summary")
+    def _audit_summary(value: Any, action: str) -> str:
+        from .customers.labels import audit_summary
+
+        return audit_summary(action, value)
+
+    @app.template_filter("audit_value")
+    def _audit_value(value: Any) -> str:
+        from .customers.labels import audit_value
+
+        return audit_value(value)
 
     @app.template_filter("phone")
     def _phone(value: Any) -> str:

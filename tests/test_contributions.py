@@ -44,16 +44,38 @@ def test_malformed_contributions_are_skipped_and_pages_work_for_everyone(faulty,
             assert "Faulty good" in dash  # the add-on's valid menu item stays
             assert "Unknown endpoint" not in dash and "No endpoint" not in dash and "Bad order" not in dash
             assert "Faulty portlet" in dash and "Missing template" not in dash and "Bad context" not in dash
+            assert "Fails to render" not in dash  # a portlet whose template raises is left out
     hq = faulty.test_client()
     login(hq, "hq@example.com")
-    page = hq.get(f"/customers/{cid}").get_data(as_text=True)
-    assert 'tab=overview' in page and "not-a-list" not in page  # core tabs intact
+    with caplog.at_level(logging.ERROR, logger="portal.plugins"):
+        page = hq.get(f"/customers/{cid}").get_data(as_text=True)
+        assert 'data-testid="tab-overview"' in page and 'data-testid="tab-faulty-ctx"' in page
+        assert "Bad id" not in page and "Second overview" not in page
+        resp = hq.get(f"/customers/{cid}?tab=faulty-ctx")  # its context_factory raises
+        assert resp.status_code == 200 and 'class="active" data-testid="tab-overview"' in resp.get_data(as_text=True)
+        assert hq.get(f"/customers/{cid}?tab=faulty-ctx").status_code == 200
     messages = _skipped(caplog)
     assert all("'faulty'" in m for m in messages), messages  # named with the add-on
     for bad in ("'endpoint' None", "faulty.nowhere", "'order' must be a number", "str is not a dict",
                 "'label' is missing", "'match'", "'template' None", "faulty/none.html", "'context' must be a dict",
-                "'title' is missing", "portal_customer_tabs"):
+                "'title' is missing", "'id' 'bad id!'", "id 'overview' is used", "rendering 'faulty/broken.html'",
+                "context_factory of tab 'faulty-ctx' raised LookupError"):
         assert sum(bad in m for m in messages) == 1, (bad, messages)  # logged once, not per page view
+
+
+def test_a_tab_hook_that_returns_no_list_is_skipped(faulty, caplog):
+    from tests.faulty_plugin import hooks
+
+    cid = db.session.execute(select(Customer.id).order_by(Customer.id).limit(1)).scalar_one()
+    client = faulty.test_client()
+    login(client, "hq@example.com")
+    hooks.TABS_NOT_A_LIST["on"] = True
+    try:
+        with caplog.at_level(logging.ERROR, logger="portal.plugins"):
+            assert client.get(f"/customers/{cid}").status_code == 200
+    finally:
+        hooks.TABS_NOT_A_LIST["on"] = False
+    assert any("returned dict, not a list" in m and "'faulty'" in m for m in _skipped(caplog))
 
 
 def test_an_add_on_whose_hook_raises_is_skipped_with_its_traceback(faulty, caplog):

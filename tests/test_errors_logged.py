@@ -98,3 +98,20 @@ def test_the_error_page_is_translated(prod, caplog):
         resp = client.get("/boom-test", headers={"Accept-Language": "ko"})
     page = resp.get_data(as_text=True)
     assert "문의" in page and "Reference for support" not in page
+
+
+def test_when_the_error_page_itself_fails_a_plain_page_still_shows_the_id(prod, caplog, monkeypatch):
+    """The error page needs the database (menu, user): when that is what failed, a static page."""
+    import portal.web
+
+    def broken_render(*_args, **_kwargs):
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(portal.web, "render_template", broken_render)
+    with caplog.at_level(logging.ERROR):
+        resp = prod.test_client().get("/boom-test")
+    assert resp.status_code == 500 and resp.mimetype == "text/html"
+    rid = resp.headers["X-Request-ID"]
+    page = resp.get_data(as_text=True)
+    assert rid in page and "database is down" not in page and "kaboom" not in page
+    assert len(_logged(caplog, rid)) == 2  # the exception, and the error page's own failure

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_timezone
@@ -15,7 +16,7 @@ from ..exports import ExportTooLarge, logged_export
 from ..extensions import db
 from ..models import Customer
 from ..pagination import parse_page_args
-from ..plugins import collect
+from ..plugins import collect, report_skipped
 from ..security import get_scoped_or_404, has_permission, permission_required
 from . import bp
 from .forms import (
@@ -144,7 +145,10 @@ def detail(customer_id: str):
     tabs = collect("portal_customer_tabs", customer=customer, user=current_user)
     active = request.args.get("tab", "overview")
     tab = next((t for t in tabs if t["id"] == active), tabs[0])
-    context = tab["context_factory"]() if "context_factory" in tab else tab.get("context", {})
+    context = tab_context(tab)
+    if context is None:  # the add-on's tab failed (logged): show the first tab instead
+        tab = tabs[0]
+        context = tab_context(tab) or {}
     audit.log_access("view", customer.id, detail=f"tab={tab['id']}")
     db.session.commit()
     return render_template(
@@ -155,6 +159,21 @@ def detail(customer_id: str):
         complaint_form=ComplaintForm(complaint=customer.complaint, note=customer.complaint_note),
         household_form=HouseholdForm(),
     )
+
+
+def tab_context(tab: dict[str, Any]) -> dict[str, Any] | None:
+    """The tab's ``ctx``; ``None`` when its ``context_factory`` raised (skipped, logged once with
+    the add-on's name): one add-on's broken tab must not make the customer page a 500."""
+    if "context_factory" not in tab:
+        return tab.get("context") or {}
+    try:
+        return tab["context_factory"]()
+    except Exception as exc:  # noqa: BLE001
+        # A failed query aborts a PostgreSQL transaction; this GET has written nothing yet.
+        db.session.rollback()
+        report_skipped(tab.get("plugin", "?"), "portal_customer_tabs",
+                       f"context_factory of tab {tab['id']!r} raised {type(exc).__name__}: {exc}", exc=exc)
+        return None
 
 
 def _editable(customer_id: str, permission: str = "customer.edit") -> Customer:

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Blueprint
+
 from portal.hookspecs import hookimpl
 
 FAIL_CUSTOMER_CHANGED = {"on": False}
 RAISE_IN_MENU = {"on": False}
+TABS_NOT_A_LIST = {"on": False}
+bp = Blueprint("faulty", __name__, template_folder="templates")  # templates only, no routes
+
+
+@hookimpl
+def portal_blueprints() -> list[Blueprint]:
+    return [bp]
 
 
 @hookimpl
@@ -35,12 +44,24 @@ def portal_portlets(manager: str, user: Any) -> Any:
         {"template": "dashboard/portlet_welcome.html", "order": None},  # title missing, order None
         {"title": "Missing template", "template": "faulty/none.html"},
         {"title": "Bad context", "template": "dashboard/portlet_welcome.html", "context": "x"},
+        {"title": "Fails to render", "template": "faulty/broken.html", "context": {}},
     ]
 
 
 @hookimpl
 def portal_customer_tabs(customer: Any, user: Any) -> Any:
-    return {"id": "not-a-list"}  # a dict instead of a list of dicts
+    if TABS_NOT_A_LIST["on"]:
+        return {"id": "not-a-list"}  # a dict instead of a list of dicts
+    return [
+        {"id": "faulty-ctx", "label": "Faulty context", "template": "faulty/broken.html", "order": 95,
+         "context_factory": _raise},
+        {"id": "bad id!", "label": "Bad id", "template": "faulty/broken.html"},
+        {"id": "overview", "label": "Second overview", "template": "faulty/broken.html"},  # id taken by the core
+    ]
+
+
+def _raise() -> dict[str, Any]:
+    raise LookupError("faulty tab context")
 
 
 @hookimpl
