@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HEADER_KO = "판매일자,지점코드,영수증번호,고객번호,고객명,전화번호,이메일,주소,우편번호,생년월일,상품코드,상품명,카테고리,수량,단가,금액"
 HEADER_EN = ("report_date,branch_code,receipt_no,customer_code,customer_name,phone,email,address,postal_code,"
              "birth_date,product_sku,product_name,category,quantity,unit_price,amount")
-DAY = "2026-11-05"
+# Before the demo's three years of sales (which end yesterday), so no branch has filed these days yet.
+DAY, DAY2, DAY3 = "2023-11-05", "2023-11-06", "2023-11-07"
 
 
 def row(code="", name="", phone="", email="", sku="HEA-001", qty=1, price=32000, amount=None, branch="B001",
@@ -94,7 +95,7 @@ def test_undecodable_and_wrong_files_are_refused_with_a_message(app):
         assert run_import(b"", "r.csv").status == "rejected"
         assert "xlsx" in run_import(b"PK\x03\x04junk", "r.csv").message
         assert ".csv" in run_import(b"a,b\n1,2\n", "r.exe").message
-        missing = run_import(b"report_date,branch_code\n2026-11-05,B001\n")
+        missing = run_import(f"report_date,branch_code\n{DAY},B001\n".encode())
         assert missing.status == "rejected" and "product_sku" in missing.message
         assert scalar("SELECT COUNT(*) FROM sales_report WHERE report_date = :d", d=DAY) == 0
 
@@ -249,7 +250,7 @@ def test_bad_contact_data_flags_the_new_customer_instead_of_refusing_the_sale(ap
         assert set(issues) == {"phone", "email", "address", "postal_code"}
         assert "010-12" in issues["phone"] and "not-an-email" in issues["email"]
         # A later report with good data fills the empty fields and resolves those issues.
-        fix = run_import(csv_bytes([row(code="Q-1", phone="010-1234-5678", day="2026-11-06")]))
+        fix = run_import(csv_bytes([row(code="Q-1", phone="010-1234-5678", day=DAY2)]))
         assert fix.status == "committed"
         open_now = {f for f, in sql("SELECT field FROM quality_issue WHERE customer_id = :c AND resolved_at IS NULL",
                                     c=cid)}
@@ -274,12 +275,12 @@ def test_store_cannot_import_for_another_branch_nor_see_its_reports(app, client)
     with app.app_context():
         b002 = run_import(csv_bytes([row(code="C0000001", branch="B002")]))
         assert b002.status == "committed"
-        refused = run_import(csv_bytes([row(code="C0000001", branch="B002", day="2026-11-06")]),
+        refused = run_import(csv_bytes([row(code="C0000001", branch="B002", day=DAY2)]),
                              user_email="store1@example.com")
         assert refused.status == "rejected" and "B002" in refused.message
     token = api_token_for("store1@example.com")
     resp = client.post("/api/v1/sales-reports", headers=bearer(token), content_type="multipart/form-data",
-                       data={"file": (io.BytesIO(csv_bytes([row(code="C0000001", branch="B002", day="2026-11-07")])),
+                       data={"file": (io.BytesIO(csv_bytes([row(code="C0000001", branch="B002", day=DAY3)])),
                                       "b002.csv")})
     assert resp.status_code == 422 and "B002" in resp.get_json()["message"]
     assert client.get(f"/api/v1/sales-reports/{b002.report_id}", headers=bearer(token)).status_code == 404
@@ -329,7 +330,7 @@ def test_web_upload_shows_row_messages_then_accepts_the_fix(app, client):
     good = upload(csv_bytes([row(code="C0000001"), row(code="C0000002", qty=2, price=1000, amount=2000)]))
     assert good.status_code == 200 and 'data-status="committed"' in good.get_data(as_text=True)
     board = client.get("/sales/board?end=" + DAY).get_data(as_text=True)
-    assert 'data-branch="B001" data-day="2026-11-05" data-cell="filed"' in board
+    assert f'data-branch="B001" data-day="{DAY}" data-cell="filed"' in board
     assert 'data-branch="B002"' not in board  # a store's board shows its own branch only
 
 
