@@ -18,6 +18,30 @@ from tests.conftest import _app_on_clone, make_app
 
 PLUGINS = ["loyalty"]
 TODAY = date.today()
+# The demo's sales run up to yesterday; the earning tests import their own reports from this day
+# on (``test_earning.DAY``), so the loyalty template keeps no demo sales from it onwards: imports
+# for those days are never refused as duplicates, and catch-ups see only the tests' own lines.
+SALES_FROM = date(2026, 11, 1)
+
+
+SALE_DAY = "2026-11-05"  # the earning tests' report day (inside the tier window and not expired)
+
+
+def row(**fields) -> str:
+    """A report row (``tests.test_sales_import.row``) dated :data:`SALE_DAY` unless told."""
+    from tests.test_sales_import import row as import_row
+
+    return import_row(**{"day": SALE_DAY, **fields})
+
+
+def _end_demo_sales_before(day: date) -> None:
+    from sqlalchemy import text
+
+    from portal.extensions import db
+
+    db.session.execute(text("DELETE FROM sale_line WHERE sold_at >= :d"), {"d": day})
+    db.session.execute(text("DELETE FROM sales_report WHERE report_date >= :d"), {"d": day})
+    db.session.commit()
 
 
 def loyalty_app(url: str, **extra):
@@ -36,6 +60,7 @@ class LoyaltyTemplate(dbs.TemplateDB):
             from portal.plugins_lifecycle import install
 
             install("loyalty")
+            _end_demo_sales_before(SALES_FROM)
             db.session.remove()
             db.engine.dispose()
         self.url = url
@@ -77,6 +102,7 @@ def bare_app(template_db):
     url, drop = template_db.clone()
     app = loyalty_app(url)
     with app.app_context():
+        _end_demo_sales_before(SALES_FROM)
         yield app
         from portal.extensions import db
 

@@ -10,10 +10,9 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from tests.conftest import scalar, sql
-from tests.plugins.loyalty.conftest import assert_ledger_ok, balance
-from tests.test_sales_import import csv_bytes, execute, row, run_import
-
-DAY = "2026-11-05"
+from tests.plugins.loyalty.conftest import SALE_DAY as DAY
+from tests.plugins.loyalty.conftest import assert_ledger_ok, balance, row
+from tests.test_sales_import import csv_bytes, execute, run_import
 
 
 @pytest.fixture(autouse=True)

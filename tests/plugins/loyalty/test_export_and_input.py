@@ -80,11 +80,12 @@ def test_api_refuses_a_lone_surrogate_with_a_422(app, client):
     ("DecideForm", {"note": LONE}),
 ])
 def test_forms_refuse_a_lone_surrogate_with_a_message(app, form_name, data):
+    from flask_babel import force_locale
     from werkzeug.datastructures import MultiDict
 
     from plugins.loyalty import forms
 
-    with app.test_request_context(method="POST"):
+    with app.test_request_context(method="POST"), force_locale("en"):
         form = getattr(forms, form_name)(formdata=MultiDict(data), meta={"csrf": False})
         for name in ("reward_id", "source_id", "target_id"):
             if hasattr(form, name):

@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.plugins_lifecycle import install, set_enabled, uninstall
 from tests.conftest import api_token_for, bearer, login, scalar
-from tests.plugins.loyalty.conftest import balance
-from tests.test_sales_import import csv_bytes, row, run_import
+from tests.plugins.loyalty.conftest import balance, row
+from tests.test_sales_import import csv_bytes, run_import
 
 LOY_TABLES = {"loy_account", "loy_entry", "loy_lot", "loy_allocation", "loy_earn_line", "loy_request", "loy_tier",
               "loy_tier_change", "loy_category_rate", "loy_promotion", "loy_reward", "loy_approval", "loy_batch"}
