@@ -52,9 +52,9 @@ MAX_HORIZON_WEEKS = 520
 #: The model check: holdout length (capped at a third of the history) and customers it samples.
 HOLDOUT_DAYS = 182
 MIN_HOLDOUT_DAYS = 28
-CHECK_SAMPLE = 20_000
+CHECK_SAMPLE = 10_000
 #: Customers the chosen model is fitted on (a fixed random sample above it); everyone is predicted.
-FIT_SAMPLE = 100_000
+FIT_SAMPLE = 20_000
 PG_WORK_MEM = "128MB"  # for the warehouse read's GROUP BY (see _read_daily_postgres)
 
 SCORE_COLUMNS = ["customer_id", "as_of", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
@@ -190,7 +190,7 @@ def compute_scores(daily: pd.DataFrame, as_of: date, horizon_weeks: int, progres
     step("Predicting", 0.70)
     x, tx, big_t = summary["frequency"], summary["recency"], summary["T"]
     p_alive = fit.p_alive(x, tx, big_t)
-    purchases = fit.expected(float(horizon_weeks), x, tx, big_t)
+    purchases = fit.expected(float(horizon_weeks), x, tx, big_t, p_alive=p_alive)
     if gg is not None:
         value = purchases * clv.gamma_gamma_expected_spend(gg, x, summary["monetary_value"])
     else:
