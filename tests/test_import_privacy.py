@@ -17,6 +17,7 @@ import json
 
 import pytest
 
+from portal.sales.lines import EXPORT_COLUMNS
 from tests.conftest import api_token_for, bearer, login, scalar, sql
 from tests.test_sales_import import DAY, DAY2, csv_bytes, execute, row, run_import
 
@@ -102,9 +103,9 @@ def test_sale_lines_hide_the_foreign_customer_everywhere(app):
     # The CSV export: the line, no customer.
     csv_rows = list(csv.reader(io.StringIO(client.get(f"/sales/lines/export.csv?date_from={DAY}&date_to={DAY}")
                                            .get_data(as_text=True).lstrip("\ufeff"))))
-    header = csv_rows[0]
-    leak = [r for r in csv_rows[1:] if r[header.index("receipt_no")] == "LEAK-3"]
-    assert len(leak) == 1 and leak[0][header.index("customer_code")] == "" and leak[0][header.index("customer_name")] == ""
+    col = EXPORT_COLUMNS.index  # headers are in the user's language; the order is fixed
+    leak = [r for r in csv_rows[1:] if r[col("receipt_no")] == "LEAK-3"]
+    assert len(leak) == 1 and leak[0][col("customer_code")] == "" and leak[0][col("customer_name")] == ""
     # The API: the line, no customer id, number or name.
     token = api_token_for(STORE1)
     items = client.get(f"/api/v1/sale-lines?date_from={DAY}&date_to={DAY}&per_page=200",
