@@ -187,12 +187,13 @@ def add_member(card: LoyAccount, customer: Customer, actor: Any, on: date | None
     """Pool the customer's valid points on the card. Returns the points moved in."""
     _require(actor, customer)
     if customer.household_id != card.household_id:
-        raise LedgerError("Only members of the card's household can join it; add the customer to the household first.")
+        raise LedgerError("Only members of the card's household can join it; add the customer to the household first.",
+                          code="not_in_household")
     member = member_account(customer.id)
     if member.pool_id == card.id:
         return 0
     if member.pool_id is not None:
-        raise LedgerError("The customer is on another family card; remove them there first.")
+        raise LedgerError("The customer is on another family card; remove them there first.", code="other_card")
     lock_accounts([member.id, card.id])
     moved = _valid_points(member.id, None, on)
     if moved:
@@ -207,7 +208,7 @@ def remove_member(card: LoyAccount, customer: Customer, actor: Any, on: date | N
     _require(actor, customer)
     member = member_account(customer.id)
     if member.pool_id != card.id:
-        raise LedgerError("The customer is not on this family card.")
+        raise LedgerError("The customer is not on this family card.", code="not_member")
     lock_accounts([member.id, card.id])
     moved = _valid_points(card.id, customer.id, on)
     if moved:
@@ -224,9 +225,9 @@ def transfer_between_members(card: LoyAccount, source: Customer, target: Custome
     _require(actor, source, target)
     ids = {m.customer_id for m in members(card)}
     if source.id not in ids or target.id not in ids:
-        raise LedgerError("Both customers must be members of this family card.")
+        raise LedgerError("Both customers must be members of this family card.", code="not_member")
     if source.id == target.id:
-        raise LedgerError("Choose two different members.")
+        raise LedgerError("Choose two different members.", code="same_member")
     transfer(card, card, points, reason, actor=actor, on=on, from_member=source.id, to_member=target.id)
     audit.record("loyalty.card_transfer", card.household, summary=f"{points} points {source.code} → {target.code}: {reason}")
 

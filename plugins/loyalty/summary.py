@@ -49,8 +49,12 @@ def customer_summary(customer: Customer) -> dict[str, Any]:
     if acct is None:
         return {"customer_id": customer.id, "balance": 0, "tier": tier_service.base_tier_code(), "lots": [],
                 "card_no": None, "pooled": False}
+    lots = [lot_dict(lot) for lot in open_lots(acct.id)]
+    for lot in lots:  # a pool's lots of other members: points and dates, not whose they are
+        if lot["member_id"] != customer.id:
+            lot["member_id"] = None
     return {"customer_id": customer.id, "balance": int(acct.balance), "tier": member.tier,
-            "lots": [lot_dict(lot) for lot in open_lots(acct.id)], "card_no": acct.card_no,
+            "lots": lots, "card_no": acct.card_no,
             "pooled": acct.id != member.id, "account_id": acct.id}
 
 
@@ -61,8 +65,8 @@ def statement_query(account_id: int, member_id: int | None = None):
     return stmt.order_by(LoyEntry.id.desc())
 
 
-def statement(account_id: int, page: int = 1, per_page: int = 20):
-    return paginate(statement_query(account_id), page, per_page)
+def statement(account_id: int, page: int = 1, per_page: int = 20, member_id: int | None = None):
+    return paginate(statement_query(account_id, member_id), page, per_page)
 
 
 def tab_context(customer: Customer, page: int = 1) -> dict[str, Any]:
@@ -72,7 +76,10 @@ def tab_context(customer: Customer, page: int = 1) -> dict[str, Any]:
     if acct is None:
         return ctx
     ctx["lots"] = open_lots(acct.id)
-    ctx["page"] = statement(acct.id, page)
+    # On a family card, the customer's own entries only: the other members may be outside the
+    # viewer's scope (docs/security.md, "Households and points"); the card page shows what is theirs.
+    pooled = member is not None and acct.id != member.id
+    ctx["page"] = statement(acct.id, page, member_id=customer.id if pooled else None)
     ctx["tier_history"] = tier_service.history(customer.id, limit=10)
     ctx["expired_total"] = int(db.session.execute(select(func.coalesce(func.sum(LoyEntry.points), 0)).where(
         LoyEntry.account_id == acct.id, LoyEntry.kind == "expire")).scalar_one())

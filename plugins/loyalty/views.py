@@ -497,6 +497,12 @@ def _ledger_message(exc: LedgerError) -> str:
         "already_reversed": _("This entry was already reversed."),
         "forbidden": _("You may not manage the family card of this customer."),
         "exists": _("This household already has a family card."),
+        "not_in_household": _("Only members of the card's household can join it; add the customer to the "
+                              "household first."),
+        "other_card": _("The customer is on another family card; remove them there first."),
+        "not_member": _("Only members of this family card can take part."),
+        "same_member": _("Choose two different members."),
+        "unstorable": _("Remove the characters that cannot be stored (a NUL or a lone surrogate)."),
     }
     return messages.get(exc.code, exc.message)
 

@@ -210,3 +210,22 @@ def test_data_subject_export_includes_the_loyalty_ledger(app, client):
     other = _in_branch("B001", 3)
     resp = client.get(f"/customers/{other}/privacy/export.json")
     assert "loyalty" not in json.loads(resp.get_data(as_text=True))["add_ons"]
+
+
+def test_a_pool_members_points_tab_and_api_show_nothing_of_a_foreign_member(app, client):
+    from plugins.loyalty import ledger
+    from tests.conftest import api_token_for, bearer
+
+    mine, foreign = _in_branch("B002"), _in_branch("B001")
+    _hid, card = _mixed_household({mine: 10, foreign: 0})
+    ledger.earn(customer(foreign), 500, "present for Kim Minji")
+    ledger.earn(customer(mine), 5, "own visit")
+    db.session.commit()
+    login(client, "store2@example.com")
+    html = client.get(f"/customers/{mine}?tab=points").get_data(as_text=True)
+    assert "own visit" in html and "Kim Minji" not in html
+    assert 'data-testid="loyalty-balance">515 P' in html  # the pool's balance is what they can spend
+    token = api_token_for("store2@example.com")
+    lots = client.get(f"/api/v1/loyalty/accounts/{mine}", headers=bearer(token)).get_json()["lots"]
+    assert sum(lot["remaining"] for lot in lots) == 515
+    assert {lot["member_id"] for lot in lots} == {mine, None}
