@@ -3,7 +3,8 @@ processes) on this test's own database — SQLite or PostgreSQL, whichever the s
 
 Sixteen threads wait at a barrier and fire at once: sixteen redemptions of 800 against a balance of
 1,000 → exactly one 201, fifteen 409, balance 200; then sixteen earns with one idempotency key →
-one entry, one 201 and fifteen replays (200).
+one entry, one 201 and fifteen replays (200); then sixteen credits of 1,000 by one person → five
+201 and eleven queued for a second approver (202): the approval limit cannot be split by racing.
 """
 
 from __future__ import annotations
@@ -121,7 +122,16 @@ def test_concurrent_redemptions_and_one_key_under_gunicorn(app, tmp_path):
         codes = Counter(status for status, _ in earns)
         assert codes == {201: 1, 200: THREADS - 1}, earns
         assert len({body["entry"]["id"] for _status, body in earns}) == 1  # every answer names the one entry
+
+        # The approval limit (5,000 per person, customer and window) cannot be split by racing:
+        # sixteen credits of 1,000 at once → five credited, eleven wait for a second person.
+        path = f"/api/v1/loyalty/accounts/{cid + 1}/earn"
+        split = _burst(port, path, [{"points": 1000, "reason": "split", "idempotency_key": f"s{i}"}
+                                    for i in range(THREADS)], token)
+        assert Counter(status for status, _ in split) == {201: 5, 202: THREADS - 5}, split
     db.session.remove()
+    assert balance(cid + 1) == 5000
+    assert scalar("SELECT COUNT(*) FROM loy_approval WHERE status = 'pending'") == THREADS - 5
     assert balance(cid) == 270
     assert scalar("SELECT COUNT(*) FROM loy_entry WHERE reason = 'one key'") == 1
     assert scalar("SELECT COUNT(*) FROM loy_entry WHERE kind = 'redeem'") == 1
