@@ -35,6 +35,24 @@ CODE_LABELS = {
                "loy_reward": _l("Reward"), "loy_promotion": _l("Promotion"), "loy_approval": _l("Approval")},
     "loyalty_reason": {"expired": _l("Validity ended")},
 }
+# The audit summaries this add-on writes (family.py, redemption.py, views.py), in the reader's language.
+_POINTS_REASON = r"(?P<points>[+-]?\d+) points: (?P<reason>.*)"
+AUDIT_SUMMARIES = [
+    ("loyalty.card_issued", r"family card (?P<card>\d+)", _l("card %(card)s")),
+    ("loyalty.card_member_added", r"card (?P<card>\d+): (?P<points>-?\d+) points pooled",
+     _l("card %(card)s: %(points)s points pooled")),
+    ("loyalty.card_member_removed", r"card (?P<card>\d+): (?P<points>-?\d+) points taken out",
+     _l("card %(card)s: %(points)s points taken out")),
+    ("loyalty.card_transfer", r"(?P<points>\d+) points (?P<source>\S+) → (?P<target>\S+): (?P<reason>.*)",
+     _l("%(points)s points %(source)s → %(target)s: %(reason)s")),
+    *[(action, _POINTS_REASON, _l("%(points)s points: %(reason)s"))
+      for action in ("loyalty.redeemed", "loyalty.adjusted", "loyalty.adjustment_approved", "loyalty.adjustment_rejected")],
+    ("loyalty.reversed", r"entry #(?P<id>\d+): (?P<reason>.*)", _l("entry #%(id)s: %(reason)s")),
+    ("loyalty.rate_saved", r"category (?P<id>\d+) × (?P<pct>\d+)%", _l("category %(id)s × %(pct)s%%")),
+    ("loyalty.promotion_toggled", r"(?P<name>.*): on", _l("%(name)s: started")),
+    ("loyalty.promotion_toggled", r"(?P<name>.*): off", _l("%(name)s: stopped")),
+    ("loyalty.reward_saved", r"(?P<code>.*): (?P<points>\d+) points", _l("%(code)s: %(points)s points")),
+]
 
 
 @hookimpl
@@ -59,10 +77,12 @@ def portal_init_app(app):
     def _kind(value: str) -> str:
         return str(KIND_LABELS.get(value, value))
 
-    from portal.customers.labels import register
+    from portal.customers.labels import register, register_summary
 
     for kind, labels in CODE_LABELS.items():
         register(kind, labels)
+    for action, pattern, message in AUDIT_SUMMARIES:
+        register_summary(action, pattern, message)
 
 
 @hookimpl

@@ -7,6 +7,10 @@ Add-ons add their own codes with :func:`register` (e.g. their audit actions) at 
 
 from __future__ import annotations
 
+import ast
+import re
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 
 LABELS = {
@@ -46,6 +50,7 @@ LABELS = {
         "org.partner_updated": _l("Distributor changed"),
         "segment.created": _l("Segment created"), "segment.updated": _l("Segment changed"),
         "segment.deleted": _l("Segment deleted"), "extraction.created": _l("Extraction created"),
+        "extraction.used": _l("Extraction used"), "extraction.cancelled": _l("Extraction cancelled"),
         "analytics.refresh": _l("Scores refreshed"), "analytics.refresh_failed": _l("Score refresh failed"),
         "addon.installed": _l("Add-on installed"), "addon.uninstalled": _l("Add-on uninstalled"),
         "addon.enabled": _l("Add-on enabled"), "addon.disabled": _l("Add-on disabled"),
@@ -71,6 +76,60 @@ def label(kind: str, value: str | None) -> str:
 def register(kind: str, labels: dict[str, object]) -> None:
     """Add (or override) translated labels for codes of ``kind``: an add-on's audit actions, say."""
     LABELS.setdefault(kind, {}).update(labels)
+
+
+# Audit summaries are written once, in English, by the code that records the event; the log shows
+# the known shapes in the reader's language: action -> [(pattern, message with its named groups)].
+# A summary no pattern matches shows as it was written.
+SUMMARIES: dict[str, list[tuple[re.Pattern[str], object]]] = {}
+
+
+def register_summary(action: str, pattern: str, message: object) -> None:
+    SUMMARIES.setdefault(action, []).append((re.compile(pattern, re.S), message))
+
+
+def audit_summary(action: str, summary: str | None) -> str:
+    for rx, message in SUMMARIES.get(action, ()):
+        if m := rx.fullmatch(summary or ""):
+            values = {k: label(k, v) if k in LABELS else v for k, v in m.groupdict().items()}
+            return str(message) % values
+    return summary or ""
+
+
+def audit_value(value: Any) -> str:
+    """A value of an audit entry's changes for reading: the audit trail stores anything that is not
+    a plain scalar as its Python text (``"{'sms': True}"``); this shows ``SMS: 예`` instead."""
+    from flask_babel import gettext
+
+    if isinstance(value, str) and value[:1] in "{[(" and value[-1:] in "}])":
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return value
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if isinstance(value, dict):
+        return ", ".join(f"{label('field', str(k))}: {audit_value(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(audit_value(v) for v in value) or "—"
+    return str(value)
+
+
+for _action, _pattern, _message in [
+    ("customer.consent", r"(?P<channel>\w+)/(?P<purpose>\w+)=yes via (?P<method>\w+)",
+     _l("%(channel)s · %(purpose)s: opted in (%(method)s)")),
+    ("customer.consent", r"(?P<channel>\w+)/(?P<purpose>\w+)=no via (?P<method>\w+)",
+     _l("%(channel)s · %(purpose)s: opted out (%(method)s)")),
+    ("extraction.created", r"(?P<name>.*): (?P<n>\d+) customers by (?P<channel>\w+)",
+     _l("%(name)s: %(n)s customers by %(channel)s")),
+    ("extraction.used", r"(?P<name>.*): (?P<n>\d+) customers by (?P<channel>\w+)",
+     _l("%(name)s: %(n)s customers by %(channel)s")),
+    ("addon.uninstalled", r"(?P<name>\S+) purge=True", _l("%(name)s, its data deleted")),
+    ("addon.uninstalled", r"(?P<name>\S+) purge=False", _l("%(name)s, its data kept")),
+]:
+    register_summary(_action, _pattern, _message)
 
 
 def choices(kind: str) -> list[tuple[str, object]]:

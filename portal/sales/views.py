@@ -80,9 +80,11 @@ def rejections_csv(report_id: str):
                      object_type="sales_report", object_id=rep.id)
     db.session.commit()
 
+    header = header_labels(REJECTION_HEADER)  # in the user's language, before the body streams
+
     def body():
         yield "\ufeff"
-        yield from rejection_rows(rep.id, header_labels(REJECTION_HEADER))
+        yield from rejection_rows(rep.id, header)
 
     name = f"rejections-{rep.branch.code}-{rep.report_date.isoformat()}-{rep.id}.csv"
     return Response(stream_with_context(body()), mimetype="text/csv; charset=utf-8",
