@@ -361,7 +361,7 @@ def _expiring_export(fmt: str, days: int):
     try:
         return logged_export(
             fmt, f"points-expiring-{date.today():%Y%m%d}.{fmt}",
-            ["customer_code", "name", "points_expiring", "first_expiry"],
+            [_("Customer no."), _("Name"), _("Points expiring"), _("First expiry")],
             lambda: ([r.code, r.name, int(r.points), r.first_expiry] for r in db.session.execute(stmt)),
             _("Expiring points"), count, detail=f"loyalty expiring points ({days} days)")
     except ExportTooLarge as exc:

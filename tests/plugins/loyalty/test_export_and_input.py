@@ -51,6 +51,7 @@ def test_expiring_points_export_is_logged_with_its_count(app, client):
     resp = client.get("/loyalty/reports/expiring?format=csv")
     text = resp.get_data(as_text=True)
     assert resp.status_code == 200 and customer(b001).code in text and customer(b002).code not in text
+    assert text.lstrip("\ufeff").startswith("고객 번호,이름,소멸 예정 포인트,첫 소멸일")  # headers in the UI's language
     logs = _exports()
     assert len(logs) == 1 and logs[0].count == 1 and logs[0].user_id is not None
     xlsx = client.get("/loyalty/reports/expiring?format=xlsx")
