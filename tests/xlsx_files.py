@@ -70,16 +70,19 @@ def sheet_xml(rows: Iterable[Iterable[object]]) -> Iterator[bytes]:
 
 
 def workbook(rows: Iterable[Iterable[object]] = (), *, shared_strings: Iterable[bytes] | None = None,
-             sheets: bool = True, prolog: str = "", extra: dict[str, bytes] | None = None) -> bytes:
+             sheets: bool = True, prolog: str = "", extra: dict[str, bytes] | None = None,
+             sheet_body: bytes | None = None) -> bytes:
     """A minimal XLSX; ``shared_strings`` streams an sst body (for bombs); ``prolog`` goes after the
-    XML declaration of the sheet (a DOCTYPE)."""
+    XML declaration of the sheet (a DOCTYPE); ``sheet_body`` replaces the sheet part outright."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         zf.writestr("[Content_Types].xml", CONTENT_TYPES)
         zf.writestr("_rels/.rels", ROOT_RELS)
         zf.writestr("xl/workbook.xml", WORKBOOK.format(sheets=SHEET_ENTRY if sheets else ""))
         zf.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
-        if sheets:
+        if sheet_body is not None:
+            zf.writestr("xl/worksheets/sheet1.xml", sheet_body)
+        elif sheets:
             with zf.open("xl/worksheets/sheet1.xml", "w") as fh:
                 first = True
                 for chunk in sheet_xml(rows):
