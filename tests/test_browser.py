@@ -185,8 +185,9 @@ def test_store_staff_upload_with_errors_fix_and_reupload(page, live_server):
     errors = page.get_by_test_id("import-error")
     expect(errors).to_have_count(2)
     cells = [[c.strip() for c in errors.nth(i).locator("td").all_inner_texts()] for i in range(2)]
-    assert cells[0][:3] == ["3", "report_date", "2026-11-3x"] and "YYYY-MM-DD" in cells[0][3]
-    assert cells[1][:3] == ["4", "amount", "90000"] and "96,000" in cells[1][3]
+    # The column as the file names it (its headers are Korean), the message in the reader's language.
+    assert cells[0][:3] == ["3", "판매일자", "2026-11-3x"] and "YYYY-MM-DD" in cells[0][3]
+    assert cells[1][:3] == ["4", "금액", "90000"] and "96,000" in cells[1][3]
 
     # Fix both rows and upload again: committed, all three lines in.
     fixed = [good, bad_date.replace("2026-11-3x", "2026-11-03"), bad_amount.replace(",90000", ",96000")]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.live_server import serve
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.ui_pages import ROLES, logged_in, loyalty_demo_app, main_pages
 
@@ -78,6 +77,8 @@ def ui_app(template_db):
 
 @pytest.fixture(scope="module")
 def server(ui_app):
+    from tests.live_server import serve  # here: test_browser.py loads it as a plugin (assert rewriting)
+
     with serve(ui_app) as url:
         yield url
 
