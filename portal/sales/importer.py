@@ -166,8 +166,11 @@ def _import(parsed, data: bytes, filename: str, file_hash: str, user: Any, mode:
     # -- customers (only rows that passed everything else) ---------------------------------------------
     step(_("Matching customers"), 0.35)
     good = ~problems.bad_rows(n)
+    no_key = (df["customer_code"] == "") & typed.phone.isna() & typed.email.isna()
+    walk_in = pd.Series("", index=df.index, dtype=object)  # built only where needed: a million-row file has few
+    walk_in[no_key] = df["customer_name"][no_key] + "\x1f" + df["phone"][no_key] + "\x1f" + df["email"][no_key]
     rows = pd.DataFrame({"customer_code": df["customer_code"], "phone_n": typed.phone, "email_n": typed.email,
-                         "walk_in": df["customer_name"] + "\x1f" + df["phone"] + "\x1f" + df["email"]})[good]
+                         "walk_in": walk_in})[good]
     matches = match_customers(rows)
     problems.add(matches.ambiguous.reindex(df.index, fill_value=False), "phone", df["phone"],
                  _("This phone or e-mail belongs to several customers; give the customer number."))
