@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from portal.demo.loader import demo_end
 from tests.conftest import login, post_form, scalar, sql
 
 DATA = Path(__file__).parent / "data"
-AS_OF = date(2026, 11, 1)  # the demo's sales end 2026-10-31
+AS_OF = demo_end() + timedelta(days=1)  # the demo's sales end yesterday (Asia/Seoul)
 CDNOW = ["--transactions", str(DATA / "CDNOW_sample.txt"), "--sep", "whitespace", "--no-header",
          "--customer-col", "col1", "--date-col", "col2", "--amount-col", "col4", "--date-format", "%Y%m%d",
          "--calibration-end", "1997-09-30"]
@@ -82,9 +83,12 @@ def test_refresh_scores_everyone_with_purchases_consistently_with_sql(app):
                  "OR m_score NOT BETWEEN 1 AND 5 OR p_alive IS NULL OR expected_value IS NULL")
     assert bad == 0
     assert {s for (s,) in sql("SELECT DISTINCT rfm_segment FROM customer_score")} <= set(SEGMENTS)
-    assert set(run.params["bgnbd"]) >= {"r", "alpha", "a", "b", "loglik"}
+    model = run.params["purchase_model"]
+    assert model["status"] == "ok" and model["chosen_by"] == "holdout"
+    assert model["model"] in ("pareto_nbd", "mbgnbd", "bgnbd") and model["model"] in model["check"]["models"]
+    assert set(run.params[model["model"]]) >= {"loglik", "issues", "se"} and not run.params[model["model"]]["issues"]
     assert set(run.params["gamma_gamma"]) >= {"p", "q", "v"}
-    assert run.params["bgnbd"]["loglik"] < 0 and run.finished_at >= run.started_at
+    assert run.params[model["model"]]["loglik"] < 0 and run.finished_at >= run.started_at
     # expected value = expected purchases × the Gamma-Gamma spend: positive where purchases are.
     assert scalar("SELECT COUNT(*) FROM customer_score WHERE expected_value < 0 OR p_alive > 1 OR p_alive < 0") == 0
     assert scalar("SELECT COUNT(*) FROM audit_event WHERE action = 'analytics.refresh' AND object_id = :i",
@@ -94,7 +98,7 @@ def test_refresh_scores_everyone_with_purchases_consistently_with_sql(app):
 def test_second_run_replaces_and_as_of_cuts_later_sales(app):
     refresh()
     first = stored()
-    earlier = date(2026, 6, 30)
+    earlier = AS_OF - timedelta(days=150)
     run = refresh(as_of=earlier, horizon_weeks=13)
     assert run.horizon_weeks == 13
     assert stored() == warehouse(earlier) != first  # replaced, not added to
@@ -177,12 +181,13 @@ def test_if_stale_skips_until_a_report_is_committed(app):
 def test_refresh_cli_text_and_json(app):
     text_run = cli(app, "refresh", "--as-of", AS_OF.isoformat())
     assert text_run.exit_code == 0, text_run.output
-    assert re.search(r"run #\d+: Scored [\d,]+ customers as of 2026-11-01", text_run.stdout)
-    assert "BG/NBD:" in text_run.stdout and "Gamma-Gamma:" in text_run.stdout
+    assert re.search(rf"run #\d+: Scored [\d,]+ customers as of {AS_OF.isoformat()}", text_run.stdout)
+    assert re.search(r"(Pareto/NBD|MBG/NBD|BG/NBD): +r = .*\(used\)", text_run.stdout)
+    assert "Gamma-Gamma:" in text_run.stdout and "holdout check: " in text_run.stdout
     assert "% Reading sales" in text_run.stderr  # not a terminal: one line per stage
     data = json.loads(cli(app, "refresh", "--as-of", AS_OF.isoformat(), "--horizon-weeks", "52", "--json").stdout)
     assert data["status"] == "done" and data["horizon_weeks"] == 52 and data["customers"] == len(warehouse())
-    assert set(data["params"]) == {"bgnbd", "gamma_gamma"}
+    assert {"purchase_model", data["params"]["purchase_model"]["model"], "gamma_gamma"} <= set(data["params"])
     bad = cli(app, "refresh", "--as-of", "yesterday")
     assert bad.exit_code == 2 and "Traceback" not in bad.output
 
@@ -321,7 +326,9 @@ def test_overview_segment_table_matches_sql_and_names_the_run(app, client):
     for segment, count in sql("SELECT rfm_segment, COUNT(*) FROM customer_score GROUP BY rfm_segment"):
         assert re.search(rf'data-segment="{segment}">.*?data-count="{count}"', html, re.S), segment
     facts = re.search(r'data-testid="run-facts">(.*?)</section>', html, re.S).group(1)
-    assert "2026-11-01" in facts and f"{run.customers:,}" in facts and "BG/NBD r = " in facts
+    assert AS_OF.isoformat() in facts and f"{run.customers:,}" in facts
+    label = {"pareto_nbd": "Pareto/NBD", "mbgnbd": "MBG/NBD", "bgnbd": "BG/NBD"}[run.params["purchase_model"]["model"]]
+    assert label in re.search(r'data-testid="purchase-model">(.*?)</dd>', facts, re.S).group(1)
     # No per-view access log for an aggregate page.
     assert scalar("SELECT COUNT(*) FROM access_log WHERE detail LIKE '%analytics%'") == 0
 
@@ -373,5 +380,65 @@ def test_scores_tab_empty_states_and_scope(app, client):
     assert 'data-testid="score-empty"' in html and "Not scored yet" in html
     refresh()
     html = client.get(f"/customers/{unscored}?tab=scores").get_data(as_text=True)
-    assert "no purchases up to 2026-11-01" in html
+    assert f"no purchases up to {AS_OF.isoformat()}" in html
     assert client.get(f"/customers/{other}?tab=scores").status_code == 404  # another branch's customer
+
+
+# -- the purchase model: its check, its failures, who sees its parameters (issue 13, item 21) -------------
+
+
+def test_overview_shows_the_model_check_and_keeps_parameters_from_staff(app):
+    run = refresh()
+    model = run.params["purchase_model"]
+    check = model["check"]
+    hq, store = app.test_client(), app.test_client()
+    login(hq, "hq@example.com")
+    login(store, "store1@example.com")
+    english(store)
+    html = store.get("/analytics/").get_data(as_text=True)
+    # The chart: actual mean holdout purchases by calibration repeat count, one line per model.
+    data = chart(html, "chart-check")["data"]
+    assert data["labels"][0] == "0" and data["labels"][-1].endswith("+")
+    assert data["datasets"][0]["data"] == [row["actual"] for row in check["by_frequency"]]
+    assert len(data["datasets"]) == 1 + sum("rmse" in m for m in check["models"].values())
+    table = re.search(r'data-testid="model-check-table">(.*?)</table>', html, re.S).group(1)
+    chosen_row = re.search(rf'data-model="{model["model"]}">(.*?)</tr>', table, re.S).group(1)
+    assert "used" in chosen_row and f'{round(check["actual_total"]):,}' in chosen_row
+    # Staff see which model and why, never its raw parameters.
+    assert 'data-testid="model-params"' not in html and "alpha =" not in html and "log-likelihood" not in html.lower()
+    hq_html = hq.get("/analytics/").get_data(as_text=True)
+    details = re.search(r'data-testid="model-params">(.*?)</details>', hq_html, re.S).group(1)
+    assert "alpha = " in details and "Gamma-Gamma" in details
+
+
+def test_a_degenerate_fit_is_reported_instead_of_certainty(app, client):
+    """Customers who buy like clockwork and never leave (the old demo): every model's dropout
+    parameters run off to their limits. Before: P(alive) = 100 % for all; now: none, and a warning."""
+    import random
+
+    execute("DELETE FROM sale_line")
+    product_id, category_id, price = sql("SELECT id, category_id, unit_price FROM product ORDER BY id LIMIT 1")[0]
+    rng, rows = random.Random(5), []
+    for (cid,) in sql("SELECT id FROM customer ORDER BY id"):
+        day, step = AS_OF - timedelta(days=rng.randint(200, 730)), rng.randint(10, 60)
+        while day < AS_OF:
+            rows.append({"c": cid, "p": product_id, "k": category_id, "d": day, "u": price})
+            day += timedelta(days=max(1, int(rng.gauss(step, step / 4))))
+    from sqlalchemy import text
+
+    from portal.extensions import db
+
+    db.session.execute(text("INSERT INTO sale_line (customer_id, product_id, category_id, sold_at, quantity, unit_price, "
+                            "amount) VALUES (:c, :p, :k, :d, 1, :u, :u)"), rows)
+    db.session.commit()
+    run = refresh()
+    assert run.status == "done" and run.params["purchase_model"]["status"] == "degenerate"
+    assert "degenerate" in run.message
+    assert scalar("SELECT COUNT(*) FROM customer_score WHERE p_alive IS NOT NULL OR expected_value IS NOT NULL") == 0
+    assert scalar("SELECT COUNT(*) FROM customer_score") == len(warehouse())  # RFM stored anyway
+    login(client, "hq@example.com")
+    english(client)
+    html = client.get("/analytics/").get_data(as_text=True)
+    warning = re.search(r'data-testid="model-degenerate">(.*?)</div>', html, re.S).group(1)
+    assert "could not be fitted reliably" in warning and "BG/NBD" in warning
+    assert 'data-testid="alive-hist"' not in html  # no P(alive) chart of false certainty

@@ -210,10 +210,21 @@ def refresh_command(as_of: datetime | None, horizon_weeks: int, if_stale: bool, 
         return
     click.echo(f"run #{run.id}: {run.message}")
     params = summary["params"]
-    if "bgnbd" in params:
-        p = params["bgnbd"]
-        click.echo(f"  BG/NBD:      r = {p['r']:.4g}, alpha = {p['alpha']:.4g}, a = {p['a']:.4g}, b = {p['b']:.4g}, "
-                   f"log-likelihood = {p['loglik']:.1f}")
+    account = params.get("purchase_model") or {}
+    for key, label, names in (("pareto_nbd", "Pareto/NBD", ("r", "alpha", "s", "beta")),
+                              ("mbgnbd", "MBG/NBD", ("r", "alpha", "a", "b")),
+                              ("bgnbd", "BG/NBD", ("r", "alpha", "a", "b"))):
+        if key in params:
+            p = params[key]
+            used = " (used)" if account.get("model") == key else ""
+            issues = f"; problems: {', '.join(p['issues'])}" if p.get("issues") else ""
+            values = ", ".join(f"{n} = {p[n]:.4g}" for n in names)
+            click.echo(f"  {label + ':':<12} {values}, log-likelihood = {p['loglik']:.1f}{used}{issues}")
+    check = account.get("check")
+    if check:
+        errors = ", ".join(f"{k} {v['rmse']:.3f}" for k, v in check["models"].items() if "rmse" in v)
+        click.echo(f"  holdout check: {check['holdout_weeks']:g} weeks after {check['calibration_end']}, "
+                   f"{check['customers']:,} customers; RMSE {errors}")
     if "gamma_gamma" in params:
         p = params["gamma_gamma"]
         click.echo(f"  Gamma-Gamma: p = {p['p']:.4g}, q = {p['q']:.4g}, v = {p['v']:.4g}")

@@ -23,6 +23,8 @@ PERMISSION = "analytics.view"
 VALUE_EDGES = (10_000, 30_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 2_000_000)
 #: Upper edges of the P(alive) histogram's buckets (tenths).
 ALIVE_EDGES = tuple(round(0.1 * i, 1) for i in range(1, 10))
+#: The purchase models' names (as in :mod:`.clv_models`, which this module must not import: scipy).
+MODEL_LABELS = {"pareto_nbd": "Pareto/NBD", "mbgnbd": "MBG/NBD", "bgnbd": "BG/NBD"}
 
 
 def _bucket(column: Any, edges: tuple[float, ...]) -> ColumnElement[int]:
@@ -134,6 +136,34 @@ def _hist(edges: tuple[float, ...], counts: list[int], krw: bool) -> list[dict[s
         else:
             label = f"{short(lo)}–{short(hi)}"
         out.append({"label": label, "low": lo, "high": hi, "count": n})
+    return out
+
+
+def purchase_model(run: AnalyticsRun | None) -> dict[str, Any] | None:
+    """How the run chose its purchase model, for the overview: no fitted parameters, only outcomes.
+
+    ``status``: ``ok`` (a model was used), ``degenerate`` (every fit was degenerate: no P(alive)),
+    or ``legacy`` (a run from before the model check, BG/NBD only). ``check`` holds the holdout
+    comparison — per model the error and the predicted total, and per calibration repeat count the
+    actual and predicted mean purchases (the chart). ``None`` when the run fitted no model at all.
+    """
+    params = (run.params or {}) if run is not None else {}
+    account = params.get("purchase_model")
+    if account is None:
+        return {"status": "legacy", "label": MODEL_LABELS["bgnbd"], "check": None} if "bgnbd" in params else None
+    out: dict[str, Any] = {"status": account.get("status"), "model": account.get("model"),
+                           "label": MODEL_LABELS.get(account.get("model") or "", None),
+                           "chosen_by": account.get("chosen_by"), "check": None,
+                           "problems": [{"label": MODEL_LABELS.get(m, m), "issues": issues}
+                                        for m, issues in (account.get("issues") or {}).items() if issues]}
+    check = account.get("check")
+    if check:
+        models = [{"key": m, "label": MODEL_LABELS.get(m, m), "chosen": m == account.get("model"),
+                   "rmse": r.get("rmse"), "predicted_total": r.get("predicted_total"), "issues": r.get("issues") or []}
+                  for m, r in check.get("models", {}).items()]
+        out["check"] = {"holdout_weeks": check.get("holdout_weeks"), "calibration_end": check.get("calibration_end"),
+                        "customers": check.get("customers"), "actual_total": check.get("actual_total"),
+                        "models": models, "rows": check.get("by_frequency") or []}
     return out
 
 
