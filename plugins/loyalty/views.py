@@ -136,7 +136,7 @@ def adjust(customer_id: str):
                 flash(_("Adjusted by %(n)s points.", n=f"{form.points.data:+,}"), "success")
             return _points_tab(customer)
     return render_template("loyalty/adjust.html", customer=customer, form=form, account=acct,
-                           limit=rules().approval_limit)
+                           limit=rules().approval_limit, window=rules().approval_window_hours)
 
 
 @bp.post("/entries/<int:entry_id>/reverse")
