@@ -4,6 +4,7 @@ Usage (also called by ``bench/customers_latency.py``)::
 
     .venv/bin/python bench/load_data.py --customers 1000000 \
         --pg-url postgresql+psycopg://postgres@127.0.0.1:55432/postgres
+    .venv/bin/python bench/load_data.py --customers 1000000 --sqlite bench/.work/bench.sqlite
 
 The rows come from the project's own deterministic demo loader (``portal.demo.loader``) — same
 organisation, accounts, names, phones, addresses, consents, quality issues, households and
@@ -176,6 +177,14 @@ def load(url: str, customers: int, lines_per_customer: int) -> str:
     app = create_app()
     with app.app_context():
         real_db, real_flush = loader.db, loader._flush_customers
+        if url.startswith("sqlite"):  # no COPY: the loader's own executemany INSERTs
+            loader._flush_customers = _flush_keeping_last(real_flush, real_db.session)
+            try:
+                summary = loader.load_demo(customers=customers, lines_per_customer=lines_per_customer, echo=_progress)
+            finally:
+                loader._flush_customers = real_flush
+            real_db.session.commit()
+            return summary
         loader.db = _CopyDB(real_db)
         loader._flush_customers = _flush_keeping_last(real_flush, real_db.session)
         try:
@@ -201,6 +210,44 @@ def vacuum_analyze(url: str) -> None:
 
     with psycopg.connect(_psycopg_url(url), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
+
+
+def sqlite_url(path: str) -> str:
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+def prepare_sqlite(path: str, customers: int, lines_per_customer: int, recreate: bool = False) -> str:
+    """The SQLite twin of :func:`prepare`: the database file ``path`` migrated and loaded (reused
+    when it has the wanted number of customers), then ``ANALYZE`` for the query planner."""
+    import sqlite3
+
+    url = sqlite_url(path)
+    files = [Path(path + sfx) for sfx in ("", "-wal", "-shm")]
+    if recreate:
+        for f in files:
+            f.unlink(missing_ok=True)
+    migrate(url)
+    with sqlite3.connect(path) as conn:
+        have = conn.execute("SELECT count(*) FROM customer").fetchone()[0]
+    if have == customers:
+        print(f"reusing {path}: {have:,} customers already loaded", flush=True)
+    else:
+        print(f"{path} has {have:,} customers, want {customers:,}: (re)creating", flush=True)
+        for f in files:
+            f.unlink(missing_ok=True)
+        migrate(url)
+        t0 = time.time()
+        print(load(url, customers, lines_per_customer), flush=True)
+        print(f"loaded in {time.time() - t0:.0f} s", flush=True)
+    t0 = time.time()
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("ANALYZE")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    print(f"ANALYZE in {time.time() - t0:.0f} s", flush=True)
+    return url
 
 
 def prepare(pg_url: str, dbname: str, customers: int, lines_per_customer: int, recreate: bool = False) -> str:
@@ -231,7 +278,11 @@ def main() -> None:
     ap.add_argument("--pg-url", default=DEFAULT_PG, help="server URL; its database part is replaced by --db-name")
     ap.add_argument("--db-name", default="pp_bench")
     ap.add_argument("--recreate", action="store_true", help="drop and reload the bench database")
+    ap.add_argument("--sqlite", metavar="FILE", help="load this SQLite database file instead of PostgreSQL")
     args = ap.parse_args()
+    if args.sqlite:
+        prepare_sqlite(args.sqlite, args.customers, args.lines_per_customer, args.recreate)
+        return
     prepare(args.pg_url, args.db_name, args.customers, args.lines_per_customer, args.recreate)
 
 

@@ -148,24 +148,205 @@ def test_consent_expiry_boundary_and_setting(app):
     assert expired
 
 
+def use(email: str, ext_id: int) -> int:
+    from portal.analytics.extraction import extraction_or_404, mark_used
+    from portal.extensions import db
+
+    gone = mark_used(user(email), extraction_or_404(user(email), ext_id))
+    db.session.commit()
+    return gone
+
+
+def cancel(email: str, ext_id: int) -> None:
+    from portal.analytics.extraction import cancel as run
+    from portal.analytics.extraction import extraction_or_404
+    from portal.extensions import db
+
+    run(user(email), extraction_or_404(user(email), ext_id))
+    db.session.commit()
+
+
 def test_recently_contacted_per_channel_and_cooldown(app):
     t = tag()
     both = {"sms": True, "email": True}
     a, b = make(tier=t, consents=both), make(tier=t, consents=both)
     first = create(STORE1, only(t), "sms")
     assert members(first) == {a, b}
+    use(STORE1, first)
     c = make(tier=t, consents=both)
     r = preview(STORE1, only(t), "sms")
     assert r.included == 1 and r.excluded["recently_contacted"] == 2
     second = create(STORE1, only(t), "sms")
     assert members(second) == {c}
+    use(STORE1, second)
     # Another channel is not affected.
     assert preview(STORE1, only(t), "email").included == 3
-    # Past the cooldown (14 days by default) they may be contacted again.
-    execute("UPDATE extraction SET created_at = :t WHERE id IN (:a, :b)", t=now_utc() - timedelta(days=15), a=first, b=second)
+    # Past the cooldown (14 days from the use by default) they may be contacted again.
+    execute("UPDATE extraction SET used_at = :t WHERE id IN (:a, :b)", t=now_utc() - timedelta(days=15), a=first, b=second)
     assert preview(STORE1, only(t), "sms").included == 3
     app.config["PORTAL_CONTACT_COOLDOWN_DAYS"] = 30
     assert preview(STORE1, only(t), "sms").included == 0
+
+
+# -- states: draft → used → cancelled -------------------------------------------------------------------------
+
+
+def test_draft_lists_do_not_block_each_other_the_use_starts_the_cooldown(app):
+    t = tag()
+    a, b = make(tier=t, consents={"sms": True}), make(tier=t, consents={"sms": True})
+    first = create(STORE1, only(t), "sms")
+    # Made, never used: the customers are not "recently contacted" anywhere.
+    assert preview(STORE1, only(t), "sms").included == 2
+    second = create(HQ, only(t), "sms")
+    assert members(first) == members(second) == {a, b}
+    assert sql("SELECT status, used_at FROM extraction WHERE id = :e", e=first)[0] == ("draft", None)
+    # Created 20 days ago but used just now: the cool-down counts from the use.
+    execute("UPDATE extraction SET created_at = :t WHERE id = :e", t=now_utc() - timedelta(days=20), e=first)
+    assert use(STORE1, first) == 0
+    status, used_at = sql("SELECT status, used_at FROM extraction WHERE id = :e", e=first)[0]
+    assert status == "used" and used_at is not None
+    assert preview(STORE1, only(t), "sms").excluded["recently_contacted"] == 2
+    # The other draft, used afterwards, loses the customers the first list contacted meanwhile.
+    assert use(HQ, second) == 2
+    assert members(second) == set()
+    included, excluded = sql("SELECT included, excluded FROM extraction WHERE id = :e", e=second)[0]
+    excluded = excluded if isinstance(excluded, dict) else __import__("json").loads(excluded)
+    assert included == 0 and excluded["recently_contacted"] == 2
+    assert scalar("SELECT COUNT(*) FROM audit_event WHERE action = 'extraction.used'") == 2
+
+
+def test_cancel_a_draft_or_a_used_list(app):
+    from portal.analytics.extraction import StateError
+
+    t = tag()
+    a = make(tier=t, consents={"sms": True})
+    draft = create(STORE1, only(t), "sms")
+    cancel(STORE1, draft)
+    assert sql("SELECT status, used_at FROM extraction WHERE id = :e", e=draft)[0][0] == "cancelled"
+    with pytest.raises(StateError):
+        use(STORE1, draft)
+    with pytest.raises(StateError):
+        cancel(STORE1, draft)
+    assert preview(STORE1, only(t), "sms").included == 1
+    # A used list that is cancelled keeps its customers in cool-down: they were contacted.
+    used = create(STORE1, only(t), "sms")
+    use(STORE1, used)
+    cancel(STORE1, used)
+    assert sql("SELECT status FROM extraction WHERE id = :e", e=used)[0][0] == "cancelled"
+    assert preview(STORE1, only(t), "sms").excluded["recently_contacted"] == 1
+    assert members(create(STORE1, only(t), "sms")) == set()
+    assert a
+    assert scalar("SELECT COUNT(*) FROM audit_event WHERE action = 'extraction.cancelled'") == 2
+
+
+def test_api_use_cancel_and_states(app):
+    t = tag()
+    make(tier=t, consents={"sms": True})
+    client = api_client(app, STORE1)
+    ext = api_post(client, f"{API}/extractions", {"rules": only(t), "channel": "sms"}).get_json()
+    assert ext["status"] == "draft"
+    got = client.get(f"{API}/extractions/{ext['id']}", headers=bearer(client.token)).get_json()
+    assert got["status"] == "draft" and got["used_at"] is None
+    resp = client.post(f"{API}/extractions/{ext['id']}/use", headers=bearer(client.token))
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["status"] == "used" and body["used_at"] and body["removed_recently_contacted"] == 0
+    resp = client.post(f"{API}/extractions/{ext['id']}/use", headers=bearer(client.token))
+    assert resp.status_code == 409 and resp.get_json()["error"] == "invalid_state"
+    assert client.post(f"{API}/extractions/{ext['id']}/cancel", headers=bearer(client.token)).get_json()["status"] == "cancelled"
+    assert client.post(f"{API}/extractions/{ext['id']}/cancel", headers=bearer(client.token)).status_code == 409
+    # Filters, and other branches' lists answer 404.
+    listed = client.get(f"{API}/extractions?status=cancelled", headers=bearer(client.token)).get_json()["items"]
+    assert [e["id"] for e in listed] == [ext["id"]]
+    assert client.get(f"{API}/extractions?status=draft", headers=bearer(client.token)).get_json()["items"] == []
+    assert client.get(f"{API}/extractions?status=nope", headers=bearer(client.token)).status_code == 400
+    other = api_client(app, STORE2)
+    for action in ("use", "cancel"):
+        assert other.post(f"{API}/extractions/{ext['id']}/{action}", headers=bearer(other.token)).status_code == 404
+    assert api_client(app, REVIEWER).post(f"{API}/extractions/{ext['id']}/use",
+                                          headers=bearer(api_client(app, REVIEWER).token)).status_code == 403
+
+
+def test_hq_sees_every_branch_list_scoped_in_sql(app):
+    t = tag()
+    make(tier=t, consents={"sms": True})
+    make(tier=t, branch="B002", consents={"sms": True})
+    mine = create(STORE1, only(t), "sms")
+    theirs = create(STORE2, only(t), "sms")
+    hq_list = create(HQ, only(t), "sms")
+    assert sql("SELECT branch_id FROM extraction WHERE id = :e", e=mine)[0][0] == unit_id("B001")
+    assert sql("SELECT branch_id, partner_id FROM extraction WHERE id = :e", e=hq_list)[0] == (None, None)
+
+    def api_list(email: str, query: str = "") -> set[int]:
+        c = api_client(app, email)
+        return {e["id"] for e in c.get(f"{API}/extractions{query}", headers=bearer(c.token)).get_json()["items"]}
+
+    assert api_list(HQ) >= {mine, theirs, hq_list}
+    assert api_list(HQ, "?mine=1") == {hq_list}
+    assert api_list(STORE1) == {mine} and api_list(STORE2) == {theirs}
+    # The web list of HQ shows the branches' lists without any switch.
+    page = web_client(app, HQ).get("/analytics/extractions").get_data(as_text=True)
+    assert f'data-extraction="{mine}"' in page and f'data-extraction="{theirs}"' in page
+    store2 = web_client(app, STORE2)
+    assert f'data-extraction="{mine}"' not in store2.get("/analytics/extractions").get_data(as_text=True)
+    assert store2.get(f"/analytics/extractions/{mine}").status_code == 404
+    assert web_client(app, HQ).get(f"/analytics/extractions/{mine}").status_code == 200
+
+
+def test_web_mark_used_and_cancel(app):
+    t = tag()
+    make(tier=t, consents={"sms": True})
+    client = web_client(app, STORE1)
+    ext = create(STORE1, only(t), "sms")
+    html = client.get(f"/analytics/extractions/{ext}").get_data(as_text=True)
+    assert 'data-testid="mark-used"' in html and ">Draft<" in html
+    assert client.post(f"/analytics/extractions/{ext}/use", data={"csrf_token": ""}).status_code == 400
+    assert sql("SELECT status FROM extraction WHERE id = :e", e=ext)[0][0] == "draft"
+    resp = client.post(f"/analytics/extractions/{ext}/use", data={"csrf_token": client.csrf})
+    assert resp.status_code == 302
+    html = client.get(f"/analytics/extractions/{ext}").get_data(as_text=True)
+    assert 'data-testid="mark-used"' not in html and ">Used<" in html and "Marked as used" in html
+    # Using it twice: a message, no change.
+    client.post(f"/analytics/extractions/{ext}/use", data={"csrf_token": client.csrf})
+    assert "Only a draft list can be marked as used" in client.get(f"/analytics/extractions/{ext}").get_data(as_text=True)
+    client.post(f"/analytics/extractions/{ext}/cancel", data={"csrf_token": client.csrf})
+    html = client.get(f"/analytics/extractions/{ext}").get_data(as_text=True)
+    assert ">Cancelled<" in html and "stay in cool-down" in html and 'data-testid="export-csv"' not in html
+    resp = client.get(f"/analytics/extractions/{ext}/export.csv")
+    assert resp.status_code == 302 and scalar("SELECT COUNT(*) FROM access_log WHERE action = 'export'") == 0
+    listed = client.get("/analytics/extractions?status=cancelled").get_data(as_text=True)
+    assert f'data-extraction="{ext}"' in listed
+    assert f'data-extraction="{ext}"' not in client.get("/analytics/extractions?status=draft").get_data(as_text=True)
+    # In Korean: no English words on the state parts of the page.
+    client.post("/language", data={"lang": "ko", "next": "/dashboard", "csrf_token": client.csrf})
+    html = client.get(f"/analytics/extractions/{ext}").get_data(as_text=True)
+    for english in ("Cancelled", "cool-down", "Draft", "Mark as used"):
+        assert english not in html, english
+
+
+def test_existing_lists_become_used_by_the_migration(tmp_path):
+    """Lists made before states existed were contact history from their creation: they stay so."""
+    from flask_migrate import upgrade
+
+    from portal.extensions import db
+    from portal.migrations_support import upgrade_core
+    from tests.conftest import make_app
+    from tests.dbs import fresh_empty_db
+
+    url, drop = fresh_empty_db(tmp_path)
+    app = make_app(url)
+    try:
+        with app.app_context():
+            upgrade(revision="0008_customer_name_suffix")
+            execute("INSERT INTO extraction (name, channel, rules, included, excluded, created_at) "
+                    "VALUES ('old', 'sms', '{}', 0, '{}', '2026-12-01 10:00:00')")
+            upgrade_core()
+            status, used_at = sql("SELECT status, used_at FROM extraction")[0]
+            assert status == "used" and str(used_at).startswith("2026-12-01 10:00")
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        drop()
 
 
 def test_both_consent_plans_agree(app):
@@ -284,15 +465,16 @@ def test_extraction_visibility_owner_hq_and_others(app):
         assert c.get(f"{API}/extractions/{ext}", headers=bearer(c.token)).status_code == 404
         assert c.get(f"{API}/extractions/{ext}/customers", headers=bearer(c.token)).status_code == 404
         assert web_client(app, STORE2).get(f"/analytics/extractions/{ext}").status_code == 404
-    # Own list only (HQ too: "own" means what they created).
+    # Lists in scope: the branch's own, and every branch's for HQ.
     assert [e["id"] for e in owner.get(f"{API}/extractions", headers=bearer(owner.token)).get_json()["items"]] == [ext]
+    assert ext in [e["id"] for e in hq.get(f"{API}/extractions", headers=bearer(hq.token)).get_json()["items"]]
     assert other.get(f"{API}/extractions", headers=bearer(other.token)).get_json()["items"] == []
     for junk in ("0", "x", "1e3", "99999999999"):
         assert owner.get(f"{API}/extractions/{junk}", headers=bearer(owner.token)).status_code == 404
-    # The web list: HQ may switch to everyone's.
-    page = web_client(app, HQ).get("/analytics/extractions?all=1").get_data(as_text=True)
+    # The web list: HQ sees it, another branch does not.
+    page = web_client(app, HQ).get("/analytics/extractions").get_data(as_text=True)
     assert f'data-extraction="{ext}"' in page
-    assert f'data-extraction="{ext}"' not in web_client(app, STORE2).get("/analytics/extractions?all=1").get_data(as_text=True)
+    assert f'data-extraction="{ext}"' not in web_client(app, STORE2).get("/analytics/extractions").get_data(as_text=True)
 
 
 def test_export_neutralizes_formulas_and_logs_access(app):
@@ -342,7 +524,8 @@ def test_api_create_extraction(app):
     # From a saved segment (its rules), with a default name.
     seg = api_post(client, f"{API}/segments", {"name": "Tagged", "rules": only(t)}).get_json()
     resp = api_post(client, f"{API}/extractions", {"segment_id": seg["id"], "channel": "sms"})
-    assert resp.status_code == 201 and resp.get_json()["included"] == 0  # contacted a moment ago
+    assert resp.status_code == 201 and resp.get_json()["included"] == 1  # the first list is a draft: no contact yet
+    assert resp.get_json()["status"] == "draft"
     assert resp.get_json()["name"].startswith("Tagged · sms")
     # Refusals change nothing.
     before = scalar("SELECT COUNT(*) FROM extraction")

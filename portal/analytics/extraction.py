@@ -1,12 +1,21 @@
-"""Target-list extraction: preview the counts, freeze the list, page and export its members.
+"""Target-list extraction: preview the counts, freeze the list, use or cancel it, page and export it.
 
 ``preview`` and ``create`` run the segment (scoped, see :mod:`.segments`) joined with the
 channel's suppression (:mod:`.suppression`): the counts are one aggregate query, the frozen list
-one ``INSERT … SELECT`` — nothing is looped over in Python. An extraction belongs to its
-creator; users holding ``extraction.create`` globally (HQ, administrators) see every one, anyone
-else gets a 404. Its members are shown and exported only while the viewer may still see the
-customer and the customer still consents on the channel (an opt-out is honoured at once,
-SECURITY.md), with just the contact fields the channel needs.
+one ``INSERT … SELECT`` — nothing is looped over in Python.
+
+A list is a ``draft`` until someone marks it ``used`` (:func:`mark_used`): that moment is the
+contact, and only from then on do its members count as ``recently_contacted`` on the channel — so
+lists prepared side by side never block each other. Marking a list used first drops the members
+another list has contacted meanwhile (nobody is contacted twice inside the cool-down). A list can
+be ``cancelled`` (:func:`cancel`); cancelling a *used* list does not lift the cool-down: the
+messages went out, and ``used_at`` stays.
+
+A list sits where its creator works (``branch_id`` / ``partner_id``, see :func:`owner_place`) and
+is scoped in SQL like customers: the creator, anyone whose ``extraction.create`` grant covers that
+place, and global holders (HQ) see it; anyone else gets a 404. Its members are shown and exported
+only while the viewer may still see the customer and the customer still consents on the channel
+(an opt-out is honoured at once, SECURITY.md), with just the contact fields the channel needs.
 """
 
 from __future__ import annotations
@@ -15,20 +24,46 @@ import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from flask import abort, current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ClauseElement, Executable, Select, func, insert, literal, select, text
+from sqlalchemy import (
+    ClauseElement,
+    Executable,
+    Select,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
 
 from .. import audit
 from ..customers.normalize import clean_text, format_phone
 from ..extensions import db
-from ..models import EXTRACTION_CHANNELS, Customer, Extraction, ExtractionMember, Segment
+from ..models import (
+    EXTRACTION_CHANNELS,
+    EXTRACTION_STATUSES,
+    Customer,
+    Extraction,
+    ExtractionMember,
+    OrgUnit,
+    Partner,
+    Segment,
+    utcnow,
+)
 from ..pagination import COUNT_CAP, Page, paginate, paginate_rows, up_to_cap
-from ..security import has_global_permission, scope_filter
+from ..security import has_global_permission, register_scoped, scope_filter
+from ..security.permissions import roles_granting
 from .segments import (
     SCOPE_PERMISSION,
     Problem,
@@ -39,9 +74,10 @@ from .segments import (
     segment_query,
     tune_for_analytics,
 )
-from .suppression import suppression
+from .suppression import contact_cooldown_days, suppression
 
 PERMISSION = "extraction.create"
+register_scoped(Extraction, branch_attr="branch_id", partner_attr="partner_id")
 SAMPLE_SIZE = 10
 #: Contact fields a channel's list carries (besides id, code and name).
 CONTACT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -201,8 +237,8 @@ def preview(viewer: Any, rules: Any, channel: str | None = None, with_sample: bo
 
 
 def _lock_channel(channel: str) -> None:
-    """One extraction per channel at a time, so two at once cannot both take the same customers
-    (each would miss the other's uncommitted ``recently_contacted``). SQLite's write lock does this
+    """One list marked used per channel at a time, so two at once cannot both contact the same
+    customers (each would miss the other's uncommitted contact). SQLite's write lock does this
     already."""
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"extraction:{channel}".encode())})
@@ -216,15 +252,40 @@ def clean_name(name: Any, default: str) -> str:
     return clean_text(name).strip()[:120] or default[:120]
 
 
+def _common_ancestor(nodes: list[Any]) -> int | None:
+    """Id of the deepest node whose subtree holds all ``nodes`` (materialized paths of ids,
+    ``/1/4/``), or None when they share no root."""
+    common: list[str] = []
+    for level in zip(*(n.path.strip("/").split("/") for n in nodes), strict=False):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    return int(common[-1]) if common else None
+
+
+def owner_place(viewer: Any) -> tuple[int | None, int | None]:
+    """(branch_id, partner_id) where a new list of ``viewer`` sits: the org unit and the partner of
+    their ``extraction.create`` grants (several: the smallest subtree holding them all). A global
+    holder's list sits nowhere in particular: it is seen by its creator and by global holders."""
+    if has_global_permission(viewer, PERMISSION):
+        return None, None
+    wanted = roles_granting(PERMISSION)
+    grants = [lr for lr in viewer.local_roles if lr.role in wanted]
+    units = [lr.org_unit for lr in grants if lr.org_unit is not None]
+    partners = [lr.partner for lr in grants if lr.partner is not None]
+    return (_common_ancestor(units) if units else None), (_common_ancestor(partners) if partners else None)
+
+
 def create(viewer: Any, rules: Any, channel: str, name: str | None = None, segment: Segment | None = None) -> Extraction:
-    """Freeze the target list: the counts (one query) and the members (one ``INSERT … SELECT``), with
-    an audit event. The caller commits. Raises :class:`RuleError`."""
+    """Freeze the target list as a draft: the counts (one query) and the members (one ``INSERT …
+    SELECT``), with an audit event. The caller commits. Raises :class:`RuleError`."""
     seg = checked(viewer, rules, channel, channel_required=True)
     default = f"{segment.name if segment else _('Target list')} · {channel} · {local_today():%Y-%m-%d}"
+    branch_id, partner_id = owner_place(viewer)
     ext = Extraction(name=clean_name(name, default), channel=channel, rules=rules, included=0, excluded={},
-                     segment_id=segment.id if segment else None, created_by_id=viewer.id)
+                     segment_id=segment.id if segment else None, created_by_id=viewer.id, status="draft",
+                     branch_id=branch_id, partner_id=partner_id)
     tune_for_analytics()
-    _lock_channel(channel)
     db.session.add(ext)
     db.session.flush()
     large = is_large(seg)
@@ -239,6 +300,71 @@ def create(viewer: Any, rules: Any, channel: str, name: str | None = None, segme
     return ext
 
 
+# -- states --------------------------------------------------------------------------------------------------
+
+
+class StateError(Exception):
+    """A transition the list's state does not allow (``message`` is translated)."""
+
+    def __init__(self, message: Any):
+        super().__init__(str(message))
+        self.message = message
+
+
+def mark_used(viewer: Any, ext: Extraction) -> int:
+    """Draft → used: now is the contact moment, and the cool-down of its members starts.
+
+    Members whom another list contacted on the channel since this one was made are taken off it
+    first (they count under ``recently_contacted``); returns how many. Serialized per channel like
+    :func:`create`, and the state is switched by one conditional UPDATE, so two clicks at once
+    cannot both use the list. The caller commits. Raises :class:`StateError`."""
+    _lock_channel(ext.channel)
+    now = utcnow()
+    switched = db.session.execute(
+        update(Extraction).where(Extraction.id == ext.id, Extraction.status == "draft")
+        .values(status="used", used_at=now, used_by_id=viewer.id).execution_options(synchronize_session=False))
+    if switched.rowcount != 1:
+        db.session.refresh(ext)
+        raise StateError(_l("Only a draft list can be marked as used; this one was used already.")
+                         if ext.status == "used" else _l("Only a draft list can be marked as used; this one is cancelled."))
+    other, other_member = aliased(Extraction), aliased(ExtractionMember)
+    contacted = exists().where(other_member.customer_id == ExtractionMember.customer_id,
+                               other.id == other_member.extraction_id, other.id != ext.id,
+                               other.channel == ext.channel, other.used_at >= now - timedelta(days=contact_cooldown_days()))
+    gone = db.session.execute(delete(ExtractionMember).where(ExtractionMember.extraction_id == ext.id, contacted)
+                              .execution_options(synchronize_session=False)).rowcount or 0
+    db.session.refresh(ext)
+    if gone:
+        excluded = dict(ext.excluded or {})
+        excluded["recently_contacted"] = int(excluded.get("recently_contacted", 0)) + gone
+        ext.excluded, ext.included = excluded, max(0, ext.included - gone)
+    audit.record("extraction.used", ext, summary=f"{ext.name}: {ext.included} customers by {ext.channel}",
+                 changes={"status": ("draft", "used"), **({"included": (ext.included + gone, ext.included)} if gone else {})})
+    return gone
+
+
+def cancel(viewer: Any, ext: Extraction) -> None:
+    """Draft or used → cancelled. A used list's ``used_at`` stays: its members were contacted, so
+    their cool-down runs on (cancelling stops further use of the list, it does not undo a send).
+    The caller commits. Raises :class:`StateError`."""
+    before = ext.status
+    switched = db.session.execute(
+        update(Extraction).where(Extraction.id == ext.id, Extraction.status.in_(("draft", "used")))
+        .values(status="cancelled", cancelled_at=utcnow(), cancelled_by_id=viewer.id)
+        .execution_options(synchronize_session=False))
+    db.session.refresh(ext)
+    if switched.rowcount != 1:
+        raise StateError(_l("This list is already cancelled."))
+    audit.record("extraction.cancelled", ext, summary=ext.name, changes={"status": (before, "cancelled")})
+
+
+STATUS_LABELS: dict[str, Any] = {"draft": _l("Draft"), "used": _l("Used"), "cancelled": _l("Cancelled")}
+
+
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status))
+
+
 # -- reading -------------------------------------------------------------------------------------------------
 
 
@@ -247,8 +373,9 @@ def sees_all(viewer: Any) -> bool:
 
 
 def visible(viewer: Any) -> Any:
-    """The extractions ``viewer`` may open: their own, or all for global ``extraction.create``."""
-    return Extraction.id.is_not(None) if sees_all(viewer) else Extraction.created_by_id == viewer.id
+    """The extractions ``viewer`` may open, as SQL: their own, and every list placed inside their
+    ``extraction.create`` scope (all of them for a global holder)."""
+    return or_(Extraction.created_by_id == viewer.id, scope_filter(viewer, PERMISSION, Extraction))
 
 
 def extraction_or_404(viewer: Any, ident: Any) -> Extraction:
@@ -262,11 +389,26 @@ def extraction_or_404(viewer: Any, ident: Any) -> Extraction:
     return ext
 
 
-def extraction_page(viewer: Any, page: int, per_page: int, everyone: bool = False) -> Page:
-    """Newest first: the viewer's own, or (``everyone`` and global permission) all of them."""
-    cond = visible(viewer) if everyone else Extraction.created_by_id == viewer.id
-    stmt = select(Extraction).where(cond).order_by(Extraction.created_at.desc(), Extraction.id.desc())
+def extraction_page(viewer: Any, page: int, per_page: int, mine: bool = False, status: str | None = None) -> Page:
+    """Newest first: every list in the viewer's scope (``mine``: only the ones they made), optionally
+    of one ``status``."""
+    conds = [visible(viewer)]
+    if mine:
+        conds.append(Extraction.created_by_id == viewer.id)
+    if status in EXTRACTION_STATUSES:
+        conds.append(Extraction.status == status)
+    stmt = select(Extraction).where(*conds).order_by(Extraction.created_at.desc(), Extraction.id.desc())
     return paginate(stmt, page, per_page)
+
+
+def places(exts: list[Extraction]) -> dict[int, str]:
+    """Branch or distributor code of each list (one query), for the list page."""
+    unit_ids = {e.branch_id for e in exts if e.branch_id}
+    partner_ids = {e.partner_id for e in exts if e.partner_id}
+    units = dict(db.session.execute(select(OrgUnit.id, OrgUnit.code).where(OrgUnit.id.in_(unit_ids))).all()) if unit_ids else {}
+    partners = (dict(db.session.execute(select(Partner.id, Partner.code).where(Partner.id.in_(partner_ids))).all())
+                if partner_ids else {})
+    return {e.id: units.get(e.branch_id) or partners.get(e.partner_id) or "" for e in exts}
 
 
 def member_fields(channel: str) -> tuple[str, ...]:
@@ -331,9 +473,11 @@ def export_rows(viewer: Any, ext: Extraction) -> Iterator[list[Any]]:
 
 
 def extraction_dict(ext: Extraction, detail: bool = False) -> dict[str, Any]:
-    body = {"id": ext.id, "name": ext.name, "channel": ext.channel, "included": ext.included,
+    body = {"id": ext.id, "name": ext.name, "channel": ext.channel, "status": ext.status, "included": ext.included,
             "excluded": ext.excluded or {}, "segment_id": ext.segment_id, "created_by_id": ext.created_by_id,
-            "created_at": ext.created_at.isoformat()}
+            "created_at": ext.created_at.isoformat(), "used_at": ext.used_at.isoformat() if ext.used_at else None,
+            "cancelled_at": ext.cancelled_at.isoformat() if ext.cancelled_at else None,
+            "branch_id": ext.branch_id, "partner_id": ext.partner_id}
     if detail:
         body["rules"] = ext.rules
     return body

@@ -20,6 +20,7 @@ from .. import audit
 from ..customers.labels import label
 from ..exports import ExportTooLarge, logged_export
 from ..extensions import db
+from ..models import EXTRACTION_STATUSES
 from ..pagination import paginate, parse_page_args
 from ..security import permission_required
 from . import bp
@@ -27,7 +28,7 @@ from . import extraction as ex
 from . import segment_store as store
 from .forms import EMPTY_RULES, ExtractionForm, SegmentForm, channel_choices, parse_rules, pretty
 from .segments import RuleError, count_segment, field_catalog, op_labels
-from .suppression import reason_labels
+from .suppression import contact_cooldown_days, reason_labels
 
 SEGMENTS_PER_PAGE = 20
 
@@ -238,10 +239,12 @@ def _extraction_page(form: ExtractionForm, preview: Any, errors: dict[str, str],
 @permission_required(ex.PERMISSION)
 def extractions():
     page_no, per_page = parse_page_args(request.args)
-    everyone = request.args.get("all") == "1" and ex.sees_all(current_user)
-    page = ex.extraction_page(current_user, page_no, per_page, everyone=everyone)
-    return render_template("analytics/extraction_list.html", page=page, everyone=everyone,
-                           sees_all=ex.sees_all(current_user), nav_args={"all": "1"} if everyone else {})
+    mine = request.args.get("mine") == "1"
+    status = request.args.get("status") if request.args.get("status") in EXTRACTION_STATUSES else ""
+    page = ex.extraction_page(current_user, page_no, per_page, mine=mine, status=status or None)
+    nav_args = {k: v for k, v in (("mine", "1" if mine else ""), ("status", status)) if v}
+    return render_template("analytics/extraction_list.html", page=page, mine=mine, status=status,
+                           statuses=ex.STATUS_LABELS, places=ex.places(page.items), nav_args=nav_args)
 
 
 @bp.get("/extractions/<extraction_id>")
@@ -254,11 +257,54 @@ def extraction_detail(extraction_id: str):
         "analytics/extraction_detail.html", ext=ext, page=page, fields=ex.member_fields(ext.channel),
         rows=[ex.member_dict(r, ext.channel) for r in page.items], withdrawn=ex.withdrawn_count(current_user, ext),
         labels=reason_labels(ext.channel), channel_label=label("channel", ext.channel),
+        status_label=ex.status_label(ext.status), cooldown_days=contact_cooldown_days(),
+        action_form=FlaskForm(),
     )
     audit.log_access("list", ext.id, count=len(page.items), object_type="extraction",
                      detail=f"extraction {ext.id} page={page_no}")
     db.session.commit()
     return html
+
+
+@bp.post("/extractions/<extraction_id>/use")
+@permission_required(ex.PERMISSION)
+def extraction_use(extraction_id: str):
+    """Mark a draft list used: the contact moment, from which its members are in cool-down."""
+    ext = ex.extraction_or_404(current_user, extraction_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        gone = ex.mark_used(current_user, ext)
+    except ex.StateError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return redirect(url_for("analytics.extraction_detail", extraction_id=extraction_id))
+    db.session.commit()
+    flash(_("Marked as used: its %(n)s customers are not contacted again on this channel for %(days)s days.",
+            n=f"{ext.included:,}", days=contact_cooldown_days()), "success")
+    if gone:
+        flash(_("%(n)s customers were taken off the list: another list contacted them on this channel since.",
+                n=f"{gone:,}"), "warning")
+    return redirect(url_for("analytics.extraction_detail", extraction_id=ext.id))
+
+
+@bp.post("/extractions/<extraction_id>/cancel")
+@permission_required(ex.PERMISSION)
+def extraction_cancel(extraction_id: str):
+    ext = ex.extraction_or_404(current_user, extraction_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    was_used = ext.status == "used"
+    try:
+        ex.cancel(current_user, ext)
+    except ex.StateError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return redirect(url_for("analytics.extraction_detail", extraction_id=extraction_id))
+    db.session.commit()
+    flash(_("List cancelled. Its customers stay in cool-down: they were contacted when it was used.")
+          if was_used else _("List cancelled."), "success")
+    return redirect(url_for("analytics.extraction_detail", extraction_id=ext.id))
 
 
 @bp.get("/extractions/<extraction_id>/export.xlsx")
@@ -268,6 +314,9 @@ def extraction_export(extraction_id: str):
     """The list with the channel's contact fields; formula cells neutralized, the export access-logged."""
     fmt = "xlsx" if request.path.endswith(".xlsx") else "csv"
     ext = ex.extraction_or_404(current_user, extraction_id)
+    if ext.status == "cancelled":
+        flash(_("This list is cancelled: it cannot be exported any more."), "error")
+        return redirect(url_for("analytics.extraction_detail", extraction_id=ext.id))
     count = ex.export_count(current_user, ext)
     header = [str(_field_label(f)) for f in ex.member_fields(ext.channel)]
     filename = f"target-list-{ext.id}-{ext.channel}-{date.today().isoformat()}.{fmt}"

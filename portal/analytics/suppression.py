@@ -10,8 +10,10 @@ first that applies; the "any" counts say how many customers each reason hits on 
 4. ``invalid_phone`` (sms, phone) / ``invalid_email`` (email) / ``invalid_address`` (dm) — the
    contact field is empty or has an open data-quality issue;
 5. ``complaint`` — the customer's complaint flag is set;
-6. ``recently_contacted`` — on an extraction for the same channel created within
-   ``PORTAL_CONTACT_COOLDOWN_DAYS`` (default 14);
+6. ``recently_contacted`` — on a list for the same channel *used* (marked used: the contact
+   moment) within ``PORTAL_CONTACT_COOLDOWN_DAYS`` (default 14). A draft list is not contact
+   history, so lists prepared side by side never block each other; a used list that was later
+   cancelled still is (its messages went out);
 7. then the plugins' reasons (``portal_suppression_reasons``), by their ``order``.
 
 How it stays fast at a million customers: the channel's current consent is one outer-joined row
@@ -218,7 +220,7 @@ def suppression(channel: str, now: Any = None, whole_channel: bool = False) -> S
                                 QualityIssue.resolved_at.is_(None))
     contacted = exists().where(ExtractionMember.customer_id == Customer.id,
                                Extraction.id == ExtractionMember.extraction_id, Extraction.channel == channel,
-                               Extraction.created_at >= now - timedelta(days=contact_cooldown_days()))
+                               Extraction.used_at >= now - timedelta(days=contact_cooldown_days()))
     if channel in ("sms", "phone"):
         contact = _empty(Customer.phone)
     elif channel == "email":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, url_for
+from flask import jsonify, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -14,6 +14,7 @@ from ..analytics import segment_store as store
 from ..analytics.segments import Problem, RuleError
 from ..customers.normalize import clean_text
 from ..extensions import db
+from ..models import EXTRACTION_STATUSES
 from ..pagination import paginate
 from . import bp
 from .paging import page_args, page_body
@@ -76,8 +77,8 @@ def extraction_create():
         return _invalid(exc)
     ext_id = ext.id
     db.session.commit()
-    resp = jsonify({"id": ext_id, "name": ext.name, "channel": ext.channel, "included": ext.included,
-                    "excluded": ext.excluded})
+    resp = jsonify({"id": ext_id, "name": ext.name, "channel": ext.channel, "status": ext.status,
+                    "included": ext.included, "excluded": ext.excluded})
     resp.status_code = 201
     resp.headers["Location"] = url_for("api.extraction", extraction_id=ext_id)
     return resp
@@ -85,10 +86,47 @@ def extraction_create():
 
 @bp.get("/extractions")
 def extractions():
+    """Every list in the caller's scope, newest first; ``?mine=1`` only their own, ``?status=``
+    ``draft`` / ``used`` / ``cancelled`` (anything else: 400)."""
     require(ex.PERMISSION)
     page_no, per_page = page_args()
-    page = ex.extraction_page(current_user, page_no, per_page)
-    return jsonify(page_body(page, [ex.extraction_dict(e) for e in page.items], "api.extractions"))
+    status = request.args.get("status") or None
+    if status is not None and status not in EXTRACTION_STATUSES:
+        return error(400, "bad_request", f"status must be one of {', '.join(EXTRACTION_STATUSES)}.")
+    mine = request.args.get("mine") in ("1", "true")
+    page = ex.extraction_page(current_user, page_no, per_page, mine=mine, status=status)
+    extra = {k: v for k, v in (("mine", "1" if mine else None), ("status", status)) if v}
+    return jsonify(page_body(page, [ex.extraction_dict(e) for e in page.items], "api.extractions", extra))
+
+
+@bp.post("/extractions/<extraction_id>/use")
+def extraction_use(extraction_id: str):
+    """Draft → used (the contact moment: the members' cool-down starts); 409 from another state."""
+    require(ex.PERMISSION)
+    ext = ex.extraction_or_404(current_user, extraction_id)
+    try:
+        removed = ex.mark_used(current_user, ext)
+    except ex.StateError as exc:
+        db.session.rollback()
+        return error(409, "invalid_state", str(exc.message), state=ext.status)
+    body = {**ex.extraction_dict(ext), "removed_recently_contacted": removed}
+    db.session.commit()
+    return jsonify(body)
+
+
+@bp.post("/extractions/<extraction_id>/cancel")
+def extraction_cancel(extraction_id: str):
+    """Draft or used → cancelled (a used list's cool-down stays); 409 when already cancelled."""
+    require(ex.PERMISSION)
+    ext = ex.extraction_or_404(current_user, extraction_id)
+    try:
+        ex.cancel(current_user, ext)
+    except ex.StateError as exc:
+        db.session.rollback()
+        return error(409, "invalid_state", str(exc.message), state=ext.status)
+    body = ex.extraction_dict(ext)
+    db.session.commit()
+    return jsonify(body)
 
 
 @bp.get("/extractions/<extraction_id>")

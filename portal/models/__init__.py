@@ -1,6 +1,14 @@
 """Core data model, one module per aggregate."""
 
-from .analytics import EXTRACTION_CHANNELS, AnalyticsRun, CustomerScore, Extraction, ExtractionMember, Segment
+from .analytics import (
+    EXTRACTION_CHANNELS,
+    EXTRACTION_STATUSES,
+    AnalyticsRun,
+    CustomerScore,
+    Extraction,
+    ExtractionMember,
+    Segment,
+)
 from .audit import AccessLog, AuditEvent
 from .base import utcnow
 from .customer import (
@@ -29,7 +37,7 @@ from .system import OutboxMessage, PluginState, SecurityEpoch
 from .user import ApiToken, LocalRole, LoginFailure, PasswordResetToken, User, UserRole, UserSession
 
 __all__ = [
-    "EXTRACTION_CHANNELS", "AnalyticsRun", "CustomerScore", "Extraction", "ExtractionMember", "Segment",
+    "EXTRACTION_CHANNELS", "EXTRACTION_STATUSES", "AnalyticsRun", "CustomerScore", "Extraction", "ExtractionMember", "Segment",
     "AccessLog", "ApiToken", "AuditEvent", "CHANNELS", "CONSENT_METHODS", "Category", "Consent", "Customer", "CustomerAlias", "CustomerNameSuffix", "IMPORT_MODES", "REPORT_STATUSES",
     "Household", "LocalRole", "LoginFailure", "ORG_KINDS", "OrgUnit", "OutboxMessage", "PARTNER_LEVELS",
     "PURPOSES", "Partner", "PartnerGroup", "PasswordResetToken", "PluginState", "SecurityEpoch", "Product", "QUALITY_FIELDS",

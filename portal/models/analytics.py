@@ -75,8 +75,16 @@ class Segment(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+EXTRACTION_STATUSES = ("draft", "used", "cancelled")
+
+
 class Extraction(db.Model):
-    """A frozen target list for one channel: who was included, and how many were excluded why."""
+    """A frozen target list for one channel: who was included, and how many were excluded why.
+
+    ``draft`` → ``used`` (``used_at``: the contact moment, which starts the cool-down) → or
+    ``cancelled``; ``branch_id`` / ``partner_id`` place it in the org / partner trees, so lists are
+    scoped like customers (migration 0009, ``portal.analytics.extraction``).
+    """
 
     __tablename__ = "extraction"
 
@@ -89,6 +97,13 @@ class Extraction(db.Model):
     excluded: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # reason → count
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    status: Mapped[str] = mapped_column(String(10), default="draft", server_default="draft")
+    used_at: Mapped[datetime | None]
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    cancelled_at: Mapped[datetime | None]
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"), index=True)
 
 
 class ExtractionMember(db.Model):
@@ -101,6 +116,8 @@ class ExtractionMember(db.Model):
 
 
 Index("ix_extraction_member_customer", ExtractionMember.customer_id, ExtractionMember.extraction_id)
+# Contact history for ``recently_contacted``: the used lists of a channel by when they were used.
+Index("ix_extraction_channel_used_at", Extraction.channel, Extraction.used_at)
 # Suppression reads every customer's current consent on one channel: this index hands the channel's
 # records over in (customer, newest first) order without touching the table (``granted`` is
 # included), so PostgreSQL takes the newest per customer with DISTINCT ON and no sort (migration 0005).
