@@ -26,9 +26,9 @@ pytestmark = [
 
 # The page's width, and the elements that stick out of the window (to name them in a failure).
 MEASURE = """() => {
-  const width = innerWidth;
+  const width = innerWidth, scroll = document.documentElement.scrollWidth;
   const culprits = [];
-  for (const el of document.querySelectorAll('body *')) {
+  if (scroll > width) for (const el of document.querySelectorAll('body *')) {
     const r = el.getBoundingClientRect();
     if (r.right > width + 1 && r.width > 0 && !el.closest('.table-wrap')) {
       const p = el.parentElement && el.parentElement.getBoundingClientRect();
@@ -36,7 +36,7 @@ MEASURE = """() => {
         + ' → ' + Math.round(r.right) + 'px');
     }
   }
-  return {scroll: document.documentElement.scrollWidth, width, culprits: culprits.slice(0, 4)};
+  return {scroll, width, culprits: culprits.slice(0, 4)};
 }"""
 
 # Korean text (Hangul) in a box narrower than two syllables, i.e. a word broken syllable by syllable.
