@@ -78,7 +78,8 @@ def test_the_maxima_themselves_are_accepted(app):
 def test_huge_lines_cannot_reach_the_pages_that_sum_them(app, client):
     """Ten lines of 10^18 KRW used to be accepted and then make every page that sums sales a 500."""
     token = api_token_for("hq@example.com")
-    data = csv_bytes([row(code=f"C000000{i}", qty=1, price=10**18) for i in range(10)], header=HEADER_EN)
+    e18 = '"1,000,000,000,000,000,000"'  # 10^18 fits an int64; ten of them summed do not
+    data = csv_bytes([row(code=f"C000000{i}", qty=1, price=e18, amount=e18) for i in range(10)], header=HEADER_EN)
     resp = client.post("/api/v1/sales-reports", headers=bearer(token), content_type="multipart/form-data",
                        data={"file": (io.BytesIO(data), "r.csv"), "mode": "lenient"})
     assert resp.status_code == 422, resp.get_json()
