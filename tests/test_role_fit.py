@@ -77,6 +77,32 @@ def test_a_distributors_new_customer_form_preselects_their_code_and_offers_only_
     assert sql("SELECT COUNT(*) FROM customer")[0][0] == before + 1
 
 
+def test_a_distributor_without_downline_is_locked_to_their_own_code(app, client):
+    """One choice only — their own code — and a forged other code is refused, nothing saved."""
+    from portal.models import Partner as P
+    from portal.security import DISTRIBUTOR
+    from portal.users.service import create_user, grant_local
+    from tests.conftest import PASSWORD
+
+    sponsors = select(P.sponsor_id).where(P.sponsor_id.is_not(None))
+    leaf = db.session.execute(select(P).join(PartnerGroup, PartnerGroup.id == P.group_id).where(
+        PartnerGroup.code == "G02", P.active.is_(True), P.level == "distributor", ~P.id.in_(sponsors))
+        .order_by(P.code).limit(1)).scalar_one()
+    user = create_user("leaf@example.com", "잎 디스트리뷰터", PASSWORD, partner=leaf)
+    grant_local(user, DISTRIBUTOR, leaf)
+    db.session.commit()
+    login(client, "leaf@example.com")
+    html = client.get("/customers/new").get_data(as_text=True)
+    assert _options(html, "partner_code") == [(leaf.code, True)]
+    token = csrf_token(client, "/customers/new")
+    before = sql("SELECT COUNT(*) FROM customer")[0][0]
+    resp = client.post("/customers/new", data={"csrf_token": token, "name": "위조", "partner_code": "G02-0001"})
+    assert resp.status_code == 400 and sql("SELECT COUNT(*) FROM customer")[0][0] == before
+    resp = client.post("/customers/new", data={"csrf_token": token, "name": "잎고객", "partner_code": leaf.code})
+    assert resp.status_code == 302
+    assert sql("SELECT p.code FROM customer c JOIN partner p ON p.id = c.partner_id WHERE c.name = '잎고객'") == [(leaf.code,)]
+
+
 def test_a_leaders_form_offers_the_groups_distributors_and_a_store_keeps_the_free_field(users):
     html = users[LEADER1].get("/customers/new").get_data(as_text=True)
     options = _options(html, "partner_code")

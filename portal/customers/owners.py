@@ -45,7 +45,7 @@ def serves_own_line_only(user: Any, permission: str = "customer.edit") -> bool:
 
 def _distributors(user: Any, permission: str, cap: int) -> list[Any]:
     return list(db.session.execute(
-        select(Partner.code, Partner.name).where(partner_scope(user, permission), Partner.active.is_(True))
+        select(Partner.id, Partner.code, Partner.name).where(partner_scope(user, permission), Partner.active.is_(True))
         .order_by(Partner.path).limit(cap + 1)).all())
 
 
@@ -58,9 +58,12 @@ def line_owners(user: Any) -> LineOwners | None:
     rows = _distributors(user, "customer.edit", MENU_CAP)
     if not rows or len(rows) > MENU_CAP:
         return None
+    # Pre-selected: the user's own distributor record, else the distributor they were granted.
     granting = roles_granting("customer.edit")
-    own = next((lr.partner.code for lr in user.local_roles if lr.role in granting and lr.partner is not None), "")
-    return LineOwners([(r.code, f"{r.code} {r.name}") for r in rows], own if own in {r.code for r in rows} else "")
+    candidates = [user.partner_id, *(lr.partner_id for lr in user.local_roles if lr.role in granting)]
+    codes = {r.id: r.code for r in rows}
+    own = next((codes[i] for i in candidates if i in codes), "")
+    return LineOwners([(r.code, f"{r.code} {r.name}") for r in rows], own)
 
 
 def distributor_filter_choices(user: Any, permission: str = "customer.view") -> list[Any] | None:
