@@ -1,0 +1,137 @@
+"""``make run`` on a fresh clone (issue 13, items 20 and 21): ``flask portal demo`` leaves current
+sales, computed scores that mean something, and Korean data — on SQLite and PostgreSQL.
+
+What a first visitor used to see: an empty Analytics page and Scores tabs until someone ran
+``portal analytics refresh``; sales that stopped on 2026-10-31 whatever the day; and, once
+refreshed, a degenerate BG/NBD fit calling every customer — including ones gone for two years —
+100 % likely still active, because the demo's customers never left.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import pytest
+
+from portal.extensions import db
+from tests.conftest import login, make_app, scalar, sql
+from tests.dbs import fresh_empty_db
+
+# Enough customers for a few hundred gone more than two years; small enough for a test (~5 s).
+CUSTOMERS = 1500
+
+
+@pytest.fixture(scope="module")
+def demo_app(tmp_path_factory):
+    """``flask portal demo`` on a brand-new migrated database — what ``make run`` does — loaded
+    once for the module (the tests only read it)."""
+    from portal.migrations_support import upgrade_core
+
+    tmp = tmp_path_factory.mktemp("demo")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PORTAL_INSTANCE_PATH", str(tmp / "instance"))
+        url, drop = fresh_empty_db(tmp)
+        app = make_app(url)
+        with app.app_context():
+            upgrade_core()
+            result = app.test_cli_runner().invoke(args=["portal", "demo", "--customers", str(CUSTOMERS)])
+            assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+            assert "customer scores: Scored" in result.output
+            yield app
+            db.session.remove()
+            db.engine.dispose()
+        drop()
+
+
+def _day(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def test_the_demo_runs_up_to_yesterday_in_seoul_and_is_scored(demo_app):
+    from portal.bounds import local_today
+
+    yesterday = local_today() - timedelta(days=1)
+    last, first = sql("SELECT MAX(sold_at), MIN(sold_at) FROM sale_line")[0]
+    assert _day(last) == yesterday  # every chart is current on the day `make run` is run
+    assert (yesterday - _day(first)).days > 2 * 365  # long enough for customers gone two years
+    # Sales in every one of the last 12 months: no chart drops to zero.
+    months = {(_day(d).year, _day(d).month) for (d,) in sql("SELECT DISTINCT sold_at FROM sale_line")}
+    cursor = yesterday.replace(day=1)
+    for _ in range(12):
+        assert (cursor.year, cursor.month) in months, cursor
+        cursor = (cursor - timedelta(days=1)).replace(day=1)
+    # Scores computed by the demo itself, as of today, for everyone who bought.
+    run_status, as_of = sql("SELECT status, as_of FROM analytics_run ORDER BY id DESC LIMIT 1")[0]
+    assert run_status == "done" and _day(as_of) == local_today()
+    assert scalar("SELECT COUNT(*) FROM customer_score") == scalar("SELECT COUNT(DISTINCT customer_id) FROM sale_line") > 0
+
+
+def test_demo_p_alive_spreads_and_long_gone_customers_are_unlikely_alive(demo_app):
+    rows = sql("SELECT p_alive, recency_days FROM customer_score")
+    alive = [p for p, _ in rows]
+    assert all(p is not None for p in alive)  # the fit is not degenerate on the demo
+    assert sum(p < 0.5 for p in alive) / len(alive) > 0.3  # a substantial share likely gone
+    assert sum(p > 0.8 for p in alive) / len(alive) > 0.15  # and a substantial share likely active
+    # Every tenth of the range is used, not just 100 %.
+    assert len({min(int(p * 10), 9) for p in alive}) == 10
+    gone = [p for p, recency in rows if recency > 730]
+    assert len(gone) > 50
+    assert sum(p < 0.3 for p in gone) / len(gone) > 0.9
+
+
+def test_first_visit_shows_the_analytics_page_and_a_scores_tab(demo_app):
+    client = demo_app.test_client()
+    login(client, "store1@example.com")
+    html = client.get("/analytics/").get_data(as_text=True)
+    assert 'data-testid="analytics-empty"' not in html and 'data-testid="stat-scored"' in html
+    assert 'id="chart-alive"' in html and 'id="chart-check"' in html
+    cid = scalar("SELECT s.customer_id FROM customer_score s JOIN customer c ON c.id = s.customer_id "
+                 "JOIN org_unit o ON o.id = c.branch_id WHERE o.code = 'B001' ORDER BY s.customer_id LIMIT 1")
+    tab = client.get(f"/customers/{cid}?tab=scores").get_data(as_text=True)
+    assert 'data-testid="score-explanation"' in tab and 'data-testid="score-empty"' not in tab
+
+
+def test_demo_is_deterministic_for_a_day_and_follows_the_day(tmp_path, monkeypatch):
+    """Same day, same data; another day, the same story ending on that day."""
+    from portal.demo.loader import load_demo
+    from portal.migrations_support import upgrade_core
+
+    def load(end: date) -> list[tuple]:
+        url, drop = fresh_empty_db(tmp_path)
+        monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / f"i{end}"))
+        app = make_app(url)
+        try:
+            with app.app_context():
+                upgrade_core()
+                load_demo(customers=150, lines_per_customer=6, echo=lambda _m: None, install_plugins=False, end=end)
+                rows = sql("SELECT l.customer_id, l.sold_at, p.sku, l.quantity, l.amount FROM sale_line l "
+                           "JOIN product p ON p.id = l.product_id ORDER BY l.id")
+                db.session.remove()
+                db.engine.dispose()
+        finally:
+            drop()
+        return [(cid, _day(sold), sku, qty, int(amount)) for cid, sold, sku, qty, amount in rows]
+
+    day = date(2026, 3, 15)
+    first, again, later = load(day), load(day), load(day + timedelta(days=40))
+    assert first == again and len(first) > 500
+    assert max(r[1] for r in first) <= day and max(r[1] for r in later) <= day + timedelta(days=40)
+    assert max(r[1] for r in later) > day
+
+
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+UNITS = {"ml", "SPF", "cm"}  # as written on Korean packaging ("수분 크림 50ml", "선크림 SPF50")
+
+
+def test_demo_data_seen_in_the_korean_ui_is_korean(demo_app):
+    texts = [r[0] for r in sql("SELECT name FROM org_unit")]
+    texts += [r[0] for r in sql("SELECT name FROM partner_group")]
+    texts += [r[0] for r in sql("SELECT name_ko FROM category")]
+    texts += [r[0] for r in sql("SELECT name FROM household")]
+    texts += [r[0] for r in sql("SELECT DISTINCT reason FROM quality_issue")]
+    texts += [r[0] for r in sql("SELECT name FROM customer LIMIT 200")]
+    english = [t for t in texts if LATIN_WORD.search(t or "")]
+    assert not english, english[:5]
+    products = [r[0] for r in sql("SELECT name FROM product")]
+    assert not [p for p in products if set(LATIN_WORD.findall(p)) - UNITS]
