@@ -112,3 +112,34 @@ def test_no_page_is_wider_than_a_phone_or_a_laptop(ui_app, server, browser, emai
         assert not problems, f"{email}:\n  " + "\n  ".join(problems)
     finally:
         context.close()
+
+
+def test_the_filing_board_scrolls_in_its_box_with_the_branch_column_in_view(server, browser):
+    """The board (a column per day) is wider than a laptop: the page stays put, the table scrolls
+    in its box, and the branch names stay visible while it does."""
+    context = browser.new_context(base_url=server, locale="ko-KR", viewport=LAPTOP)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        page.goto("/login")
+        page.fill("input[name=email]", "hq@example.com")
+        page.fill("input[name=password]", PASSWORD)
+        page.get_by_test_id("login-submit").click()
+        page.wait_for_url("**/dashboard")
+        for size in (LAPTOP, PHONE):
+            page.set_viewport_size(size)
+            page.goto("/sales/board")
+            state = page.evaluate("""() => {
+              const table = document.querySelector('[data-testid=status-board]');
+              const wrap = table.closest('.table-wrap');
+              wrap.scrollLeft = wrap.scrollWidth;
+              const box = wrap.getBoundingClientRect(), name = table.querySelector('tbody th').getBoundingClientRect();
+              return {page: document.documentElement.scrollWidth, width: innerWidth, table: table.scrollWidth,
+                      box: wrap.clientWidth, scrolled: wrap.scrollLeft, nameLeft: name.left - box.left,
+                      nameRight: name.right - box.left};
+            }""")
+            assert state["page"] <= state["width"], state
+            assert state["table"] > state["box"] and state["scrolled"] > 0, state  # it does scroll, in its box
+            assert 0 <= state["nameLeft"] and state["nameRight"] <= state["box"], state  # branch still in view
+    finally:
+        context.close()
