@@ -64,7 +64,7 @@ def test_hq_creates_branch_and_partner(app, client):
     assert b013.path == _unit("R01").path + f"{b013.id}/" and b013.depth == 2
     dup = post_form(client, "/org/units/new", {"code": "B013", "name": "x", "kind": "branch", "parent_code": "R01"},
                     form_page="/org/units/new")
-    assert dup.status_code == 400 and "taken" in dup.get_data(as_text=True)
+    assert dup.status_code == 400 and "B013은(는) 이미 사용 중입니다." in dup.get_data(as_text=True)
     under_branch = post_form(client, "/org/units/new", {"code": "B014", "name": "x", "kind": "branch", "parent_code": "B001"},
                              form_page="/org/units/new")
     assert under_branch.status_code == 400

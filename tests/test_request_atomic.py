@@ -39,7 +39,9 @@ def test_a_failed_org_unit_edit_keeps_no_rename(app, client):
         "parent_code": "R01",  # below itself: refused after the rename was recorded
     })
     assert resp.status_code == 400
-    assert "이름만 바뀜" in resp.get_data(as_text=True)  # the form keeps what was typed
+    page = resp.get_data(as_text=True)
+    assert "이름만 바뀜" in page  # the form keeps what was typed
+    assert "자기 자신의 하위로는 옮길 수 없습니다." in page  # and says why, in the user's language
     db.session.expire_all()
     r01 = _unit("R01")
     assert (r01.name, r01.parent_id, r01.path) == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from .. import audit
@@ -10,7 +11,7 @@ from ..models import OrgUnit, Partner, PartnerGroup
 
 
 class OrgError(Exception):
-    pass
+    """A refused org-tree change; the message (translated) is shown next to the form."""
 
 
 def _place(node, parent) -> None:
@@ -24,12 +25,12 @@ def create_unit(code: str, name: str, kind: str, parent_code: str | None, addres
                 phone: str | None = None) -> OrgUnit:
     code = code.strip().upper()
     if db.session.execute(select(OrgUnit.id).where(OrgUnit.code == code)).first():
-        raise OrgError(f"Code {code} is taken.")
+        raise OrgError(_("Code %(code)s is taken.", code=code))
     parent = db.session.execute(select(OrgUnit).where(OrgUnit.code == parent_code)).scalar_one_or_none() if parent_code else None
     if kind != "hq" and parent is None:
-        raise OrgError("Choose a parent unit.")
+        raise OrgError(_("Choose a parent unit."))
     if parent is not None and parent.kind == "branch":
-        raise OrgError("A branch cannot contain other units.")
+        raise OrgError(_("A branch cannot contain other units."))
     unit = OrgUnit(code=code, name=name.strip(), kind=kind, parent_id=parent.id if parent else None,
                    address=address or None, phone=phone or None)
     db.session.add(unit)
@@ -47,7 +48,7 @@ def update_unit(unit: OrgUnit, name: str, address: str | None, phone: str | None
 def create_group(code: str, name: str, leader_name: str) -> PartnerGroup:
     code = code.strip().upper()
     if db.session.execute(select(PartnerGroup.id).where(PartnerGroup.code == code)).first():
-        raise OrgError(f"Code {code} is taken.")
+        raise OrgError(_("Code %(code)s is taken.", code=code))
     group = PartnerGroup(code=code, name=name.strip())
     db.session.add(group)
     db.session.flush()
@@ -62,7 +63,7 @@ def create_partner(group: PartnerGroup, name: str, sponsor_code: str | None, pho
     if sponsor_code:
         sponsor = db.session.execute(select(Partner).where(Partner.code == sponsor_code, Partner.group_id == group.id)).scalar_one_or_none()
         if sponsor is None:
-            raise OrgError("The sponsor must be in the same group.")
+            raise OrgError(_("The sponsor must be in the same group."))
     n = db.session.execute(select(func.count()).where(Partner.group_id == group.id)).scalar_one()
     code = f"{group.code}-{n + 1:04d}"
     partner = Partner(group_id=group.id, code=code, name=name.strip(), sponsor_id=sponsor.id if sponsor else None,
@@ -85,7 +86,7 @@ def move_subtree(node, new_parent) -> int:
 
     model = type(node)
     if new_parent is not None and new_parent.path.startswith(node.path):
-        raise OrgError("A node cannot move below itself.")
+        raise OrgError(_("A unit or distributor cannot move below itself."))
     old_path = node.path
     new_path = f"{new_parent.path if new_parent else '/'}{node.id}/"
     if new_path == old_path:
@@ -109,11 +110,11 @@ def update_partner(partner: Partner, name: str, phone: str | None, active: bool,
     current = partner.sponsor.code if partner.sponsor else None
     if (sponsor_code or None) != current:
         if not sponsor_code:
-            raise OrgError("Only the group's top leader has no sponsor.")
+            raise OrgError(_("Only the group's top leader has no sponsor."))
         sponsor = db.session.execute(select(Partner).where(Partner.code == sponsor_code,
                                                            Partner.group_id == partner.group_id)).scalar_one_or_none()
         if sponsor is None:
-            raise OrgError("The sponsor must be in the same group.")
+            raise OrgError(_("The sponsor must be in the same group."))
         moved = move_subtree(partner, sponsor)
         changes["sponsor"] = (current, sponsor_code)
         changes["moved_rows"] = (None, moved)
@@ -124,9 +125,9 @@ def update_partner(partner: Partner, name: str, phone: str | None, active: bool,
 def move_unit(unit: OrgUnit, parent_code: str) -> None:
     parent = db.session.execute(select(OrgUnit).where(OrgUnit.code == parent_code)).scalar_one_or_none()
     if parent is None or parent.kind == "branch":
-        raise OrgError("Choose a region or HQ as the parent.")
+        raise OrgError(_("Choose a region or HQ as the parent."))
     if unit.kind == "hq":
-        raise OrgError("HQ is the root of the tree.")
+        raise OrgError(_("HQ is the root of the tree."))
     if unit.parent_id == parent.id:
         return
     before = unit.parent.code if unit.parent else None
