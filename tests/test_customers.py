@@ -556,7 +556,10 @@ def test_csv_export_neutralizes_formula_cells(shared_app, users):
     assert raw.startswith("\ufeff".encode()), "UTF-8 BOM so Excel reads Korean correctly"
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8")[1:])))
     header = rows[0]
-    assert header[:3] == ["code", "name", "phone"]
+    assert header[:3] == ["고객 번호", "이름", "전화번호"]  # in the user's language (Korean by default)
+    from portal.customers.service import EXPORT_COLUMNS
+
+    header = list(EXPORT_COLUMNS)  # the checks below name the columns by code
     by_code = {r[0]: dict(zip(header, r, strict=True)) for r in rows[1:]}
     for i, payload in enumerate(FORMULAS):
         row = by_code[f"X{i:07d}"]
