@@ -1,5 +1,6 @@
 # Partner Portal — two commands: `make run` and `make test`.
 PYTHON ?= python3
+PORT   ?= 5000
 VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
@@ -27,11 +28,11 @@ translations-update: $(STAMP)
 	  --project "Partner Portal" --copyright-holder "Partner Portal" -o portal/translations/messages.pot .
 	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations --no-wrap --ignore-obsolete --no-fuzzy-matching
 
-## make run: install, migrate, load the demo (only into an empty database), serve on :5000
+## make run: install, migrate, load the demo (only into an empty database), serve on :$(PORT) (make run PORT=8080)
 run: $(STAMP) translations
 	$(FLASK) portal db upgrade
 	$(FLASK) portal demo
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 ## make test: the whole suite on SQLite, and on PostgreSQL too when PORTAL_TEST_POSTGRES_URL is set
 test: $(STAMP) translations

@@ -135,3 +135,20 @@ def test_demo_data_seen_in_the_korean_ui_is_korean(demo_app):
     assert not english, english[:5]
     products = [r[0] for r in sql("SELECT name FROM product")]
     assert not [p for p in products if set(LATIN_WORD.findall(p)) - UNITS]
+
+
+@pytest.mark.parametrize(("args", "env", "port"), [([], {}, "5000"), (["PORT=8123"], {}, "8123"), ([], {"PORT": "8124"}, "8124")])
+def test_make_run_serves_on_port_or_5000(args, env, port):
+    """``make run PORT=8080`` (or PORT in the environment) instead of a fixed 5000."""
+    import os
+    import shutil
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    out = subprocess.run(["make", "-n", "run", *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, **env}, check=True).stdout
+    serve = [line for line in out.splitlines() if " run --host " in line]
+    assert serve and serve[-1].endswith(f"--port {port}")
