@@ -223,3 +223,9 @@ def test_a_rejection_report_has_headers_in_the_users_language(ui_app):
     report = re.search(r'href="(/sales/reports/\d+/rejections\.csv)"', resp.get_data(as_text=True))
     assert report, "no rejection report link"
     assert _csv_header(client.get(report.group(1))) == ["행", "열", "값", "문제"]
+
+    # The import's audit entry reads in Korean too (its summary is stored in English).
+    html = logged_in(ui_app, "admin@example.com").get("/manage/audit?action=sales_report.").get_data(as_text=True)
+    row = " ".join(visible_text(re.search(r'<tr data-testid="audit-row".*?</tr>', html, re.S).group(0)))
+    assert "판매일보 가져오기" in row and "B001 2026-11-03: 판매 1건" in row and "(정상 행만 가져오기)" in row, row
+    assert leaks(html) == []

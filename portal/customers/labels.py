@@ -44,6 +44,7 @@ LABELS = {
         "customer.pseudonymized": _l("Customer pseudonymised"),
         "customer.quality_flagged": _l("Data flagged for checking"),
         "customer.quality_resolved": _l("Data check resolved"),
+        "sales_report.imported": _l("Daily report imported"), "sales_report.replaced": _l("Daily report replaced"),
         "sales_report.rejected": _l("Daily report refused"),
         "org.unit_created": _l("Unit created"), "org.unit_updated": _l("Unit changed"), "org.unit_moved": _l("Unit moved"),
         "org.group_created": _l("Partner group created"), "org.partner_created": _l("Distributor created"),
@@ -126,6 +127,19 @@ for _action, _pattern, _message in [
      _l("%(name)s: %(n)s customers by %(channel)s")),
     ("extraction.used", r"(?P<name>.*): (?P<n>\d+) customers by (?P<channel>\w+)",
      _l("%(name)s: %(n)s customers by %(channel)s")),
+    ("sales_report.rejected", r"(?P<branch>\S+) (?P<day>\S+): (?P<bad>\d+)/(?P<rows>\d+) rows refused \((?P<report_mode>\w+)\)",
+     _l("%(branch)s %(day)s: %(bad)s of %(rows)s rows refused (%(report_mode)s)")),
+    *[(action, r"(?P<branch>\S+) (?P<day>\S+): (?P<lines>\d+) lines, (?P<new>\d+) new customers, (?P<bad>\d+) rows "
+               r"refused \((?P<report_mode>\w+)\)", _l("%(branch)s %(day)s: %(lines)s lines, %(new)s new customers, "
+                                                       "%(bad)s rows refused (%(report_mode)s)"))
+      for action in ("sales_report.imported", "sales_report.replaced")],
+    ("sales_report.replaced", r"(?P<branch>\S+) (?P<day>\S+): (?P<lines>\d+) lines, (?P<new>\d+) new customers, "
+                              r"(?P<bad>\d+) rows refused \((?P<report_mode>\w+)\); replaces #(?P<old>\d+)",
+     _l("%(branch)s %(day)s: %(lines)s lines, %(new)s new customers, %(bad)s rows refused (%(report_mode)s); "
+        "replaces #%(old)s")),
+    ("customer.merged", r"(?P<code>\S+) (?P<name>.*) → (?P<survivor>\S+): (?P<lines>\d+) sale lines, (?P<consents>\d+) "
+                        r"consents, (?P<issues>\d+) quality issues",
+     _l("%(code)s %(name)s → %(survivor)s: %(lines)s sale lines, %(consents)s consents, %(issues)s data checks moved")),
     ("addon.uninstalled", r"(?P<name>\S+) purge=True", _l("%(name)s, its data deleted")),
     ("addon.uninstalled", r"(?P<name>\S+) purge=False", _l("%(name)s, its data kept")),
 ]:
