@@ -240,3 +240,16 @@ def test_rejected_rows_keep_nothing_partial(app):
                             mode="lenient")
         assert result.status == "committed" and (result.accepted, result.rejected) == (1, 1)
         assert lines_of(result.report_id) == 1
+
+
+def test_report_list_filters_take_any_date_without_error(app, client):
+    """The reports list compares dates in SQL only, so the extremes are plain filters, not 500s."""
+    with app.app_context():
+        assert run_import(csv_bytes([row(code="C0000001")])).status == "committed"
+    query = "date_from=0001-01-01&date_to=9999-12-31&branch=B001"
+    token = api_token_for("hq@example.com")
+    assert client.get(f"/api/v1/sales-reports?{query}", headers=bearer(token)).status_code == 200
+    oldest = client.get(f"/api/v1/sales-reports?date_from=0001-01-01&date_to={DAY}", headers=bearer(token))
+    assert [r["report_date"] for r in oldest.get_json()["items"]] == [DAY]
+    login(client, "hq@example.com")
+    assert client.get(f"/sales/reports?{query}").status_code == 200
