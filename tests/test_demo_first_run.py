@@ -152,3 +152,25 @@ def test_make_run_serves_on_port_or_5000(args, env, port):
                          env={**os.environ, **env}, check=True).stdout
     serve = [line for line in out.splitlines() if " run --host " in line]
     assert serve and serve[-1].endswith(f"--port {port}")
+
+
+def test_dashboard_trend_is_current_and_marks_the_partial_month(demo_app):
+    """Twelve full months with sales up to last month (the fixed-date demo drew zeros since
+    October 2026), and the month in progress named as partial rather than drawn as a fall."""
+    import json
+
+    from portal.dashboard.portlets import last_full_months
+
+    client = demo_app.test_client()
+    login(client, "hq@example.com")
+    html = client.get("/dashboard").get_data(as_text=True)
+    trend = json.loads(re.search(r'id="chart-trend">(.*?)</script>', html, re.S).group(1))
+    amounts = trend["data"]["datasets"][0]["data"]
+    assert len(amounts) == 12 and min(amounts) > 0
+    _start, end = last_full_months(12)
+    assert f"{end:%Y-%m}" not in trend["data"]["labels"]
+    assert trend["options"]["plugins"]["subtitle"]["display"] is True
+    assert f"{end:%Y-%m}" in trend["options"]["plugins"]["subtitle"]["text"]
+    note = re.search(r'data-testid="trend-partial">(.*?)</p>', html, re.S).group(1)
+    so_far = scalar("SELECT COALESCE(SUM(amount), 0) FROM sale_line WHERE sold_at >= :d", d=end)
+    assert f"{end:%Y-%m}" in note and f"{int(so_far):,}" in note
