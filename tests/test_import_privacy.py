@@ -18,7 +18,7 @@ import json
 import pytest
 
 from portal.sales.lines import EXPORT_COLUMNS
-from tests.conftest import api_token_for, bearer, login, scalar, sql
+from tests.conftest import api_token_for, bearer, login, post_form, scalar, sql
 from tests.test_sales_import import DAY, DAY2, csv_bytes, execute, row, run_import
 
 STORE1 = "store1@example.com"
@@ -82,6 +82,17 @@ def test_the_owner_sees_the_offer_in_its_fix_queue(app):
     # store1 may not fix another branch's customer: the offer is not in its queue.
     mine = fix_queue(find_user(STORE1), QueueFilters(), 1, 500)
     assert c.id not in {r.id for r in mine.page.items}
+    # The owner takes the offer from the queue: the offer and the automatic issue are both settled.
+    execute("INSERT INTO quality_issue (customer_id, field, reason, created_at) "
+            "VALUES (:i, 'email', 'No valid e-mail address.', CURRENT_TIMESTAMP)", i=c.id)
+    client = app.test_client()
+    login(client, "hq@example.com")
+    resp = post_form(client, f"/quality/fix/{c.id}?branch={branch}", {"email": OFFERED_EMAIL},
+                     form_page=f"/quality/fix?branch={branch}")
+    assert resp.status_code == 302
+    assert scalar("SELECT email FROM customer WHERE id = :i", i=c.id) == OFFERED_EMAIL
+    assert scalar("SELECT COUNT(*) FROM quality_issue WHERE customer_id = :i AND field = 'email' "
+                  "AND resolved_at IS NULL", i=c.id) == 0
 
 
 def test_sale_lines_hide_the_foreign_customer_everywhere(app):

@@ -359,13 +359,16 @@ def check_quality(customer: Customer, user: Any = None, fields: set[str] | None 
     for field, (bad, reason) in checks.items():
         if fields is not None and field not in fields:
             continue
-        open_issue = next((q for q in customer.quality_issues if q.field == field and q.resolved_at is None), None)
-        if bad and open_issue is None:
+        open_issues = [q for q in customer.quality_issues if q.field == field and q.resolved_at is None]
+        if bad and not open_issues:
             customer.quality_issues.append(QualityIssue(field=field, reason=reason,
                                                         created_by_id=getattr(user, "id", None)))
-        elif not bad and open_issue is not None:
-            open_issue.resolved_at = utcnow()
-            open_issue.resolved_by_id = getattr(user, "id", None)
+        elif not bad:
+            # Every open issue of a field that now holds a valid value: the automatic one and any
+            # offer from another branch's sales report (portal.sales.importer) alike.
+            for issue in open_issues:
+                issue.resolved_at = utcnow()
+                issue.resolved_by_id = getattr(user, "id", None)
 
 
 def flag_quality(user: Any, customer: Customer, field: str, reason: str) -> QualityIssue:
