@@ -174,10 +174,18 @@ def test_the_audit_log_shows_labels_not_codes_or_python_reprs(ui_app):
     assert "패밀리 카드에 구성원 추가" in pooled and "카드 9410000000000017: 120포인트 합산" in pooled, pooled
     assert leaks(html) == []
 
+    # The access log names the customer tab read and the list page, not "tab=consent" / "q= page=1".
+    customer = re.search(r'href="(/customers/\d+)"', client.get("/customers/").get_data(as_text=True)).group(1)
+    client.get(f"{customer}?tab=consent")
+    access = " ".join(visible_text(client.get("/manage/audit?log=access").get_data(as_text=True)))
+    assert "상세 조회" in access and "수신 동의 탭" in access and "목록 조회" in access and "고객 목록 1쪽" in access, access
+    assert "tab=" not in access and "q=" not in access, access
+
     post_form(client, "/language", {"lang": "en", "next": "/manage/audit"}, form_page="/manage/audit")
     html = client.get("/manage/audit").get_data(as_text=True)
     assert "Add-on settings changed" in html and "Scores refreshed" in html and "Branch Staff on B001" in html
     assert "card 9410000000000017: 120 points pooled" in html and "Phone: sms: yes, E-mail: no → sms: no" in html
+    post_form(client, "/language", {"lang": "ko", "next": "/manage/audit"}, form_page="/manage/audit")  # as it was
 
 
 def _csv_header(resp) -> list[str]:
@@ -205,6 +213,7 @@ def test_downloads_have_headers_in_the_users_language(ui_app):
     assert _csv_header(client.get("/customers/export.csv"))[:3] == ["Customer no.", "Name", "Phone"]
     assert _xlsx_header(client.get("/sales/lines/export.xlsx?date_from=2026-10-01&date_to=2026-10-31"))[:2] == \
         ["Sale date", "Branch"]
+    post_form(client, "/language", {"lang": "ko", "next": "/customers/"}, form_page="/customers/")  # as it was
 
 
 def test_a_rejection_report_has_headers_in_the_users_language(ui_app):
@@ -212,7 +221,6 @@ def test_a_rejection_report_has_headers_in_the_users_language(ui_app):
     from tests.test_browser import REPORT_HEADER, _report
 
     client = logged_in(ui_app, "store1@example.com")
-    post_form(client, "/language", {"lang": "ko", "next": "/sales/upload"}, form_page="/sales/upload")
     bad = "2026-11-3x,B001,R-0002,,이서준,010-5555-0202,,서울특별시 서초구 서초대로 77,06611,HEA-001,health,1,32000,32000"
     good = "2026-11-03,B001,R-0001,,김하늘,010-5555-0101,,서울특별시 강남구 테헤란로 152,06236,HEA-001,health,2,32000,64000"
     assert REPORT_HEADER.startswith("판매일자")

@@ -34,6 +34,7 @@ CODE_LABELS = {
     "record": {"loy_account": _l("Points account"), "loy_entry": _l("Points entry"), "loy_tier": _l("Tier"),
                "loy_reward": _l("Reward"), "loy_promotion": _l("Promotion"), "loy_approval": _l("Approval")},
     "loyalty_reason": {"expired": _l("Validity ended")},
+    "customer_tab": {"points": _l("Points")},
 }
 # The audit summaries this add-on writes (family.py, redemption.py, views.py), in the reader's language.
 _POINTS_REASON = r"(?P<points>[+-]?\d+) points: (?P<reason>.*)"

@@ -61,6 +61,9 @@ LABELS = {
     "access_action": {"list": _l("List viewed"), "view": _l("Record viewed"), "export": _l("Exported"),
                       "dsr_export": _l("Data-subject export"), "api_list": _l("List read (API)"),
                       "api_view": _l("Record read (API)")},
+    # The customer page's tabs (an access-log "view" entry names the tab that was read).
+    "customer_tab": {"overview": _l("Overview"), "purchases": _l("Purchases"), "scores": _l("Scores"),
+                     "consent": _l("Consent"), "history": _l("History")},
     # What an audit or access-log entry is about (the table of the record).
     "record": {"customer": _l("Customer"), "household": _l("Household"), "user_account": _l("User"),
                "api_token": _l("API token"), "org_unit": _l("Unit"), "partner_group": _l("Partner group"),
@@ -141,6 +144,10 @@ for _action, _pattern, _message in [
                         r"consents, (?P<issues>\d+) quality issues",
      _l("%(code)s %(name)s → %(survivor)s: %(lines)s sale lines, %(consents)s consents, %(issues)s data checks moved")),
     ("addon.uninstalled", r"(?P<name>\S+) purge=True", _l("%(name)s, its data deleted")),
+    # Access-log details ("access." + the access action): the customer tab read, the list searched.
+    ("access.view", r"tab=(?P<customer_tab>\w+)", _l("%(customer_tab)s tab")),
+    ("access.list", r"q= page=(?P<page>\d+)", _l("customer list, page %(page)s")),
+    ("access.list", r"q=(?P<q>.+) page=(?P<page>\d+)", _l("customer search “%(q)s”, page %(page)s")),
     ("addon.uninstalled", r"(?P<name>\S+) purge=False", _l("%(name)s, its data kept")),
 ]:
     register_summary(_action, _pattern, _message)
