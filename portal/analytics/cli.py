@@ -220,12 +220,12 @@ def refresh_command(as_of: datetime | None, horizon_weeks: int, if_stale: bool, 
             issues = f"; problems: {', '.join(p['issues'])}" if p.get("issues") else ""
             values = ", ".join(f"{n} = {p[n]:.4g}" for n in names)
             click.echo(f"  {label + ':':<12} {values}, log-likelihood = {p['loglik']:.1f}{used}{issues}")
+    if "gamma_gamma" in params:
+        p = params["gamma_gamma"]
+        click.echo(f"  Gamma-Gamma: p = {p['p']:.4g}, q = {p['q']:.4g}, v = {p['v']:.4g}")
     check = account.get("check")
     if check:
         errors = ", ".join(f"{k} {v['rmse']:.3f}" for k, v in check["models"].items() if "rmse" in v)
         click.echo(f"  holdout check: {check['holdout_weeks']:g} weeks after {check['calibration_end']}, "
                    f"{check['customers']:,} customers; RMSE {errors}")
-    if "gamma_gamma" in params:
-        p = params["gamma_gamma"]
-        click.echo(f"  Gamma-Gamma: p = {p['p']:.4g}, q = {p['q']:.4g}, v = {p['v']:.4g}")
     click.echo(f"  {run.customers:,} customers scored in {seconds:.1f} s (horizon {run.horizon_weeks} weeks)")
