@@ -130,6 +130,7 @@ def test_demo_data_seen_in_the_korean_ui_is_korean(demo_app):
     texts += [r[0] for r in sql("SELECT name_ko FROM category")]
     texts += [r[0] for r in sql("SELECT name FROM household")]
     texts += [r[0] for r in sql("SELECT DISTINCT reason FROM quality_issue")]
+    texts += [r[0].removesuffix(".csv") for r in sql("SELECT DISTINCT file_name FROM sales_report LIMIT 50")]
     texts += [r[0] for r in sql("SELECT name FROM customer LIMIT 200")]
     english = [t for t in texts if LATIN_WORD.search(t or "")]
     assert not english, english[:5]

@@ -347,7 +347,7 @@ def _sales(rng: random.Random, count: int, categories: list[Category], products:
                               "partner_id": partner_id, "product_id": product.id, "category_id": cat.id,
                               "receipt_no": f"R{sold:%y%m%d}-{receipt % 100000:05d}", "sold_at": sold,
                               "quantity": qty, "unit_price": product.unit_price, "amount": qty * product.unit_price})
-    report_rows = [{"id": rid, "branch_id": b, "report_date": d, "status": "committed", "file_name": "demo",
+    report_rows = [{"id": rid, "branch_id": b, "report_date": d, "status": "committed", "file_name": f"판매일보_{d:%Y%m%d}.csv",
                     "source": "demo", "mode": "strict",
                     "created_at": datetime.combine(d, datetime.min.time()) + timedelta(hours=21)}
                    for (b, d), rid in reports.items()]
