@@ -442,3 +442,27 @@ def test_a_degenerate_fit_is_reported_instead_of_certainty(app, client):
     warning = re.search(r'data-testid="model-degenerate">(.*?)</div>', html, re.S).group(1)
     assert "could not be fitted reliably" in warning and "BG/NBD" in warning
     assert 'data-testid="alive-hist"' not in html  # no P(alive) chart of false certainty
+
+
+def test_a_degenerate_final_fit_falls_back_to_the_next_model(app, monkeypatch):
+    """The check's winner refitted up to as_of may still turn out degenerate: the next model of the
+    ranking is used, never the degenerate one."""
+    import dataclasses
+
+    from portal.analytics import clv_models
+
+    real, spoiled = clv_models.fit_model, []
+
+    def fit_model(name, *args, **kwargs):
+        fit = real(name, *args, **kwargs)
+        if kwargs.get("information", True) and not spoiled:  # the first final fit (not the check's)
+            spoiled.append(name)
+            return dataclasses.replace(fit, issues=("flat",))
+        return fit
+
+    monkeypatch.setattr(clv_models, "fit_model", fit_model)
+    run = refresh()
+    model = run.params["purchase_model"]
+    assert spoiled and model["status"] == "ok" and model["model"] != spoiled[0]
+    assert model["issues"][spoiled[0]] == ["flat"] and run.params[spoiled[0]]["issues"] == ["flat"]
+    assert scalar("SELECT COUNT(*) FROM customer_score WHERE p_alive IS NULL") == 0

@@ -290,7 +290,8 @@ def _simulate_visits(rng: random.Random, first_days: list[date | None], end: dat
     τ ~ Exponential(μ) with μ ~ Gamma(LIFE_SHAPE, rate LIFE_RATE) (about a year on average);
     repeat visits are a Poisson process of rate λ over (first day, min(first day + τ, end)].
     The rates are scaled so that the expected number of visits is ``target_visits``, which keeps
-    the number of lines what the caller asked for whatever the day. Same-day visits collapse.
+    the number of lines about what the caller asked for whatever the day (never below one visit
+    per buyer: asking for fewer lines than buyers gets one-time buyers only). Same-day visits collapse.
     """
     base = [rng.gammavariate(RATE_SHAPE, 1.0) for _ in first_days]
     lifetimes = [rng.expovariate(rng.gammavariate(LIFE_SHAPE, 1.0 / LIFE_RATE)) for _ in first_days]
