@@ -39,14 +39,15 @@ MEASURE = """() => {
   return {scroll, width, culprits: culprits.slice(0, 4)};
 }"""
 
-# Korean text (Hangul) in a box narrower than two syllables, i.e. a word broken syllable by syllable.
+# A Korean word (3+ Hangul syllables) or a date spread over more than one line: a word broken
+# syllable by syllable in a squeezed cell, a date as "2026-" / "11-03".
 BROKEN_KOREAN = """() => {
   const out = [];
   const walker = document.createTreeWalker(document.querySelector('main') || document.body, NodeFilter.SHOW_TEXT);
   const range = document.createRange();
   while (walker.nextNode()) {
     const node = walker.currentNode;
-    const word = (node.textContent.match(/[\\uac00-\\ud7a3]{3,}/) || [])[0];
+    const word = (node.textContent.match(/[\\uac00-\\ud7a3]{3,}|\\d{4}-\\d{2}-\\d{2}/) || [])[0];
     if (!word || !node.parentElement.offsetParent) continue;
     const start = node.textContent.indexOf(word);
     range.setStart(node, start);
@@ -108,7 +109,7 @@ def test_no_page_is_wider_than_a_phone_or_a_laptop(ui_app, server, browser, emai
                     too_wide.append(f"{url} at {size['width']} px: {m['scroll']} px wide ({'; '.join(m['culprits'])})")
                 if size is PHONE and (words := page.evaluate(BROKEN_KOREAN)):
                     broken.append(f"{url}: {', '.join(words)}")
-        problems = [f"wider than the window: {p}" for p in too_wide] + [f"Korean broken inside a word: {p}" for p in broken]
+        problems = [f"wider than the window: {p}" for p in too_wide] + [f"Korean word or date broken across lines: {p}" for p in broken]
         assert not problems, f"{email}:\n  " + "\n  ".join(problems)
     finally:
         context.close()
