@@ -218,3 +218,24 @@ def test_a_walk_in_with_neither_usable_key_nor_name_gets_a_clear_message(app):
     assert result.status == "rejected"
     assert [e["field"] for e in result.errors] == ["customer_name"]
     assert "not valid" in result.errors[0]["message"] and "name" in result.errors[0]["message"]
+
+
+@pytest.mark.parametrize("literal_ids", [True, False])
+def test_identity_mask_holds_for_both_forms_of_the_scope_filter(app, monkeypatch, literal_ids):
+    """A scope over many nodes is a subquery instead of a literal id list: the mask is the same."""
+    import portal.security.permissions as permissions
+    from portal.auth.service import find_user
+    from portal.sales.lines import SaleLineFilters, lines_page, sale_line_query
+
+    c = _foreign_customer()
+    result = run_import(csv_bytes([row(phone=_dashed(c.phone), receipt="LEAK-4"),
+                                   row(code="OWN-1", name="우리고객", receipt="OWN-4")]), user_email=STORE1)
+    assert result.status == "committed", result.errors
+    if not literal_ids:
+        monkeypatch.setattr(permissions, "MAX_LITERAL_IDS", 0)
+    store1 = find_user(STORE1)
+    page = lines_page(sale_line_query(store1, SaleLineFilters(date_from=DAY, date_to=DAY)), 1, 50, store1).page
+    shown = {r.receipt_no: (r.customer_id, r.customer_code, r.customer_name) for r in page.items}
+    assert shown["LEAK-4"] == (None, None, None)
+    own = scalar("SELECT id FROM customer WHERE code = 'OWN-1'")
+    assert shown["OWN-4"] == (own, "OWN-1", "우리고객")
