@@ -466,3 +466,14 @@ def test_a_degenerate_final_fit_falls_back_to_the_next_model(app, monkeypatch):
     assert spoiled and model["status"] == "ok" and model["model"] != spoiled[0]
     assert model["issues"][spoiled[0]] == ["flat"] and run.params[spoiled[0]]["issues"] == ["flat"]
     assert scalar("SELECT COUNT(*) FROM customer_score WHERE p_alive IS NULL") == 0
+
+
+def test_scores_tab_names_the_model_the_refresh_used(app, client):
+    run = refresh()
+    label = {"pareto_nbd": "Pareto/NBD", "mbgnbd": "MBG/NBD", "bgnbd": "BG/NBD"}[run.params["purchase_model"]["model"]]
+    cid = scalar("SELECT s.customer_id FROM customer_score s JOIN customer c ON c.id = s.customer_id "
+                 "JOIN org_unit o ON o.id = c.branch_id WHERE o.code = 'B001' ORDER BY s.customer_id LIMIT 1")
+    login(client, "store1@example.com")
+    english(client)
+    html = client.get(f"/customers/{cid}?tab=scores").get_data(as_text=True)
+    assert f"Estimated by the {label} and Gamma-Gamma models" in html

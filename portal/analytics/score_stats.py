@@ -174,7 +174,9 @@ def customer_panel(customer_id: int) -> dict[str, Any]:
     about = None
     if score is not None and score.expected_value is not None:
         about = _round_2(score.expected_value)
+    model = purchase_model(run)
     return {"score": score, "run": run, "latest": latest_run(), "about_value": about,
+            "model_label": model["label"] if model and model.get("label") else MODEL_LABELS["bgnbd"],
             "segment_label": SEGMENT_LABELS.get(score.rfm_segment, score.rfm_segment) if score else None,
             "segment_hint": SEGMENT_HINTS.get(score.rfm_segment, "") if score else None}
 
