@@ -250,7 +250,7 @@ def choose_purchase_model(daily: pd.DataFrame, summary: pd.DataFrame, as_of: dat
     account: dict[str, Any] = {
         "model": chosen, "label": clv_models.MODEL_LABELS.get(chosen or "", None), "chosen_by": chosen_by,
         "status": "ok" if chosen else "degenerate", "fitted_on": int(len(x)),
-        "check": check.public() if check else None,
+        "check": _finite(check.public()) if check else None,  # JSON columns take no NaN or inf
         # What went wrong per model: the final fit's verdict where there is one, else the check's.
         "issues": ({m: list(r.get("issues", [])) for m, r in check.models.items()} if check else {})
                   | {m: list(f.issues) for m, f in fits.items()} | {m: ["failed"] for m in failures},
