@@ -239,3 +239,21 @@ def test_identity_mask_holds_for_both_forms_of_the_scope_filter(app, monkeypatch
     assert shown["LEAK-4"] == (None, None, None)
     own = scalar("SELECT id FROM customer WHERE code = 'OWN-1'")
     assert shown["OWN-4"] == (own, "OWN-1", "우리고객")
+
+
+def test_a_matched_customer_is_flagged_not_refused_for_a_faulty_value(app):
+    """An own customer quoted by number with an impossible birth date and a mistyped phone: the
+    sale counts, stored values stay, and an empty field gets an issue naming the report's value."""
+    a, b = sql("SELECT c.id, c.code FROM customer c JOIN org_unit o ON o.id = c.branch_id WHERE o.code = 'B001' "
+               "AND c.pseudonymized_at IS NULL ORDER BY c.id LIMIT 2")
+    execute("UPDATE customer SET birth_date = NULL, phone = NULL WHERE id = :i", i=a.id)
+    execute("UPDATE customer SET birth_date = '1970-01-01' WHERE id = :i", i=b.id)
+    execute("UPDATE quality_issue SET resolved_at = CURRENT_TIMESTAMP WHERE customer_id IN (:a, :b)", a=a.id, b=b.id)
+    result = run_import(csv_bytes([row(code=a.code, birth="1985-02-30", phone="010-12", receipt="F1"),
+                                   row(code=b.code, birth="1985-02-30", receipt="F2")]), user_email=STORE1)
+    assert result.status == "committed" and result.accepted == 2, result.errors
+    open_a = dict(sql("SELECT field, reason FROM quality_issue WHERE customer_id = :i AND resolved_at IS NULL",
+                      i=a.id))
+    assert "1985-02-30" in open_a["birth_date"] and "010-12" in open_a["phone"]
+    assert scalar("SELECT COUNT(*) FROM quality_issue WHERE customer_id = :i AND resolved_at IS NULL", i=b.id) == 0
+    assert str(scalar("SELECT birth_date FROM customer WHERE id = :i", i=b.id)) == "1970-01-01"

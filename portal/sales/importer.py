@@ -351,6 +351,7 @@ def _commit(df: pd.DataFrame, typed, *, good: np.ndarray, matches, new_key: pd.S
     writable = offer["id"].map(access["writable"]).fillna(False).astype(bool)
     _fill_matched(offer[writable].reset_index(drop=True), known)
     _offer_to_owner(offer[~writable].reset_index(drop=True), known, result.branch_code)
+    _flag_matched(df[good], typed, lines, known, offer[writable], result, meta["header_row"])
 
     step(_("Writing sale lines"), 0.7)
     partner = dict(zip(matched_ids, matches.existing["partner_id"], strict=True))
@@ -528,6 +529,50 @@ def _fill_matched(offer: pd.DataFrame, existing: pd.DataFrame) -> None:
     ids = upd["id"].tolist()
     if filled_fields and ids:
         _resolve_filled(ids, filled_fields)
+
+
+def _flag_matched(rows: pd.DataFrame, typed, lines: pd.DataFrame, existing: pd.DataFrame, offer: pd.DataFrame,
+                  result: ImportResult, header_row: int) -> None:
+    """A matched customer the uploader may write (``offer``: their valid values from the report),
+    whose empty field the report gives only a faulty value for (a mistyped phone, ``1985-02-30``):
+    the sale is kept and the customer flagged, like a new one — unless an issue on that field is
+    already open."""
+    idx = lines.index[lines["new_key"].isna()]
+    writable = set(offer["id"].tolist())
+    if not writable or not len(idx):
+        return
+    filled = offer.set_index("id")
+    bad = {"phone": typed.phone_bad[idx], "email": typed.email_bad[idx], "address": typed.address_too_long[idx],
+           "postal_code": typed.postal_bad[idx] & (rows.loc[idx, "postal_code"] != ""),
+           "birth_date": typed.birth_bad[idx]}
+    ids = lines.loc[idx, "customer_id"].astype("int64")
+    cur = existing.drop_duplicates("id").set_index("id")
+    where = _("sales report %(code)s %(day)s, row", code=result.branch_code, day=result.report_date.isoformat())
+    parts = []
+    for f, mask in bad.items():
+        mask = mask & ids.isin(writable)
+        if not mask.any():
+            continue
+        hit = pd.DataFrame({"customer_id": ids[mask], "raw": rows.loc[mask[mask].index, f].str.slice(0, 80),
+                            "row_no": (mask[mask].index.to_numpy() + header_row + 1)}).drop_duplicates("customer_id")
+        # A stored value, or a valid one from another row of the report, leaves nothing to fix.
+        hit = hit[cur.reindex(hit["customer_id"])[f].isna().values & filled.reindex(hit["customer_id"])[f].isna().values]
+        if hit.empty:
+            continue
+        base = _(ADDRESS_TOO_LONG, n=MAX_LEN["address"]) if f == "address" else _(QUALITY_REASONS[f])
+        parts.append(pd.DataFrame({"customer_id": hit["customer_id"].values, "field": f, "reason": (
+            base + " '" + hit["raw"] + "' (" + where + " " + hit["row_no"].astype(str) + ")").str.slice(0, 255).values}))
+    if not parts:
+        return
+    issues = pd.concat(parts, ignore_index=True)
+    already = fetch_in("SELECT q.customer_id, q.field FROM (SELECT customer_id, field FROM quality_issue "
+                       "WHERE resolved_at IS NULL) q", "q.customer_id", issues["customer_id"].unique().tolist(),
+                       ("customer_id", "field"))
+    if len(already):
+        seen = set(zip(already["customer_id"], already["field"], strict=True))
+        issues = issues[[k not in seen for k in zip(issues["customer_id"], issues["field"], strict=True)]]
+    if not issues.empty:
+        bulk.insert_frame("quality_issue", issues.assign(created_at=utcnow()))
 
 
 OFFER_REASONS = {
