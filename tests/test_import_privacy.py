@@ -67,6 +67,23 @@ def test_a_foreign_customer_is_linked_but_never_shown_nor_written(app):
                   "AND resolved_at IS NULL AND reason LIKE '%B001%'", i=c.id) == 1
 
 
+def test_the_upload_page_counts_foreign_customers_without_naming_them(app):
+    import io
+
+    from tests.conftest import csrf_token
+
+    c = _foreign_customer()
+    client = app.test_client()
+    login(client, STORE1)
+    resp = client.post("/sales/upload", content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(client, "/sales/upload"), "mode": "strict",
+        "file": (io.BytesIO(csv_bytes([row(phone=_dashed(c.phone), email=OFFERED_EMAIL)])), "day.csv")})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and 'data-status="committed"' in html
+    assert 'data-testid="customers-elsewhere">1<' in html
+    assert c.code not in html and c.name not in html
+
+
 def test_the_owner_sees_the_offer_in_its_fix_queue(app):
     from portal.auth.service import find_user
     from portal.quality.service import QueueFilters, fix_queue
