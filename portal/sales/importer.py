@@ -348,7 +348,7 @@ def _commit(df: pd.DataFrame, typed, *, good: np.ndarray, matches, new_key: pd.S
     result.customers_elsewhere = int((~access["visible"]).sum())
     offer = _report_offer(df[good], typed, lines)
     offer = offer[~offer["id"].isin(set(known.loc[known["erased"], "id"].tolist()))]
-    writable = offer["id"].map(access["writable"]).fillna(False).astype(bool)
+    writable = offer["id"].isin(access.index[access["writable"].astype(bool)])
     _fill_matched(offer[writable].reset_index(drop=True), known)
     _offer_to_owner(offer[~writable].reset_index(drop=True), known, result.branch_code)
     _flag_matched(df[good], typed, lines, known, offer[writable], result, meta["header_row"])
