@@ -173,3 +173,18 @@ def test_odd_queries_answer_normally(app, q):
     resp = hq.get(f"{API}/customers", query_string={"q": q}, headers=bearer(hq.token))
     assert resp.status_code in (200, 400)
     assert web_client(app, STORE1).get("/customers/", query_string={"q": q}).status_code in (200, 400)
+
+
+def test_common_and_rare_parts_give_the_same_rows(app):
+    """A common part ("김") is tested on the name text, a rare one through the suffix range: forcing
+    either path gives the same customers, equal to a LIKE over every name."""
+    make(name="Kim Lee")
+    make(name="박김수")
+    hq = api_client(app, HQ)
+    queries = ("김", "지호", "kim", "수", "IM L")
+    default = {q: set(api_ids(hq, q)) for q in queries}
+    app.config["PORTAL_NAME_SEARCH_COMMON"] = 1  # everything is "common": text test only
+    common = {q: set(api_ids(hq, q)) for q in queries}
+    assert default == common
+    for q in ("김", "지호", "수"):
+        assert default[q] == {r[0] for r in sql("SELECT id FROM customer WHERE name LIKE :p", p=f"%{q}%")}, q

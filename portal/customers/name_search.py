@@ -9,8 +9,14 @@ short the query, and the same rows on both databases.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, select
+from typing import Any
 
+from flask import current_app
+from sqlalchemy import Boolean, ColumnElement, Select, and_, any_, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+
+from ..extensions import db
 from ..models import Customer, CustomerNameSuffix
 
 _ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -33,6 +39,67 @@ def matching_ids(q: str) -> Select:
                                                         CustomerNameSuffix.suffix < key + _LAST_CHAR)
 
 
+class folded_contains(FunctionElement):  # noqa: N801  (an SQL function, named like one)
+    """``fold(text)`` contains ``key`` — the same test as the suffix index, on the text itself."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+class plain_contains(folded_contains):  # noqa: N801
+    """``text`` contains ``key``: the same as :class:`folded_contains` when ``key`` has no ASCII
+    letter (folding changes nothing a match could see), and cheaper — no folded copy per row."""
+
+    inherit_cache = True
+
+
+@compiles(folded_contains, "sqlite")
+def _contains_sqlite(element: folded_contains, compiler: Any, **kw: Any) -> str:
+    text, key = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(instr({text}, {key}) > 0)" if isinstance(element, plain_contains) else f"(instr(lower({text}), {key}) > 0)"
+
+
+@compiles(folded_contains)
+def _contains_default(element: folded_contains, compiler: Any, **kw: Any) -> str:
+    text, key = (compiler.process(c, **kw) for c in element.clauses)
+    if isinstance(element, plain_contains):
+        return f"(strpos({text}, {key}) > 0)"
+    return f"(strpos(translate({text}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), {key}) > 0)"
+
+
+#: A name part with at least this many suffix entries is "common" (``PORTAL_NAME_SEARCH_COMMON``).
+COMMON_DEFAULT = 30_000
+
+
+def is_common(q: str) -> bool:
+    """Does ``q`` start at least ``PORTAL_NAME_SEARCH_COMMON`` suffixes? Counted on the suffix index
+    up to that limit (an index-only range of at most 30,000 entries: a few milliseconds)."""
+    limit = max(1, int(current_app.config.get("PORTAL_NAME_SEARCH_COMMON") or COMMON_DEFAULT))
+    found = select(func.count()).select_from(matching_ids(q).limit(limit).subquery())
+    return db.session.execute(found).scalar_one() >= limit
+
+
 def name_contains(q: str) -> ColumnElement[bool]:
-    """Condition on ``customer``: its name contains ``q`` anywhere (a semi-join on the suffix index)."""
+    """Condition on ``customer``: its name contains ``q`` anywhere (the same rows either way).
+
+    A rare part ("지호", about 1 customer in 900): the suffix range gives the few customers, and the
+    text test rechecks them for free. A common part ("김", every fourth customer; "지"): the
+    list walks its name index in order (or the branch's / distributor's) and tests the name text it
+    already holds, until the page and the capped count are full — starting from 235,000 suffixes
+    and hashing them would cost more than the whole walk."""
+    key = fold(q)[:MAX_QUERY]
+    has_letter = any("a" <= ch <= "z" for ch in key)
+    text_test = (folded_contains if has_letter else plain_contains)(Customer.name, key)
+    if is_common(q):
+        return text_test
+    return and_(text_test, Customer.id.in_(matching_ids(q)))
+
+
+def name_ids_match(q: str) -> ColumnElement[bool]:
+    """:func:`name_contains` for a query OR'ed with code / e-mail / phone conditions: the ids of the
+    suffix range as one array on PostgreSQL (``id = ANY(ARRAY(…))``, computed once), so the OR stays
+    a bitmap OR of index scans — an OR around a semi-join would scan the whole table; SQLite
+    unions the OR's index lookups with ``IN`` itself."""
+    if db.engine.dialect.name == "postgresql":
+        return Customer.id == any_(func.array(matching_ids(q).scalar_subquery()))
     return Customer.id.in_(matching_ids(q))
