@@ -477,3 +477,20 @@ def test_scores_tab_names_the_model_the_refresh_used(app, client):
     english(client)
     html = client.get(f"/customers/{cid}?tab=scores").get_data(as_text=True)
     assert f"Estimated by the {label} and Gamma-Gamma models" in html
+
+
+@pytest.mark.parametrize(("model", "published"), [
+    ("pareto_nbd", {"r": 0.553, "alpha": 10.58, "s": 0.606, "beta": 11.67}),  # Fader & Hardie's note
+    ("mbgnbd", {"r": 0.5248, "alpha": 6.183, "a": 0.8914, "b": 1.614}),  # lifetimes' ModifiedBetaGeoFitter
+])
+def test_fit_clv_with_another_purchase_model(app, tmp_path, model, published):
+    out = tmp_path / "pred.csv"
+    result = cli(app, "fit-clv", *CDNOW, "--model", model, "--predict-weeks", "39", "--output", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"customers", "bgnbd", "gamma_gamma", model} == set(data) and data[model]["issues"] == []
+    for name, value in published.items():
+        assert abs(data[model][name] - value) <= 0.01 * value, (name, data[model][name])
+    pred = pd.read_csv(out, dtype={"customer_id": str}).set_index("customer_id")
+    # Customer 0003 bought once, 39 weeks before the end: BG/NBD would call them certainly alive.
+    assert pred.loc["0003", "frequency"] == 0 and pred.loc["0003", "p_alive"] < 0.5

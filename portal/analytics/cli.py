@@ -1,6 +1,6 @@
 """``flask --app wsgi portal analytics …``: commands for analysts and operators.
 
-* ``fit-clv``: BG/NBD + Gamma-Gamma on any transaction file (no database), for analysts who
+* ``fit-clv``: BG/NBD (or MBG/NBD, Pareto/NBD) + Gamma-Gamma on any transaction file (no database), for analysts who
   want the parameters or per-customer predictions of an export or a published data set.
 * ``refresh``: recompute the stored customer scores; ``--if-stale`` makes it a cheap cron job.
 """
@@ -94,16 +94,18 @@ def _typed(frame: pd.DataFrame, customer: str, day: str, amount: str, date_forma
               help="Field separator; 'whitespace' = runs of spaces/tabs (the CDNOW files).")
 @click.option("--no-header", is_flag=True, help="The file has no header line: columns are col0, col1, …")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the fitted parameters.")
+@click.option("--model", "model", type=click.Choice(["bgnbd", "mbgnbd", "pareto_nbd"]), default="bgnbd",
+              show_default=True, help="Purchase model for the predictions (BG/NBD is always fitted too).")
 def fit_clv_command(path: Path, customer_col: str, date_col: str, amount_col: str, date_format: str | None,
                     calibration_end: datetime, predict_weeks: float | None, output: Path | None, sep: str,
-                    no_header: bool, as_json: bool) -> None:
-    """Fit BG/NBD and Gamma-Gamma on a transaction file; optionally write per-customer predictions.
+                    no_header: bool, as_json: bool, model: str) -> None:
+    """Fit BG/NBD (or MBG/NBD, Pareto/NBD) and Gamma-Gamma on a transaction file; optionally predict.
 
     Purchases on one day are one transaction; time is in weeks. Example (the CDNOW sample):
     --transactions tests/data/CDNOW_sample.txt --sep whitespace --no-header --customer-col col1
     --date-col col2 --amount-col col4 --date-format %Y%m%d --calibration-end 1997-09-30
     """
-    from . import clv
+    from . import clv, clv_models
 
     if output is not None and predict_weeks is None:
         raise click.UsageError("--output needs --predict-weeks (the horizon of the predictions).")
@@ -119,15 +121,26 @@ def fit_clv_command(path: Path, customer_col: str, date_col: str, amount_col: st
         summary = clv.summarize_transactions(log, "customer_id", "date", "amount", calibration_end.date())
         bg = clv.fit_bgnbd(summary["frequency"], summary["recency"], summary["T"])
         gg = clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"], drop_nonpositive=True)
+        other = None if model == "bgnbd" else clv_models.fit_model(model, summary["frequency"], summary["recency"],
+                                                                    summary["T"])
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     fit_seconds = time.perf_counter() - t0
     for name, params in (("BG/NBD", bg), ("Gamma-Gamma", gg)):
         if not params.converged:
             click.echo(f"warning: the {name} fit did not converge; treat its parameters with care.", err=True)
+    if other is not None and other.degenerate:
+        click.echo(f"warning: the {other.label} fit is degenerate ({', '.join(other.issues)}); "
+                   "its predictions are not to be trusted.", err=True)
 
     if predict_weeks is not None:
         pred = clv.predict(bg, gg, summary, predict_weeks)
+        if other is not None:
+            x, tx, big_t = summary["frequency"], summary["recency"], summary["T"]
+            pred["p_alive"] = other.p_alive(x, tx, big_t)
+            pred["expected_purchases"] = other.expected(predict_weeks, x, tx, big_t, p_alive=pred["p_alive"].to_numpy())
+            pred["expected_value"] = pred["expected_purchases"] * clv.gamma_gamma_expected_spend(
+                gg, x, summary["monetary_value"])
         pred.index.name = "customer_id"
         if output is not None:
             pred.reset_index()[PREDICTION_COLUMNS].to_csv(output, index=False, float_format="%.6f")
@@ -136,12 +149,16 @@ def fit_clv_command(path: Path, customer_col: str, date_col: str, amount_col: st
             "customers": len(summary),
             "bgnbd": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "loglik": bg.loglik},
             "gamma_gamma": {"p": gg.p, "q": gg.q, "v": gg.v},
+            **({model: {**other.params, "loglik": other.loglik, "issues": list(other.issues)}} if other else {}),
         }))
         return
     click.echo(f"{len(summary):,} customers ({int((summary['frequency'] > 0).sum()):,} repeat buyers), "
                f"calibration to {calibration_end.date().isoformat()}; fitted in {fit_seconds:.2f} s")
     click.echo(f"BG/NBD:      r = {bg.r:.4f}, alpha = {bg.alpha:.4f}, a = {bg.a:.4f}, b = {bg.b:.4f}, "
                f"log-likelihood = {bg.loglik:.2f}")
+    if other is not None:
+        values = ", ".join(f"{k} = {v:.4f}" for k, v in other.params.items())
+        click.echo(f"{other.label + ':':<12} {values}, log-likelihood = {other.loglik:.2f}")
     click.echo(f"Gamma-Gamma: p = {gg.p:.4f}, q = {gg.q:.4f}, v = {gg.v:.4f} ({gg.n_customers:,} repeat buyers)")
     if output is not None:
         click.echo(f"predictions over {predict_weeks:g} weeks for {len(summary):,} customers → {output}")

@@ -44,11 +44,14 @@ from . import clv
 __all__ = [
     "MODELS",
     "MODEL_LABELS",
+    "HoldoutCheck",
     "ModelFit",
+    "diagnose",
     "fit_model",
     "holdout_check",
     "mbgnbd_loglik",
     "pareto_nbd_loglik",
+    "sample_rows",
 ]
 
 FloatArray = NDArray[np.float64]
