@@ -4,6 +4,7 @@ One command does everything (issue 2)::
 
     .venv/bin/python bench/customers_latency.py --customers 1000000 \
         --pg-url postgresql+psycopg://postgres@127.0.0.1:55432/postgres
+    .venv/bin/python bench/customers_latency.py --customers 1000000 --sqlite bench/.work/bench.sqlite
 
 1. creates (or reuses) the database ``pp_bench`` on that server, migrates it and loads the
    deterministic demo data set at the wanted size (``bench/load_data.py``), then VACUUM ANALYZE;
@@ -43,7 +44,7 @@ BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 sys.path.insert(0, str(BENCH))
 
-from load_data import DEFAULT_PG, bench_env, prepare  # noqa: E402
+from load_data import DEFAULT_PG, bench_env, prepare, prepare_sqlite  # noqa: E402
 from process_cpu import cpu_used  # noqa: E402
 
 PASSWORD = "demo-pass-2026"
@@ -53,14 +54,17 @@ USERS = {
     "ibo1": "ibo1@example.com",  # Distributor G01-0002: a small sponsor subtree
 }
 NAME_Q = "김"
+GIVEN_Q = "지호"  # a part inside the name (given name): the name-suffix index (issue 13, item 24)
 PHONE_Q = "010-1234"
 SCENARIOS = [  # (name, kind, path)
     ("list p1", "web", "/customers/"),
     ("list p50", "web", "/customers/?page=50"),
     (f"list q={NAME_Q}", "web", "/customers/?" + urlencode({"q": NAME_Q})),
+    (f"list q={GIVEN_Q}", "web", "/customers/?" + urlencode({"q": GIVEN_Q})),
     (f"list q={PHONE_Q}", "web", "/customers/?" + urlencode({"q": PHONE_Q})),
     ("api p1", "api", "/api/v1/customers"),
     (f"api q={NAME_Q}", "api", "/api/v1/customers?" + urlencode({"q": NAME_Q})),
+    (f"api q={GIVEN_Q}", "api", "/api/v1/customers?" + urlencode({"q": GIVEN_Q})),
 ]
 FLOOR = [  # (name, path): reference rows, see bench/wsgi_bench.py
     ("floor: 1 round trip", "/_bench/floor/epoch"),
@@ -196,7 +200,11 @@ def machine() -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
-    url = prepare(args.pg_url, args.db_name, args.customers, args.lines_per_customer)
+    if args.sqlite:
+        url = prepare_sqlite(args.sqlite, args.customers, args.lines_per_customer)
+        args.no_floor = True  # the floor routes are PostgreSQL statements
+    else:
+        url = prepare(args.pg_url, args.db_name, args.customers, args.lines_per_customer)
     proc = start_server(url, args.port, args.workers, args.worker_class, args.threads)
     results: list[dict] = []
     try:
@@ -242,6 +250,7 @@ def run(args: argparse.Namespace) -> dict:
     return {
         "label": args.label, "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([".venv/bin/python", "bench/customers_latency.py", *sys.argv[1:]]),
+        "database": f"sqlite:{args.sqlite}" if args.sqlite else args.db_name,
         "customers": args.customers, "server": {"workers": args.workers, "worker_class": args.worker_class,
                                                 "threads": args.threads if args.worker_class == "gthread" else 1},
         "load": {"tool": "wrk", "connections": args.connections, "wrk_threads": args.wrk_threads,
@@ -280,6 +289,8 @@ def main() -> None:
     ap.add_argument("--lines-per-customer", type=int, default=1)
     ap.add_argument("--pg-url", default=DEFAULT_PG, help="server URL; the database part is replaced by --db-name")
     ap.add_argument("--db-name", default="pp_bench")
+    ap.add_argument("--sqlite", metavar="FILE", help="run on this SQLite database file instead of PostgreSQL "
+                    "(created and loaded by bench/load_data.py when needed; no floor rows)")
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
