@@ -598,3 +598,30 @@ def test_extraction_pages_preview_create_detail(app):
     assert f'<option selected value="{seg_id}">' in html or f'value="{seg_id}" selected' in html
     assert web_client(app, STORE2).get(f"/analytics/extractions/new?segment={seg_id}").status_code == 404
     assert client.post("/analytics/extractions/new", data={**form, "csrf_token": "", "action": "create"}).status_code == 400
+
+
+def test_a_list_sits_at_the_smallest_subtree_of_its_makers_grants(app):
+    """Grants on two branches of one region: the list sits at the region; a regional manager sees
+    it, staff of only one of the branches does not."""
+    from portal.extensions import db
+    from portal.models import OrgUnit
+    from portal.security import BRANCH_STAFF
+    from portal.users.service import create_user, grant_local
+
+    def unit(code: str) -> OrgUnit:
+        return db.session.execute(__import__("sqlalchemy").select(OrgUnit).where(OrgUnit.code == code)).scalar_one()
+
+    two = create_user("two-branches@example.com", "Two", "a-long-password-2026")
+    grant_local(two, BRANCH_STAFF, unit("B001"))
+    grant_local(two, BRANCH_STAFF, unit("B002"))
+    region = create_user("region1@example.com", "Region", "a-long-password-2026")
+    grant_local(region, BRANCH_STAFF, unit("R01"))
+    db.session.commit()
+    t = tag()
+    make(tier=t, consents={"sms": True})
+    ext = create("two-branches@example.com", only(t), "sms")
+    assert sql("SELECT branch_id FROM extraction WHERE id = :e", e=ext)[0][0] == unit_id("R01")
+    seen = api_client(app, "region1@example.com")
+    assert seen.get(f"{API}/extractions/{ext}", headers=bearer(seen.token)).status_code == 200
+    store1 = api_client(app, STORE1)
+    assert store1.get(f"{API}/extractions/{ext}", headers=bearer(store1.token)).status_code == 404
