@@ -1,7 +1,9 @@
 """Install-time data: the default programme (``default``) and a lived-in demo (``demo``).
 
 Both are idempotent (a reinstall after an uninstall without purge finds its rows and adds
-nothing twice) and the demo is deterministic: fixed dates from the demo data set, no randomness.
+nothing twice) and the demo is deterministic: its dates follow the demo data set's last sale day
+(the core demo's sales end yesterday), no randomness. Demo texts are Korean, like the rest of
+the demo data; the reward catalogue keeps both languages because it is shown in both.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Category, Customer, Household, User
+from portal.models import Category, Customer, Household, SaleLine, User
 
 from .config import DEFAULT_TIERS
 from .models import LoyAccount, LoyApproval, LoyCategoryRate, LoyEntry, LoyPromotion, LoyReward, LoyTier
@@ -22,7 +24,12 @@ DEFAULT_REWARDS = [  # code, Korean, English, kind, points, KRW value
     ("TUMBLER", "브랜드 텀블러", "Branded tumbler", "item", 1200, 0),
     ("GIFTSET", "건강식품 선물세트", "Health food gift set", "item", 4000, 0),
 ]
-DEMO_END = date(2026, 10, 31)  # the demo data set's last sale day (portal/demo/loader.py)
+
+
+def demo_end() -> date:
+    """The demo data set's last sale day (yesterday when ``make run`` loaded it), else yesterday."""
+    last = db.session.execute(select(func.max(SaleLine.sold_at))).scalar_one_or_none()
+    return last if last is not None else date.today() - timedelta(days=1)
 
 
 def seed(profile: str) -> None:
@@ -54,28 +61,33 @@ def _demo() -> None:
     for code, pct in (("health", 150), ("beauty", 120)):
         if code in cats and db.session.get(LoyCategoryRate, cats[code]) is None:
             db.session.add(LoyCategoryRate(category_id=cats[code], multiplier_pct=pct))
-    db.session.add(LoyPromotion(name="가을 더블 포인트 / Autumn double points", starts_on=date(2026, 9, 1),
-                                ends_on=date(2026, 9, 30), multiplier_pct=200, active=True))
+    end = demo_end()
+    # Two promotions the ladder has lived through: a double-points month two months back and a
+    # digital week that ended a few days before the last sale day.
+    month_start = (end.replace(day=1) - timedelta(days=40)).replace(day=1)
+    month_end = (month_start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    db.session.add(LoyPromotion(name="시즌 더블 포인트", starts_on=month_start, ends_on=month_end,
+                                multiplier_pct=200, active=True))
     if "digital" in cats:
-        db.session.add(LoyPromotion(name="디지털 위크 / Digital week", starts_on=date(2026, 10, 20),
-                                    ends_on=date(2026, 10, 26), multiplier_pct=300, category_id=cats["digital"],
-                                    active=True))
+        db.session.add(LoyPromotion(name="디지털 위크", starts_on=end - timedelta(days=11),
+                                    ends_on=end - timedelta(days=5), multiplier_pct=300,
+                                    category_id=cats["digital"], active=True))
     db.session.flush()
     # Replay the demo's two years month by month: earn, upgrade at once, review at each month end —
     # so the tier ladder has a history of moves up and down.
-    month = date(DEMO_END.year - 2, DEMO_END.month, 1) + timedelta(days=31)
-    while month <= DEMO_END:
+    month = date(end.year - 2, end.month, 1) + timedelta(days=31)
+    while month <= end:
         month_end = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
         earn_lines("l.sold_at <= :until", {"until": month_end}, as_of=month_end)
         expire(month_end)
         tiers.review(month_end, allow_down=True, reason="period_end")
         month = month_end + timedelta(days=1)
-    earn_pending(as_of=DEMO_END)  # lines outside the loop (none with the standard demo)
-    expire(DEMO_END + timedelta(days=1))
+    earn_pending(as_of=end)  # lines outside the loop (none with the standard demo)
+    expire(end + timedelta(days=1))
     households = db.session.execute(select(Household).order_by(Household.id).limit(3)).scalars().all()
     for household in households:
         if card_for_household(household.id) is None:
-            issue_card(household, None, on=DEMO_END)
+            issue_card(household, None, on=end)
     # A few redemptions by the richest accounts, and one large adjustment waiting for approval.
     staff = db.session.execute(select(User).where(User.email == "store1@example.com")).scalar_one_or_none()
     rich = db.session.execute(select(Customer).join(LoyAccount, LoyAccount.customer_id == Customer.id)
@@ -84,10 +96,10 @@ def _demo() -> None:
     reward = db.session.execute(select(LoyReward).where(LoyReward.code == "DISC5000")).scalar_one_or_none()
     for customer in rich:
         try:
-            redeem(customer, 500, "DISC5000 × 1", actor=staff, on=DEMO_END, reward_id=reward.id if reward else None)
+            redeem(customer, 500, "DISC5000 × 1", actor=staff, on=end, reward_id=reward.id if reward else None)
         except LedgerError:
             continue
     if rich:
-        db.session.add(LoyApproval(customer_id=rich[0].id, points=8000, reason="VIP 고객 보상 / goodwill for a VIP",
+        db.session.add(LoyApproval(customer_id=rich[0].id, points=8000, reason="우수 고객 감사 포인트",
                                    status="pending", requested_by_id=staff.id if staff else None))
     db.session.flush()

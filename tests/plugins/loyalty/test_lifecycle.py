@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, timedelta
+
 import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.plugins_lifecycle import install, set_enabled, uninstall
-from tests.conftest import api_token_for, bearer, login, scalar
+from tests.conftest import api_token_for, bearer, login, scalar, sql
 from tests.plugins.loyalty.conftest import balance, row
 from tests.test_sales_import import csv_bytes, run_import
 
@@ -90,6 +93,13 @@ def test_demo_profile_builds_a_consistent_lived_in_programme(bare_app):
     assert scalar("SELECT COUNT(DISTINCT changed_on) FROM loy_tier_change") > 3  # a history, month by month
     assert scalar("SELECT COUNT(*) FROM loy_account WHERE kind = 'family'") == 3
     assert scalar("SELECT COUNT(*) FROM loy_approval WHERE status = 'pending'") == 1
+    # The demo's dates follow its sales (which end yesterday), and its texts are Korean only.
+    last_sale = date.fromisoformat(str(scalar("SELECT MAX(sold_at) FROM sale_line"))[:10])
+    promotions = [date.fromisoformat(str(d)[:10]) for d in (scalar("SELECT MIN(starts_on) FROM loy_promotion"),
+                                                            scalar("SELECT MAX(ends_on) FROM loy_promotion"))]
+    assert last_sale - timedelta(days=100) < promotions[0] < promotions[1] < last_sale
+    names = [r[0] for r in sql("SELECT name FROM loy_promotion UNION ALL SELECT reason FROM loy_approval")]
+    assert names and not [n for n in names if re.search("[A-Za-z]{3,}", n)]
     uninstall("loyalty")
     install("loyalty", profile="demo")  # a reinstall over kept data adds nothing
     assert scalar("SELECT COUNT(*) FROM loy_account WHERE kind = 'family'") == 3
