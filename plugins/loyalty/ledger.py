@@ -42,16 +42,21 @@ MAX_POINTS = 100_000_000  # one operation; a typo guard, not a business limit
 
 
 class LedgerError(Exception):
-    """A refused operation, with a message for the user; ``status`` is the HTTP answer."""
+    """A refused operation; ``status`` is the HTTP answer, ``code`` the API's error code.
+
+    ``message`` is English (the API's ``message`` is English by contract); pages show the user's
+    language by ``key`` (a finer reason than ``code``, which stays stable for API clients).
+    """
 
     status = 422
     code = "invalid"
 
-    def __init__(self, message: str, code: str | None = None):
+    def __init__(self, message: str, code: str | None = None, key: str | None = None):
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
+        self.key = key or self.code
 
 
 class InsufficientPoints(LedgerError):
@@ -149,9 +154,9 @@ def _balance_delta(account_id: int, delta: int) -> int:
 
 def _check_points(points: Any) -> int:
     if isinstance(points, bool) or not isinstance(points, int):
-        raise LedgerError("Points must be a whole number.")
+        raise LedgerError("Points must be a whole number.", key="points_range")
     if not 0 < points <= MAX_POINTS:
-        raise LedgerError(f"Points must be between 1 and {MAX_POINTS:,}.")
+        raise LedgerError(f"Points must be between 1 and {MAX_POINTS:,}.", key="points_range")
     return points
 
 
@@ -332,7 +337,7 @@ def clean_reason(reason: str | None, required: bool = True) -> str | None:
         raise LedgerError(UNSTORABLE_REASON, code="unstorable")
     reason = " ".join((reason or "").split())[:200]
     if required and not reason:
-        raise LedgerError("Give a reason.")
+        raise LedgerError("Give a reason.", key="no_reason")
     return reason or None
 
 
@@ -381,7 +386,7 @@ def adjust(customer: Customer, points: int, reason: str, actor: Any = None, on: 
            approval_id: int | None = None) -> Result:
     """A manual correction, positive or negative (the approval rule lives in ``redemption``)."""
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
-        raise LedgerError("Points must be a whole number other than 0.")
+        raise LedgerError("Points must be a whole number other than 0.", key="points_nonzero")
     _check_points(abs(points))
     reason = clean_reason(reason)
     on = on or date.today()
@@ -414,7 +419,7 @@ def reverse(entry_id: int, reason: str, actor: Any = None, on: date | None = Non
         if orig is None:
             raise LedgerError("No such entry.", code="not_found")
         if orig.kind not in REVERSIBLE:
-            raise LedgerError(f"A {orig.kind} entry cannot be reversed.")
+            raise LedgerError(f"A {orig.kind} entry cannot be reversed.", key="not_reversible")
         if db.session.execute(select(LoyEntry.id).where(LoyEntry.reverses_id == orig.id)).first():
             raise LedgerError("This entry was already reversed.", code="already_reversed")
         lock_accounts([orig.account_id])

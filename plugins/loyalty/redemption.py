@@ -38,9 +38,9 @@ def redeem_reward(customer: Customer, reward: LoyReward, quantity: int, actor: A
                   on: date | None = None) -> Result:
     """Spend ``reward.points_cost × quantity``; refused (409) unless valid points cover it."""
     if not reward.active:
-        raise LedgerError("This reward is not offered any more.")
+        raise LedgerError("This reward is not offered any more.", key="reward_gone")
     if not 1 <= quantity <= 100:
-        raise LedgerError("Quantity must be between 1 and 100.")
+        raise LedgerError("Quantity must be between 1 and 100.", key="quantity_range")
     reason = f"{reward.code} × {quantity}" + (f" — {note}" if note else "")
     result = ledger.redeem(customer, reward.points_cost * quantity, reason, actor=actor, on=on, reward_id=reward.id)
     audit.record("loyalty.redeemed", customer, summary=f"{result.entry.points} points: {reason}"[:500])
@@ -93,7 +93,7 @@ def request_adjustment(customer: Customer, points: int, reason: str, actor: Any,
     """Apply at once within the approval limit; above it, queue for a second staff member.
     Returns ("done", result) or ("pending", approval)."""
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
-        raise LedgerError("Points must be a whole number other than 0.")
+        raise LedgerError("Points must be a whole number other than 0.", key="points_nonzero")
     reason = ledger.clean_reason(reason)
     if needs_second_approver(customer, points, actor):
         return "pending", _queue(customer, points, reason, actor, "adjust")

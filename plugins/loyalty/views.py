@@ -33,7 +33,7 @@ from .forms import (
     TierForm,
     TransferForm,
 )
-from .ledger import LedgerError, reverse
+from .ledger import MAX_POINTS, LedgerError, reverse
 from .models import LoyAccount, LoyApproval, LoyCategoryRate, LoyEntry, LoyPromotion, LoyReward, LoyTier
 from .summary import account_of
 
@@ -503,6 +503,14 @@ def _ledger_message(exc: LedgerError) -> str:
         "not_member": _("Only members of this family card can take part."),
         "same_member": _("Choose two different members."),
         "unstorable": _("Remove the characters that cannot be stored (a NUL or a lone surrogate)."),
+        "points_range": _("Points must be a whole number between 1 and %(max)s.", max=f"{MAX_POINTS:,}"),
+        "points_nonzero": _("Points must be a whole number other than 0."),
+        "no_reason": _("Give a reason."),
+        "not_reversible": _("Only earned, redeemed or adjusted points can be reversed."),
+        "reward_gone": _("This reward is not offered any more."),
+        "quantity_range": _("Quantity must be between 1 and 100."),
+        "conflict": _("The points changed while this was saved; try again."),
+        "not_found": _("No such entry."),
     }
-    return messages.get(exc.code, exc.message)
+    return messages.get(exc.key, messages.get(exc.code, exc.message))
 

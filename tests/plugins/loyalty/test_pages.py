@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from portal.extensions import db
-from tests.conftest import login, post_form, scalar
+from tests.conftest import ROOT, login, post_form, scalar
 from tests.plugins.loyalty.conftest import balance, customer, user
 from tests.plugins.loyalty.test_api import _ibo_customer_ids
 
@@ -142,3 +142,23 @@ def test_programme_settings_and_reports(app, client):
     assert client.get("/loyalty/").status_code == 200
     client.post("/language", data={"lang": "en", "next": "/"})
     assert client.get("/loyalty/?q=C0000004").status_code == 302
+
+
+def test_every_refusal_of_the_ledger_reads_in_korean_on_the_pages(app):
+    """Each reason the ledger, redemption and family services refuse with has a page message in
+    the user's language (the English ``message`` stays for the API)."""
+    import re
+
+    from flask_babel import force_locale
+
+    from plugins.loyalty.ledger import LedgerError
+    from plugins.loyalty.views import _ledger_message
+
+    source = "\n".join(p.read_text() for p in (ROOT / "plugins" / "loyalty").glob("*.py"))
+    keys = set(re.findall(r'(?:key|code)="(\w+)"', source)) | {"insufficient_points", "forbidden"}
+    assert {"points_range", "no_reason", "not_reversible", "conflict"} <= keys
+    with app.test_request_context("/"), force_locale("ko"):
+        for key in sorted(keys):
+            text = str(_ledger_message(LedgerError("English text", key=key)))
+            assert re.search("[가-힣]", text), (key, text)
+            assert "English text" not in text
