@@ -491,6 +491,27 @@ def test_merge_keeps_the_survivors_values_and_its_household(app):
     assert open_issues(s) == []  # the postal code came with the same address; the phone issue concerned a dropped value
 
 
+def test_a_survivor_that_takes_the_duplicates_household_fires_the_household_event(app):
+    """Add-ons (loyalty's family card) hear of every household change, a merge's included."""
+    from portal.extensions import db
+    from portal.models import Customer, Household
+    from portal.plugins_lifecycle import install
+    from portal.quality.service import merge_customers
+    from tests.sample_plugin import hooks as sample_hooks
+
+    install("sample")
+    household = Household(name="다")
+    db.session.add(household)
+    db.session.commit()
+    s = make("B001", phone="01077770051")
+    d = make("B001", phone="01077770052", household_id=household.id)
+    sample_hooks.CALLS.clear()
+    with app.test_request_context():
+        merge_customers(user(HQ), db.session.get(Customer, s), db.session.get(Customer, d))
+        db.session.commit()
+    assert ("household_changed", (s, None, household.id)) in sample_hooks.CALLS
+
+
 def test_merge_refusals_change_nothing(app, spy):
     from portal.extensions import db
     from portal.models import Customer

@@ -36,7 +36,7 @@ from sqlalchemy.orm import aliased
 
 from .. import audit
 from ..customers.normalize import clean_text
-from ..customers.service import CustomerError, check_quality, with_owner
+from ..customers.service import CustomerError, check_quality, household_changed, with_owner
 from ..extensions import db, write_intent
 from ..models import (
     QUALITY_FIELDS,
@@ -428,6 +428,8 @@ def _merge(user: Any, survivor: Customer, duplicate: Customer) -> MergeResult:
     filled = audit.diff(survivor, values)
     db.session.flush()
     hook("portal_customers_merged")(survivor=survivor, merged_id=d_id)
+    if "household_id" in filled:  # the survivor took the duplicate's household
+        household_changed(survivor, *filled["household_id"])
 
     changes: dict[str, tuple[Any, Any]] = dict(filled)
     changes.update({f"merged.{k}": (v, None) for k, v in snapshot.items() if v is not None})

@@ -52,6 +52,11 @@ def portal_customer_changed(customer, changes):
 
 
 @hookimpl
+def portal_household_changed(customer, old_household_id, new_household_id):
+    CALLS.append(("household_changed", (customer.id, old_household_id, new_household_id)))
+
+
+@hookimpl
 def portal_install(app):
     CALLS.append(("install", None))
 
