@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Boolean, ColumnElement, Select, and_, any_, func, select
+from sqlalchemy import Boolean, ColumnElement, Select, and_, any_, func, or_, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
@@ -95,11 +95,15 @@ def name_contains(q: str) -> ColumnElement[bool]:
     return and_(text_test, Customer.id.in_(matching_ids(q)))
 
 
-def name_ids_match(q: str) -> ColumnElement[bool]:
-    """:func:`name_contains` for a query OR'ed with code / e-mail / phone conditions: the ids of the
-    suffix range as one array on PostgreSQL (``id = ANY(ARRAY(…))``, computed once), so the OR stays
-    a bitmap OR of index scans — an OR around a semi-join would scan the whole table; SQLite
-    unions the OR's index lookups with ``IN`` itself."""
+def name_or(q: str, others: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """Name contains ``q`` OR any of ``others`` (code / e-mail / phone conditions on ``customer``),
+    shaped so each database keeps using its indexes — the same rows either way.
+
+    PostgreSQL: the suffix range's ids as one array (``id = ANY(ARRAY(…))``, computed once), so the
+    OR stays a bitmap OR of index scans; an OR around a semi-join would scan the whole table.
+    SQLite: one ``IN`` over the union of the suffix range and the others' index lookups; SQLite
+    would otherwise walk the scope's index testing the OR on every row (store1's phone search:
+    86 ms instead of 0.2 ms)."""
     if db.engine.dialect.name == "postgresql":
-        return Customer.id == any_(func.array(matching_ids(q).scalar_subquery()))
-    return Customer.id.in_(matching_ids(q))
+        return or_(*others, Customer.id == any_(func.array(matching_ids(q).scalar_subquery())))
+    return Customer.id.in_(union_all(matching_ids(q), select(Customer.id).where(or_(*others))))

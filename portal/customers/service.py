@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, exists, literal, literal_column, or_, select, union_all
+from sqlalchemy import Select, and_, exists, literal, literal_column, select, union_all
 from sqlalchemy.orm import aliased, joinedload
 
 from .. import audit
@@ -37,7 +37,7 @@ from ..models import (
 from ..pagination import Page, paginate_rows
 from ..plugins import hook
 from ..security import has_permission, partner_scope, scope_filter, unit_scope
-from .name_search import name_contains, name_ids_match
+from .name_search import name_contains, name_or
 from .normalize import (
     clean_text,
     format_phone,
@@ -120,7 +120,7 @@ def search_clause(q: str):
         conds.append(_starts_with(Customer.phone, digits))
     if not conds:
         return name_contains(q)
-    return or_(*conds, name_ids_match(q))
+    return name_or(q, conds)
 
 
 def customer_query(user: Any, filters: CustomerFilters, permission: str = "customer.view") -> Select:
