@@ -95,6 +95,8 @@ ROUTES: dict[tuple[str, str], tuple[str | None, str]] = {
     ("api.extractions", "GET"): ("extraction.create", "other"),           # tests/test_extraction.py
     ("api.extraction", "GET"): ("extraction.create", "other"),            # tests/test_extraction.py
     ("api.extraction_customers", "GET"): ("extraction.create", "other"),  # tests/test_extraction.py
+    ("api.extraction_use", "POST"): ("extraction.create", "other"),       # tests/test_extraction.py
+    ("api.extraction_cancel", "POST"): ("extraction.create", "other"),    # tests/test_extraction.py
 }
 OBJECT_ROUTES = sorted(k for k, (_p, kind) in ROUTES.items() if kind in ("object", "write"))
 LIST_ROUTES = ["customers.index", "customers.export", "api.customers"]
