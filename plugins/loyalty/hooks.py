@@ -33,7 +33,9 @@ CODE_LABELS = {
     },
     "record": {"loy_account": _l("Points account"), "loy_entry": _l("Points entry"), "loy_tier": _l("Tier"),
                "loy_reward": _l("Reward"), "loy_promotion": _l("Promotion"), "loy_approval": _l("Approval")},
-    "loyalty_reason": {"expired": _l("Validity ended")},
+    # The reasons the add-on itself writes on ledger entries (staff-typed reasons show as typed).
+    "loyalty_reason": {"expired": _l("Validity ended"), "joined family card": _l("Joined the family card"),
+                       "left family card": _l("Left the family card"), "customer merged": _l("Customers merged")},
     "customer_tab": {"points": _l("Points")},
 }
 # The audit summaries this add-on writes (family.py, redemption.py, views.py), in the reader's language.
