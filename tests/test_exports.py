@@ -542,3 +542,16 @@ def test_sale_lines_service_without_http(app, monkeypatch):
     result = lines_page(sale_line_query(find_user(HQ), SaleLineFilters()), 1, 5)
     assert result.page.total == 10 and result.page.total_is_capped and result.amount is None
     assert result.page.has_next and len(result.page.items) == 5
+
+
+def test_sale_line_search_finds_a_customer_by_the_given_name(users):
+    """"지호" finds 김지호's lines, as the customer list does (issue 13 item 24), within scope."""
+    given = sql("SELECT c.name FROM customer c JOIN sale_line s ON s.customer_id = c.id "
+                "JOIN org_unit o ON o.id = s.branch_id WHERE o.code = 'B001' AND length(c.name) = 3 "
+                "ORDER BY c.id LIMIT 1")[0][0]
+    part = given[1:]
+    expected = ids("SELECT s.id FROM sale_line s JOIN customer c ON c.id = s.customer_id "
+                   "JOIN org_unit o ON o.id = s.branch_id JOIN org_unit oc ON oc.id = c.branch_id "
+                   f"WHERE o.code = 'B001' AND oc.code = 'B001' AND c.name LIKE '%{part}%'")
+    shown = page_ids(users[STORE1], f"/sales/lines?per_page=200&q={part}")
+    assert expected and set(shown) == expected

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, case, func, null, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import True_
 
+from ..customers.name_search import matching_ids
 from ..customers.normalize import clean_text
 from ..extensions import db
 from ..models import Category, Customer, OrgUnit, Partner, Product, SaleLine
@@ -87,7 +88,9 @@ class SaleLineFilters:
 
 
 def search_clause(q: str, user: Any = None) -> ColumnElement[bool] | None:
-    """``q``: a customer code (exact, any case), the start of a customer name, or a receipt number.
+    """``q``: a customer code (exact, any case), any part of a customer name (the start of it for a
+    single character, which the suffix index would answer with a fifth of all customers), or a
+    receipt number.
 
     The customer part is a small id list the ``(customer_id, sold_at)`` index serves; it looks
     only at customers whose identity ``user`` may see, so a name search cannot tell who bought
@@ -99,7 +102,10 @@ def search_clause(q: str, user: Any = None) -> ColumnElement[bool] | None:
     q = q.strip()
     if not q:
         return None
-    customer = Customer.name.startswith(q, autoescape=True)
+    if len(q) >= 2:
+        customer = Customer.id.in_(matching_ids(q))  # "지호" finds 김지호, as on the customer list
+    else:
+        customer = Customer.name.startswith(q, autoescape=True)
     simple = q.isascii() and not any(ch.isspace() for ch in q)
     if simple:
         customer = or_(Customer.code == q.upper(), customer)
