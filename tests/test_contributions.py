@@ -54,12 +54,14 @@ def test_malformed_contributions_are_skipped_and_pages_work_for_everyone(faulty,
         resp = hq.get(f"/customers/{cid}?tab=faulty-ctx")  # its context_factory raises
         assert resp.status_code == 200 and 'class="active" data-testid="tab-overview"' in resp.get_data(as_text=True)
         assert hq.get(f"/customers/{cid}?tab=faulty-ctx").status_code == 200
+        resp = hq.get(f"/customers/{cid}?tab=faulty-render")  # its template raises while rendering
+        assert resp.status_code == 200 and 'class="active" data-testid="tab-overview"' in resp.get_data(as_text=True)
     messages = _skipped(caplog)
     assert all("'faulty'" in m for m in messages), messages  # named with the add-on
     for bad in ("'endpoint' None", "faulty.nowhere", "'order' must be a number", "str is not a dict",
                 "'label' is missing", "'match'", "'template' None", "faulty/none.html", "'context' must be a dict",
                 "'title' is missing", "'id' 'bad id!'", "id 'overview' is used", "rendering 'faulty/broken.html'",
-                "context_factory of tab 'faulty-ctx' raised LookupError"):
+                "context_factory of tab 'faulty-ctx' raised LookupError", "template of tab 'faulty-render' raised"):
         assert sum(bad in m for m in messages) == 1, (bad, messages)  # logged once, not per page view
 
 

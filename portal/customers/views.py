@@ -9,6 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from .. import audit
@@ -16,7 +17,7 @@ from ..exports import ExportTooLarge, logged_export
 from ..extensions import db
 from ..models import Customer
 from ..pagination import parse_page_args
-from ..plugins import collect, report_skipped
+from ..plugins import CORE, collect, report_skipped
 from ..security import get_scoped_or_404, has_permission, permission_required
 from . import bp
 from .forms import (
@@ -149,16 +150,36 @@ def detail(customer_id: str):
     if context is None:  # the add-on's tab failed (logged): show the first tab instead
         tab = tabs[0]
         context = tab_context(tab) or {}
-    audit.log_access("view", customer.id, detail=f"tab={tab['id']}")
-    db.session.commit()
-    return render_template(
-        "customers/detail.html", customer=customer, tabs=tabs, tab=tab, ctx=context,
+    page = dict(
+        customer=customer, tabs=tabs,
         consents=current_consents(customer), can_edit=has_permission(current_user, "customer.edit", customer),
         can_flag=has_permission(current_user, "customer.flag", customer),
         consent_form=ConsentForm(), flag_form=QualityFlagForm(), resolve_form=ResolveForm(),
         complaint_form=ComplaintForm(complaint=customer.complaint, note=customer.complaint_note),
         household_form=HouseholdForm(),
     )
+    body = tab_body(tab, context, page)
+    if body is None:  # the add-on's tab template failed (logged): show the first tab instead
+        tab = tabs[0]
+        context = tab_context(tab) or {}
+        body = tab_body(tab, context, page)
+    audit.log_access("view", customer.id, detail=f"tab={tab['id']}")
+    db.session.commit()
+    return render_template("customers/detail.html", tab=tab, ctx=context, tab_body=body, **page)
+
+
+def tab_body(tab: dict[str, Any], context: dict[str, Any], page: dict[str, Any]) -> Markup | None:
+    """The tab's HTML, rendered before the page so that an add-on's template that raises costs only
+    its own tab (``None``, logged once with the add-on's name), never the customer page."""
+    try:
+        return Markup(render_template(tab["template"], tab=tab, ctx=context, **page))
+    except Exception as exc:
+        if tab.get("plugin") == CORE:  # the core's own tabs: a bug to see, not to hide
+            raise
+        db.session.rollback()
+        report_skipped(tab.get("plugin", "?"), "portal_customer_tabs",
+                       f"template of tab {tab['id']!r} raised {type(exc).__name__}: {exc}", exc=exc)
+        return None
 
 
 def tab_context(tab: dict[str, Any]) -> dict[str, Any] | None:

@@ -55,6 +55,7 @@ def portal_customer_tabs(customer: Any, user: Any) -> Any:
     return [
         {"id": "faulty-ctx", "label": "Faulty context", "template": "faulty/broken.html", "order": 95,
          "context_factory": _raise},
+        {"id": "faulty-render", "label": "Faulty render", "template": "faulty/broken.html", "order": 96},
         {"id": "bad id!", "label": "Bad id", "template": "faulty/broken.html"},
         {"id": "overview", "label": "Second overview", "template": "faulty/broken.html"},  # id taken by the core
     ]
