@@ -33,6 +33,8 @@ CODE_LABELS = {
     },
     "record": {"loy_account": _l("Points account"), "loy_entry": _l("Points entry"), "loy_tier": _l("Tier"),
                "loy_reward": _l("Reward"), "loy_promotion": _l("Promotion"), "loy_approval": _l("Approval")},
+    # What a queued request will do once approved (loy_approval.operation).
+    "loyalty_operation": {"adjust": _l("Adjustment"), "earn": _l("Credit")},
     # The reasons the add-on itself writes on ledger entries (staff-typed reasons show as typed).
     "loyalty_reason": {"expired": _l("Validity ended"), "joined family card": _l("Joined the family card"),
                        "left family card": _l("Left the family card"), "customer merged": _l("Customers merged")},
@@ -50,6 +52,10 @@ AUDIT_SUMMARIES = [
      _l("%(points)s points %(source)s → %(target)s: %(reason)s")),
     *[(action, _POINTS_REASON, _l("%(points)s points: %(reason)s"))
       for action in ("loyalty.redeemed", "loyalty.adjusted", "loyalty.adjustment_approved", "loyalty.adjustment_rejected")],
+    ("loyalty.adjustment_requested", r"(?P<loyalty_operation>\w+) (?P<points>[+-]?\d+) points: (?P<reason>.*)",
+     _l("%(loyalty_operation)s %(points)s points: %(reason)s")),
+    ("loyalty.tier_saved", r"(?P<tier>\S+) ≥ (?P<threshold>\d+) × (?P<pct>\d+)%",
+     _l("%(tier)s from %(threshold)s points, × %(pct)s%%")),
     ("loyalty.reversed", r"entry #(?P<id>\d+): (?P<reason>.*)", _l("entry #%(id)s: %(reason)s")),
     ("loyalty.rate_saved", r"category (?P<id>\d+) × (?P<pct>\d+)%", _l("category %(id)s × %(pct)s%%")),
     ("loyalty.promotion_toggled", r"(?P<name>.*): on", _l("%(name)s: started")),

@@ -162,3 +162,33 @@ def test_every_refusal_of_the_ledger_reads_in_korean_on_the_pages(app):
             text = str(_ledger_message(LedgerError("English text", key=key)))
             assert re.search("[가-힣]", text), (key, text)
             assert "English text" not in text
+
+
+def test_every_audit_summary_the_add_on_writes_reads_in_korean(app):
+    """The audit log and a customer's history show the add-on's summaries in the reader's language
+    (stored in English, one shape per action): no shape is left to show as written."""
+    import re
+
+    from flask_babel import force_locale
+
+    from portal.customers.labels import audit_summary
+
+    written = {  # the shapes family.py, redemption.py and views.py write
+        "loyalty.card_issued": "family card 9410000000000017",
+        "loyalty.card_member_added": "card 9410000000000017: 120 points pooled",
+        "loyalty.card_member_removed": "card 9410000000000017: 120 points taken out",
+        "loyalty.card_transfer": "300 points C0001 → C0002: 생일 선물",
+        "loyalty.redeemed": "-500 points: DISC5000 × 1",
+        "loyalty.adjusted": "+300 points: 보상",
+        "loyalty.adjustment_requested": "earn +20000 points: 보상",
+        "loyalty.adjustment_approved": "+8000 points: 보상",
+        "loyalty.reversed": "entry #12: 잘못 적립",
+        "loyalty.tier_saved": "SILVER ≥ 1000 × 120%",
+        "loyalty.rate_saved": "category 3 × 150%",
+        "loyalty.promotion_toggled": "디지털 위크: on",
+        "loyalty.reward_saved": "DISC5000: 500 points",
+    }
+    with app.test_request_context("/"), force_locale("ko"):
+        for action, summary in written.items():
+            shown = audit_summary(action, summary)
+            assert not re.search(r"\b(points?|card|entry|earn|on|category|pooled)\b|≥", shown), (action, shown)
