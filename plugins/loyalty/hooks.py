@@ -86,10 +86,11 @@ def portal_init_app(app):
     def _kind(value: str) -> str:
         return str(KIND_LABELS.get(value, value))
 
-    from portal.customers.labels import register, register_summary
+    from portal.customers.labels import register, register_resolver, register_summary
 
     for kind, labels in CODE_LABELS.items():
         register(kind, labels)
+    register_resolver("tier", tier_name)
     for action, pattern, message in AUDIT_SUMMARIES:
         register_summary(action, pattern, message)
 
@@ -209,3 +210,29 @@ def portal_cli(cli):
     from .cli import register
 
     register(cli)
+
+
+def tier_name(code: str) -> str | None:
+    """A tier's name in the reader's language from ``loy_tier`` (a tier an administrator added or
+    renamed has no static label); read once per request, and only while the add-on is active."""
+    from flask import g, has_request_context
+    from flask_babel import get_locale
+
+    from portal.plugins import active_plugin_names
+
+    if not has_request_context() or "loyalty" not in active_plugin_names():
+        return None
+    names = g.get("loyalty_tier_names")
+    if names is None:
+        from sqlalchemy import select
+
+        from portal.extensions import db
+
+        from .models import LoyTier
+
+        names = {t.code: (t.name_ko, t.name_en) for t in db.session.execute(select(LoyTier)).scalars()}
+        g.loyalty_tier_names = names
+    pair = names.get(code)
+    if pair is None:
+        return None
+    return pair[0] if str(get_locale()).startswith("ko") else pair[1]

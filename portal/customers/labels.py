@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -73,8 +74,23 @@ LABELS = {
 }
 
 
+# Codes whose names live in an add-on's table (tiers an administrator adds or renames): kind ->
+# a function from code to name, or None to fall back on LABELS.
+RESOLVERS: dict[str, Callable[[str], object | None]] = {}
+
+
 def label(kind: str, value: str | None) -> str:
+    resolve = RESOLVERS.get(kind)
+    if resolve is not None and value:
+        name = resolve(value)
+        if name:
+            return str(name)
     return str(LABELS.get(kind, {}).get(value, value or ""))
+
+
+def register_resolver(kind: str, resolve: Callable[[str], object | None]) -> None:
+    """Name the codes of ``kind`` from data (the add-on's own table) before the static labels."""
+    RESOLVERS[kind] = resolve
 
 
 def register(kind: str, labels: dict[str, object]) -> None:

@@ -192,3 +192,18 @@ def test_every_audit_summary_the_add_on_writes_reads_in_korean(app):
         for action, summary in written.items():
             shown = audit_summary(action, summary)
             assert not re.search(r"\b(points?|card|entry|earn|on|category|pooled)\b|≥", shown), (action, shown)
+
+
+def test_a_tier_added_or_renamed_by_an_administrator_shows_its_name_not_its_code(app, client):
+    """The customer overview and the tier history name tiers from the programme's own table."""
+    from plugins.loyalty.models import LoyTier
+
+    db.session.add(LoyTier(code="PLATINUM", name_ko="플래티넘", name_en="Platinum", threshold=99_999, multiplier_pct=300))
+    db.session.execute(db.text("UPDATE loy_tier SET name_ko = '실버 플러스' WHERE code = 'SILVER'"))
+    db.session.execute(db.text("UPDATE customer SET tier = 'PLATINUM' WHERE id = 1"))
+    db.session.execute(db.text("UPDATE customer SET tier = 'SILVER' WHERE id = 2"))
+    db.session.commit()
+    login(client, "hq@example.com")
+    first = client.get("/customers/1").get_data(as_text=True)
+    assert "플래티넘" in first and "PLATINUM" not in first
+    assert "실버 플러스" in client.get("/customers/2").get_data(as_text=True)
