@@ -19,6 +19,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: config from the environment, then ``config`` overrides (tests)."""
     instance = os.environ.get("PORTAL_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
     app = Flask(__name__, instance_path=instance, instance_relative_config=False)
+    from .bounds import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # an id past its column's range is 404, not a driver error
     app.config.update(load_config(Path(app.instance_path)))
     if config:
         app.config.update(config)

@@ -12,11 +12,14 @@ billion more reports before a total could overflow.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
+from werkzeug.routing import IntegerConverter
 
 INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1  # an INTEGER column on PostgreSQL
 MAX_QUANTITY = 100_000  # items on one sale line
 MAX_UNIT_PRICE = 100_000_000  # KRW per item (₩100 million)
 MAX_LINE_AMOUNT = 1_000_000_000  # KRW per sale line (₩1 billion)
@@ -79,3 +82,18 @@ def local_midnight_utc(day: date) -> datetime:
     so a filter "to 2026-12-07" covers that whole day as the pages show it (Seoul time)."""
     tz = local_now().tzinfo
     return datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
+
+
+class IdConverter(IntegerConverter):
+    """The ``<int:…>`` URL converter, bounded to what an id column holds: 1 … 2^31 − 1 (an
+    ``INTEGER`` id on PostgreSQL). A route on a 64-bit id says so: ``<int(max=INT64_MAX):…>``.
+
+    Werkzeug's own takes any number of digits, and an id past the column's range made the
+    driver fail (SQLite: ``OverflowError`` past 2^63 − 1; PostgreSQL: "integer out of range"
+    past 2^31 − 1) — a 500 on every ``<int:…>`` route. Out of range now answers 404, exactly
+    like a missing id. Registered app-wide in ``create_app`` before any blueprint (plugins'
+    included), so every ``<int:…>`` rule uses it."""
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = 1, max: int | None = INT32_MAX,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)

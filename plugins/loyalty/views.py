@@ -139,7 +139,7 @@ def adjust(customer_id: str):
                            limit=rules().approval_limit, window=rules().approval_window_hours)
 
 
-@bp.post("/entries/<int:entry_id>/reverse")
+@bp.post("/entries/<int(max=9223372036854775807):entry_id>/reverse")  # a 64-bit id (portal.bounds.IdConverter)
 @permission_required("loyalty.approve")
 def reverse_entry(entry_id: int):
     entry = db.session.get(LoyEntry, entry_id) or abort(404)
