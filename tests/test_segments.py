@@ -365,6 +365,21 @@ def test_validation_limits_and_shapes(app):
         assert problems(bad), bad
 
 
+def test_numbers_past_64_bits_are_refused_not_a_500(app):
+    """A field with no bound of its own (total spend, expected value, an add-on's points) still takes
+    no number the driver cannot bind (10^30 was a 500 on the preview, the API and the page)."""
+    client = api_client(app, STORE1)
+    for rule in (cond("total_spend", "gt", 10**30), cond("total_spend", "lte", 2**63),
+                 cond("total_spend", "between", [1, 10**30]), cond("total_spend", "in", [1, -(2**64)]),
+                 cond("expected_value", "gte", 10**30), cond("expected_value", "lt", 1e300)):
+        resp = api_post(client, f"{API}/segments/preview", {"rules": {"all": [rule]}})
+        assert resp.status_code == 422, (rule, resp.status_code)
+        assert "Out of range" in json.dumps(resp.get_json()["fields"]), rule
+    # The bound itself is accepted.
+    resp = api_post(client, f"{API}/segments/preview", {"rules": {"all": [cond("total_spend", "lte", 10**18)]}})
+    assert resp.status_code == 200
+
+
 # -- plugin fields --------------------------------------------------------------------------------------------
 
 

@@ -52,6 +52,9 @@ MAX_CONDITIONS = 100
 MAX_LIST = 1000
 MAX_TEXT = 100
 MAX_DAYS = 36_500
+# A number compared with a field that sets no bound of its own: within a signed 64-bit integer
+# (a bigger Python int fails at the driver — SQLite OverflowError — a 500), and far above any sum.
+MAX_NUMBER = 10**18
 GROUP_KEYS = ("all", "any", "not")
 SCOPE_PERMISSION = "customer.view"  # the customer list's permission: a segment never sees more
 
@@ -253,9 +256,10 @@ class _Validator:
             if not good:
                 self.add(path, _l("Expected a whole number.") if kind == "int" else _l("Expected a number."))
                 return False, None
-            if (spec.minimum is not None and value < spec.minimum) or (spec.maximum is not None and value > spec.maximum):
-                lo = "" if spec.minimum is None else f"{spec.minimum:g}"
-                hi = "" if spec.maximum is None else f"{spec.maximum:g}"
+            low = -MAX_NUMBER if spec.minimum is None else spec.minimum
+            high = MAX_NUMBER if spec.maximum is None else spec.maximum
+            if not low <= value <= high:
+                lo, hi = f"{low:,}", f"{high:,}"
                 self.add(path, _l("Out of range (%(lo)s–%(hi)s).", lo=lo, hi=hi))
                 return False, None
             return True, value
