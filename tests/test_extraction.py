@@ -253,8 +253,11 @@ def test_api_use_cancel_and_states(app):
     assert body["status"] == "used" and body["used_at"] and body["removed_recently_contacted"] == 0
     resp = client.post(f"{API}/extractions/{ext['id']}/use", headers=bearer(client.token))
     assert resp.status_code == 409 and resp.get_json()["error"] == "invalid_state"
+    # The message is English, as every API message, though store1 reads the portal in Korean.
+    assert resp.get_json()["message"] == "Only a draft list can be marked as used; this one was used already."
     assert client.post(f"{API}/extractions/{ext['id']}/cancel", headers=bearer(client.token)).get_json()["status"] == "cancelled"
-    assert client.post(f"{API}/extractions/{ext['id']}/cancel", headers=bearer(client.token)).status_code == 409
+    resp = client.post(f"{API}/extractions/{ext['id']}/cancel", headers=bearer(client.token))
+    assert resp.status_code == 409 and resp.get_json()["message"] == "This list is already cancelled."
     # Filters, and other branches' lists answer 404.
     listed = client.get(f"{API}/extractions?status=cancelled", headers=bearer(client.token)).get_json()["items"]
     assert [e["id"] for e in listed] == [ext["id"]]

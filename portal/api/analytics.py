@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify, request, url_for
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -19,6 +20,13 @@ from ..pagination import paginate
 from . import bp
 from .paging import page_args, page_body
 from .support import error, json_body, require
+
+
+def _english(message: Any) -> str:
+    """The API's ``message`` is English whatever the user's language (docs/api.md, Errors)."""
+    with force_locale("en"):
+        return str(message)
+
 
 PREVIEW_KEYS = ("rules", "channel")
 EXTRACTION_KEYS = ("rules", "channel", "name", "segment_id")
@@ -108,7 +116,7 @@ def extraction_use(extraction_id: str):
         removed = ex.mark_used(current_user, ext)
     except ex.StateError as exc:
         db.session.rollback()
-        return error(409, "invalid_state", str(exc.message), state=ext.status)
+        return error(409, "invalid_state", _english(exc.message), state=ext.status)
     body = {**ex.extraction_dict(ext), "removed_recently_contacted": removed}
     db.session.commit()
     return jsonify(body)
@@ -123,7 +131,7 @@ def extraction_cancel(extraction_id: str):
         ex.cancel(current_user, ext)
     except ex.StateError as exc:
         db.session.rollback()
-        return error(409, "invalid_state", str(exc.message), state=ext.status)
+        return error(409, "invalid_state", _english(exc.message), state=ext.status)
     body = ex.extraction_dict(ext)
     db.session.commit()
     return jsonify(body)
