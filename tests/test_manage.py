@@ -127,3 +127,24 @@ def test_admin_sends_password_reset(app, client):
     assert resp.status_code == 302
     msg = db.session.execute(select(OutboxMessage).where(OutboxMessage.to_addr == "hq@example.com")).scalar_one()
     assert msg.kind == "password_reset" and "/password-reset/" in msg.body
+
+
+def test_unknown_global_roles_are_refused_by_the_form_not_a_500(app, client):
+    """roles=[""] (or "" then a made-up role) skipped the choice check and reached grant_global: a 500."""
+    login(client, "admin@example.com")
+    hq = _user("hq@example.com")
+    for roles in ([""], ["", "Bogus"], ["", "HQ Staff"]):
+        resp = post_form(client, f"/manage/users/{hq.id}", {"form": "edit", "name": "바뀐 이름", "locale": "ko", "roles": roles},
+                         form_page=f"/manage/users/{hq.id}")
+        assert resp.status_code == 400, roles
+        resp = post_form(client, "/manage/users/new", {"email": "x.roles@example.com", "name": "X", "locale": "ko",
+                                                       "password": "correct-horse-battery-9", "roles": roles},
+                         form_page="/manage/users/new")
+        assert resp.status_code in (200, 400) and resp.status_code < 500, roles
+    db.session.expire_all()
+    assert _user("hq@example.com").name != "바뀐 이름" and _user("hq@example.com").role_names == {"HQ Staff"}
+    assert db.session.execute(select(User).where(User.email == "x.roles@example.com")).scalar_one_or_none() is None
+    # An empty selection is still allowed.
+    resp = post_form(client, f"/manage/users/{hq.id}", {"form": "edit", "name": hq.name, "locale": "ko"},
+                     form_page=f"/manage/users/{hq.id}")
+    assert resp.status_code == 302

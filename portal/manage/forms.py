@@ -11,7 +11,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Length
 
 
 class UserForm(FlaskForm):
@@ -19,14 +19,14 @@ class UserForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     password = PasswordField(_l("Initial password"), validators=[DataRequired()])
     locale = SelectField(_l("Language"), choices=[("ko", "한국어"), ("en", "English")])
-    roles = SelectMultipleField(_l("Global roles"), choices=[], validators=[Optional()])
+    roles = SelectMultipleField(_l("Global roles"), choices=[])  # no Optional(): it would skip the choice check
 
 
 class UserEditForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     locale = SelectField(_l("Language"), choices=[("ko", "한국어"), ("en", "English")])
     active = BooleanField(_l("Active (may log in)"))
-    roles = SelectMultipleField(_l("Global roles"), choices=[], validators=[Optional()])
+    roles = SelectMultipleField(_l("Global roles"), choices=[])  # no Optional(): it would skip the choice check
 
 
 class LocalRoleForm(FlaskForm):
