@@ -188,6 +188,37 @@ def test_the_audit_log_shows_labels_not_codes_or_python_reprs(ui_app):
     post_form(client, "/language", {"lang": "ko", "next": "/manage/audit"}, form_page="/manage/audit")  # as it was
 
 
+def test_changed_fields_are_named_in_korean_in_the_history_and_the_audit_log(ui_app):
+    """Every field the core writes into an audit entry's changes, and the loyalty settings, read as
+    labels: the history tab showed note, gender, complaint_note, household_id, consent.push.night_ads."""
+    from portal import audit
+    from portal.extensions import db
+    from portal.models import Customer, PluginState
+
+    raw = ["gender", "note", "complaint_note", "household_id", "consent.push.night_ads", "branch_id", "partner_id",
+           "approval_limit", "krw_per_point"]
+    with ui_app.app_context():
+        customer = db.session.scalar(db.select(Customer).order_by(Customer.id))
+        cid = customer.id
+        audit.record("customer.updated", customer, summary=customer.code,
+                     changes={"gender": [None, "F"], "note": ["a", "b"], "branch_id": [1, 2], "partner_id": [None, 3]})
+        audit.record("customer.complaint", customer, summary=customer.code, changes={"complaint_note": ["", "x"]})
+        audit.record("customer.household", customer, summary="", changes={"household_id": [None, 7]})
+        audit.record("customer.consent", customer, summary="push/night_ads=no via api",
+                     changes={"consent.push.night_ads": [True, False]})
+        audit.record("addon.settings", db.session.get(PluginState, "loyalty"), summary="loyalty",
+                     changes={"approval_limit": [5000, 6000], "krw_per_point": [1000, 500]})
+        db.session.commit()
+        db.session.remove()
+    client = logged_in(ui_app, "admin@example.com")
+    for url in (f"/customers/{cid}?tab=history", "/manage/audit"):
+        text = " ".join(visible_text(client.get(url).get_data(as_text=True)))
+        assert not [k for k in raw if re.search(rf"(?<![\w.]){re.escape(k)}(?![\w.])", text)], (url, text[:3000])
+    history = " ".join(visible_text(client.get(f"/customers/{cid}?tab=history").get_data(as_text=True)))
+    for word in ("성별", "메모", "불만 메모", "가족", "앱 푸시 · 야간 광고 (21:00–08:00)", "담당 지점"):
+        assert word in history, word
+
+
 def _csv_header(resp) -> list[str]:
     assert resp.status_code == 200, resp.status_code
     return next(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))

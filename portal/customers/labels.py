@@ -21,8 +21,13 @@ LABELS = {
                 "night_ads": _l("Advertising at night (21:00–08:00)")},
     "method": {"store": _l("In store"), "paper": _l("Paper form"), "web": _l("Website"), "phone": _l("By phone"),
                "import": _l("From an imported file"), "api": _l("API")},
+    # Fields as they are named in the audit trail's changes (consent.<channel>.<purpose>: see label()).
     "field": {"phone": _l("Phone"), "email": _l("E-mail"), "address": _l("Address"), "postal_code": _l("Postal code"),
-              "name": _l("Name"), "birth_date": _l("Birth date")},
+              "name": _l("Name"), "birth_date": _l("Birth date"), "gender": _l("Gender"), "note": _l("Note"),
+              "complaint": _l("Complaint"), "complaint_note": _l("Complaint note"), "household_id": _l("Household"),
+              "branch_id": _l("Owner branch"), "partner_id": _l("Owner distributor"), "parent": _l("Parent"),
+              "active": _l("Active"), "sponsor": _l("Sponsor"), "locale": _l("Language"), "status": _l("Status"),
+              "included": _l("Included"), "excluded": _l("Excluded")},
     # Daily reports (판매일보): how a file with bad rows is handled, and where it came from.
     "report_mode": {"strict": _l("All rows or none"), "lenient": _l("Good rows only")},
     "report_source": {"web": _l("Upload page"), "cli": _l("Command line"), "api": _l("API"), "demo": _l("Demo data")},
@@ -85,6 +90,9 @@ def label(kind: str, value: str | None) -> str:
         name = resolve(value)
         if name:
             return str(name)
+    if kind == "field" and value and value.startswith("consent."):  # consent.push.night_ads
+        channel, _dot, purpose = value[len("consent."):].partition(".")
+        return f"{label('channel', channel)} · {label('purpose', purpose)}"
     return str(LABELS.get(kind, {}).get(value, value or ""))
 
 
