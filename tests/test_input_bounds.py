@@ -253,3 +253,25 @@ def test_report_list_filters_take_any_date_without_error(app, client):
     assert [r["report_date"] for r in oldest.get_json()["items"]] == [DAY]
     login(client, "hq@example.com")
     assert client.get(f"/sales/reports?{query}").status_code == 200
+
+
+def test_a_malformed_csv_is_explained_in_the_users_terms_not_the_parsers(app, client):
+    """pandas' refusal ("Error tokenizing data. C error: Expected 16 fields in line 3, saw 17") reached
+    the Korean page as it was; the row and the cause are told in the user's language."""
+    too_many = csv_bytes([row(code="C0000001"), row(code="C0000002") + ",extra"])  # row 3: an unquoted comma
+    open_quote = csv_bytes([row(code="C0000001"), '"' + row(code="C0000002")])     # row 3: a quote never closed
+    with app.app_context():
+        result = run_import(too_many)
+        assert result.status == "refused" or result.status == "rejected"
+        assert "Row 3 has 17 columns but the header has 16" in result.message, result.message
+        assert "Error tokenizing" not in result.message and "C error" not in result.message
+        result = run_import(open_quote)
+        assert "A quotation mark opened in row 3 is never closed." in result.message, result.message
+    login(client, "store1@example.com")  # reads the portal in Korean
+    for data, korean in ((too_many, "3행의 열이 17개인데 머리글은 16개입니다"), (open_quote, "3행에서 연 큰따옴표가 닫히지 않았습니다")):
+        token = csrf_token(client, "/sales/upload")
+        resp = client.post("/sales/upload", content_type="multipart/form-data",
+                           data={"csrf_token": token, "mode": "strict", "file": (io.BytesIO(data), "day.csv")})
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 422 and korean in html, html[:2000]
+        assert "Error tokenizing" not in html and "C error" not in html

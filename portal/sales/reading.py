@@ -129,8 +129,25 @@ def _read_csv(utf8: bytes, encoding: str) -> ReportFile:
     except pd.errors.EmptyDataError as exc:
         raise ReportFileError(_("The file has no header row.")) from exc
     except pd.errors.ParserError as exc:
-        raise ReportFileError(_("The CSV file cannot be read: %(detail)s", detail=str(exc)[:200])) from exc
+        raise ReportFileError(csv_parse_message(str(exc))) from exc
     return _canonical(frame.fillna(""), encoding)
+
+
+_FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_EOF_RE = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def csv_parse_message(detail: str) -> str:
+    """The CSV parser's refusal in the user's terms and language (pandas' own text is English and
+    technical: "Error tokenizing data. C error: Expected 16 fields in line 3, saw 17")."""
+    if m := _FIELDS_RE.search(detail):
+        return _("Row %(row)s has %(saw)s columns but the header has %(n)s: a value with a comma needs "
+                 "quotation marks around it.", row=m.group(2), saw=m.group(3), n=m.group(1))
+    if m := _EOF_RE.search(detail):
+        # pandas counts this row from 0 (the header), the portal's row numbers from 1.
+        return _("A quotation mark opened in row %(row)s is never closed.", row=int(m.group(1)) + 1)
+    log.info("CSV refused by the parser: %s", detail[:200])
+    return _("The CSV file cannot be read: its rows are not well-formed CSV. Save it again from Excel as CSV.")
 
 
 def _cell_text(value: object) -> str:
