@@ -243,10 +243,10 @@ def init_web(app: Flask) -> None:
         return audit_summary(action, value)
 
     @app.template_filter("audit_value")
-    def _audit_value(value: Any) -> str:
+    def _audit_value(value: Any, field: str | None = None) -> str:
         from .customers.labels import audit_value
 
-        return audit_value(value)
+        return audit_value(value, field)
 
     @app.template_filter("phone")
     def _phone(value: Any) -> str:

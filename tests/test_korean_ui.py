@@ -217,6 +217,7 @@ def test_changed_fields_are_named_in_korean_in_the_history_and_the_audit_log(ui_
     history = " ".join(visible_text(client.get(f"/customers/{cid}?tab=history").get_data(as_text=True)))
     for word in ("성별", "메모", "불만 메모", "가족", "앱 푸시 · 야간 광고 (21:00–08:00)", "담당 지점"):
         assert word in history, word
+    assert "성별 : — → 여성" in history, history  # the value too: not "F"
 
 
 def _csv_header(resp) -> list[str]:

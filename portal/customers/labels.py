@@ -35,6 +35,8 @@ LABELS = {
     "tier": {"BASIC": _l("Basic"), "SILVER": _l("Silver"), "GOLD": _l("Gold"), "VIP": _l("VIP")},
     "actor": {"system": _l("system")},
     "unit_kind": {"hq": _l("Head office"), "region": _l("Region"), "branch": _l("Branch")},
+    "gender": {"F": _l("Female"), "M": _l("Male")},
+    "locale": {"ko": "한국어", "en": "English"},  # each language in its own name, as on the language switch
     "audit_action": {
         "auth.login": _l("Logged in"), "auth.logout": _l("Logged out"), "auth.login_failed": _l("Failed login"),
         "auth.password_changed": _l("Password changed"), "auth.password_change_failed": _l("Password change refused"),
@@ -124,10 +126,18 @@ def audit_summary(action: str, summary: str | None) -> str:
     return summary or ""
 
 
-def audit_value(value: Any) -> str:
+# Fields whose audited values are codes: shown through these label kinds (gender M → 남성).
+VALUE_KINDS = {"gender": "gender", "locale": "locale"}
+
+
+def audit_value(value: Any, field: str | None = None) -> str:
     """A value of an audit entry's changes for reading: the audit trail stores anything that is not
-    a plain scalar as its Python text (``"{'sms': True}"``); this shows ``SMS: 예`` instead."""
+    a plain scalar as its Python text (``"{'sms': True}"``); this shows ``SMS: 예`` instead. With
+    the ``field`` it belongs to, a code (gender ``M``) reads as its label."""
     from flask_babel import gettext
+
+    if field in VALUE_KINDS and isinstance(value, str) and value:
+        return label(VALUE_KINDS[field], value)
 
     if isinstance(value, str) and value[:1] in "{[(" and value[-1:] in "}])":
         try:
