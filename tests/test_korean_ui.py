@@ -220,6 +220,21 @@ def test_changed_fields_are_named_in_korean_in_the_history_and_the_audit_log(ui_
     assert "성별 : — → 여성" in history, history  # the value too: not "F"
 
 
+def test_the_access_log_shows_list_and_export_filters_in_words_not_python_text(ui_app):
+    """Sale-line lists and exports and customer exports were logged as "sale_lines {'date_from': …}
+    page=1" and shown so: a Python dict and English on the Korean access log."""
+    client = logged_in(ui_app, "admin@example.com")
+    client.get("/sales/lines?date_from=2026-11-01&q=%EA%B9%80")
+    client.get("/sales/lines/export.csv?date_from=2026-11-01")
+    client.get("/customers/export.csv?branch=B001")
+    html = client.get("/manage/audit?log=access").get_data(as_text=True)
+    text = " ".join(visible_text(html))
+    assert "판매 내역 1쪽, 조건: 시작일: 2026-11-01, 검색: 김" in text, text[:3000]
+    assert "판매 내역 CSV 내보내기, 조건: 시작일: 2026-11-01" in text and "고객 목록 CSV 내보내기, 조건: 지점: B001" in text
+    assert "sale_lines" not in text and "customers.csv" not in text
+    assert leaks(html) == []
+
+
 def _csv_header(resp) -> list[str]:
     assert resp.status_code == 200, resp.status_code
     return next(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))

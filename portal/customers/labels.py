@@ -27,7 +27,11 @@ LABELS = {
               "complaint": _l("Complaint"), "complaint_note": _l("Complaint note"), "household_id": _l("Household"),
               "branch_id": _l("Owner branch"), "partner_id": _l("Owner distributor"), "parent": _l("Parent"),
               "active": _l("Active"), "sponsor": _l("Sponsor"), "locale": _l("Language"), "status": _l("Status"),
-              "included": _l("Included"), "excluded": _l("Excluded")},
+              "included": _l("Included"), "excluded": _l("Excluded"),
+              # the filters of a list or an export, as the access log stores them
+              "date_from": _l("From"), "date_to": _l("To"), "q": _l("Search"), "category": _l("Category"),
+              "branch": _l("Branch"), "group": _l("Partner group"), "partner": _l("Distributor"),
+              "quality": _l("Data quality"), "sort": _l("Sort order")},
     # Daily reports (판매일보): how a file with bad rows is handled, and where it came from.
     "report_mode": {"strict": _l("All rows or none"), "lenient": _l("Good rows only")},
     "report_source": {"web": _l("Upload page"), "cli": _l("Command line"), "api": _l("API"), "demo": _l("Demo data")},
@@ -36,6 +40,7 @@ LABELS = {
     "actor": {"system": _l("system")},
     "unit_kind": {"hq": _l("Head office"), "region": _l("Region"), "branch": _l("Branch")},
     "gender": {"F": _l("Female"), "M": _l("Male")},
+    "file_format": {"csv": "CSV", "xlsx": "Excel"},
     "locale": {"ko": "한국어", "en": "English"},  # each language in its own name, as on the language switch
     "audit_action": {
         "auth.login": _l("Logged in"), "auth.logout": _l("Logged out"), "auth.login_failed": _l("Failed login"),
@@ -121,7 +126,7 @@ def register_summary(action: str, pattern: str, message: object) -> None:
 def audit_summary(action: str, summary: str | None) -> str:
     for rx, message in SUMMARIES.get(action, ()):
         if m := rx.fullmatch(summary or ""):
-            values = {k: label(k, v) if k in LABELS else v for k, v in m.groupdict().items()}
+            values = {k: label(k, v) if k in LABELS or k in RESOLVERS else v for k, v in m.groupdict().items()}
             return str(message) % values
     return summary or ""
 
@@ -183,8 +188,16 @@ for _action, _pattern, _message in [
     ("access.list", r"q= page=(?P<page>\d+)", _l("customer list, page %(page)s")),
     ("access.list", r"q=(?P<q>.+) page=(?P<page>\d+)", _l("customer search “%(q)s”, page %(page)s")),
     ("addon.uninstalled", r"(?P<name>\S+) purge=False", _l("%(name)s, its data kept")),
+    # Sale-line lists and exports, customer exports: the filters are stored as Python text.
+    *[(action, r"sale_lines (?P<filters>\{.*\}) page=(?P<page>\d+)", _l("sale lines, page %(page)s; filters: %(filters)s"))
+      for action in ("access.list", "access.api_list")],
+    ("access.export", r"sale_lines\.(?P<file_format>csv|xlsx) (?P<filters>\{.*\})",
+     _l("sale lines as %(file_format)s; filters: %(filters)s")),
+    ("access.export", r"customers\.(?P<file_format>csv|xlsx) (?P<filters>\{.*\})",
+     _l("customer list as %(file_format)s; filters: %(filters)s")),
 ]:
     register_summary(_action, _pattern, _message)
+register_resolver("filters", lambda value: audit_value(value) or "—")  # {'q': 'x'} -> 검색: x
 
 
 def choices(kind: str) -> list[tuple[str, object]]:
