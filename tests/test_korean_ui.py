@@ -233,6 +233,20 @@ def test_the_access_log_shows_list_and_export_filters_in_words_not_python_text(u
     assert "판매 내역 CSV 내보내기, 조건: 시작일: 2026-11-01" in text and "고객 목록 CSV 내보내기, 조건: 지점: B001" in text
     assert "sale_lines" not in text and "customers.csv" not in text
     assert leaks(html) == []
+    # The other lists and downloads the log names (written in English by the code that logs them).
+    from portal.customers.labels import audit_summary
+
+    with ui_app.test_request_context():
+        for action, detail, korean in (
+                ("access.list", "quality.fix branch= field= page=1", "수정 필요 데이터 1쪽"),
+                ("access.api_list", "quality.duplicates page=2", "중복 고객 후보 2쪽"),
+                ("access.list", "extraction 25 page=1", "대상자 목록 #25 1쪽"),
+                ("access.api_list", "extraction 25 customers page=2", "대상자 목록 #25 2쪽"),
+                ("access.list", "segment preview channel=", "세그먼트 미리보기"),
+                ("access.view", "quality.merge", "병합 화면"),
+                ("access.export", "rejections of sales report 7", "판매일보 #7의 거부된 행"),
+                ("access.dsr_export", "data-subject export (JSON)", "고객 보유 정보 전체(JSON)")):
+            assert audit_summary(action, detail) == korean, (detail, audit_summary(action, detail))
 
 
 def _csv_header(resp) -> list[str]:

@@ -195,6 +195,16 @@ for _action, _pattern, _message in [
      _l("sale lines as %(file_format)s; filters: %(filters)s")),
     ("access.export", r"customers\.(?P<file_format>csv|xlsx) (?P<filters>\{.*\})",
      _l("customer list as %(file_format)s; filters: %(filters)s")),
+    *[(action, pattern, message) for action in ("access.list", "access.api_list") for pattern, message in (
+        (r"quality\.(?:fix|queue) branch=\S* field=\S* page=(?P<page>\d+)", _l("data to fix, page %(page)s")),
+        (r"quality\.duplicates page=(?P<page>\d+)", _l("duplicate candidates, page %(page)s")),
+        (r"extraction (?P<id>\d+)(?: customers)? page=(?P<page>\d+)", _l("target list #%(id)s, page %(page)s")),
+        (r"(?:extraction|segment|segments\.) ?preview channel=(?P<channel>\w+)", _l("preview of a segment (%(channel)s)")),
+        (r"(?:extraction|segment|segments\.) ?preview channel=(?:None)?", _l("preview of a segment")),
+    )],
+    ("access.view", r"quality\.merge", _l("merge page")),
+    ("access.export", r"rejections of sales report (?P<id>\d+)", _l("refused rows of daily report #%(id)s")),
+    ("access.dsr_export", r"data-subject export \(JSON\)", _l("everything held on the customer (JSON)")),
 ]:
     register_summary(_action, _pattern, _message)
 register_resolver("filters", lambda value: audit_value(value) or "—")  # {'q': 'x'} -> 검색: x
