@@ -245,7 +245,8 @@ def test_the_access_log_shows_list_and_export_filters_in_words_not_python_text(u
                 ("access.list", "segment preview channel=", "세그먼트 미리보기"),
                 ("access.view", "quality.merge", "병합 화면"),
                 ("access.export", "rejections of sales report 7", "판매일보 #7의 거부된 행"),
-                ("access.dsr_export", "data-subject export (JSON)", "고객 보유 정보 전체(JSON)")):
+                ("access.dsr_export", "data-subject export (JSON)", "고객 보유 정보 전체(JSON)"),
+                ("access.export", "loyalty expiring points (30 days)", "30일 안에 소멸 예정인 포인트")):
             assert audit_summary(action, detail) == korean, (detail, audit_summary(action, detail))
 
 

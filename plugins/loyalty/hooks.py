@@ -61,6 +61,8 @@ AUDIT_SUMMARIES = [
     ("loyalty.promotion_toggled", r"(?P<name>.*): on", _l("%(name)s: started")),
     ("loyalty.promotion_toggled", r"(?P<name>.*): off", _l("%(name)s: stopped")),
     ("loyalty.reward_saved", r"(?P<code>.*): (?P<points>\d+) points", _l("%(code)s: %(points)s points")),
+    # The access log's row of the expiring-points download.
+    ("access.export", r"loyalty expiring points \((?P<days>\d+) days\)", _l("points expiring in %(days)s days")),
 ]
 
 
