@@ -1,7 +1,7 @@
 """Loyalty points: an append-only ledger with lots, earning rules, tiers, family cards, rewards,
 approvals and expiry (issue 5). See docs/loyalty.md."""
 
-from portal.plugins import PluginInfo
+from portal.toolkit import PluginInfo
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext "mark for extraction" convention

@@ -23,16 +23,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import load_only
 
-from portal import audit
-from portal.api.support import authenticate_bearer, error, json_payload, require
-from portal.extensions import db
-from portal.models import Customer, utcnow
-from portal.security import (
+from portal.toolkit import (
+    Customer,
+    audit,
+    authenticate_bearer,
+    db,
+    error,
     get_scoped_or_404,
     has_global_permission,
     has_permission,
     id_or_404,
+    json_payload,
     not_found_message,
+    require,
+    utcnow,
 )
 
 from . import ledger, redemption

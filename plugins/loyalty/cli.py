@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import click
 
-from portal.extensions import db
+from portal.toolkit import db
 
 
 def _day(value: str | None) -> date:

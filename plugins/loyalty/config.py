@@ -10,8 +10,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal.extensions import db
-from portal.plugin_settings import get_settings
+from portal.toolkit import db, get_settings
 
 from .models import LoyTier
 

@@ -30,8 +30,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
-from portal.extensions import db
-from portal.models import utcnow
+from portal.toolkit import db, utcnow
 
 from . import tiers as tier_service
 from .config import rules
@@ -500,7 +499,7 @@ def on_report_imported(report: Any) -> None:
 
 def reverse_replaced(actor: Any = None, on: date | None = None) -> int:
     """Catch-up for replaced reports whose earn entries were not reversed yet (a hook that failed)."""
-    from portal.models import SalesReport
+    from portal.toolkit import SalesReport
 
     replaced = db.session.execute(select(SalesReport.id).where(SalesReport.status == "replaced")
                                   .order_by(SalesReport.id)).scalars().all()

@@ -13,9 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text, true
 
-from portal.extensions import db
-from portal.models import Customer, utcnow
-from portal.security import scope_filter
+from portal.toolkit import Customer, db, scope_filter, utcnow
 
 from .config import rules
 from .ledger import SYSTEM, Actor, is_postgres

@@ -27,10 +27,7 @@ from typing import Any
 
 from sqlalchemy import exists, func, select
 
-from portal import audit
-from portal.extensions import db
-from portal.models import Customer, Household
-from portal.security import has_permission, scope_filter
+from portal.toolkit import Customer, Household, audit, db, has_permission, scope_filter
 
 from .ledger import Actor, LedgerError, lock_accounts, member_account, transfer
 from .models import LoyAccount, LoyEntry, LoyLot

@@ -6,9 +6,17 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from portal.extensions import csrf, db
-from portal.hookspecs import hookimpl
-from portal.security import BRANCH_STAFF, DISTRIBUTOR, GROUP_LEADER, HQ_STAFF, SITE_ADMIN, has_permission
+from portal.toolkit import (
+    BRANCH_STAFF,
+    DISTRIBUTOR,
+    GROUP_LEADER,
+    HQ_STAFF,
+    SITE_ADMIN,
+    csrf,
+    db,
+    has_permission,
+    hookimpl,
+)
 
 from . import models  # noqa: F401  (puts the loy_ tables on the shared metadata)
 from .config import SETTINGS_SCHEMA
@@ -88,14 +96,14 @@ def portal_init_app(app):
     def _kind(value: str) -> str:
         return str(KIND_LABELS.get(value, value))
 
-    from portal.customers.labels import register, register_resolver, register_summary
+    from portal.toolkit import register_labels, register_resolver, register_summary
 
     for kind, labels in CODE_LABELS.items():
-        register(kind, labels)
+        register_labels(kind, labels)
     register_resolver("tier", tier_name)
     from .config import SETTINGS_SCHEMA
 
-    register("field", {spec["name"]: spec["label"] for spec in SETTINGS_SCHEMA})  # the settings' audit changes
+    register_labels("field", {spec["name"]: spec["label"] for spec in SETTINGS_SCHEMA})  # the settings' audit changes
     for action, pattern, message in AUDIT_SUMMARIES:
         register_summary(action, pattern, message)
 
@@ -133,7 +141,7 @@ def portal_customer_tabs(customer, user):
     def context() -> dict[str, Any]:
         from flask import request
 
-        from portal.pagination import parse_page_args
+        from portal.toolkit import parse_page_args
 
         from .summary import tab_context
 
@@ -223,7 +231,7 @@ def tier_name(code: str) -> str | None:
     from flask import g, has_request_context
     from flask_babel import get_locale
 
-    from portal.plugins import active_plugin_names
+    from portal.toolkit import active_plugin_names
 
     if not has_request_context() or "loyalty" not in active_plugin_names():
         return None
@@ -231,7 +239,7 @@ def tier_name(code: str) -> str | None:
     if names is None:
         from sqlalchemy import select
 
-        from portal.extensions import db
+        from portal.toolkit import db
 
         from .models import LoyTier
 

@@ -31,8 +31,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
 
-from portal.extensions import db
-from portal.models import Customer, utcnow
+from portal.toolkit import Customer, db, utcnow
 
 from .config import expiry_for, rules
 from .models import LoyAccount, LoyAllocation, LoyEntry, LoyLot

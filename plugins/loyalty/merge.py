@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from portal.extensions import db
+from portal.toolkit import db
 
 from .ledger import lock_accounts, member_account, target_account, transfer
 from .models import LoyAccount, LoyApproval, LoyTierChange

@@ -28,8 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
-from portal.models import utcnow
+from portal.toolkit import db, utcnow
 
 BIGID = BigInteger().with_variant(Integer, "sqlite")  # autoincrementing 64-bit ids on both databases
 

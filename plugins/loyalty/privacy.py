@@ -10,8 +10,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from portal.extensions import db
-from portal.models import Customer
+from portal.toolkit import Customer, db
 
 from .ledger import member_account
 from .models import LoyAccount, LoyApproval, LoyEntry, LoyLot, LoyRequest, LoyTierChange

@@ -16,10 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from portal import audit
-from portal.extensions import db
-from portal.models import Customer, utcnow
-from portal.security import has_permission, scope_filter
+from portal.toolkit import Customer, audit, db, has_permission, scope_filter, utcnow
 
 from . import ledger
 from .config import rules

@@ -12,8 +12,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from portal.extensions import db
-from portal.models import Category, Customer, Household, SaleLine, User
+from portal.toolkit import Category, Customer, Household, SaleLine, User, db
 
 from .config import DEFAULT_TIERS
 from .models import LoyAccount, LoyApproval, LoyCategoryRate, LoyEntry, LoyPromotion, LoyReward, LoyTier

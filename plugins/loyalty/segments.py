@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
-from portal.models import Customer
+from portal.toolkit import Customer
 
 from .config import rules
 from .models import LoyAccount, LoyLot, LoyTier
@@ -74,7 +74,7 @@ def tier_column():
 
 
 def _tier_choices() -> list[tuple[str, str]]:
-    from portal.extensions import db
+    from portal.toolkit import db
 
     return [(t.code, t.name_en) for t in db.session.execute(select(LoyTier).order_by(LoyTier.threshold)).scalars()]
 

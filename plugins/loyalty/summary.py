@@ -7,9 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from portal.extensions import db
-from portal.models import Customer
-from portal.pagination import paginate
+from portal.toolkit import Customer, db, paginate
 
 from . import tiers as tier_service
 from .ledger import member_account, open_lots

@@ -14,9 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from portal.extensions import db
-from portal.models import Customer, OrgUnit, Partner, PartnerGroup
-from portal.security import scope_filter
+from portal.toolkit import Customer, OrgUnit, Partner, PartnerGroup, db, scope_filter
 
 from .config import add_months, rules, tiers
 from .models import LoyAccount, LoyEntry, LoyTier, LoyTierChange
@@ -88,7 +86,7 @@ def review(as_of: date, *, members_sql: str | None = None, params: dict[str, Any
     """Re-qualify members (all, or those ``members_sql`` selects: a SELECT of customer ids) on the
     window ending ``as_of``. Upgrades always; downgrades only with ``allow_down``. Idempotent:
     a second run with the same data changes nothing."""
-    from portal.models import utcnow
+    from portal.toolkit import utcnow
 
     ladder = tiers()
     if not ladder:
@@ -176,7 +174,7 @@ def opening(as_of: date, earned: str) -> tuple[str, str, dict[str, Any]]:
 def record_openings(table: str, as_of: date, reason: str = "earn") -> int:
     """History and mirror for the accounts in ``table`` (id, customer_id, tier, tier_since) that
     opened above the base tier (``tier_since`` set). Returns how many."""
-    from portal.models import utcnow
+    from portal.toolkit import utcnow
 
     p = {"base": base_tier_code(), "reason": reason, "as_of": as_of, "now": utcnow()}
     moves = f"""SELECT customer_id, id AS account_id, CAST(:base AS VARCHAR) AS old_tier, tier AS new_tier,
@@ -235,7 +233,7 @@ def distribution(user: Any) -> list[tuple[str, int]]:
 def upgrade_one(customer_id: int, as_of: date, reason: str = "earn") -> str | None:
     """The single-customer form of an upgrade check (after a manual or API earn). Returns the
     new tier code when the customer moved up."""
-    from portal.models import utcnow
+    from portal.toolkit import utcnow
 
     acct = db.session.execute(select(LoyAccount).where(LoyAccount.customer_id == customer_id)).scalar_one_or_none()
     ladder = tiers()

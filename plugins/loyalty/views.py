@@ -11,11 +11,19 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import exists, func, select
 
-from portal import audit
-from portal.extensions import db
-from portal.models import Category, Customer, Household
-from portal.pagination import paginate, parse_page_args
-from portal.security import get_scoped_or_404, has_permission, permission_required, scope_filter
+from portal.toolkit import (
+    Category,
+    Customer,
+    Household,
+    audit,
+    db,
+    get_scoped_or_404,
+    has_permission,
+    paginate,
+    parse_page_args,
+    permission_required,
+    scope_filter,
+)
 
 from . import family as family_service
 from . import redemption
@@ -350,7 +358,7 @@ def report_expiring():
 def _expiring_export(fmt: str, days: int):
     """Names and customer numbers leave only through the core's logged export: ``customer.export``
     required, the customers limited to those the user may export, the row count logged."""
-    from portal.exports import ExportTooLarge, logged_export
+    from portal.toolkit import ExportTooLarge, logged_export
 
     from .expiry import expiring_query
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from portal.hookspecs import hookimpl
+from portal.toolkit import hookimpl
 
 FAIL_CUSTOMER_CHANGED = {"on": False}
 RAISE_IN_MENU = {"on": False}

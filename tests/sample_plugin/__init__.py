@@ -1,7 +1,7 @@
 """A small add-on used by the tests: blueprint, own table and migration, menu item, portlet,
 permission and CLI command — every extension point a real plugin uses."""
 
-from portal.plugins import PluginInfo
+from portal.toolkit import PluginInfo
 
 PLUGIN = PluginInfo(
     name="sample",

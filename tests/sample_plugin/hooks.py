@@ -5,9 +5,7 @@ from typing import Any
 import click
 from flask import Blueprint, render_template
 
-from portal.extensions import db
-from portal.hookspecs import hookimpl
-from portal.security import permission_required
+from portal.toolkit import db, hookimpl, permission_required
 
 from .models import SampleNote
 

@@ -1,5 +1,5 @@
 from alembic import context
 
-from portal.migrations_support import run_plugin_env
+from portal.toolkit import run_plugin_env
 
 run_plugin_env(context, plugin_name="sample", table_prefix="smp_")

@@ -1,0 +1,66 @@
+"""The one public surface for add-ons (CKAN's ``plugins.toolkit``).
+
+Add-ons under ``plugins/`` import only from here (``tests/test_toolkit.py`` fails otherwise), so
+the core can move and rename its modules freely while these names stay. Each name is documented
+where it is defined; ``docs/plugins.md`` lists them by area. Add a name here when an add-on needs
+it, never a reach into another ``portal.*`` module.
+"""
+
+from __future__ import annotations
+
+from . import audit
+from .api.support import authenticate_bearer, error, json_payload, require
+from .customers.labels import register as register_labels
+from .customers.labels import register_resolver, register_summary
+from .exports import ExportTooLarge, logged_export
+from .extensions import csrf, db
+from .hookspecs import hookimpl
+from .migrations_support import run_plugin_env
+from .models import (
+    Category,
+    Customer,
+    Household,
+    OrgUnit,
+    Partner,
+    PartnerGroup,
+    SaleLine,
+    SalesReport,
+    User,
+    utcnow,
+)
+from .pagination import paginate, parse_page_args
+from .plugin_settings import get_settings
+from .plugins import PluginInfo, active_plugin_names
+from .security import (
+    BRANCH_STAFF,
+    DISTRIBUTOR,
+    GROUP_LEADER,
+    HQ_STAFF,
+    SITE_ADMIN,
+    get_scoped_or_404,
+    has_global_permission,
+    has_permission,
+    id_or_404,
+    not_found_message,
+    permission_required,
+    register_scoped,
+    scope_filter,
+)
+
+__all__ = [
+    # database, models and time
+    "db", "utcnow", "Category", "Customer", "Household", "OrgUnit", "Partner", "PartnerGroup", "SaleLine",
+    "SalesReport", "User",
+    # plugin machinery
+    "PluginInfo", "hookimpl", "active_plugin_names", "get_settings", "run_plugin_env",
+    # security: roles, permission checks, SQL scope filters, 404 for out-of-scope records
+    "SITE_ADMIN", "HQ_STAFF", "GROUP_LEADER", "DISTRIBUTOR", "BRANCH_STAFF", "has_permission",
+    "has_global_permission", "permission_required", "scope_filter", "register_scoped", "get_scoped_or_404", "id_or_404",
+    "not_found_message", "csrf",
+    # audit trail and access log (audit.record, audit.log_access), logged exports
+    "audit", "logged_export", "ExportTooLarge",
+    # lists and the JSON API
+    "paginate", "parse_page_args", "authenticate_bearer", "error", "json_payload", "require",
+    # labels of stored codes in the reader's language
+    "register_labels", "register_resolver", "register_summary",
+]
