@@ -70,7 +70,7 @@ def query_date(raw: str, parsed: date | None, lo: date = MIN_DATE, hi: date | No
     if parsed is None:
         return None, _("“%(value)s” is not a date; write it as YYYY-MM-DD (e.g. 2026-11-01).", value=raw[:20])
     hi = local_today() if hi is None else hi
-    used = max(lo, min(parsed, hi))
+    used = clamp_date(parsed, lo, hi)
     if used != parsed:
         return used, _("Dates from %(lo)s to %(hi)s can be shown; %(used)s is shown instead of %(value)s.",
                        lo=lo.isoformat(), hi=hi.isoformat(), used=used.isoformat(), value=parsed.isoformat())
