@@ -44,15 +44,16 @@ def fetch_in(select_sql: str, column: str, values: Iterable, columns: Iterable[s
     return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows, strict=True)), strict=True)))
 
 
-_BY_CODE = ("SELECT c.id, c.code AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date, "
-            "CASE WHEN c.pseudonymized_at IS NULL THEN 0 ELSE 1 END AS erased FROM customer c")
-_BY_ALIAS = ("SELECT c.id, a.code AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date, "
-             "CASE WHEN c.pseudonymized_at IS NULL THEN 0 ELSE 1 END AS erased "
-             "FROM customer_alias a JOIN customer c ON c.id = a.customer_id")
-_BY_PHONE = ("SELECT c.id, c.phone AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date, "
-             "CASE WHEN c.pseudonymized_at IS NULL THEN 0 ELSE 1 END AS erased FROM customer c")
-_BY_EMAIL = ("SELECT c.id, c.email AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, c.birth_date, "
-             "CASE WHEN c.pseudonymized_at IS NULL THEN 0 ELSE 1 END AS erased FROM customer c")
+def _hits(key: str, source: str = "customer c") -> str:
+    """``_HIT_COLUMNS`` of the customers in ``source``, with ``key`` as the matched key (constants only)."""
+    return (f"SELECT c.id, {key} AS key, c.partner_id, c.phone, c.email, c.address, c.postal_code, "  # noqa: S608
+            f"c.birth_date, CASE WHEN c.pseudonymized_at IS NULL THEN 0 ELSE 1 END AS erased FROM {source}")
+
+
+_BY_CODE = _hits("c.code")
+_BY_ALIAS = _hits("a.code", "customer_alias a JOIN customer c ON c.id = a.customer_id")
+_BY_PHONE = _hits("c.phone")
+_BY_EMAIL = _hits("c.email")
 
 
 @dataclass
