@@ -275,6 +275,12 @@ def _hessian(f: Callable[[FloatArray], float], theta: FloatArray, h: float = 1e-
     return hess
 
 
+def _search_issues(theta: FloatArray, converged: bool) -> tuple[str, ...]:
+    """The issues seen without the Hessian: ``not_converged`` and ``at_bound``."""
+    return tuple(issue for bad, issue in ((not converged, "not_converged"),
+                                          ((np.abs(theta) > EDGE_LOG).any(), "at_bound")) if bad)
+
+
 def diagnose(model: str, theta: FloatArray, converged: bool, f: Callable[[FloatArray], float],
              total: float) -> tuple[tuple[str, ...], dict[str, float]]:
     """Issues of a fit (``not_converged``, ``at_bound``, ``flat``) and the log-parameters' standard errors.
@@ -283,11 +289,7 @@ def diagnose(model: str, theta: FloatArray, converged: bool, f: Callable[[FloatA
     log-parameters) is not positive definite, or some log-parameter's standard error exceeds
     ``FLAT_SE`` — the data cannot tell that parameter's value within a factor of ten.
     """
-    issues = []
-    if not converged:
-        issues.append("not_converged")
-    if (np.abs(theta) > EDGE_LOG).any():
-        issues.append("at_bound")
+    issues = list(_search_issues(theta, converged))
     se: dict[str, float] = {}
     try:
         info = _hessian(f, theta) * total
@@ -342,9 +344,7 @@ def fit_model(model: str, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
     if information:
         issues, se = diagnose(model, theta, converged, f, total)
     else:
-        issues = tuple(i for ok, i in ((converged, "not_converged"), (not (np.abs(theta) > EDGE_LOG).any(), "at_bound"))
-                       if not ok)
-        se = {}
+        issues, se = _search_issues(theta, converged), {}
     params = {k: float(v) for k, v in zip(PARAM_NAMES[model], np.exp(theta), strict=True)}
     return ModelFit(model=model, params=params, loglik=float(loglik), n_customers=int(round(total)),
                     converged=converged, issues=issues, se=se)
