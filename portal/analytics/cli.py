@@ -194,6 +194,7 @@ def _progress_printer(show_bar: bool, bar) -> Callable[[str, float], None]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def refresh_command(as_of: datetime | None, horizon_weeks: int, if_stale: bool, as_json: bool) -> None:
     """Recompute every customer's RFM scores and lifetime value (replaces customer_score)."""
+    from . import clv_models
     from .scoring import refresh_scores, run_summary, running_refresh, staleness
 
     if if_stale:
@@ -228,15 +229,14 @@ def refresh_command(as_of: datetime | None, horizon_weeks: int, if_stale: bool, 
     click.echo(f"run #{run.id}: {run.message}")
     params = summary["params"]
     account = params.get("purchase_model") or {}
-    for key, label, names in (("pareto_nbd", "Pareto/NBD", ("r", "alpha", "s", "beta")),
-                              ("mbgnbd", "MBG/NBD", ("r", "alpha", "a", "b")),
-                              ("bgnbd", "BG/NBD", ("r", "alpha", "a", "b"))):
+    for key in clv_models.MODELS:
         if key in params:
             p = params[key]
             used = " (used)" if account.get("model") == key else ""
             issues = f"; problems: {', '.join(p['issues'])}" if p.get("issues") else ""
-            values = ", ".join(f"{n} = {p[n]:.4g}" for n in names)
-            click.echo(f"  {label + ':':<12} {values}, log-likelihood = {p['loglik']:.1f}{used}{issues}")
+            values = ", ".join(f"{n} = {p[n]:.4g}" for n in clv_models.PARAM_NAMES[key])
+            click.echo(f"  {clv_models.MODEL_LABELS[key] + ':':<12} {values}, "
+                       f"log-likelihood = {p['loglik']:.1f}{used}{issues}")
     if "gamma_gamma" in params:
         p = params["gamma_gamma"]
         click.echo(f"  Gamma-Gamma: p = {p['p']:.4g}, q = {p['q']:.4g}, v = {p['v']:.4g}")
