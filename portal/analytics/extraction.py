@@ -368,10 +368,6 @@ def status_label(status: str) -> str:
 # -- reading -------------------------------------------------------------------------------------------------
 
 
-def sees_all(viewer: Any) -> bool:
-    return has_global_permission(viewer, PERMISSION)
-
-
 def visible(viewer: Any) -> Any:
     """The extractions ``viewer`` may open, as SQL: their own, and every list placed inside their
     ``extraction.create`` scope (all of them for a global holder)."""
