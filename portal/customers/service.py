@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, exists, literal, literal_column, select, union_all
+from sqlalchemy import Select, exists, literal, literal_column, select, union_all
 from sqlalchemy.orm import aliased, joinedload
 
 from .. import audit
@@ -37,7 +37,7 @@ from ..models import (
 from ..pagination import Page, paginate_rows
 from ..plugins import hook
 from ..security import has_permission, partner_scope, scope_filter, unit_scope
-from .name_search import name_contains, name_or
+from .name_search import name_contains, name_or, starts_with
 from .normalize import (
     clean_text,
     format_phone,
@@ -88,12 +88,6 @@ _PHONE_SEPARATORS = re.compile(r"[\s\-().+/]")
 _EMAILISH = re.compile(r"[A-Za-z0-9._%+\-]+@?[A-Za-z0-9.\-]*")
 
 
-def _starts_with(column: Any, prefix: str) -> Any:
-    """A prefix as an index range (byte order on both databases): SQLite's LIKE cannot use a plain
-    index (it folds case), so ``LIKE 'abc%'`` scanned the whole phone index there."""
-    return and_(column >= prefix, column < prefix + "\U0010ffff")
-
-
 def search_clause(q: str):
     """Search on indexed columns.
 
@@ -112,12 +106,12 @@ def search_clause(q: str):
         # Codes are ASCII without spaces (C0000023): a Hangul query needs no OR on the code.
         conds.append(Customer.code == q.upper())
     if _EMAILISH.fullmatch(q) and any(ch.isalpha() for ch in q):
-        conds.append(_starts_with(Customer.email, q.lower()))
+        conds.append(starts_with(Customer.email, q.lower()))
     digits = _PHONE_SEPARATORS.sub("", q)
     if len(digits) >= 3 and digits.isascii() and digits.isdigit():
         if digits.startswith("82"):
             digits = digits[2:] if digits[2:].startswith("0") else "0" + digits[2:]
-        conds.append(_starts_with(Customer.phone, digits))
+        conds.append(starts_with(Customer.phone, digits))
     if not conds:
         return name_contains(q)
     return name_or(q, conds)
