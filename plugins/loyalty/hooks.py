@@ -101,8 +101,6 @@ def portal_init_app(app):
     for kind, labels in CODE_LABELS.items():
         register_labels(kind, labels)
     register_resolver("tier", tier_name)
-    from .config import SETTINGS_SCHEMA
-
     register_labels("field", {spec["name"]: spec["label"] for spec in SETTINGS_SCHEMA})  # the settings' audit changes
     for action, pattern, message in AUDIT_SUMMARIES:
         register_summary(action, pattern, message)
