@@ -121,12 +121,11 @@ def _server_error(exc: Exception):
     rid = request_id()
     current_app.logger.error("Unhandled exception on %s %s [request %s]", request.method, request.path, rid,
                              exc_info=exc)
+    _rollback()
     if _wants_json():
-        _rollback()
         return jsonify({"error": "internal_error", "message": "Something went wrong; nothing was saved.",
                         "request_id": rid}), 500
     try:
-        _rollback()
         return render_template("error.html", code=500, error=None), 500
     except Exception:  # the page needs the database (menu, user) — it may be what failed
         current_app.logger.exception("The error page failed too [request %s]", rid)
