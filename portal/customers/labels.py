@@ -165,10 +165,8 @@ for _action, _pattern, _message in [
      _l("%(channel)s · %(purpose)s: opted in (%(method)s)")),
     ("customer.consent", r"(?P<channel>\w+)/(?P<purpose>\w+)=no via (?P<method>\w+)",
      _l("%(channel)s · %(purpose)s: opted out (%(method)s)")),
-    ("extraction.created", r"(?P<name>.*): (?P<n>\d+) customers by (?P<channel>\w+)",
-     _l("%(name)s: %(n)s customers by %(channel)s")),
-    ("extraction.used", r"(?P<name>.*): (?P<n>\d+) customers by (?P<channel>\w+)",
-     _l("%(name)s: %(n)s customers by %(channel)s")),
+    *[(action, r"(?P<name>.*): (?P<n>\d+) customers by (?P<channel>\w+)", _l("%(name)s: %(n)s customers by %(channel)s"))
+      for action in ("extraction.created", "extraction.used")],
     ("sales_report.rejected", r"(?P<branch>\S+) (?P<day>\S+): (?P<bad>\d+)/(?P<rows>\d+) rows refused \((?P<report_mode>\w+)\)",
      _l("%(branch)s %(day)s: %(bad)s of %(rows)s rows refused (%(report_mode)s)")),
     *[(action, r"(?P<branch>\S+) (?P<day>\S+): (?P<lines>\d+) lines, (?P<new>\d+) new customers, (?P<bad>\d+) rows "
