@@ -562,15 +562,21 @@ def _flag_matched(rows: pd.DataFrame, typed, lines: pd.DataFrame, existing: pd.D
         base = _(ADDRESS_TOO_LONG, n=MAX_LEN["address"]) if f == "address" else _(QUALITY_REASONS[f])
         parts.append(pd.DataFrame({"customer_id": hit["customer_id"].values, "field": f, "reason": (
             base + " '" + hit["raw"] + "' (" + where + " " + hit["row_no"].astype(str) + ")").str.slice(0, 255).values}))
+    _insert_unless_open(parts, ("customer_id", "field"))
+
+
+def _insert_unless_open(parts: list[pd.DataFrame], same: tuple[str, ...]) -> None:
+    """Insert the issues in ``parts`` (``customer_id, field, reason``) except those matching an open
+    issue on the columns ``same``; one batched lookup of the customers' open issues."""
     if not parts:
         return
     issues = pd.concat(parts, ignore_index=True)
-    already = fetch_in("SELECT q.customer_id, q.field FROM (SELECT customer_id, field FROM quality_issue "
-                       "WHERE resolved_at IS NULL) q", "q.customer_id", issues["customer_id"].unique().tolist(),
-                       ("customer_id", "field"))
+    already = fetch_in("SELECT q.customer_id, q.field, q.reason FROM (SELECT customer_id, field, reason FROM "
+                       "quality_issue WHERE resolved_at IS NULL) q", "q.customer_id",
+                       issues["customer_id"].unique().tolist(), ("customer_id", "field", "reason"))
     if len(already):
-        seen = set(zip(already["customer_id"], already["field"], strict=True))
-        issues = issues[[k not in seen for k in zip(issues["customer_id"], issues["field"], strict=True)]]
+        seen = set(zip(*(already[c] for c in same), strict=True))
+        issues = issues[[k not in seen for k in zip(*(issues[c] for c in same), strict=True)]]
     if not issues.empty:
         bulk.insert_frame("quality_issue", issues.assign(created_at=utcnow()))
 
@@ -603,17 +609,7 @@ def _offer_to_owner(offer: pd.DataFrame, existing: pd.DataFrame, branch_code: st
         parts.append(pd.DataFrame({"customer_id": offer["id"][mask].astype("int64").values, "field": f,
                                    "reason": values.map(lambda v, t=template: t.replace("\x01", f"'{v}'"))
                                    .str.slice(0, 255).values}))
-    if not parts:
-        return
-    issues = pd.concat(parts, ignore_index=True)
-    already = fetch_in("SELECT q.customer_id, q.field, q.reason FROM (SELECT customer_id, field, reason FROM "
-                       "quality_issue WHERE resolved_at IS NULL) q", "q.customer_id", issues["customer_id"].unique().tolist(), ("customer_id", "field", "reason"))
-    if len(already):
-        seen = set(zip(already["customer_id"], already["field"], already["reason"], strict=True))
-        keep = [k not in seen for k in zip(issues["customer_id"], issues["field"], issues["reason"], strict=True)]
-        issues = issues[keep]
-    if not issues.empty:
-        bulk.insert_frame("quality_issue", issues.assign(created_at=utcnow()))
+    _insert_unless_open(parts, ("customer_id", "field", "reason"))
 
 
 def _resolve_filled(ids: list[int], fields: list[str]) -> None:
