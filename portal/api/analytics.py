@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import jsonify, request, url_for
@@ -107,34 +108,31 @@ def extractions():
     return jsonify(page_body(page, [ex.extraction_dict(e) for e in page.items], "api.extractions", extra))
 
 
-@bp.post("/extractions/<extraction_id>/use")
-def extraction_use(extraction_id: str):
-    """Draft → used (the contact moment: the members' cool-down starts); 409 from another state."""
+def _transition(extraction_id: str, act: Callable[[Any], dict[str, Any]]):
+    """Apply ``act`` to the caller's extraction: its dict plus what ``act`` returns, or 409 when
+    the extraction's state does not allow it."""
     require(ex.PERMISSION)
     ext = ex.extraction_or_404(current_user, extraction_id)
     try:
-        removed = ex.mark_used(current_user, ext)
+        extra = act(ext)
     except ex.StateError as exc:
         db.session.rollback()
         return error(409, "invalid_state", _english(exc.message), state=ext.status)
-    body = {**ex.extraction_dict(ext), "removed_recently_contacted": removed}
+    body = {**ex.extraction_dict(ext), **extra}
     db.session.commit()
     return jsonify(body)
+
+
+@bp.post("/extractions/<extraction_id>/use")
+def extraction_use(extraction_id: str):
+    """Draft → used (the contact moment: the members' cool-down starts); 409 from another state."""
+    return _transition(extraction_id, lambda ext: {"removed_recently_contacted": ex.mark_used(current_user, ext)})
 
 
 @bp.post("/extractions/<extraction_id>/cancel")
 def extraction_cancel(extraction_id: str):
     """Draft or used → cancelled (a used list's cool-down stays); 409 when already cancelled."""
-    require(ex.PERMISSION)
-    ext = ex.extraction_or_404(current_user, extraction_id)
-    try:
-        ex.cancel(current_user, ext)
-    except ex.StateError as exc:
-        db.session.rollback()
-        return error(409, "invalid_state", _english(exc.message), state=ext.status)
-    body = ex.extraction_dict(ext)
-    db.session.commit()
-    return jsonify(body)
+    return _transition(extraction_id, lambda ext: ex.cancel(current_user, ext) or {})
 
 
 @bp.get("/extractions/<extraction_id>")
