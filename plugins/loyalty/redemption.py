@@ -117,12 +117,8 @@ def decide(approval: LoyApproval, approve: bool, actor: Any, note: str = "", on:
         raise LedgerError("A second staff member must decide on your own request.", code="own_request")
     customer = db.session.get(Customer, approval.customer_id)
     if approve:
-        if approval.operation == "earn":
-            result = ledger.earn(customer, approval.points, approval.reason, actor=actor, on=on,
-                                 approval_id=approval.id)
-        else:
-            result = ledger.adjust(customer, approval.points, approval.reason, actor=actor, on=on,
-                                   approval_id=approval.id)
+        apply = ledger.earn if approval.operation == "earn" else ledger.adjust
+        result = apply(customer, approval.points, approval.reason, actor=actor, on=on, approval_id=approval.id)
         approval.entry_id = result.entry.id
     approval.status = "approved" if approve else "rejected"
     approval.decided_by_id = getattr(actor, "id", None)
