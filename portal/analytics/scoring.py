@@ -233,8 +233,7 @@ def choose_purchase_model(daily: pd.DataFrame, summary: pd.DataFrame, as_of: dat
     if holdout_days >= MIN_HOLDOUT_DAYS:
         ids = daily["customer_id"].unique()
         if len(ids) > CHECK_SAMPLE:
-            keep = np.random.default_rng(2005).choice(ids, size=CHECK_SAMPLE, replace=False)
-            sample = daily[daily["customer_id"].isin(keep)]
+            sample = daily[daily["customer_id"].isin(ids[clv_models.sample_rows(len(ids), CHECK_SAMPLE)])]
         else:
             sample = daily
         check = clv_models.holdout_check(sample, as_of - timedelta(days=holdout_days), as_of)
