@@ -123,3 +123,120 @@ def portal_seed(profile: str) -> None:
 @hookspec
 def portal_cli(cli: Any) -> None:
     """Add click commands under ``flask portal <plugin> ...``."""
+
+
+# --- Platform (issue 14): jobs, channels and messaging, consent, workflow, notifications, events, UI.
+# Each service's page in docs/platform/ says how the core calls these; docs/hooks.md has one section each.
+
+
+@hookspec
+def portal_jobs() -> list[dict[str, Any]]:
+    """Background tasks and periodic tasks for the core task queue (Huey):
+    ``{"name", "func", "retries", "retry_delay", "time_limit", "schedule"}``; ``schedule`` (a crontab
+    spec) makes it periodic, run once across all consumers."""
+
+
+@hookspec
+def portal_channels() -> list[dict[str, Any]]:
+    """Contact channels for the channel registry (consent, extraction, contact history):
+    ``{"code", "label", "consent", "extraction", "order"}``."""
+
+
+@hookspec
+def portal_channel_adapters() -> list[dict[str, Any]]:
+    """Sending adapters for the outbox: ``{"channel", "adapter"}``; the core ships e-mail (SMTP) and DM."""
+
+
+@hookspec
+def portal_message_policies() -> list[dict[str, Any]]:
+    """Send-time checks the dispatcher re-runs at claim time on every message (consent, opt-out,
+    night window, frequency cap, holdout): ``{"name", "check", "order"}``."""
+
+
+@hookspec
+def portal_messages_settled(messages: list[Any]) -> None:
+    """Messages reached a terminal state (sent, failed_permanent, suppressed_at_send, expired,
+    cancelled); after the dispatcher's commit, isolated per add-on."""
+
+
+@hookspec
+def portal_consent_changed(customer: Any, channel: str, purpose: str, granted: bool, actor: Any, source: str) -> None:
+    """A consent event was recorded (staff, import, API or an unsubscribe link without login);
+    same transaction, so queued marketing can be cancelled with it."""
+
+
+@hookspec
+def portal_workflows() -> list[dict[str, Any]]:
+    """Workflow definitions for reviewable things: ``{"name", "states", "initial", "transitions"}``."""
+
+
+@hookspec
+def portal_workflow_transitioned(obj: Any, transition: str, actor: Any, comment: str) -> None:
+    """An object moved through its workflow (after the history row is written, same transaction)."""
+
+
+@hookspec
+def portal_my_tasks(user: Any) -> list[dict[str, Any]]:
+    """Items waiting for ``user`` on the "my tasks" page: ``{"title", "url", "kind", "since", "order"}``."""
+
+
+@hookspec
+def portal_notification_kinds() -> list[dict[str, Any]]:
+    """Kinds of notification users can set preferences for: ``{"kind", "label", "email_default"}``."""
+
+
+@hookspec
+def portal_customers_created(customer_ids: list[int], actor: Any, source: str) -> None:
+    """Customers were created (by hand, API or an import); after the commit, isolated per add-on."""
+
+
+@hookspec
+def portal_quality_changed(customer_ids: list[int], field: str, opened: bool, actor: Any, source: str) -> None:
+    """Data-quality issues were opened or resolved; after the commit, isolated per add-on."""
+
+
+@hookspec
+def portal_org_changed(kind: str, object_id: int, change: str, actor: Any, source: str) -> None:
+    """An org unit, partner group or partner was created, moved, renamed or closed."""
+
+
+@hookspec
+def portal_scores_refreshed(run_id: int, actor: Any, source: str) -> None:
+    """Analytics scores (RFM, CLV) were refreshed; after the commit, isolated per add-on."""
+
+
+@hookspec
+def portal_extraction_created(extraction: Any, actor: Any, source: str) -> None:
+    """A target list was created; after the commit, isolated per add-on."""
+
+
+@hookspec
+def portal_report_refused(branch_id: int, report_date: Any, reason: str, actor: Any, source: str) -> None:
+    """A daily report upload was refused as a whole; after the rollback, isolated per add-on."""
+
+
+@hookspec
+def portal_personal_data_erased(customer: Any, actor: Any) -> None:
+    """A customer was erased (pseudonymized) on a data-subject request: erase your copies of their
+    personal data (same transaction)."""
+
+
+@hookspec
+def portal_org_unit_tabs(unit: Any, user: Any) -> list[dict[str, Any]]:
+    """Extra panels on the org-unit page: ``{"id", "label", "template", "context", "order"}``."""
+
+
+@hookspec
+def portal_partner_group_tabs(group: Any, user: Any) -> list[dict[str, Any]]:
+    """Extra panels on the partner-group page: ``{"id", "label", "template", "context", "order"}``."""
+
+
+@hookspec
+def portal_partner_tabs(partner: Any, user: Any) -> list[dict[str, Any]]:
+    """Extra panels on the partner page: ``{"id", "label", "template", "context", "order"}``."""
+
+
+@hookspec
+def portal_object_actions(kind: str, obj: Any, user: Any) -> list[dict[str, Any]]:
+    """Buttons on an object's page (``kind``: customer, org_unit, partner_group, partner):
+    ``{"label", "url", "permission", "order", "method"}``."""

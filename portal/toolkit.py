@@ -64,3 +64,13 @@ __all__ = [
     # labels of stored codes in the reader's language
     "register_labels", "register_resolver", "register_summary",
 ]
+
+# --- Platform services (issue 14). Each block is owned by its service; add names only in yours.
+# --- jobs ---
+# --- channels, consent and contact ---
+# --- messaging ---
+# --- Korean advertising law ---
+# --- workflow ---
+# --- notifications ---
+# --- experiments ---
+# --- events and UI extension points ---

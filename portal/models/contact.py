@@ -1,0 +1,4 @@
+"""contact tables (issue 14)."""
+
+from __future__ import annotations
+

@@ -1,0 +1,4 @@
+"""events tables (issue 14)."""
+
+from __future__ import annotations
+

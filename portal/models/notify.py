@@ -1,0 +1,4 @@
+"""notify tables (issue 14)."""
+
+from __future__ import annotations
+
