@@ -39,6 +39,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     init_i18n(app)
     from . import models  # noqa: F401  (register the core tables)
+    from .platform import import_models
+
+    import_models()
     from .analytics import bp as analytics_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
@@ -61,6 +64,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .plugins import init_plugins
 
     init_plugins(app)
+    from .platform import init_platform
+
+    init_platform(app)
     init_web(app)
 
     from .cli import register_cli

@@ -404,6 +404,9 @@ def init_plugins(app: Flask) -> PluginRegistry:
     from . import core_hooks
 
     reg.pm.register(core_hooks, name=CORE)
+    from .platform import register_hooks
+
+    register_hooks(reg.pm)
     reg.load(app.config.get("PORTAL_PLUGINS"))
     reg.pm.hook.portal_add_hookspecs.call_historic(kwargs={"pm": reg.pm})
     for name, loaded in reg.plugins.items():

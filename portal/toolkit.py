@@ -69,7 +69,7 @@ __all__ = [
 # --- jobs ---
 # --- channels, consent and contact ---
 # --- messaging ---
-# --- Korean advertising law ---
+# --- Korean advertising law (portal.adlaw) ---
 # --- workflow ---
 # --- notifications ---
 # --- experiments ---

@@ -34,8 +34,6 @@ from .sales import (
     SalesReportRejection,
 )
 from .system import OutboxMessage, PluginState, SecurityEpoch
-# Issue 14 platform tables, one module per service (imported so the metadata knows them).
-from . import contact, events, experiments, jobs, messaging, notify, workflow  # noqa: F401, E402, I001
 from .user import ApiToken, LocalRole, LoginFailure, PasswordResetToken, User, UserRole, UserSession
 
 __all__ = [

@@ -1,0 +1,3 @@
+"""Tables of the adlaw service (migrations/versions/ holds their migration)."""
+
+from __future__ import annotations

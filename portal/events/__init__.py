@@ -1,0 +1,1 @@
+"""Events with actor and source: each add-on's reaction isolated, retried when it failed."""

@@ -1,0 +1,6 @@
+"""The events service's own hook implementations (menu items, permissions, jobs ...), registered as
+``core.events`` — always active, like ``core``."""
+
+from __future__ import annotations
+
+from ..hookspecs import hookimpl  # noqa: F401

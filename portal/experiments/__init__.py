@@ -1,0 +1,1 @@
+"""Experiments: seeded holdouts among contactable customers, outcomes from sale lines, lift with intervals."""

@@ -1,0 +1,6 @@
+"""The jobs service's own hook implementations (menu items, permissions, jobs ...), registered as
+``core.jobs`` — always active, like ``core``."""
+
+from __future__ import annotations
+
+from ..hookspecs import hookimpl  # noqa: F401

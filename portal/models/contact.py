@@ -1,4 +1,0 @@
-"""contact tables (issue 14)."""
-
-from __future__ import annotations
-

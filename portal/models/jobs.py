@@ -1,4 +1,0 @@
-"""jobs tables (issue 14)."""
-
-from __future__ import annotations
-

@@ -1,4 +1,0 @@
-"""messaging tables (issue 14)."""
-
-from __future__ import annotations
-

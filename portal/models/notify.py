@@ -1,4 +1,0 @@
-"""notify tables (issue 14)."""
-
-from __future__ import annotations
-

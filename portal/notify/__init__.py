@@ -1,0 +1,1 @@
+"""Notifications: in-app inbox, e-mail by preference, daily digest, de-duplication."""

@@ -1,0 +1,1 @@
+"""Table-driven workflows for reviewable things: guarded transitions, history, revision-bound approvals."""
