@@ -90,4 +90,16 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # Signed-in identities each worker keeps between requests, checked against the security
         # epoch on every request (portal/auth/identity_cache.py); 0 switches the cache off.
         "PORTAL_IDENTITY_CACHE_SIZE": int(env("PORTAL_IDENTITY_CACHE_SIZE", "4096")),
+        # Korean advertising law (portal/adlaw, docs/platform/adlaw.md): the sender every ad names,
+        # its contact and postal address, the free 080 opt-out number for SMS/KakaoTalk/push, the
+        # night rule for e-mail (off: the decree exempts e-mail), unsubscribe-link lifetime in days,
+        # an optional mailto: address for List-Unsubscribe, and the re-confirmation notice lead time.
+        "PORTAL_SENDER_NAME": env("PORTAL_SENDER_NAME", "파트너포털"),
+        "PORTAL_SENDER_CONTACT": env("PORTAL_SENDER_CONTACT", ""),
+        "PORTAL_SENDER_ADDRESS": env("PORTAL_SENDER_ADDRESS", ""),
+        "PORTAL_OPTOUT_080": env("PORTAL_OPTOUT_080", ""),
+        "PORTAL_NIGHT_RULE_EMAIL": _bool(env("PORTAL_NIGHT_RULE_EMAIL"), default=False),
+        "PORTAL_UNSUBSCRIBE_DAYS": int(env("PORTAL_UNSUBSCRIBE_DAYS", "180")),
+        "PORTAL_UNSUBSCRIBE_MAILTO": env("PORTAL_UNSUBSCRIBE_MAILTO", ""),
+        "PORTAL_RECONFIRMATION_LEAD_DAYS": int(env("PORTAL_RECONFIRMATION_LEAD_DAYS", "30")),
     }
