@@ -1,6 +1,36 @@
-"""The notify service's own hook implementations (menu items, permissions, jobs ...), registered as
-``core.notify`` — always active, like ``core``."""
+"""The notify service's own hook implementations, registered as ``core.notify`` — always active,
+like ``core``: the core's notification kinds, the dashboard's "Notifications" portlet, the daily
+digest job, and blanking notifications about an erased customer."""
 
 from __future__ import annotations
 
-from ..hookspecs import hookimpl  # noqa: F401
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from ..hookspecs import hookimpl
+
+
+@hookimpl
+def portal_notification_kinds() -> list[dict[str, Any]]:
+    from .service import CORE_KINDS
+
+    return CORE_KINDS
+
+
+@hookimpl
+def portal_portlets(manager: str, user: Any) -> list[dict[str, Any]]:
+    """The latest five unread notifications (one indexed query), first on the dashboard."""
+    if manager != "dashboard" or not getattr(user, "is_authenticated", False):
+        return []
+    from .service import latest_unread
+
+    return [{"title": _l("Notifications"), "template": "notify/portlet.html", "order": 1,
+             "context": {"items": latest_unread(user.id, 5)}}]
+
+
+@hookimpl
+def portal_personal_data_erased(customer: Any, actor: Any) -> None:
+    from .service import erase_customer
+
+    erase_customer(customer.id)
