@@ -73,4 +73,31 @@ __all__ = [
 # --- workflow ---
 # --- notifications ---
 # --- experiments ---
+from .experiments import (  # noqa: E402
+    ExperimentError,
+    LiftResult,
+    arm_of,
+    attach_source,
+    contactable,
+    create_experiment,
+    did,
+    draw,
+    ensure_global_control,
+    for_experiment,
+    freeze,
+    frozen_results,
+    get_experiment,
+    in_global_control,
+    lift,
+    outcomes,
+    power_check,
+    required_sizes,
+    treatment_ids,
+)
+
+__all__ += [
+    "ExperimentError", "LiftResult", "create_experiment", "get_experiment", "attach_source", "draw", "contactable",
+    "arm_of", "treatment_ids", "ensure_global_control", "in_global_control", "for_experiment", "outcomes", "lift",
+    "freeze", "frozen_results", "did", "power_check", "required_sizes",
+]
 # --- events and UI extension points ---
