@@ -134,16 +134,7 @@ def demo(customers: int, force: bool) -> None:
     click.echo(summary)
 
 
-@portal_cli.command("send-outbox")
-def send_outbox() -> None:
-    """Show the queued e-mails (sending arrives with the channels plugin)."""
-    from .extensions import db
-    from .models import OutboxMessage
-
-    rows = db.session.execute(db.select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))).scalars().all()
-    click.echo(f"{len(rows)} message(s) waiting")
-    for m in rows:
-        click.echo(f"  #{m.id} {m.kind} → {m.to_addr}: {m.subject}")
+# ``flask portal messages send|list`` (the outbox) is registered by portal.messaging.init_app.
 
 
 def register_cli(app: Flask) -> None:
@@ -155,6 +146,7 @@ def register_cli(app: Flask) -> None:
     portal_cli.add_command(plugins_group)
     portal_cli.add_command(sales_group)
     portal_cli.add_command(analytics_group)
+    portal_cli.add_command(__import__("portal.jobs.cli", fromlist=["jobs_group"]).jobs_group)
     reg = registry(app)
     for name in reg.plugins:
         group = _plugin_group(name, reg.plugins[name].info.title)

@@ -82,6 +82,15 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "PORTAL_LANGUAGES": ["ko", "en"],
         "PORTAL_PAGE_SIZE": 50,
         "PORTAL_MAIL_FROM": env("PORTAL_MAIL_FROM", "no-reply@partner-portal.local"),
+        # Messaging (docs/platform/messaging.md): the SMTP relay (smtp://user:pass@host:587?starttls=1,
+        # smtps://host for implicit TLS; empty = the demo's local outbox page, nothing leaves the
+        # machine), its rate limit, the claim lease after which a dead dispatcher's rows are taken
+        # over, the retry back-off in seconds, and whether queueing enqueues a dispatch at once.
+        "PORTAL_SMTP_URL": env("PORTAL_SMTP_URL", ""),
+        "PORTAL_SMTP_RATE_PER_SECOND": float(env("PORTAL_SMTP_RATE_PER_SECOND", "0")) or None,
+        "PORTAL_MESSAGES_LEASE_SECONDS": float(env("PORTAL_MESSAGES_LEASE_SECONDS", "300")),
+        "PORTAL_MESSAGES_RETRY_DELAYS": env("PORTAL_MESSAGES_RETRY_DELAYS", "60,300,1800"),
+        "PORTAL_MESSAGES_DISPATCH_ON_QUEUE": _bool(env("PORTAL_MESSAGES_DISPATCH_ON_QUEUE"), default=True),
         "PORTAL_BASE_URL": env("PORTAL_BASE_URL", "http://127.0.0.1:5000"),
         # Target-list extraction: marketing consent older than this is "consent_expired"; a customer
         # on an extraction of the same channel within the cool-down is "recently_contacted" (0 = off).
@@ -102,4 +111,11 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "PORTAL_UNSUBSCRIBE_DAYS": int(env("PORTAL_UNSUBSCRIBE_DAYS", "180")),
         "PORTAL_UNSUBSCRIBE_MAILTO": env("PORTAL_UNSUBSCRIBE_MAILTO", ""),
         "PORTAL_RECONFIRMATION_LEAD_DAYS": int(env("PORTAL_RECONFIRMATION_LEAD_DAYS", "30")),
+        # Background jobs (portal/jobs, docs/platform/jobs.md): the queue's storage — empty = a SQLite
+        # file instance/jobs.db; redis://host:port/db; postgresql://… (tables <prefix>_task …).
+        "PORTAL_JOBS_URL": env("PORTAL_JOBS_URL", ""),
+        "PORTAL_JOBS_NAME": env("PORTAL_JOBS_NAME", "portal"),
+        "PORTAL_JOBS_TABLE_PREFIX": env("PORTAL_JOBS_TABLE_PREFIX", "huey"),
+        # None = immediate mode (run on enqueue) only under TESTING without PORTAL_JOBS_URL.
+        "PORTAL_JOBS_IMMEDIATE": None,
     }

@@ -118,15 +118,15 @@ def test_audit_and_access_log_filters(app, client):
 
 
 def test_admin_sends_password_reset(app, client):
-    from portal.models import OutboxMessage
+    from portal.messaging.models import Message
 
     login(client, "admin@example.com")
     hq = _user("hq@example.com")
     resp = post_form(client, f"/manage/users/{hq.id}", {"form": "reset", "rv-local_role_id": "0"},
                      form_page=f"/manage/users/{hq.id}")
     assert resp.status_code == 302
-    msg = db.session.execute(select(OutboxMessage).where(OutboxMessage.to_addr == "hq@example.com")).scalar_one()
-    assert msg.kind == "password_reset" and "/password-reset/" in msg.body
+    msg = db.session.execute(select(Message).where(Message.to_addr == "hq@example.com")).scalar_one()
+    assert msg.step == "password_reset" and "/password-reset/" in msg.body
 
 
 def test_unknown_global_roles_are_refused_by_the_form_not_a_500(app, client):

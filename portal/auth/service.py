@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from .. import audit
 from ..extensions import db
-from ..models import OutboxMessage, PasswordResetToken, User, utcnow
+from ..models import PasswordResetToken, User, utcnow
 from . import throttle
 from .passwords import hash_password, needs_rehash, policy_errors, verify_password
 from .sessions import create_session, end_all_sessions
@@ -96,7 +96,7 @@ def change_password(user: User, current: str, new: str, keep_session: str | None
 
 
 def request_reset(email: str) -> None:
-    """Queue a reset e-mail in the outbox; says nothing about whether the account exists."""
+    """Queue a reset e-mail (sent by the messaging dispatcher); says nothing about whether the account exists."""
     user = find_user(email)
     if user is None or not user.active:
         return
@@ -104,15 +104,23 @@ def request_reset(email: str) -> None:
         PasswordResetToken.user_id == user.id, PasswordResetToken.created_at >= utcnow() - timedelta(hours=1))).scalar_one()
     if recent >= RESET_MAX_PER_HOUR:
         return
+    from ..messaging import queue_message
+
     raw = secrets.token_urlsafe(32)
     _void_reset_tokens(user)  # only the newest link works
-    db.session.add(PasswordResetToken(user_id=user.id, token_hash=hashlib.sha256(raw.encode()).hexdigest(),
-                                      expires_at=utcnow() + RESET_VALID))
+    token = PasswordResetToken(user_id=user.id, token_hash=hashlib.sha256(raw.encode()).hexdigest(),
+                               expires_at=utcnow() + RESET_VALID)
+    db.session.add(token)
+    db.session.flush()
     link = current_app.config["PORTAL_BASE_URL"].rstrip("/") + url_for("auth.reset", token=raw)
-    db.session.add(OutboxMessage(
-        kind="password_reset", to_addr=user.email, subject=_("Reset your Partner Portal password"),
+    # Really sent (service purpose, by the messaging dispatcher); expires with the link itself,
+    # so a mail held up by a relay outage is never delivered with a dead link.
+    queue_message(
+        channel="email", purpose="service", user_id=user.id, to=user.email, source="core", step="password_reset",
+        idempotency_key=f"password_reset:{token.id}", subject=_("Reset your Partner Portal password"),
         body=render_template("auth/reset_email.txt", user=user, link=link, hours=int(RESET_VALID.total_seconds() // 3600)),
-    ))
+        expires_at=token.expires_at,
+    )
     audit.record("auth.reset_requested", user)
     db.session.commit()
 

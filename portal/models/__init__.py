@@ -33,13 +33,13 @@ from .sales import (
     SalesReport,
     SalesReportRejection,
 )
-from .system import OutboxMessage, PluginState, SecurityEpoch
+from .system import PluginState, SecurityEpoch
 from .user import ApiToken, LocalRole, LoginFailure, PasswordResetToken, User, UserRole, UserSession
 
 __all__ = [
     "EXTRACTION_CHANNELS", "EXTRACTION_STATUSES", "AnalyticsRun", "CustomerScore", "Extraction", "ExtractionMember", "Segment",
     "AccessLog", "ApiToken", "AuditEvent", "CHANNELS", "CONSENT_METHODS", "Category", "Consent", "Customer", "CustomerAlias", "CustomerNameSuffix", "IMPORT_MODES", "REPORT_STATUSES",
-    "Household", "LocalRole", "LoginFailure", "ORG_KINDS", "OrgUnit", "OutboxMessage", "PARTNER_LEVELS",
+    "Household", "LocalRole", "LoginFailure", "ORG_KINDS", "OrgUnit", "PARTNER_LEVELS",
     "PURPOSES", "Partner", "PartnerGroup", "PasswordResetToken", "PluginState", "SecurityEpoch", "Product", "QUALITY_FIELDS",
     "QualityIssue", "SaleLine", "SalesReport", "SalesReportRejection", "User", "UserRole", "UserSession", "utcnow",
 ]

@@ -1,11 +1,11 @@
-"""Plugin state and the e-mail outbox."""
+"""Plugin state and the security epoch (the outbox is ``portal.messaging``'s ``message`` table)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, Text
+from sqlalchemy import JSON, BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -24,22 +24,6 @@ class PluginState(db.Model):
     settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     installed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-class OutboxMessage(db.Model):
-    """An e-mail waiting to be sent; written in the same transaction as the change causing it."""
-
-    __tablename__ = "outbox_message"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(40))
-    to_addr: Mapped[str] = mapped_column(String(254))
-    subject: Mapped[str] = mapped_column(String(255))
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str | None] = mapped_column(String(500))
 
 
 class SecurityEpoch(db.Model):
