@@ -71,6 +71,35 @@ __all__ = [
 # --- messaging ---
 # --- Korean advertising law (portal.adlaw) ---
 # --- workflow ---
+from .workflow import (  # noqa: E402
+    SIMPLE_PUBLICATION,
+    WorkflowConflict,
+    WorkflowError,
+    WorkflowForbidden,
+    WorkflowInvalid,
+    WorkflowNotFound,
+    approval_for,
+    approve,
+    available_transitions,
+    check_transition,
+    content_changed,
+    current_revision,
+    not_owner,
+    owner_only,
+    purge_type,
+    register_type,
+    revision_hash,
+    state_of,
+    transition,
+)
+from .workflow import history as workflow_history  # noqa: E402
+
+__all__ += [
+    "SIMPLE_PUBLICATION", "WorkflowConflict", "WorkflowError", "WorkflowForbidden", "WorkflowInvalid",
+    "WorkflowNotFound", "approval_for", "approve", "available_transitions", "check_transition", "content_changed",
+    "current_revision", "not_owner", "owner_only", "purge_type", "register_type", "revision_hash", "state_of",
+    "transition", "workflow_history",
+]
 # --- notifications ---
 # --- experiments ---
 from .experiments import (  # noqa: E402

@@ -104,6 +104,9 @@ def portal_init_app(app):
     register_labels("field", {spec["name"]: spec["label"] for spec in SETTINGS_SCHEMA})  # the settings' audit changes
     for action, pattern, message in AUDIT_SUMMARIES:
         register_summary(action, pattern, message)
+    from .approvals import register as register_approval_workflow
+
+    register_approval_workflow()  # LoyApproval on the core workflow service (approvals.py)
 
 
 @hookimpl
@@ -129,6 +132,13 @@ def portal_menu_items(user):
         {"label": _l("Loyalty programme"), "endpoint": "loyalty.programme", "permission": "loyalty.manage",
          "order": 95, "section": "manage", "match": ("loyalty.programme",)},
     ]
+
+
+@hookimpl
+def portal_workflows():
+    from .approvals import LOYALTY_APPROVAL
+
+    return [LOYALTY_APPROVAL]
 
 
 @hookimpl
@@ -203,6 +213,10 @@ def portal_install(app):
 
 @hookimpl
 def portal_uninstall(app, purge):
+    if purge:  # the approvals' workflow history goes with their table
+        from .approvals import purge as purge_approval_workflow
+
+        purge_approval_workflow()
     if purge:  # the tier mirrored into customer.tier is ours: clear it with the tables
         from sqlalchemy import text
 

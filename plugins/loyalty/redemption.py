@@ -16,7 +16,18 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from portal.toolkit import Customer, audit, db, has_permission, scope_filter, utcnow
+from portal.toolkit import (
+    Customer,
+    WorkflowConflict,
+    WorkflowForbidden,
+    WorkflowNotFound,
+    audit,
+    available_transitions,
+    db,
+    scope_filter,
+    transition,
+    utcnow,
+)
 
 from . import ledger
 from .config import rules
@@ -110,20 +121,28 @@ def request_earn(customer: Customer, points: int, reason: str, actor: Any,
 
 
 def decide(approval: LoyApproval, approve: bool, actor: Any, note: str = "", on: date | None = None) -> LoyApproval:
-    """Approve (the adjustment is made now) or reject. The requester may not decide their own."""
-    if approval.status != "pending":
-        raise LedgerError("This request was already decided.", code="decided")
-    if approval.requested_by_id is not None and approval.requested_by_id == getattr(actor, "id", None):
-        raise LedgerError("A second staff member must decide on your own request.", code="own_request")
+    """Approve (the adjustment is made now) or reject, through the workflow (``approvals``): the
+    requester may not decide their own request, and of two people deciding at once only one
+    succeeds (the other gets "already decided"). The caller commits or rolls back everything."""
+    note = ledger.clean_reason(note, required=False) or ""
+    try:
+        transition(approval, "approve" if approve else "reject", actor, note)
+    except WorkflowConflict:
+        raise LedgerError("This request was already decided.", code="decided") from None
+    except WorkflowForbidden as exc:
+        if exc.code == "guard":
+            raise LedgerError("A second staff member must decide on your own request.", code="own_request") from None
+        raise LedgerError("You may not decide on this request.", code="forbidden", key="may_not_decide") from None
+    except WorkflowNotFound:
+        raise LedgerError("No such request.", code="not_found") from None
     customer = db.session.get(Customer, approval.customer_id)
     if approve:
         apply = ledger.earn if approval.operation == "earn" else ledger.adjust
         result = apply(customer, approval.points, approval.reason, actor=actor, on=on, approval_id=approval.id)
         approval.entry_id = result.entry.id
-    approval.status = "approved" if approve else "rejected"
     approval.decided_by_id = getattr(actor, "id", None)
     approval.decided_at = utcnow()
-    approval.decision_note = ledger.clean_reason(note, required=False)
+    approval.decision_note = note or None
     audit.record("loyalty.adjustment_" + approval.status, customer,
                  summary=f"{approval.points:+} points: {approval.reason}"[:500])
     return approval
@@ -137,5 +156,5 @@ def approvals_query(user: Any, status: str = "pending"):
 
 
 def may_decide(user: Any, approval: LoyApproval) -> bool:
-    customer = db.session.get(Customer, approval.customer_id)
-    return has_permission(user, "loyalty.approve", customer) and approval.requested_by_id != user.id
+    """Would the workflow let ``user`` decide ``approval`` now (permission, scope, four-eyes)?"""
+    return any(t.id in ("approve", "reject") for t in available_transitions(approval, user))

@@ -502,6 +502,7 @@ def _ledger_message(exc: LedgerError) -> str:
         "insufficient_points": _("Not enough valid points for this."),
         "own_request": _("A second staff member must decide on your own request."),
         "decided": _("This request was already decided."),
+        "may_not_decide": _("You may not decide on this request."),
         "already_reversed": _("This entry was already reversed."),
         "forbidden": _("You may not manage the family card of this customer."),
         "exists": _("This household already has a family card."),
