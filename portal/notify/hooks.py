@@ -29,6 +29,23 @@ def portal_portlets(manager: str, user: Any) -> list[dict[str, Any]]:
              "context": {"items": latest_unread(user.id, 5)}}]
 
 
+#: 08:00 Korean time every day: the digest is waiting when the working day starts.
+DIGEST_SCHEDULE = {"minute": "0", "hour": "8", "tz": "Asia/Seoul"}
+
+
+def daily_digest() -> dict[str, int]:
+    """The periodic job ``notify.daily_digest`` (safe to re-run: at most one digest per user and day)."""
+    from .service import send_daily_digest
+
+    return send_daily_digest()
+
+
+@hookimpl
+def portal_jobs() -> list[dict[str, Any]]:
+    return [{"name": "notify.daily_digest", "func": daily_digest, "schedule": DIGEST_SCHEDULE,
+             "retries": 3, "retry_delay": 300, "time_limit": 1800}]
+
+
 @hookimpl
 def portal_personal_data_erased(customer: Any, actor: Any) -> None:
     from .service import erase_customer

@@ -320,3 +320,21 @@ def test_migration_matches_the_models(app):
     with db.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"include_object": include, "compare_type": True})
         assert compare_metadata(ctx, db.metadata) == []
+
+
+def test_daily_digest_is_a_periodic_job_at_8_kst(app, outbox):
+    from portal.notify import hooks
+
+    [spec] = hooks.portal_jobs()
+    assert spec["name"] == "notify.daily_digest" and spec["schedule"] == {"minute": "0", "hour": "8", "tz": "Asia/Seoul"}
+    store1 = user("store1@example.com")
+    svc.set_preferences(store1.id, {KIND: "digest"})
+    notify([store1], KIND, text="for the digest")
+    db.session.commit()
+    try:
+        from portal.jobs import run_now
+    except ImportError:  # the jobs service not there yet: the function itself
+        result = spec["func"]()
+    else:
+        result = run_now("notify.daily_digest")
+    assert result == {"users": 1, "notifications": 1} and len(outbox.calls) == 1
