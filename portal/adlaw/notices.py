@@ -306,9 +306,13 @@ def record_sent_notices(message_ids: Iterable[int] | None = None, *, kind: str |
 
 
 def on_messages_settled(messages: list[Any]) -> int:
-    """``portal_messages_settled``: record the notices among ``messages`` that were sent. Never
+    """``portal_messages_settled``: record the notices among ``messages`` (the dispatcher's summary
+    dicts, or rows) that were sent. Never
     raises — a failure is logged and the next daily run records it."""
-    ids = [m.id for m in messages if getattr(m, "source", None) == SOURCE and getattr(m, "status", None) == "sent"]
+    def get(m: Any, key: str) -> Any:  # the dispatcher hands plain dicts; rows work too
+        return m.get(key) if isinstance(m, dict) else getattr(m, key, None)
+
+    ids = [get(m, "id") for m in messages if get(m, "source") == SOURCE and get(m, "status") == "sent"]
     if not ids:
         return 0
     try:
