@@ -1,0 +1,119 @@
+"""The public face of the jobs service: enqueue, run now, retry, and what the jobs page shows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from ..extensions import db
+from ..models.base import utcnow
+from ..pagination import Page, paginate
+from .models import STATUSES, JobRun
+from .queue import caller_holds_sqlite_write, execute, get_state, spec_for, submit
+from .registry import JobError, JobSpec
+
+
+def enqueue(name: str, /, *, delay: float | None = None, eta: datetime | None = None, **kwargs: Any) -> str:
+    """Queue one run of job ``name`` with JSON ``kwargs``; returns its task id.
+
+    ``delay`` seconds or ``eta`` (aware, or naive UTC) schedule it for later. Enqueue after
+    committing the data the job needs: a consumer may start it at once. Under ``TESTING`` (no
+    ``PORTAL_JOBS_URL``) it runs here and now in a fresh app context — or, when the caller's
+    session is inside a transaction, as soon as that transaction ends.
+    """
+    state = get_state()
+    return submit(state, spec_for(state, name), kwargs, trigger="enqueue", delay=delay, eta=eta)
+
+
+def run_now(name: str, /, **kwargs: Any) -> Any:
+    """Run job ``name`` synchronously in a fresh app context (its own session and commit) and
+    return its result; recorded in ``job_run`` as a ``manual`` run. Exceptions propagate, without
+    retries. On SQLite, commit (or roll back) first: the run needs the write lock."""
+    state = get_state()
+    spec = spec_for(state, name)
+    from .queue import check_kwargs
+
+    check_kwargs(name, kwargs)
+    if caller_holds_sqlite_write():
+        raise JobError(f"run_now({name!r}): commit or roll back first — the run writes in its own "
+                       "transaction and would wait for the write lock your session holds")
+    return execute(state, spec, kwargs, {"trigger": "manual", "task_id": str(uuid.uuid4())}, None)
+
+
+def retry_run(run_id: int) -> str:
+    """Queue a failed run again with the same arguments; returns the new task id. The failed row
+    keeps its status and remembers the new run (``retried_as``), so it is retried once. The
+    caller commits."""
+    state = get_state()
+    run = db.session.get(JobRun, run_id)
+    if run is None:
+        raise JobError(f"No job run {run_id}")
+    if run.status != "failed":
+        raise JobError(f"Run {run_id} is {run.status}; only failed runs can be retried")
+    if run.retried_as:
+        raise JobError(f"Run {run_id} was retried already")
+    spec = spec_for(state, run.name)
+    new_id = str(uuid.uuid4())
+    claimed = db.session.execute(update(JobRun).where(JobRun.id == run_id, JobRun.retried_as.is_(None),
+                                                      JobRun.status == "failed").values(retried_as=new_id))
+    if claimed.rowcount != 1:
+        raise JobError(f"Run {run_id} was retried already")
+    return submit(state, spec, dict(run.kwargs or {}), trigger="retry", task_id=new_id)
+
+
+def specs() -> dict[str, JobSpec]:
+    """Every registered job (core and add-ons'), by name."""
+    return dict(get_state().specs)
+
+
+def status_counts() -> dict[str, int]:
+    rows = db.session.execute(select(JobRun.status, func.count()).group_by(JobRun.status)).all()
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+def list_runs(status: str | None = None, name: str | None = None, page: int = 1, per_page: int = 50) -> Page:
+    """Runs, newest first, optionally of one status and/or job name."""
+    stmt = select(JobRun).order_by(JobRun.id.desc())
+    if status:
+        if status not in STATUSES:
+            raise JobError(f"status must be one of {', '.join(STATUSES)}")
+        stmt = stmt.where(JobRun.status == status)
+    if name:
+        stmt = stmt.where(JobRun.name == name)
+    return paginate(stmt, page, per_page, key=JobRun.id)
+
+
+def queue_sizes() -> dict[str, int]:
+    """Tasks waiting in Huey's storage now (``queued``) and scheduled for later (``scheduled``)."""
+    huey = get_state().huey
+    return {"queued": huey.pending_count(), "scheduled": huey.scheduled_count()}
+
+
+def next_run(spec: JobSpec, after: datetime | None = None, horizon_days: int = 8) -> datetime | None:
+    """The next minute (naive UTC) at which a periodic job is due, within ``horizon_days``."""
+    if spec.validate is None:
+        return None
+    t = (after or utcnow()).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    for _ in range(horizon_days * 24 * 60):
+        if spec.validate(t):
+            return t
+        t += timedelta(minutes=1)
+    return None
+
+
+def periodic_overview() -> list[dict[str, Any]]:
+    """Each periodic job with its schedule, last run and next run."""
+    periodic = [s for s in get_state().specs.values() if s.periodic]
+    last: dict[str, JobRun] = {}
+    if periodic:
+        newest = (select(func.max(JobRun.id)).where(JobRun.name.in_([s.name for s in periodic]))
+                  .group_by(JobRun.name))
+        for run in db.session.execute(select(JobRun).where(JobRun.id.in_(newest))).scalars():
+            last[run.name] = run
+    return [{"spec": s, "schedule": s.describe_schedule(), "last": last.get(s.name), "next": next_run(s)}
+            for s in sorted(periodic, key=lambda s: s.name)]
