@@ -68,6 +68,22 @@ __all__ = [
 # --- Platform services (issue 14). Each block is owned by its service; add names only in yours.
 # --- jobs ---
 # --- channels, consent and contact ---
+from .contact import (  # noqa: E402
+    Channel,
+    ContactError,
+    UnknownChannel,
+    Verdict,
+    channel,
+    channels,
+    may_contact,
+    may_contact_many,
+    record_consent,
+    record_contact,
+    record_contacts,
+)
+
+__all__ += ["Channel", "ContactError", "UnknownChannel", "Verdict", "channel", "channels", "may_contact",
+            "may_contact_many", "record_consent", "record_contact", "record_contacts"]
 # --- messaging ---
 # --- Korean advertising law (portal.adlaw) ---
 # --- workflow ---

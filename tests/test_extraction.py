@@ -183,6 +183,8 @@ def test_recently_contacted_per_channel_and_cooldown(app):
     assert preview(STORE1, only(t), "email").included == 3
     # Past the cooldown (14 days from the use by default) they may be contacted again.
     execute("UPDATE extraction SET used_at = :t WHERE id IN (:a, :b)", t=now_utc() - timedelta(days=15), a=first, b=second)
+    execute("UPDATE contact SET at = :t WHERE ref IN (:a, :b)", t=now_utc() - timedelta(days=15), a=f"extraction:{first}",
+            b=f"extraction:{second}")
     assert preview(STORE1, only(t), "sms").included == 3
     app.config["PORTAL_CONTACT_COOLDOWN_DAYS"] = 30
     assert preview(STORE1, only(t), "sms").included == 0

@@ -5,9 +5,10 @@ channel's suppression (:mod:`.suppression`): the counts are one aggregate query,
 one ``INSERT … SELECT`` — nothing is looped over in Python.
 
 A list is a ``draft`` until someone marks it ``used`` (:func:`mark_used`): that moment is the
-contact, and only from then on do its members count as ``recently_contacted`` on the channel — so
-lists prepared side by side never block each other. Marking a list used first drops the members
-another list has contacted meanwhile (nobody is contacted twice inside the cool-down). A list can
+contact — its members are written to the contact history (``portal.contact``, one ``INSERT …
+SELECT``) and from then on count as ``recently_contacted`` on the channel — so lists prepared side
+by side never block each other. Marking a list used first drops the members contacted on the
+channel meanwhile (by another list, a message, a call: nobody is contacted twice inside the cool-down). A list can
 be ``cancelled`` (:func:`cancel`); cancelling a *used* list does not lift the cool-down: the
 messages went out, and ``used_at`` stays.
 
@@ -24,7 +25,6 @@ import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from flask import abort, current_app
@@ -35,7 +35,6 @@ from sqlalchemy import (
     Executable,
     Select,
     delete,
-    exists,
     func,
     insert,
     literal,
@@ -45,9 +44,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
 
 from .. import audit
+from ..contact import rules as contact_rules
+from ..contact.channels import channel as registered_channel
+from ..contact.models import Contact
 from ..customers.normalize import clean_text, format_phone
 from ..extensions import db
 from ..models import (
@@ -74,16 +75,19 @@ from .segments import (
     segment_query,
     tune_for_analytics,
 )
-from .suppression import contact_cooldown_days, suppression
+from .suppression import suppression
 
 PERMISSION = "extraction.create"
 register_scoped(Extraction, branch_attr="branch_id", partner_attr="partner_id")
 SAMPLE_SIZE = 10
-#: Contact fields a channel's list carries (besides id, code and name).
-CONTACT_FIELDS: dict[str, tuple[str, ...]] = {
-    "sms": ("phone",), "phone": ("phone",), "email": ("email",), "dm": ("address", "postal_code"),
-}
 BASE_FIELDS = ("id", "code", "name")
+
+
+def contact_fields(channel: str) -> tuple[str, ...]:
+    """Contact fields a channel's list carries besides id, code and name: the channel registry's
+    ``fields`` (none for a channel whose adapter finds the recipient itself, e.g. push)."""
+    ch = registered_channel(channel)
+    return ch.fields if ch is not None else ()
 
 
 @dataclass
@@ -143,8 +147,10 @@ def masked_contact(row: Any, channel: str | None) -> str:
         return mask_email(row.email)
     if channel == "dm":
         return mask_address(row.address, row.postal_code)
-    if channel in ("sms", "phone"):
+    if channel is not None and "phone" in contact_fields(channel):
         return mask_phone(row.phone)
+    if channel is not None:
+        return ""
     return mask_phone(row.phone) or mask_email(row.email)
 
 
@@ -192,7 +198,7 @@ def _compile_explain(element: _Explain, compiler: Any, **kw: Any) -> str:
 def is_large(seg: SegmentQuery) -> bool:
     """Does the planner expect more than ``PORTAL_SUPPRESSION_LARGE_SEGMENT`` customers (default
     100,000)? Then suppression reads the channel's consents in one pass (see
-    :func:`.suppression._current_consent`); asking costs one planning round trip, no execution."""
+    :func:`portal.contact.rules.newest_consent`); asking costs one planning round trip, no execution."""
     if db.engine.dialect.name != "postgresql":
         return False
     limit = int(current_app.config.get("PORTAL_SUPPRESSION_LARGE_SEGMENT") or 100_000)
@@ -314,10 +320,12 @@ class StateError(Exception):
 def mark_used(viewer: Any, ext: Extraction) -> int:
     """Draft → used: now is the contact moment, and the cool-down of its members starts.
 
-    Members whom another list contacted on the channel since this one was made are taken off it
-    first (they count under ``recently_contacted``); returns how many. Serialized per channel like
-    :func:`create`, and the state is switched by one conditional UPDATE, so two clicks at once
-    cannot both use the list. The caller commits. Raises :class:`StateError`."""
+    Members contacted on the channel (marketing) within the cool-down since this list was made —
+    by another list, a message or a call — are taken off it first (they count under
+    ``recently_contacted``); returns how many. Then every remaining member gets a contact row
+    (source ``extraction``, ref ``extraction:<id>``) in one ``INSERT … SELECT``. Serialized per
+    channel like :func:`create`, and the state is switched by one conditional UPDATE, so two clicks
+    at once cannot both use the list. The caller commits. Raises :class:`StateError`."""
     _lock_channel(ext.channel)
     now = utcnow()
     switched = db.session.execute(
@@ -327,12 +335,14 @@ def mark_used(viewer: Any, ext: Extraction) -> int:
         db.session.refresh(ext)
         raise StateError(_l("Only a draft list can be marked as used; this one was used already.")
                          if ext.status == "used" else _l("Only a draft list can be marked as used; this one is cancelled."))
-    other, other_member = aliased(Extraction), aliased(ExtractionMember)
-    contacted = exists().where(other_member.customer_id == ExtractionMember.customer_id,
-                               other.id == other_member.extraction_id, other.id != ext.id,
-                               other.channel == ext.channel, other.used_at >= now - timedelta(days=contact_cooldown_days()))
+    contacted = contact_rules.recently_contacted(ext.channel, now, customer_id=ExtractionMember.customer_id)
     gone = db.session.execute(delete(ExtractionMember).where(ExtractionMember.extraction_id == ext.id, contacted)
                               .execution_options(synchronize_session=False)).rowcount or 0
+    members = select(ExtractionMember.customer_id, literal(ext.channel), literal("marketing"), literal(now),
+                     literal(viewer.id), literal("extraction"), literal(f"extraction:{ext.id}")
+                     ).where(ExtractionMember.extraction_id == ext.id)
+    db.session.execute(insert(Contact).from_select(
+        ["customer_id", "channel", "purpose", "at", "actor_id", "source", "ref"], members))
     db.session.refresh(ext)
     if gone:
         excluded = dict(ext.excluded or {})
@@ -408,7 +418,7 @@ def places(exts: list[Extraction]) -> dict[int, str]:
 
 
 def member_fields(channel: str) -> tuple[str, ...]:
-    return BASE_FIELDS + CONTACT_FIELDS[channel]
+    return BASE_FIELDS + contact_fields(channel)
 
 
 def members_stmt(viewer: Any, ext: Extraction) -> Select:

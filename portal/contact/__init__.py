@@ -1,1 +1,54 @@
-"""Channels, consent and contact history: may_contact, record_consent, record_contact."""
+"""Channels, consent and contact history: the channel registry, may_contact, record_consent and
+record_contact (docs/platform/contact.md).
+
+The names are loaded on first use (PEP 562): ``portal.models`` reads the channel registry, so this
+package must not import the models while they are being defined.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "Channel": ".channels", "UnknownChannel": ".channels", "channels": ".channels", "channel": ".channels",
+    "channel_codes": ".channels", "channel_choices": ".channels", "require_channel": ".channels",
+    "Verdict": ".service", "ContactError": ".service", "may_contact": ".service", "may_contact_many": ".service",
+    "record_consent": ".service", "record_contact": ".service", "record_contacts": ".service",
+    "Contact": ".models",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module, __name__), name)
+
+
+def init_app(app: Any) -> None:
+    """Labels for the pages: channel names from the registry, the consent notices' audit entries."""
+    from flask_babel import lazy_gettext as _l
+
+    from ..customers.labels import register, register_resolver, register_summary
+    from .channels import channel_label
+
+    def resolve(code: str) -> str | None:
+        try:
+            return channel_label(code)
+        except RuntimeError:  # outside an application context: the static labels
+            return None
+
+    register_resolver("channel", resolve)
+    register("method", {"message": _l("By a message we sent")})
+    register("consent_kind", {"consent": _l("Consent"), "reconfirmation_notice": _l("Re-confirmation notice"),
+                              "optout_notice": _l("Opt-out result notice")})
+    register("contact_source", {"extraction": _l("Target list"), "messaging": _l("Message"),
+                                "phone_call": _l("Phone call"), "staff": _l("Staff"), "import": _l("Import"),
+                                "api": _l("API"), "unsubscribe_link": _l("Unsubscribe link")})
+    register("audit_action", {"customer.consent_notice": _l("Consent notice sent")})
+    register("customer_tab", {"contacts": _l("Contact history")})
+    register_summary("customer.consent_notice",
+                     r"(?P<channel>\w+)/(?P<purpose>\w+) (?P<consent_kind>\w+) via (?P<method>\w+) \((?P<source>[^)]*)\)",
+                     _l("%(channel)s · %(purpose)s: %(consent_kind)s (%(method)s)"))

@@ -1,6 +1,14 @@
-"""The contact service's own hook implementations (menu items, permissions, jobs ...), registered as
-``core.contact`` — always active, like ``core``."""
+"""The contact service's own hook implementations, registered as ``core.contact`` — always active,
+like ``core``: the core channels and the customer page's "Contact history" tab."""
 
 from __future__ import annotations
 
-from ..hookspecs import hookimpl  # noqa: F401
+from typing import Any
+
+from ..hookspecs import hookimpl
+from .channels import CORE_CHANNELS
+
+
+@hookimpl
+def portal_channels() -> list[dict[str, Any]]:
+    return [dict(c) for c in CORE_CHANNELS]

@@ -38,11 +38,19 @@ class LineCustomerForm(CustomerForm):
 
 
 class ConsentForm(FlaskForm):
-    channel = SelectField(_l("Channel"), choices=choices("channel"))
+    channel = SelectField(_l("Channel"), choices=[])
     purpose = SelectField(_l("Purpose"), choices=choices("purpose"))
     granted = SelectField(_l("Consent"), choices=[("1", _l("Opt-in")), ("0", _l("Opt-out"))])
-    method = SelectField(_l("How it was given"), choices=choices("method"))
+    method = SelectField(_l("How it was given"), choices=[c for c in choices("method") if c[0] != "message"])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=255)])
+
+    def __init__(self, *args, **kwargs):
+        from ..contact.channels import channel_choices
+
+        super().__init__(*args, **kwargs)
+        # The channel registry (core and active add-ons), read per request: an add-on enabled or
+        # disabled shows or hides its channel at once.
+        self.channel.choices = channel_choices(consent=True)
 
 
 class QualityFlagForm(FlaskForm):

@@ -21,9 +21,6 @@ from .. import audit
 from ..exports import FORMULA_START, csv_chunks, neutralize  # noqa: F401  (neutralize: public here too)
 from ..extensions import db
 from ..models import (
-    CHANNELS,
-    CONSENT_METHODS,
-    PURPOSES,
     QUALITY_FIELDS,
     Consent,
     Customer,
@@ -401,33 +398,23 @@ def set_complaint(user: Any, customer: Customer, complaint: bool, note: str = ""
 
 
 def current_consents(customer: Customer) -> dict[tuple[str, str], Consent]:
-    """Newest record per (channel, purpose) — ``customer.consents`` is ordered newest first."""
-    current: dict[tuple[str, str], Consent] = {}
-    for c in customer.consents:
-        current.setdefault((c.channel, c.purpose), c)
-    return current
+    """Newest record per (channel, purpose): see :func:`portal.contact.service.current_consents`."""
+    from ..contact.service import current_consents as current
+
+    return current(customer)
 
 
 def record_consent(user: Any, customer: Customer, channel: str, purpose: str, granted: bool, method: str,
                    note: str = "") -> Consent:
-    errors = {}
-    if channel not in CHANNELS:
-        errors["channel"] = _("Unknown channel.")
-    if purpose not in PURPOSES:
-        errors["purpose"] = _("Unknown purpose.")
-    if method not in CONSENT_METHODS:
-        errors["method"] = _("Unknown method.")
-    if errors:
-        raise CustomerError(errors)
-    before = current_consents(customer).get((channel, purpose))
-    consent = Consent(customer=customer, channel=channel, purpose=purpose, granted=granted, method=method,
-                      recorded_by_id=user.id, note=clean_text(note or "").strip()[:255] or None)
-    db.session.add(consent)
-    change = {f"consent.{channel}.{purpose}": (before.granted if before else None, granted)}
-    audit.record("customer.consent", customer, summary=f"{channel}/{purpose}={'yes' if granted else 'no'} via {method}",
-                 changes=change)
-    _fire_changed(customer, change)
-    return consent
+    """A consent given or withdrawn through a staff page: :func:`portal.contact.record_consent`
+    with ``source="staff"`` (its errors as :class:`CustomerError`)."""
+    from ..contact.service import ContactError
+    from ..contact.service import record_consent as record
+
+    try:
+        return record(customer, channel, purpose, granted, method=method, source="staff", actor=user, note=note or None)
+    except ContactError as exc:
+        raise CustomerError(exc.errors) from None
 
 
 def set_household(user: Any, customer: Customer, household_id: int | None, new_name: str = "") -> Household | None:

@@ -240,7 +240,9 @@ def consent(customer_id: str):
     customer = _editable(customer_id)
     form = ConsentForm()
     if not form.validate_on_submit():
-        flash(_("Check the consent form."), "error")
+        problems = "; ".join(f"{form[name].label.text}: {' '.join(map(str, errs))}" for name, errs in form.errors.items()
+                             if name in form)
+        flash(_("Check the consent form.") + (f" {problems}" if problems else ""), "error")
         return _back(customer, "consent")
     try:
         record_consent(current_user, customer, form.channel.data, form.purpose.data, form.granted.data == "1",

@@ -8,11 +8,13 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..contact.channels import RegistryCodes
 from ..extensions import db
 from .base import utcnow
 from .customer import Consent
 
-EXTRACTION_CHANNELS = ("sms", "email", "dm", "phone")
+# The channel registry's codes that target lists can be made for (``portal.contact.channels``).
+EXTRACTION_CHANNELS = RegistryCodes(extraction=True)
 
 
 class CustomerScore(db.Model):

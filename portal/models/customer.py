@@ -7,12 +7,19 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..contact.channels import RegistryCodes
 from ..extensions import db
 from .base import byte_ordered, utcnow
 
-CHANNELS = ("sms", "email", "dm", "phone", "push")
+# The channel registry's codes (``portal.contact.channels``), read when used: core channels plus the
+# active add-ons' ones. Kept under the old name so ``channel in CHANNELS`` validates against it.
+CHANNELS = RegistryCodes(consent=True)
 PURPOSES = ("marketing", "service", "night_ads")
-CONSENT_METHODS = ("store", "paper", "web", "phone", "import", "api")
+#: How consent was given; ``message`` is for notices the portal itself sent (re-confirmation, result).
+CONSENT_METHODS = ("store", "paper", "web", "phone", "import", "api", "message")
+#: ``consent`` grants or withdraws; the notice kinds record a legal notice sent (they never change the
+#: state, and a ``reconfirmation_notice`` restarts the 2-year validity: see docs/platform/contact.md).
+CONSENT_KINDS = ("consent", "reconfirmation_notice", "optout_notice")
 QUALITY_FIELDS = ("phone", "email", "address", "postal_code", "name", "birth_date")
 
 
@@ -129,6 +136,10 @@ class Consent(db.Model):
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     note: Mapped[str | None] = mapped_column(String(255))
+    # Migration 0011: what the row records (CONSENT_KINDS) and where it came from ("staff", "api",
+    # "import", "unsubscribe_link", an add-on's name …); NULL for rows written before 0011.
+    kind: Mapped[str] = mapped_column(String(24), default="consent", server_default="consent")
+    source: Mapped[str | None] = mapped_column(String(40))
 
     customer: Mapped[Customer] = relationship(back_populates="consents")
     recorded_by = relationship("User")
