@@ -74,9 +74,11 @@ def portal_customer_changed(customer: Any, changes: dict[str, Any]) -> None:
 
 
 @hookspec
-def portal_household_changed(customer: Any, old_household_id: int | None, new_household_id: int | None) -> None:
+def portal_household_changed(customer: Any, old_household_id: int | None, new_household_id: int | None,
+                             actor: Any, source: str) -> None:
     """``customer`` joined, left or changed household (same transaction, before the commit): drop
-    what the old household gave them (a family card's pool ...)."""
+    what the old household gave them (a family card's pool ...). ``actor`` (a user or None) and
+    ``source`` (``web``, ``api``, ``erasure`` ...) say who and how; an implementation may omit them."""
 
 
 @hookspec
@@ -187,17 +189,20 @@ def portal_notification_kinds() -> list[dict[str, Any]]:
 
 @hookspec
 def portal_customers_created(customer_ids: list[int], actor: Any, source: str) -> None:
-    """Customers were created (by hand, API or an import); after the commit, isolated per add-on."""
+    """Customers were created (``source``: ``web``, ``api`` or ``import``); in the creating
+    transaction (an import's: right after its commit), each add-on in its own savepoint."""
 
 
 @hookspec
 def portal_quality_changed(customer_ids: list[int], field: str, opened: bool, actor: Any, source: str) -> None:
-    """Data-quality issues were opened or resolved; after the commit, isolated per add-on."""
+    """Data-quality issues on ``field`` were opened (``opened``) or resolved; in the change's
+    transaction, each add-on in its own savepoint."""
 
 
 @hookspec
 def portal_org_changed(kind: str, object_id: int, change: str, actor: Any, source: str) -> None:
-    """An org unit, partner group or partner was created, moved, renamed or closed."""
+    """An org unit, partner group or partner (``kind``: org_unit, partner_group, partner) was
+    created, updated or moved (``change``); in the change's transaction, each add-on in its own savepoint."""
 
 
 @hookspec
@@ -207,7 +212,7 @@ def portal_scores_refreshed(run_id: int, actor: Any, source: str) -> None:
 
 @hookspec
 def portal_extraction_created(extraction: Any, actor: Any, source: str) -> None:
-    """A target list was created; after the commit, isolated per add-on."""
+    """A target list was created; in the creating transaction, each add-on in its own savepoint."""
 
 
 @hookspec

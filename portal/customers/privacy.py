@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from .. import audit
+from ..events import fire
 from ..extensions import db
 from ..models import CHANNELS, AuditEvent, Consent, Customer, QualityIssue, SaleLine, utcnow
 from ..plugins import hook
@@ -78,5 +79,8 @@ def pseudonymize(user: Any, customer: Customer, reason: str) -> None:
     audit.record("customer.pseudonymized", customer, summary=(reason or "")[:200],
                  changes={f: ("(removed)", None) for f in cleared})
     if old_household_id is not None:
-        household_changed(customer, old_household_id, None)
-    hook("portal_customer_changed")(customer=customer, changes={"pseudonymized": (None, True)})
+        household_changed(customer, old_household_id, None, actor=user, source="erasure")
+    # The personal-data hook pair's second half: every add-on erases its copies in this transaction,
+    # each in its own savepoint; one that fails is retried by ``events.retry`` until it has.
+    fire("portal_personal_data_erased", customer=customer, actor=user)
+    fire("portal_customer_changed", customer=customer, changes={"pseudonymized": (None, True)})

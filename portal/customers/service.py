@@ -32,7 +32,6 @@ from ..models import (
     utcnow,
 )
 from ..pagination import Page, paginate_rows
-from ..plugins import hook
 from ..security import has_permission, partner_scope, scope_filter, unit_scope
 from .name_search import name_contains, name_or, starts_with
 from .normalize import (
@@ -318,10 +317,26 @@ def _placeholder_code() -> str:
 
 
 def _fire_changed(customer: Customer, changes: dict[str, Any]) -> None:
-    hook("portal_customer_changed")(customer=customer, changes=changes)
+    """``portal_customer_changed`` in the change's transaction, each add-on in its own savepoint."""
+    from ..events import fire
+
+    fire("portal_customer_changed", customer=customer, changes=changes)
 
 
-def create_customer(user: Any, data: dict[str, Any]) -> Customer:
+def request_source() -> str:
+    """How the current change came in, for events' ``source``: ``api``, ``web`` or ``cli``."""
+    from flask import has_request_context, request
+
+    if not has_request_context():
+        return "cli"
+    return "api" if (request.blueprint or "").split(".")[0] == "api" or request.path.startswith("/api/") else "web"
+
+
+def create_customer(user: Any, data: dict[str, Any], *, source: str | None = None) -> Customer:
+    """Create a customer (web form or API: ``source`` defaults to which one the request is) and
+    tell the add-ons (``portal_customer_changed`` and ``portal_customers_created``)."""
+    from ..events import fire
+
     values = _clean(data, user, partial=False, current=None)
     customer = Customer(code=_placeholder_code(), **values)
     db.session.add(customer)
@@ -331,6 +346,7 @@ def create_customer(user: Any, data: dict[str, Any]) -> Customer:
     changes = {k: (None, v) for k, v in values.items() if v is not None}
     audit.record("customer.created", customer, summary=customer.code, changes=changes)
     _fire_changed(customer, changes)
+    fire("portal_customers_created", customer_ids=[customer.id], actor=user, source=source or request_source())
     return customer
 
 
@@ -347,14 +363,17 @@ def update_customer(user: Any, customer: Customer, data: dict[str, Any]) -> dict
 # -- data quality, complaint, consent, household ----------------------------------------------------
 
 
-def check_quality(customer: Customer, user: Any = None, fields: set[str] | None = None) -> None:
-    """Open or resolve automatic quality issues for contact fields (Samsung's rule)."""
+def check_quality(customer: Customer, user: Any = None, fields: set[str] | None = None, *,
+                  source: str | None = None) -> None:
+    """Open or resolve automatic quality issues for contact fields (Samsung's rule); each field
+    opened or resolved is a ``portal_quality_changed`` event."""
     checks = {
         "phone": (customer.phone is None, _("No valid phone number.")),
         "email": (customer.email is None, _("No valid e-mail address.")),
         "address": (not customer.address, _("Address is empty.")),
         "postal_code": (not postal_code_valid(customer.postal_code), _("Postal code is missing or not 5 digits.")),
     }
+    changed: list[tuple[str, bool]] = []
     for field, (bad, reason) in checks.items():
         if fields is not None and field not in fields:
             continue
@@ -362,12 +381,27 @@ def check_quality(customer: Customer, user: Any = None, fields: set[str] | None 
         if bad and not open_issues:
             customer.quality_issues.append(QualityIssue(field=field, reason=reason,
                                                         created_by_id=getattr(user, "id", None)))
-        elif not bad:
+            changed.append((field, True))
+        elif not bad and open_issues:
             # Every open issue of a field that now holds a valid value: the automatic one and any
             # offer from another branch's sales report (portal.sales.importer) alike.
             for issue in open_issues:
                 issue.resolved_at = utcnow()
                 issue.resolved_by_id = getattr(user, "id", None)
+            changed.append((field, False))
+    for field, opened in changed:
+        quality_changed([customer.id], field, opened, actor=user, source=source or request_source())
+
+
+def quality_changed(customer_ids: list[int], field: str, opened: bool, *, actor: Any, source: str) -> None:
+    """``portal_quality_changed`` (in the change's transaction, each add-on in its own savepoint)."""
+    if not customer_ids:
+        return
+    from ..events import fire
+
+    db.session.flush()  # the issue rows exist before any add-on looks
+    fire("portal_quality_changed", customer_ids=list(customer_ids), field=field, opened=opened, actor=actor,
+         source=source)
 
 
 def flag_quality(user: Any, customer: Customer, field: str, reason: str) -> QualityIssue:
@@ -379,6 +413,7 @@ def flag_quality(user: Any, customer: Customer, field: str, reason: str) -> Qual
     issue = QualityIssue(customer_id=customer.id, field=field, reason=reason[:255], created_by_id=user.id)
     db.session.add(issue)
     audit.record("customer.quality_flagged", customer, summary=f"{field}: {reason[:200]}")
+    quality_changed([customer.id], field, True, actor=user, source=request_source())
     return issue
 
 
@@ -388,6 +423,7 @@ def resolve_quality(user: Any, customer: Customer, issue_id: int) -> None:
         raise CustomerError({"issue": _("No such open issue.")})
     issue.resolved_at, issue.resolved_by_id = utcnow(), user.id
     audit.record("customer.quality_resolved", customer, summary=f"{issue.field}: {issue.reason}")
+    quality_changed([customer.id], issue.field, False, actor=user, source=request_source())
 
 
 def set_complaint(user: Any, customer: Customer, complaint: bool, note: str = "") -> None:
@@ -435,16 +471,20 @@ def set_household(user: Any, customer: Customer, household_id: int | None, new_n
     changes = audit.diff(customer, {"household_id": household.id if household else None})
     if changes:
         audit.record("customer.household", customer, summary=household.name if household else "-", changes=changes)
-        household_changed(customer, *changes["household_id"])
+        household_changed(customer, *changes["household_id"], actor=user, source="web")
     return household
 
 
-def household_changed(customer: Customer, old_household_id: int | None, new_household_id: int | None) -> None:
-    """Tell the add-ons (``portal_household_changed``) in the change's transaction: a customer who
-    leaves a household must stop sharing what it holds (a family card's points) at once."""
+def household_changed(customer: Customer, old_household_id: int | None, new_household_id: int | None, *,
+                      actor: Any = None, source: str = "web") -> None:
+    """Tell the add-ons (``portal_household_changed``) in the change's transaction, each in its own
+    savepoint: a customer who leaves a household must stop sharing what it holds (a family card's
+    points) at once; a failing add-on is retried (``portal.events``), the change stands."""
     if old_household_id != new_household_id:
-        hook("portal_household_changed")(customer=customer, old_household_id=old_household_id,
-                                         new_household_id=new_household_id)
+        from ..events import fire
+
+        fire("portal_household_changed", customer=customer, old_household_id=old_household_id,
+             new_household_id=new_household_id, actor=actor, source=source)
 
 
 # -- serialization and export ----------------------------------------------------------------------

@@ -37,6 +37,7 @@ from sqlalchemy.orm import aliased
 from .. import audit
 from ..customers.normalize import clean_text
 from ..customers.service import CustomerError, check_quality, household_changed, with_owner
+from ..events import fire
 from ..extensions import db, write_intent
 from ..models import (
     QUALITY_FIELDS,
@@ -50,7 +51,6 @@ from ..models import (
     utcnow,
 )
 from ..pagination import Page, page_of
-from ..plugins import hook
 from ..sales.warehouse import refresh_customer_totals
 from ..security import has_global_permission, has_permission, scope_filter
 
@@ -427,9 +427,10 @@ def _merge(user: Any, survivor: Customer, duplicate: Customer) -> MergeResult:
 
     filled = audit.diff(survivor, values)
     db.session.flush()
-    hook("portal_customers_merged")(survivor=survivor, merged_id=d_id)
+    # A strict event: an add-on that cannot move its rows raises, and the whole merge rolls back.
+    fire("portal_customers_merged", survivor=survivor, merged_id=d_id)
     if "household_id" in filled:  # the survivor took the duplicate's household
-        household_changed(survivor, *filled["household_id"])
+        household_changed(survivor, *filled["household_id"], actor=user, source="merge")
 
     changes: dict[str, tuple[Any, Any]] = dict(filled)
     changes.update({f"merged.{k}": (v, None) for k, v in snapshot.items() if v is not None})
@@ -447,8 +448,8 @@ def _merge(user: Any, survivor: Customer, duplicate: Customer) -> MergeResult:
     # The bulk statements bypassed the identity map: reload what they changed (nothing is pending).
     db.session.expire_all()
     refresh_customer_totals([s_id])
-    check_quality(survivor, user)
+    check_quality(survivor, user, source="merge")
     if filled:
-        hook("portal_customer_changed")(customer=survivor, changes=filled)
+        fire("portal_customer_changed", customer=survivor, changes=filled)
     db.session.flush()
     return MergeResult(survivor=survivor, merged_code=snapshot["code"], moved=moved, filled=filled)

@@ -24,7 +24,6 @@ from sqlalchemy.sql.elements import True_
 from .. import audit
 from ..extensions import db, sqlite_bulk_load
 from ..models import IMPORT_MODES, Category, Customer, OrgUnit, SalesReport, utcnow
-from ..plugins import hook
 from ..security import has_global_permission, scope_filter, unit_scope
 from . import bulk
 from .matching import fetch_in, match_customers
@@ -59,6 +58,10 @@ class ImportResult:
     error_count: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    # For the events fired after the commit (not part of the answer): the new customers' ids and
+    # the data-quality issues opened / resolved, as (field, opened) → customer ids.
+    created_ids: list[int] = field(default_factory=list, repr=False)
+    quality: dict[tuple[str, bool], set[int]] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -66,8 +69,12 @@ class ImportResult:
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
+        del out["created_ids"], out["quality"]
         out["report_date"] = self.report_date.isoformat() if self.report_date else None
         return out
+
+    def note_quality(self, field_name: str, opened: bool, ids: Any) -> None:
+        self.quality.setdefault((field_name, opened), set()).update(int(i) for i in ids)
 
 
 class _Rejected(Exception):
@@ -106,10 +113,12 @@ def import_report(data: bytes, filename: str, user: Any, *, mode: str = "strict"
         try:
             result = _import(parsed, data, filename, file_hash, user, mode, replace, source, step)
         except _Rejected as rej:
-            return rej.result
+            result = rej.result
     if result.status == "committed":
         step(_("Done"), 1.0)
-        _fire_imported(db.session.get(SalesReport, result.report_id))
+        _fire_committed(result, user, source)
+    elif result.status in ("rejected", "refused"):
+        _fire_refused(result, user, source)
     return result
 
 
@@ -338,6 +347,7 @@ def _commit(df: pd.DataFrame, typed, *, good: np.ndarray, matches, new_key: pd.S
     lines["customer_id"] = lines["customer_id"].astype("int64")
     matched_ids = matches.existing["id"].astype("int64")
     result.customers_created = len(created)
+    result.created_ids = sorted(created.values())
     result.customers_matched = int(lines.loc[lines["new_key"].isna(), "customer_id"].nunique())
 
     # Contact data: filled only on customers the uploader may write, offered to the owner of any
@@ -349,8 +359,9 @@ def _commit(df: pd.DataFrame, typed, *, good: np.ndarray, matches, new_key: pd.S
     offer = _report_offer(df[good], typed, lines)
     offer = offer[~offer["id"].isin(set(known.loc[known["erased"], "id"].tolist()))]
     writable = offer["id"].isin(access.index[access["writable"].astype(bool)])
-    _fill_matched(offer[writable].reset_index(drop=True), known)
-    _offer_to_owner(offer[~writable].reset_index(drop=True), known, result.branch_code)
+    for field_name, ids in _fill_matched(offer[writable].reset_index(drop=True), known).items():
+        result.note_quality(field_name, False, ids)
+    _note_opened(result, _offer_to_owner(offer[~writable].reset_index(drop=True), known, result.branch_code))
     _flag_matched(df[good], typed, lines, known, offer[writable], result, meta["header_row"])
 
     step(_("Writing sale lines"), 0.7)
@@ -401,14 +412,39 @@ def _commit(df: pd.DataFrame, typed, *, good: np.ndarray, matches, new_key: pd.S
     return result
 
 
-def _fire_imported(report: SalesReport) -> None:
-    """After commit: plugins react; their writes commit separately and never undo the report."""
-    try:
-        hook("portal_sales_imported")(report=report)
-        db.session.commit()
-    except Exception:  # a plugin's failure must not turn a committed import into an error
-        db.session.rollback()
-        log.exception("portal_sales_imported failed for report %s", report.id)
+def _fire_committed(result: ImportResult, user: Any, source: str) -> None:
+    """After the commit, the add-ons react, each on its own (``portal.events.fire``): the new
+    customers and the data-quality issues the report opened or resolved (one transaction, one
+    savepoint per add-on), then the report itself (each add-on's reaction committed separately).
+    A failure is kept and retried; nothing an add-on does undoes the report."""
+    from ..customers.service import quality_changed
+    from ..events import fire
+
+    if result.created_ids:
+        fire("portal_customers_created", customer_ids=result.created_ids, actor=user, source="import")
+    for (field_name, opened), ids in sorted(result.quality.items()):
+        quality_changed(sorted(ids), field_name, opened, actor=user, source="import")
+    db.session.commit()
+    fire("portal_sales_imported", report=db.session.get(SalesReport, result.report_id))
+
+
+def _fire_refused(result: ImportResult, user: Any, source: str) -> None:
+    """``portal_report_refused`` when a whole upload was refused (no report committed) for a known
+    branch and day; ``reason``: ``rows`` (row problems), ``already_filed``, ``concurrent``, ``file``."""
+    if result.branch_code is None or result.report_date is None:
+        return  # unreadable file or no branch: nothing an add-on could attach the refusal to
+    from ..events import fire
+
+    db.session.rollback()
+    branch_id = db.session.execute(select(OrgUnit.id).where(OrgUnit.code == result.branch_code)).scalar_one_or_none()
+    if branch_id is None or (user is not None and not _may_import(user, branch_id)):
+        return  # a branch the uploader may not file for: their attempt is not the branch's refusal
+    if result.status == "refused":
+        reason = "already_filed" if result.existing_report_id else "concurrent"
+    else:
+        reason = "rows" if result.error_count else "file"
+    fire("portal_report_refused", branch_id=branch_id, report_date=result.report_date, reason=reason, actor=user,
+         source=source)
 
 
 def N_(message: str) -> str:
@@ -479,7 +515,10 @@ def _create_customers(rows: pd.DataFrame, typed, lines: pd.DataFrame, branch_id:
         issues.append(pd.DataFrame({"customer_id": frame["id"][mask], "field": field_name,
                                     "reason": reason[mask].str.slice(0, 255), "created_at": now}))
     if issues:
-        bulk.insert_frame("quality_issue", pd.concat(issues, ignore_index=True))
+        frame_issues = pd.concat(issues, ignore_index=True)
+        bulk.insert_frame("quality_issue", frame_issues)
+        for field_name, part in frame_issues.groupby("field"):
+            result.note_quality(str(field_name), True, part["customer_id"])
     return dict(zip(keys, (int(i) for i in ids), strict=True))
 
 
@@ -508,18 +547,25 @@ def _matched_access(user: Any, ids: list[int]) -> pd.DataFrame:
                          "writable": [bool(r[2]) for r in found]})
 
 
-def _fill_matched(offer: pd.DataFrame, existing: pd.DataFrame) -> None:
+def _note_opened(result: ImportResult, inserted: pd.DataFrame | None) -> None:
+    if inserted is not None:
+        for field_name, part in inserted.groupby("field"):
+            result.note_quality(str(field_name), True, part["customer_id"])
+
+
+def _fill_matched(offer: pd.DataFrame, existing: pd.DataFrame) -> dict[str, list[int]]:
     """Fill matched customers' empty contact fields from the report; never overwrite a value.
+    Returns the customers whose open issues this resolved, by field.
 
     ``offer`` holds only customers the uploader may write (and none erased): see ``_commit``.
     """
     if offer.empty:
-        return
+        return {}
     cur = existing.set_index("id").reindex(offer["id"]).reset_index()
     fill = {f: cur[f].isna().values & offer[f].notna().values for f in CONTACT_FIELDS}
     any_fill = np.logical_or.reduce([fill[f] for f in CONTACT_FIELDS])
     if not any_fill.any():
-        return
+        return {}
     upd = pd.DataFrame({"id": offer["id"][any_fill].astype("int64")})
     for f in CONTACT_FIELDS:
         upd["v_" + f] = offer[f][any_fill].where(fill[f][any_fill], None).values
@@ -528,7 +574,8 @@ def _fill_matched(offer: pd.DataFrame, existing: pd.DataFrame) -> None:
     filled_fields = [f for f in CONTACT_FIELDS if f != "birth_date" and fill[f].any()]
     ids = upd["id"].tolist()
     if filled_fields and ids:
-        _resolve_filled(ids, filled_fields)
+        return _resolve_filled(ids, filled_fields)
+    return {}
 
 
 def _flag_matched(rows: pd.DataFrame, typed, lines: pd.DataFrame, existing: pd.DataFrame, offer: pd.DataFrame,
@@ -562,14 +609,15 @@ def _flag_matched(rows: pd.DataFrame, typed, lines: pd.DataFrame, existing: pd.D
         base = _(ADDRESS_TOO_LONG, n=MAX_LEN["address"]) if f == "address" else _(QUALITY_REASONS[f])
         parts.append(pd.DataFrame({"customer_id": hit["customer_id"].values, "field": f, "reason": (
             base + " '" + hit["raw"] + "' (" + where + " " + hit["row_no"].astype(str) + ")").str.slice(0, 255).values}))
-    _insert_unless_open(parts, ("customer_id", "field"))
+    _note_opened(result, _insert_unless_open(parts, ("customer_id", "field")))
 
 
-def _insert_unless_open(parts: list[pd.DataFrame], same: tuple[str, ...]) -> None:
+def _insert_unless_open(parts: list[pd.DataFrame], same: tuple[str, ...]) -> pd.DataFrame | None:
     """Insert the issues in ``parts`` (``customer_id, field, reason``) except those matching an open
-    issue on the columns ``same``; one batched lookup of the customers' open issues."""
+    issue on the columns ``same``; one batched lookup of the customers' open issues. Returns the
+    inserted issues."""
     if not parts:
-        return
+        return None
     issues = pd.concat(parts, ignore_index=True)
     already = fetch_in("SELECT q.customer_id, q.field, q.reason FROM (SELECT customer_id, field, reason FROM "
                        "quality_issue WHERE resolved_at IS NULL) q", "q.customer_id",
@@ -577,8 +625,10 @@ def _insert_unless_open(parts: list[pd.DataFrame], same: tuple[str, ...]) -> Non
     if len(already):
         seen = set(zip(*(already[c] for c in same), strict=True))
         issues = issues[[k not in seen for k in zip(*(issues[c] for c in same), strict=True)]]
-    if not issues.empty:
-        bulk.insert_frame("quality_issue", issues.assign(created_at=utcnow()))
+    if issues.empty:
+        return None
+    bulk.insert_frame("quality_issue", issues.assign(created_at=utcnow()))
+    return issues
 
 
 OFFER_REASONS = {
@@ -592,12 +642,13 @@ OFFER_REASONS = {
 }
 
 
-def _offer_to_owner(offer: pd.DataFrame, existing: pd.DataFrame, branch_code: str) -> None:
+def _offer_to_owner(offer: pd.DataFrame, existing: pd.DataFrame, branch_code: str) -> pd.DataFrame | None:
     """Customers the uploader may not write: what the report would have filled becomes an open
     issue in their owner's data-to-fix queue (the owner decides), never a write. An offer already
-    open with the same text is not repeated, so a regular's daily sales do not pile up."""
+    open with the same text is not repeated, so a regular's daily sales do not pile up. Returns the
+    issues opened."""
     if offer.empty:
-        return
+        return None
     cur = existing.set_index("id").reindex(offer["id"]).reset_index()
     parts = []
     for f in CONTACT_FIELDS:
@@ -609,17 +660,23 @@ def _offer_to_owner(offer: pd.DataFrame, existing: pd.DataFrame, branch_code: st
         parts.append(pd.DataFrame({"customer_id": offer["id"][mask].astype("int64").values, "field": f,
                                    "reason": values.map(lambda v, t=template: t.replace("\x01", f"'{v}'"))
                                    .str.slice(0, 255).values}))
-    _insert_unless_open(parts, ("customer_id", "field", "reason"))
+    return _insert_unless_open(parts, ("customer_id", "field", "reason"))
 
 
-def _resolve_filled(ids: list[int], fields: list[str]) -> None:
-    """Open issues of fields that now hold a valid value are resolved (like ``check_quality``)."""
+def _resolve_filled(ids: list[int], fields: list[str]) -> dict[str, list[int]]:
+    """Open issues of fields that now hold a valid value are resolved (like ``check_quality``);
+    returns the customers whose issues were resolved, by field."""
     now = utcnow()
+    resolved: dict[str, list[int]] = {}
     for f in fields:
         cond = {"phone": "c.phone IS NOT NULL", "email": "c.email IS NOT NULL",
                 "address": "c.address IS NOT NULL AND c.address <> ''", "postal_code": "c.postal_code IS NOT NULL"}[f]
         stmt = text(f"UPDATE quality_issue SET resolved_at = :now WHERE resolved_at IS NULL AND field = :f "  # noqa: S608
-                    f"AND customer_id IN (SELECT c.id FROM customer c WHERE {cond} AND c.id IN :ids)")
+                    f"AND customer_id IN (SELECT c.id FROM customer c WHERE {cond} AND c.id IN :ids) "
+                    "RETURNING customer_id")
         for start in range(0, len(ids), 5000):
-            db.session.execute(stmt.bindparams(bindparam("ids", expanding=True)),
-                               {"now": now, "f": f, "ids": ids[start:start + 5000]})
+            hit = db.session.execute(stmt.bindparams(bindparam("ids", expanding=True)),
+                                     {"now": now, "f": f, "ids": ids[start:start + 5000]}).scalars().all()
+            if hit:
+                resolved.setdefault(f, []).extend(hit)
+    return resolved
