@@ -117,6 +117,9 @@ __all__ += [
     "transition", "workflow_history",
 ]
 # --- notifications ---
+from .notify import NotifyError, notify, role_in_scope  # noqa: E402
+
+__all__ += ["NotifyError", "notify", "role_in_scope"]
 # --- experiments ---
 from .experiments import (  # noqa: E402
     ExperimentError,
