@@ -27,6 +27,12 @@ def portal_permissions() -> list[dict[str, Any]]:
 
 
 @hookimpl
+def portal_menu_items(user: Any) -> list[dict[str, Any]]:
+    return [{"label": _l("Experiments"), "endpoint": "experiments.index", "permission": VIEW_PERMISSION, "order": 18,
+             "icon": "chart", "match": ("experiments.",)}]
+
+
+@hookimpl
 def portal_message_policies() -> list[dict[str, Any]]:
     from .policy import holdout_check
 

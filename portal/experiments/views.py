@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..bounds import local_today
@@ -22,10 +23,12 @@ from ..security import id_or_404, permission_required
 from .assignment import ExperimentError
 from .models import Experiment
 
-bp = Blueprint("experiments", __name__, url_prefix="/experiments", template_folder="templates")
+bp = Blueprint("experiments", __name__, url_prefix="/experiments")
 
 VIEW = "experiments.view"
 DEFAULT_DAYS = 30
+STRATUM_LABELS = {"branch": _l("Branch"), "partner": _l("Distributor"), "partner_group": _l("Partner group"),
+                  "rfm_segment": _l("RFM segment"), "tier": _l("Tier"), "gender": _l("Gender")}
 
 
 def _date_arg(name: str, default: date) -> tuple[date, str | None]:
@@ -72,4 +75,4 @@ def detail(ident: str) -> Any:
             problems = exc.errors
     return render_template("experiments/detail.html", exp=exp, interim=interim, frozen=frozen_results(exp),
                            start=start, end=end, category_id=category_id, categories=categories, notes=notes,
-                           problems=problems)
+                           problems=problems, stratum_labels=STRATUM_LABELS)
