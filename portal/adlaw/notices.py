@@ -207,6 +207,15 @@ def _messages(kind: str, batch: list[Any], today: date) -> list[dict[str, Any]]:
     return out
 
 
+def _existing(rows: list[dict[str, Any]]) -> int:
+    """How many of ``rows`` were queued before (by idempotency key) — counted here rather than taken
+    from ``queue_many``'s return value, so "queued" means new messages on every database driver."""
+    from ..messaging.models import Message
+
+    keys = [r["idempotency_key"] for r in rows]
+    return int(db.session.execute(select(func.count()).where(Message.idempotency_key.in_(keys))).scalar_one())
+
+
 def run_notices(kind: str, *, today: date | None = None, dry_run: bool = False, chunk: int = 5000) -> dict[str, int]:
     """Queue today's notices of ``kind`` (``reconfirmation_notice`` / ``optout_notice``); commits per chunk.
 
@@ -229,7 +238,9 @@ def run_notices(kind: str, *, today: date | None = None, dry_run: bool = False, 
         for batch in _rows(kind, today, chunk):
             due += len(batch)
             rows = _messages(kind, batch, today)
-            queued += queue_many(rows, chunk=chunk) if rows else 0
+            if rows:
+                queued += len(rows) - _existing(rows)
+                queue_many(rows, chunk=chunk)
             db.session.commit()
     log.info("adlaw %s for %s: %s due, %s queued, %s recorded", kind, today, due, queued, recorded)
     return {"due": due, "queued": queued, "recorded": recorded}
