@@ -86,6 +86,33 @@ __all__ += ["Channel", "ContactError", "UnknownChannel", "Verdict", "channel", "
             "may_contact_many", "record_consent", "record_contact", "record_contacts"]
 # --- messaging ---
 # --- Korean advertising law (portal.adlaw) ---
+from .adlaw import compose_for, legal_settings, unsubscribe_url  # noqa: E402
+from .adlaw.law import (  # noqa: E402
+    AD_PREFIX,
+    Composed,
+    LawViolation,
+    check_ad_prefix,
+    compose_marketing,
+    contains_ad_label,
+    cp949_len,
+    format_080,
+    in_night_window,
+    night_deferral,
+    night_rule_applies,
+    non_cp949_chars,
+    optout_notice_deadline,
+    reconfirmation_deadline,
+    reconfirmation_due,
+    reconfirmation_notice_date,
+    sms_class,
+)
+
+__all__ += [
+    "AD_PREFIX", "Composed", "LawViolation", "check_ad_prefix", "compose_for", "compose_marketing", "contains_ad_label",
+    "cp949_len", "format_080", "in_night_window", "legal_settings", "night_deferral", "night_rule_applies",
+    "non_cp949_chars", "optout_notice_deadline", "reconfirmation_deadline", "reconfirmation_due",
+    "reconfirmation_notice_date", "sms_class", "unsubscribe_url",
+]
 # --- workflow ---
 from .workflow import (  # noqa: E402
     SIMPLE_PUBLICATION,
