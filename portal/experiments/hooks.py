@@ -70,6 +70,26 @@ def portal_customers_merged(survivor: Any, merged_id: int) -> None:
 
 
 @hookimpl
+def portal_personal_data(customer: Any) -> dict[str, Any] | None:
+    """The data-subject export lists the customer's experiment arms and global-control membership."""
+    from sqlalchemy import select
+
+    from .models import Experiment, ExperimentAssignment, GlobalControl
+
+    rows = db.session.execute(select(Experiment.owner_plugin, Experiment.owner_ref, ExperimentAssignment.arm,
+                                     ExperimentAssignment.merged)
+                              .join(Experiment, Experiment.id == ExperimentAssignment.experiment_id)
+                              .where(ExperimentAssignment.customer_id == customer.id)
+                              .order_by(Experiment.id)).all()
+    member = db.session.get(GlobalControl, customer.id)
+    if not rows and member is None:
+        return None
+    return {"name": "experiments", "data": {
+        "assignments": [{"owner": f"{p}:{r}", "arm": arm, "merged": bool(m)} for p, r, arm, m in rows],
+        "global_control_since": member.assigned_at.isoformat() if member else None}}
+
+
+@hookimpl
 def portal_customers_created(customer_ids: list[int], actor: Any, source: str) -> None:
     """New customers join the global control group by their bucket at once (when it is switched on)."""
     from .assignment import ensure_global_control, global_control_share

@@ -461,3 +461,23 @@ def test_merge_rule_survivor_keeps_its_arm_duplicate_marked_merged(app):
     r = lift(exp, start=START, end=END)
     assert r.merged_excluded == 1
     assert r.arms["holdout"]["n"] + r.arms["treatment"]["n"] == len(arms) - 1
+
+
+def test_data_subject_export_lists_the_arms(app):
+    from portal.customers.privacy import add_on_data
+    from portal.experiments import draw, ensure_global_control, in_global_control
+    from portal.extensions import db
+    from portal.models import Customer
+
+    ids = _ids()
+    exp = _new()
+    draw(exp, ids[:200])
+    cid, arm = next(iter(_arms(exp).items()))
+    data = add_on_data(db.session.get(Customer, cid))["experiments"]
+    assert data == {"assignments": [{"owner": "cem_channels:c1", "arm": arm, "merged": False}],
+                    "global_control_since": None}
+    assert "experiments" not in add_on_data(db.session.get(Customer, ids[-1]))
+    app.config["PORTAL_GLOBAL_CONTROL_SHARE"] = 0.5
+    ensure_global_control(ids[200:])
+    member = sorted(in_global_control(ids[200:]))[0]
+    assert add_on_data(db.session.get(Customer, member))["experiments"]["global_control_since"]
