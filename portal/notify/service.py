@@ -165,6 +165,8 @@ def recipients_select(recipients: Any) -> Select | None:
         if isinstance(item, RoleInScope):
             conds.append(User.id.in_(item.user_ids()))
         elif isinstance(item, User):
+            if item.id is None:
+                raise NotifyError("A recipient user has no id yet: flush the session before notifying them.")
             ids.add(item.id)
         elif isinstance(item, int) and not isinstance(item, bool):
             ids.add(item)
@@ -468,6 +470,24 @@ def _digest_kinds_condition() -> Any:
     return or_(*conds)
 
 
+def _digest_users(now: datetime) -> Any:
+    """Users with something for the digest. From their stored digest choices (few rows) into
+    ``ix_notification_unread`` per user; only kinds whose *default* is the digest need a pass
+    over the undigested rows of those kinds."""
+    pref = NotificationPreference
+    pending = and_(Notification.read_at.is_(None), Notification.digest_at.is_(None), Notification.created_at <= now)
+    by_choice = select(Notification.user_id).join(pref, and_(pref.user_id == Notification.user_id,
+                                                             pref.kind == Notification.kind)) \
+        .where(pref.channel == "digest", pending)
+    default_digest = [k["kind"] for k in kinds() if k["default"] == "digest"]
+    if not default_digest:
+        return by_choice.distinct()
+    by_default = select(Notification.user_id).outerjoin(pref, and_(pref.user_id == Notification.user_id,
+                                                                   pref.kind == Notification.kind)) \
+        .where(pref.user_id.is_(None), Notification.kind.in_(default_digest), pending)
+    return union(by_choice, by_default)
+
+
 def digest_day(now: datetime | None = None) -> str:
     """The digest's day in Korea (``YYYY-MM-DD``) for naive-UTC ``now``: one digest per user per day."""
     now = now or utcnow()
@@ -488,10 +508,7 @@ def send_daily_digest(now: datetime | None = None) -> dict[str, int]:
     now = now or utcnow()
     day = digest_day(now)
     since = _day_start_utc(day)
-    pending = select(Notification.user_id).where(
-        Notification.read_at.is_(None), Notification.digest_at.is_(None), Notification.created_at <= now,
-        _digest_kinds_condition()).distinct()
-    user_ids = sorted(db.session.execute(pending).scalars())
+    user_ids = sorted(db.session.execute(_digest_users(now)).scalars())
     db.session.commit()
     sent_users = sent_rows = 0
     for uid in user_ids:

@@ -290,6 +290,18 @@ def test_digest_once_per_user_and_day(app, outbox):
     assert send_daily_digest(now + timedelta(days=2)) == {"users": 0, "notifications": 0}
 
 
+def test_digest_for_a_kind_whose_default_is_the_digest(app, outbox, monkeypatch):
+    monkeypatch.setattr(svc, "CORE_KINDS", [*svc.CORE_KINDS, {"kind": "t.weekly", "label": "Weekly", "email_default": "digest"}])
+    store1, store2 = user("store1@example.com"), user("store2@example.com")
+    svc.set_preferences(store2.id, {"t.weekly": "inbox"})  # opted out of the default
+    notify([store1, store2], "t.weekly", text="w")
+    notify([store1, store2], KIND, text="inbox only by default")
+    db.session.commit()
+    assert outbox.calls == []
+    assert send_daily_digest(datetime(2026, 12, 7, 23, 0)) == {"users": 1, "notifications": 1}
+    assert outbox.calls[0]["user_id"] == store1.id
+
+
 def test_digest_day_is_korean(app):
     assert svc.digest_day(datetime(2026, 12, 7, 14, 59)) == "2026-12-07"
     assert svc.digest_day(datetime(2026, 12, 7, 15, 0)) == "2026-12-08"
@@ -298,13 +310,23 @@ def test_digest_day_is_korean(app):
 # -- erasure and migration -----------------------------------------------------------------------
 
 
-def test_erased_customer_text_is_blanked(app, outbox):
+def test_erased_customer_text_is_blanked_through_the_hook(app, outbox):
+    from portal.customers.privacy import pseudonymize
+
     store1 = user("store1@example.com")
     customer = db.session.execute(select(Customer).limit(1)).scalar_one()
     notify([store1], KIND, customer, f"{customer.name} complained")
     notify([store1], KIND, text="unrelated")
-    assert svc.erase_customer(customer.id) == 1
+    pseudonymize(None, customer, "data-subject request")  # fires portal_personal_data_erased
+    db.session.commit()
     assert [r.text for r in rows(user_id=store1.id)] == ["", "unrelated"]
+    assert rows(user_id=store1.id)[0].title == customer.code
+    assert svc.erase_customer(customer.id) == 1
+
+
+def test_an_unflushed_user_is_refused(app, outbox):
+    with pytest.raises(NotifyError, match="no id yet"):
+        notify([User(email="new@example.com", name="n", password_hash="x")], KIND)
 
 
 def test_migration_matches_the_models(app):
