@@ -50,9 +50,10 @@ def _title(approval: LoyApproval) -> str:
 
 
 def _url(approval: LoyApproval) -> str:
-    from flask import url_for
+    from flask import has_request_context, url_for
 
-    return url_for("loyalty.approvals") + f"#approval-{approval.id}"
+    base = url_for("loyalty.approvals") if has_request_context() else "/loyalty/approvals"
+    return f"{base}#approval-{approval.id}"
 
 
 def revision(approval: LoyApproval) -> dict[str, Any]:
@@ -65,7 +66,8 @@ def register() -> None:
     register_type(TYPE_NAME, LoyApproval, workflow="loyalty_approval", scope_permission="loyalty.view",
                   title=_title, url=_url, revision=revision, label=_l("Point adjustment"), state_attr="status",
                   owner_attr="requested_by_id", since_attr="requested_at", scope=_scope,
-                  context=lambda approval: approval.customer)
+                  context=lambda approval: approval.customer,
+                  endpoint=False)  # approving applies the points: only redemption.decide may fire it
 
 
 def purge() -> int:

@@ -125,6 +125,7 @@ class Binding:
     scope: Callable[[Any, str], ColumnElement[bool]] | None = None
     context: Callable[[Any], Any] | None = None
     permissions: Mapping[str, str] = field(default_factory=dict)
+    endpoint: bool = True
 
     def permission(self, name: str) -> str:
         return self.permissions.get(name, name)
@@ -150,7 +151,7 @@ def register_type(type_name: str, model: type, *, workflow: str, scope_permissio
                   state_attr: str | None = None, owner_attr: str | None = None, since_attr: str | None = None,
                   scope: Callable[[Any, str], ColumnElement[bool]] | None = None,
                   context: Callable[[Any], Any] | None = None,
-                  permissions: Mapping[str, str] | None = None) -> Binding:
+                  permissions: Mapping[str, str] | None = None, endpoint: bool = True) -> Binding:
     """Put ``model`` under ``workflow`` as ``type_name`` (stored in the workflow tables).
 
     ``scope_permission``: who may see an object (SQL scope via ``scope_filter`` on ``model``, or
@@ -160,7 +161,10 @@ def register_type(type_name: str, model: type, *, workflow: str, scope_permissio
     ``workflow_state`` row); ``owner_attr``: the column with the owner's / requester's user id
     (guards ``owner_only``/``not_owner``); ``since_attr``: a timestamp column for "waiting since";
     ``context(obj)``: the object permissions are checked on; ``permissions``: rename the
-    workflow's permissions for this type. Calling it again with the same name replaces it.
+    workflow's permissions for this type; ``endpoint=False``: the generic form endpoint
+    (``POST /workflow/<type>/<id>/<transition>``) refuses this type with 404, because the add-on's
+    own service must run with each transition (loyalty applies the points when approving). Calling
+    it again with the same name replaces it.
     """
     if not type_name or len(type_name) > 60:
         raise ValueError("type_name must be 1-60 characters")
@@ -171,7 +175,7 @@ def register_type(type_name: str, model: type, *, workflow: str, scope_permissio
     if old is not None:
         _BY_MODEL.pop(old.model, None)
     binding = Binding(type_name, model, workflow, scope_permission, title, url, revision, label or type_name,
-                      state_attr, owner_attr, since_attr, scope, context, dict(permissions or {}))
+                      state_attr, owner_attr, since_attr, scope, context, dict(permissions or {}), endpoint)
     _TYPES[type_name] = binding
     _BY_MODEL[model] = binding
     return binding
