@@ -215,7 +215,10 @@ def submit(state: JobsState, spec: JobSpec, kwargs: dict[str, Any], *, trigger: 
         # held by the caller would otherwise block the run's own transaction).
         after_caller_transaction(lambda: (_insert_run(row), state.huey.enqueue(task)))
     else:
-        state.huey.enqueue(task)
+        if scheduled:
+            state.huey.add_schedule(task)  # straight into the schedule (Huey's enqueue would pass by the queue)
+        else:
+            state.huey.enqueue(task)
         after_caller_transaction(lambda: _insert_run(row))
     return task_id
 

@@ -23,6 +23,7 @@ PLUGIN = PluginInfo(name="jobs_addon", title="Jobs test add-on", version="1.0.0"
 PLUGIN_MODULE = "tests.platform.jobs_support"
 
 CALLS: Counter[str] = Counter()  # per token: how many attempts a job made (same process)
+TIMES: dict[str, list[float]] = {}  # per token: when each attempt started (time.monotonic())
 
 
 def _set_name(user_id: int, name: str) -> None:
@@ -43,6 +44,7 @@ def rename(user_id: int, name: str) -> str:
 @job("tests.flaky", retries=2, retry_delay=1)
 def flaky(token: str, fail_times: int = 99) -> int:
     CALLS[token] += 1
+    TIMES.setdefault(token, []).append(time.monotonic())
     if CALLS[token] <= fail_times:
         raise RuntimeError(f"attempt {CALLS[token]} failed")
     return CALLS[token]
@@ -80,14 +82,17 @@ def portal_jobs() -> list[dict[str, Any]]:
 
 # -- helpers for the tests ---------------------------------------------------------------------
 
-def run_consumer_until(state: Any, done, timeout: float = 20.0, workers: int = 1, periodic: bool = False) -> None:
-    """Run Huey's own consumer (thread workers) in this process until ``done()`` or ``timeout``."""
-    consumer = state.huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic,
-                                          initial_delay=0.05, max_delay=0.2, scheduler_interval=1,
-                                          check_worker_health=False)
-    consumer.scheduler.start()
-    for _, worker in consumer.worker_threads:
-        worker.start()
+def run_consumers_until(states: list[Any], done, timeout: float = 20.0, workers: int = 1,
+                        periodic: bool = False) -> None:
+    """Run Huey's own consumer (scheduler + thread workers) for each state in this process until
+    ``done()`` or ``timeout``; several states on one storage are several consumers ("hosts")."""
+    consumers = [state.huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic,
+                                            initial_delay=0.05, max_delay=0.2, scheduler_interval=1,
+                                            check_worker_health=False) for state in states]
+    for consumer in consumers:  # Consumer.start() without its signal handlers (we are not __main__)
+        consumer.scheduler.start()
+        for _, worker in consumer.worker_threads:
+            worker.start()
     try:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
@@ -96,10 +101,16 @@ def run_consumer_until(state: Any, done, timeout: float = 20.0, workers: int = 1
             time.sleep(0.05)
         raise AssertionError("the consumer did not finish in time")
     finally:
-        consumer.stop_flag.set()
-        for _, worker in consumer.worker_threads:
-            worker.join(5)
-        consumer.scheduler.join(5)
+        for consumer in consumers:
+            consumer.stop_flag.set()
+        for consumer in consumers:
+            for _, worker in consumer.worker_threads:
+                worker.join(10)
+            consumer.scheduler.join(5)
+
+
+def run_consumer_until(state: Any, done, **kwargs: Any) -> None:
+    run_consumers_until([state], done, **kwargs)
 
 
 def redis_url() -> str:
