@@ -47,8 +47,8 @@ from sqlalchemy.ext.compiler import compiles
 
 from .. import audit
 from ..contact import rules as contact_rules
-from ..contact.channels import channel as registered_channel
 from ..contact.models import Contact
+from ..contact.channels import channel as registered_channel
 from ..customers.normalize import clean_text, format_phone
 from ..extensions import db
 from ..models import (
@@ -303,6 +303,9 @@ def create(viewer: Any, rules: Any, channel: str, name: str | None = None, segme
     ext.excluded = result.excluded
     audit.record("extraction.created", ext, summary=f"{ext.name}: {ext.included} customers by {channel}",
                  changes={"included": (None, ext.included), "excluded": (None, sum(result.excluded.values()))})
+    from ..events import fire, request_source
+
+    fire("portal_extraction_created", extraction=ext, actor=viewer, source=request_source())
     return ext
 
 

@@ -324,12 +324,13 @@ def staleness() -> str | None:
 
 
 def refresh_scores(as_of: date | None = None, horizon_weeks: int = 26, progress: Progress | None = None,
-                   user: Any = None) -> AnalyticsRun:
+                   user: Any = None, source: str = "cli") -> AnalyticsRun:
     """Recompute every customer's scores as of ``as_of`` (default today); returns the finished run.
 
     The run row is committed first (status ``running``) so an interrupted refresh stays visible;
     an error marks it ``failed`` with the reason and is raised again. ``user``: who asked
-    (``None``: the command line / cron).
+    (``None``: the command line / cron); ``source`` (``cli``, ``job``, ``demo`` ...) goes with
+    ``user`` to the add-ons' ``portal_scores_refreshed``, fired after the commit.
     """
     if not 1 <= int(horizon_weeks) <= MAX_HORIZON_WEEKS:
         raise ValueError(f"horizon_weeks must be between 1 and {MAX_HORIZON_WEEKS}")
@@ -356,6 +357,9 @@ def refresh_scores(as_of: date | None = None, horizon_weeks: int = 26, progress:
         _mark_failed(run_id, exc, user)
         raise
     step("Done", 1.0)
+    from ..events import fire
+
+    fire("portal_scores_refreshed", run_id=run_id, actor=user, source=source)
     return db.session.get(AnalyticsRun, run_id)
 
 

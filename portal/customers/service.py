@@ -325,11 +325,9 @@ def _fire_changed(customer: Customer, changes: dict[str, Any]) -> None:
 
 def request_source() -> str:
     """How the current change came in, for events' ``source``: ``api``, ``web`` or ``cli``."""
-    from flask import has_request_context, request
+    from ..events import request_source as source
 
-    if not has_request_context():
-        return "cli"
-    return "api" if (request.blueprint or "").split(".")[0] == "api" or request.path.startswith("/api/") else "web"
+    return source()
 
 
 def create_customer(user: Any, data: dict[str, Any], *, source: str | None = None) -> Customer:

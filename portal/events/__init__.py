@@ -95,6 +95,26 @@ class FireResult:
         return not self.failed
 
 
+def request_source() -> str:
+    """How the current change came in, for an event's ``source``: ``api`` (the JSON API), ``web``
+    (a page) or ``cli`` (no request: a command or a job — which pass their own when they know better)."""
+    from flask import has_request_context, request
+
+    if not has_request_context():
+        return "cli"
+    return "api" if (request.blueprint or "").split(".")[0] == "api" or request.path.startswith("/api/") else "web"
+
+
+def current_actor() -> Any:
+    """The signed-in user of the current request, or ``None`` (a command, a job, an anonymous page)."""
+    from flask import has_request_context
+    from flask_login import current_user
+
+    if has_request_context() and getattr(current_user, "is_authenticated", False):
+        return current_user._get_current_object()
+    return None
+
+
 def is_core(plugin_name: str) -> bool:
     return plugin_name == "core" or plugin_name.startswith("core.")
 
@@ -214,4 +234,5 @@ def _enqueue_retry() -> None:
 
 from . import ui  # noqa: E402,F401  (registers the UI contribution checks)
 
-__all__ = ["EVENTS", "EventArgError", "EventSpec", "FireResult", "fire", "register_event", "retry_delay"]
+__all__ = ["EVENTS", "EventArgError", "EventSpec", "FireResult", "current_actor", "fire", "register_event",
+           "request_source", "retry_delay"]

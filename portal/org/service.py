@@ -1,6 +1,13 @@
-"""Org-tree rules: codes unique, paths maintained on insert, audit on every change."""
+"""Org-tree rules: codes unique, paths maintained on insert, audit and an event on every change.
+
+Every change is told to the add-ons as ``portal_org_changed(kind, object_id, change, actor, source)``
+(``kind``: ``org_unit``, ``partner_group``, ``partner``; ``change``: ``created``, ``updated``,
+``moved``) in the change's transaction, each add-on in its own savepoint (``portal.events``).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -12,6 +19,14 @@ from ..models import OrgUnit, Partner, PartnerGroup
 
 class OrgError(Exception):
     """A refused org-tree change; the message (translated) is shown next to the form."""
+
+
+def _changed(kind: str, obj: Any, change: str) -> None:
+    from ..events import current_actor, fire, request_source
+
+    db.session.flush()
+    fire("portal_org_changed", kind=kind, object_id=obj.id, change=change, actor=current_actor(),
+         source=request_source())
 
 
 def _place(node, parent) -> None:
@@ -36,6 +51,7 @@ def create_unit(code: str, name: str, kind: str, parent_code: str | None, addres
     db.session.add(unit)
     _place(unit, parent)
     audit.record("org.unit_created", unit, summary=f"{code} {name}")
+    _changed("org_unit", unit, "created")
     return unit
 
 
@@ -43,6 +59,7 @@ def update_unit(unit: OrgUnit, name: str, address: str | None, phone: str | None
     changes = audit.diff(unit, {"name": name.strip(), "address": address or None, "phone": phone or None, "active": bool(active)})
     if changes:
         audit.record("org.unit_updated", unit, summary=unit.code, changes=changes)
+        _changed("org_unit", unit, "updated")
 
 
 def create_group(code: str, name: str, leader_name: str) -> PartnerGroup:
@@ -54,6 +71,7 @@ def create_group(code: str, name: str, leader_name: str) -> PartnerGroup:
     db.session.flush()
     create_partner(group, leader_name, None, None, level="top_leader")
     audit.record("org.group_created", group, summary=f"{code} {name}")
+    _changed("partner_group", group, "created")
     return group
 
 
@@ -71,6 +89,7 @@ def create_partner(group: PartnerGroup, name: str, sponsor_code: str | None, pho
     db.session.add(partner)
     _place(partner, sponsor)
     audit.record("org.partner_created", partner, summary=f"{code} {name}")
+    _changed("partner", partner, "created")
     return partner
 
 
@@ -120,6 +139,7 @@ def update_partner(partner: Partner, name: str, phone: str | None, active: bool,
         changes["moved_rows"] = (None, moved)
     if changes:
         audit.record("org.partner_updated", partner, summary=partner.code, changes=changes)
+        _changed("partner", partner, "moved" if "sponsor" in changes else "updated")
 
 
 def move_unit(unit: OrgUnit, parent_code: str) -> None:
@@ -133,3 +153,4 @@ def move_unit(unit: OrgUnit, parent_code: str) -> None:
     before = unit.parent.code if unit.parent else None
     moved = move_subtree(unit, parent)
     audit.record("org.unit_moved", unit, summary=unit.code, changes={"parent": (before, parent.code), "moved_rows": (None, moved)})
+    _changed("org_unit", unit, "moved")
