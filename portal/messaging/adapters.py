@@ -156,6 +156,11 @@ class SmtpAdapter:
         self._conn: smtplib.SMTP | None = None
         self._in_transaction = False  # a MAIL FROM not yet ended by the reply to the final dot
 
+    def provider_id_for(self, message: Message) -> str:
+        """The id a message carries (its Message-ID): recorded for an in-doubt message too."""
+        domain = parseaddr(self.mail_from)[1].rpartition("@")[2] or "localhost"
+        return message_id_for(message, domain)
+
     # -- connection per batch ----------------------------------------------------------------
     def _context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context()
@@ -174,6 +179,9 @@ class SmtpAdapter:
         else:
             conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout, local_hostname=self.local_hostname)
         try:
+            # The final dot goes out in its own write after the commit point: without NODELAY,
+            # Nagle holds it until the server's delayed ACK (40 ms a message).
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.ehlo()
             if s.starttls:
                 conn.starttls(context=self._context())
