@@ -458,28 +458,27 @@ def set_preferences(user_id: int, choices: dict[str, str]) -> int:
 # -- daily digest --------------------------------------------------------------------------------
 
 
-def _digest_kinds_condition() -> Any:
+def _digest_kinds_condition(default_digest: list[str]) -> Any:
     """Rows whose recipient takes their kind in the digest (a stored choice, or the default)."""
     pref = NotificationPreference
     stored = select(pref.channel).where(pref.user_id == Notification.user_id, pref.kind == Notification.kind) \
         .correlate(Notification).scalar_subquery()
-    default_digest = [k["kind"] for k in kinds() if k["default"] == "digest"]
     conds = [stored == "digest"]
     if default_digest:
         conds.append(and_(stored.is_(None), Notification.kind.in_(default_digest)))
     return or_(*conds)
 
 
-def _digest_users(now: datetime) -> Any:
+def _digest_users(now: datetime, default_digest: list[str]) -> Any:
     """Users with something for the digest. From their stored digest choices (few rows) into
     ``ix_notification_unread`` per user; only kinds whose *default* is the digest need a pass
     over the undigested rows of those kinds."""
     pref = NotificationPreference
-    pending = and_(Notification.read_at.is_(None), Notification.digest_at.is_(None), Notification.created_at <= now)
+    pending = and_(Notification.read_at.is_(None), Notification.digest_at.is_(None), Notification.emailed_at.is_(None),
+                   Notification.created_at <= now)
     by_choice = select(Notification.user_id).join(pref, and_(pref.user_id == Notification.user_id,
                                                              pref.kind == Notification.kind)) \
         .where(pref.channel == "digest", pending)
-    default_digest = [k["kind"] for k in kinds() if k["default"] == "digest"]
     if not default_digest:
         return by_choice.distinct()
     by_default = select(Notification.user_id).outerjoin(pref, and_(pref.user_id == Notification.user_id,
@@ -500,20 +499,22 @@ def _day_start_utc(day: str) -> datetime:
 
 
 def send_daily_digest(now: datetime | None = None) -> dict[str, int]:
-    """One e-mail per user listing their unread, undigested notifications of digest kinds
-    (links only), at most one per user and Korean day: the rows are claimed (``digest_at``) in
+    """One e-mail per user listing their unread notifications of digest kinds not yet e-mailed
+    or digested (links only), at most one per user and Korean day: the rows are claimed (``digest_at``) in
     the same transaction as the queued message, whose idempotency key is
     ``notify.digest:<user>:<day>``, and a user already sent a digest that day is skipped.
     Commits per user. Returns ``{"users", "notifications"}`` sent."""
     now = now or utcnow()
     day = digest_day(now)
     since = _day_start_utc(day)
-    user_ids = sorted(db.session.execute(_digest_users(now)).scalars())
+    known = kinds()  # once per run: the labels are read in each user's language below
+    default_digest = [k["kind"] for k in known if k["default"] == "digest"]
+    user_ids = sorted(db.session.execute(_digest_users(now, default_digest)).scalars())
     db.session.commit()
     sent_users = sent_rows = 0
     for uid in user_ids:
         try:
-            n = _digest_one(uid, day, since, now)
+            n = _digest_one(uid, day, since, now, known, default_digest)
             db.session.commit()
         except Exception:
             db.session.rollback()
@@ -525,7 +526,8 @@ def send_daily_digest(now: datetime | None = None) -> dict[str, int]:
     return {"users": sent_users, "notifications": sent_rows}
 
 
-def _digest_one(user_id: int, day: str, since: datetime, now: datetime) -> int:
+def _digest_one(user_id: int, day: str, since: datetime, now: datetime, known: list[dict[str, Any]],
+                default_digest: list[str]) -> int:
     user = db.session.get(User, user_id)
     if user is None or not user.active:
         return 0
@@ -535,7 +537,7 @@ def _digest_one(user_id: int, day: str, since: datetime, now: datetime) -> int:
         return 0
     rows = list(db.session.execute(select(Notification.id, Notification.kind).where(
         Notification.user_id == user_id, Notification.read_at.is_(None), Notification.digest_at.is_(None),
-        Notification.created_at <= now, _digest_kinds_condition()).order_by(Notification.id)).all())
+        Notification.emailed_at.is_(None), Notification.created_at <= now, _digest_kinds_condition(default_digest)).order_by(Notification.id)).all())
     if not rows:
         return 0
     ids = [r.id for r in rows]
@@ -545,7 +547,8 @@ def _digest_one(user_id: int, day: str, since: datetime, now: datetime) -> int:
         db.session.rollback()
         return 0
     with force_locale(_locale_of(user)):
-        items = [{"kind": kind_label(r.kind), "link": absolute_url(build_path("notify.item", notification_id=r.id))}
+        labels = {k["kind"]: str(k["label"]) for k in known}
+        items = [{"kind": labels.get(r.kind, r.kind), "link": absolute_url(build_path("notify.item", notification_id=r.id))}
                  for r in rows]
         subject = _("Partner Portal: %(n)s new notifications", n=len(rows))
         body = render_text("notify/digest.txt", items=items, day=day,

@@ -288,6 +288,12 @@ def test_digest_once_per_user_and_day(app, outbox):
     assert send_daily_digest(now + timedelta(days=1)) == {"users": 1, "notifications": 1}
     assert outbox.calls[1]["idempotency_key"] == f"notify.digest:{store1.id}:2026-12-09"
     assert send_daily_digest(now + timedelta(days=2)) == {"users": 0, "notifications": 0}
+    # one already e-mailed at once (the preference changed since) is not sent again
+    svc.set_preferences(store1.id, {KIND: "email"})
+    notify([store1], KIND, text="at once")
+    svc.set_preferences(store1.id, {KIND: "digest"})
+    db.session.commit()
+    assert send_daily_digest(now + timedelta(days=3)) == {"users": 0, "notifications": 0}
 
 
 def test_digest_for_a_kind_whose_default_is_the_digest(app, outbox, monkeypatch):
