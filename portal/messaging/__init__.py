@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-bp = Blueprint("messaging", __name__, url_prefix="/manage/messages")
+bp = Blueprint("messaging", __name__, url_prefix="/manage/messages", template_folder="templates")
 
 from .adapters import SendResult  # noqa: E402
 from .dispatch import dispatch  # noqa: E402
