@@ -366,3 +366,42 @@ def test_daily_digest_is_a_periodic_job_at_8_kst(app, outbox):
     else:
         result = run_now("notify.daily_digest")
     assert result == {"users": 1, "notifications": 1} and len(outbox.calls) == 1
+
+
+def test_two_digest_runs_at_once_send_one_mail(app, monkeypatch):
+    """A manual run beside the periodic one: the rows are claimed in the transaction that queues
+    the mail, so one run sends and the other finds nothing (no reliance on the outbox's key)."""
+    from portal import messaging
+
+    calls: list[dict] = []
+    lock = threading.Lock()
+
+    def record(**kw):
+        with lock:
+            calls.append(kw)
+        threading.Event().wait(0.2)  # hold the claim a moment: the other run overlaps it
+
+    monkeypatch.setattr(messaging, "queue_message", record, raising=False)
+    uids = [user(e).id for e in ("store1@example.com", "store2@example.com", "hq@example.com")]
+    for uid in uids:
+        svc.set_preferences(uid, {KIND: "digest"})
+    notify(uids, KIND, text="x")
+    db.session.commit()
+    now, results, errors = datetime(2026, 12, 7, 23, 0), [], []
+
+    def run() -> None:
+        try:
+            with app.app_context():
+                results.append(send_daily_digest(now))
+                db.session.remove()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert sorted(c["user_id"] for c in calls) == sorted(uids)
+    assert sum(r["users"] for r in results) == 3
