@@ -48,7 +48,7 @@ from sqlalchemy.ext.compiler import compiles
 from .. import audit
 from ..contact import rules as contact_rules
 from ..contact.models import Contact
-from ..contact.channels import channel as registered_channel
+from ..contact.registry import channel as registered_channel
 from ..customers.normalize import clean_text, format_phone
 from ..extensions import db
 from ..models import (

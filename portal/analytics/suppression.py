@@ -41,7 +41,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, ColumnElement, and_, case, false, func, literal
 
 from ..contact import rules
-from ..contact.channels import CORE_CHANNELS, UnknownChannel, require_channel
+from ..contact.registry import CORE_CHANNELS, UnknownChannel, require_channel
 from ..contact.rules import (  # noqa: F401  (public here since before the contact service)
     DEFAULT_CONSENT_VALID_DAYS,
     DEFAULT_CONTACT_COOLDOWN_DAYS,

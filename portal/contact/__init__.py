@@ -11,11 +11,11 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "Channel": ".channels", "UnknownChannel": ".channels", "channels": ".channels", "channel": ".channels",
-    "channel_codes": ".channels", "channel_choices": ".channels", "require_channel": ".channels",
+    "Channel": ".registry", "UnknownChannel": ".registry", "channels": ".registry", "channel": ".registry",
+    "channel_codes": ".registry", "channel_choices": ".registry", "require_channel": ".registry",
     "Verdict": ".service", "ContactError": ".service", "may_contact": ".service", "may_contact_many": ".service",
     "record_consent": ".service", "record_contact": ".service", "record_contacts": ".service",
-    "Contact": ".models",
+    "Contact": ".models", "timeline": ".history", "bp": ".views",
 }
 __all__ = sorted(_EXPORTS)
 
@@ -31,8 +31,12 @@ def init_app(app: Any) -> None:
     """Labels for the pages: channel names from the registry, the consent notices' audit entries."""
     from flask_babel import lazy_gettext as _l
 
+    from ..cli import portal_cli
     from ..customers.labels import register, register_resolver, register_summary
-    from .channels import channel_label
+    from .cli import contact_group
+    from .registry import channel_label
+
+    portal_cli.add_command(contact_group)
 
     def resolve(code: str) -> str | None:
         try:
@@ -49,6 +53,17 @@ def init_app(app: Any) -> None:
                                 "api": _l("API"), "unsubscribe_link": _l("Unsubscribe link")})
     register("audit_action", {"customer.consent_notice": _l("Consent notice sent")})
     register("customer_tab", {"contacts": _l("Contact history")})
+    register("contact_outcome", {"answered": _l("Answered"), "no_answer": _l("No answer"),
+                                 "left_message": _l("Left a message"), "mailed": _l("Mailed"), "visited": _l("Visited"),
+                                 "declined": _l("Declined"), "sent": _l("Sent")})
+    register("contact_reason", {"unknown_customer": _l("Unknown customer"), "erased": _l("Erased customer"),
+                                "no_address": _l("No address for the channel"), "no_consent": _l("No marketing consent"),
+                                "opted_out": _l("Opted out"), "consent_expired": _l("Consent older than 2 years"),
+                                "complaint": _l("Open complaint"), "night_window": _l("Night hours (21:00–08:00)")})
+    register("timeline_status", {"queued": _l("Queued"), "claimed": _l("Being sent"), "sending": _l("Being sent"),
+                                 "failed_temporary": _l("Will be retried"), "failed_permanent": _l("Failed"),
+                                 "suppressed_at_send": _l("Not sent"), "expired": _l("Expired (too late)"),
+                                 "cancelled": _l("Cancelled")})
     register_summary("customer.consent_notice",
                      r"(?P<channel>\w+)/(?P<purpose>\w+) (?P<consent_kind>\w+) via (?P<method>\w+) \((?P<source>[^)]*)\)",
                      _l("%(channel)s · %(purpose)s: %(consent_kind)s (%(method)s)"))

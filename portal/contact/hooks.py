@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..hookspecs import hookimpl
-from .channels import CORE_CHANNELS
+from .registry import CORE_CHANNELS
 
 
 @hookimpl

@@ -25,8 +25,8 @@ from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import Consent, Customer, QualityIssue
-from .channels import Channel
 from .models import Contact
+from .registry import Channel
 
 DEFAULT_CONSENT_VALID_DAYS = 730
 DEFAULT_CONTACT_COOLDOWN_DAYS = 14

@@ -24,12 +24,12 @@ from ..extensions import db
 from ..models import Consent, Customer, utcnow
 from ..models.customer import CONSENT_KINDS, CONSENT_METHODS, PURPOSES
 from . import rules
-from .channels import Channel, UnknownChannel, channel_codes, require_channel
 from .models import Contact
+from .registry import Channel, UnknownChannel, channel_codes, require_channel
 
 #: Purposes a message (and so a contact) has; ``night_ads`` is a consent purpose only.
 CONTACT_PURPOSES = ("marketing", "service")
-SOURCE_RE = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,39}")
+SOURCE_RE = re.compile(r"[a-z0-9_.:-]{1,40}")  # as messaging's (it copies a message's source here)
 #: Ids per query in :func:`may_contact_many` / :func:`record_contacts` (well under every driver's
 #: bound-parameter limit); a dispatcher batch (500) is one query.
 CHUNK = 5000

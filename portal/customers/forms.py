@@ -45,7 +45,7 @@ class ConsentForm(FlaskForm):
     note = StringField(_l("Note"), validators=[Optional(), Length(max=255)])
 
     def __init__(self, *args, **kwargs):
-        from ..contact.channels import channel_choices
+        from ..contact.registry import channel_choices
 
         super().__init__(*args, **kwargs)
         # The channel registry (core and active add-ons), read per request: an add-on enabled or

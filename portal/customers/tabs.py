@@ -45,9 +45,26 @@ def core_tabs(customer: Any, user: Any) -> list[dict[str, Any]]:
         tabs.append({"id": "scores", "label": _l("Scores"), "template": "customers/tab_scores.html", "order": 15,
                      "context_factory": lambda: _scores(customer.id)})
     tabs.append({"id": "consent", "label": _l("Consent"), "template": "customers/tab_consent.html", "order": 20, "context": {}})
+    tabs.append({"id": "contacts", "label": _l("Contact history"), "template": "customers/tab_contacts.html", "order": 25,
+                 "context_factory": lambda: _contacts(customer, user)})
     tabs.append({"id": "history", "label": _l("History"), "template": "customers/tab_history.html", "order": 90,
                  "context_factory": lambda: {"events": _history(customer.id)}})
     return tabs
+
+
+def _contacts(customer: Any, user: Any) -> dict[str, Any]:
+    """Every channel on one timeline (``portal.contact.history``), a page at a time, and the form
+    for logging a call or a mailing when the user may edit the customer."""
+    from flask import request
+
+    from ..contact.forms import ContactForm
+    from ..contact.history import PER_PAGE, timeline
+    from ..pagination import parse_page_args
+
+    page_no, _size = parse_page_args(request.args, default_size=PER_PAGE)
+    can_log = has_permission(user, "customer.edit", customer)
+    return {"page": timeline(customer.id, page_no), "contact_form": ContactForm() if can_log else None,
+            "nav_args": {"customer_id": customer.id, "tab": "contacts"}}
 
 
 def _scores(customer_id: int) -> dict[str, Any]:

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..contact.channels import RegistryCodes
+from ..contact.registry import RegistryCodes
 from ..extensions import db
 from .base import utcnow
 from .customer import Consent
 
-# The channel registry's codes that target lists can be made for (``portal.contact.channels``).
+# The channel registry's codes that target lists can be made for (``portal.contact.registry``).
 EXTRACTION_CHANNELS = RegistryCodes(extraction=True)
 
 

@@ -7,11 +7,11 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..contact.channels import RegistryCodes
+from ..contact.registry import RegistryCodes
 from ..extensions import db
 from .base import byte_ordered, utcnow
 
-# The channel registry's codes (``portal.contact.channels``), read when used: core channels plus the
+# The channel registry's codes (``portal.contact.registry``), read when used: core channels plus the
 # active add-ons' ones. Kept under the old name so ``channel in CHANNELS`` validates against it.
 CHANNELS = RegistryCodes(consent=True)
 PURPOSES = ("marketing", "service", "night_ads")

@@ -68,10 +68,19 @@ class Channel:
 
 
 def _build() -> tuple[Channel, ...]:
-    from ..plugins import hook
+    """The core's contributions first, then the add-ons' by name, so a code taken twice keeps the
+    core's (or the alphabetically first add-on's) channel whatever the registration order."""
+    from ..plugins import registry
 
+    impls = sorted(registry().hook("portal_channels").get_hookimpls(),
+                   key=lambda i: (not (i.plugin_name == "core" or i.plugin_name.startswith("core.")), i.plugin_name))
     seen: dict[str, Channel] = {}
-    for result in hook("portal_channels")():
+    for impl in impls:
+        try:
+            result = impl.function()
+        except Exception as exc:  # noqa: BLE001  (one broken add-on must not take the channels away)
+            log.warning("portal_channels of %s raised %s: %s", impl.plugin_name, type(exc).__name__, exc)
+            continue
         for spec in result or ():
             try:
                 channel = _checked(spec)
@@ -104,7 +113,7 @@ def channels() -> list[Channel]:
     """Every channel of the core and the active add-ons, in display order."""
     from ..plugins import registry
 
-    return list(registry().derived("contact.channels", _build))
+    return list(registry().derived("contact.registry", _build))
 
 
 def channel(code: Any) -> Channel | None:
