@@ -232,7 +232,15 @@ def _enqueue_retry() -> None:
         log.warning("events.retry could not be queued; the periodic run will retry", exc_info=True)
 
 
-from . import ui  # noqa: E402,F401  (registers the UI contribution checks)
+from . import ui  # noqa: E402  (registers the UI contribution checks)
+
+
+def init_app(app: Any) -> None:
+    """Template global ``object_actions(kind, obj)``: the add-ons' buttons for ``obj`` that the
+    signed-in user may use (``portal_object_actions``), for any page's template."""
+    from flask_login import current_user
+
+    app.jinja_env.globals["object_actions"] = lambda kind, obj: ui.object_actions(kind, obj, current_user)
 
 __all__ = ["EVENTS", "EventArgError", "EventSpec", "FireResult", "current_actor", "fire", "register_event",
            "request_source", "retry_delay"]

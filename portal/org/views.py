@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from ..events.ui import render_tabs
 from ..extensions import db
 from ..models import Customer, OrgUnit, Partner, PartnerGroup
 from ..security import has_permission, partner_scope, permission_required, unit_scope
@@ -84,8 +85,16 @@ def unit(unit_id: int):
     children = list(db.session.execute(select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(OrgUnit.code)).scalars())
     customers = db.session.execute(select(func.count()).where(Customer.branch_id.in_(
         select(OrgUnit.id).where(unit.subtree_clause())))).scalar_one()
-    return render_template("org/unit.html", unit=unit, form=form, can_manage=can_manage, children=children,
-                           customers=customers), (400 if request.method == "POST" else 200)
+    page = dict(unit=unit, form=form, can_manage=can_manage, children=children, customers=customers)
+    return _page("org/unit.html", "org_unit", unit, page)
+
+
+def _page(template: str, kind: str, obj, page: dict):
+    """An org page with the add-ons' tabs (``?tab=``; their buttons come from the template global
+    ``object_actions``, see portal.events.ui)."""
+    tabs, tab, tab_body = render_tabs(kind, obj, current_user, request.args.get("tab"), page)
+    return render_template(template, tabs=tabs, tab=tab, tab_body=tab_body, **page), \
+        (400 if request.method == "POST" else 200)
 
 
 @bp.route("/groups/new", methods=["GET", "POST"])
@@ -136,8 +145,8 @@ def group(group_id: int):
     counts = dict(db.session.execute(
         select(Customer.partner_id, func.count()).where(Customer.partner_id.in_([p.id for p in partners]))
         .group_by(Customer.partner_id)).all()) if partners else {}
-    return render_template("org/group.html", group=group, partners=partners, counts=counts, form=form,
-                           can_manage=can_manage), (400 if request.method == "POST" else 200)
+    return _page("org/group.html", "partner_group", group,
+                 dict(group=group, partners=partners, counts=counts, form=form, can_manage=can_manage))
 
 
 @bp.route("/partners/<int:partner_id>", methods=["GET", "POST"])
@@ -170,5 +179,5 @@ def partner(partner_id: int):
     downline = list(db.session.execute(select(Partner).where(partner.subtree_clause(), Partner.id != partner.id)
                                        .order_by(Partner.path)).scalars())
     customers = db.session.execute(select(func.count()).where(Customer.partner_id == partner.id)).scalar_one()
-    return render_template("org/partner.html", partner=partner, form=form, can_manage=can_manage, downline=downline,
-                           customers=customers), (400 if request.method == "POST" else 200)
+    return _page("org/partner.html", "partner", partner,
+                 dict(partner=partner, form=form, can_manage=can_manage, downline=downline, customers=customers))

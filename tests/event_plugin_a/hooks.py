@@ -2,9 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Blueprint
+
 from portal.toolkit import audit, db, hookimpl
 
 from .models import EvaContact
+
+bp = Blueprint("eva", __name__, template_folder="templates")  # templates only, no routes
 
 CALLS: list[tuple[str, Any]] = []
 TABS: dict[str, Any] = {"broken": False}
@@ -13,6 +17,11 @@ TABS: dict[str, Any] = {"broken": False}
 def _mark(event: str, detail: str) -> None:
     CALLS.append((event, detail))
     audit.record(f"eva.{event}", summary=detail[:200])
+
+
+@hookimpl
+def portal_blueprints():
+    return [bp]
 
 
 @hookimpl
