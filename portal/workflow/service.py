@@ -181,6 +181,13 @@ def register_type(type_name: str, model: type, *, workflow: str, scope_permissio
     return binding
 
 
+def unregister_type(type_name: str) -> None:
+    """Forget a binding (tests; an add-on that stops offering a type). Its rows stay."""
+    binding = _TYPES.pop(type_name, None)
+    if binding is not None:
+        _BY_MODEL.pop(binding.model, None)
+
+
 def registered_types() -> list[Binding]:
     return list(_TYPES.values())
 
@@ -529,6 +536,6 @@ def users_may(binding: Binding, t: Transition, user: Any) -> bool:
 __all__ = [
     "Binding", "WorkflowConflict", "WorkflowError", "WorkflowForbidden", "WorkflowInvalid", "WorkflowNotFound",
     "approval_for", "approve", "available_transitions", "binding_of", "check_transition", "content_changed",
-    "current_revision", "history", "owner_id", "purge_type", "register_type", "registered_types", "revision_hash",
+    "current_revision", "history", "owner_id", "purge_type", "register_type", "registered_types", "unregister_type", "revision_hash",
     "state_of", "transition", "workflow_for", "workflows",
 ]

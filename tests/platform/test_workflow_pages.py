@@ -9,7 +9,7 @@ import pytest
 from portal.extensions import db
 from portal.workflow import history, state_of, transition
 from tests.conftest import login, post_form
-from tests.platform.test_workflow_service import TYPE, new_doc, register_doc, user
+from tests.platform.test_workflow_service import TYPE, new_doc, user
 from tests.platform.test_workflow_service import wf_app as wf_app  # noqa: F401  (the fixture)
 
 
@@ -89,4 +89,3 @@ def test_my_tasks_page_menu_and_portlet_in_korean_and_english(wf_app, client):  
     login(store, "ibo1@example.com")
     html = store.get("/tasks").get_data(as_text=True)
     assert 'data-testid="task-row"' not in html and 'href="/tasks"' not in html  # no review rights: no menu item
-    register_doc()

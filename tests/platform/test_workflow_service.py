@@ -35,6 +35,7 @@ from portal.workflow import (
     transition,
 )
 from portal.workflow.models import WorkflowApproval, WorkflowState
+from portal.workflow.service import unregister_type
 from tests.conftest import _app_on_clone, make_app
 from tests.dbs import BACKEND
 
@@ -79,6 +80,7 @@ def wf_app(template_db):
         _create_table()
         register_doc()
         yield app
+        unregister_type(TYPE)  # the type is process-wide: other modules' databases have no such table
 
 
 @pytest.fixture
@@ -91,7 +93,7 @@ def scoped_app(template_db):
                       title=lambda d: d.title, url=lambda d: f"/docs/{d.id}", owner_attr="owner_id",
                       since_attr="created_at", permissions={"content.review": "customer.flag"})
         yield app
-        register_doc()
+        unregister_type(TYPE)
 
 
 def user(email: str):
@@ -304,6 +306,7 @@ def test_two_reviewers_publishing_at_once_one_wins(template_db):
             db.session.remove()
             db.engine.dispose()
     finally:
+        unregister_type(TYPE)
         drop()
 
 
