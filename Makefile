@@ -29,9 +29,13 @@ translations-update: $(STAMP)
 	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations --no-wrap --ignore-obsolete --no-fuzzy-matching
 
 ## make run: install, migrate, load the demo (only into an empty database), serve on :$(PORT) (make run PORT=8080)
+## with a background-job consumer beside the web server (its own session, so Ctrl-C reaches it only
+## through the trap: it finishes the running job, then stops with the server)
 run: $(STAMP) translations
 	$(FLASK) portal db upgrade
 	$(FLASK) portal demo
+	@setsid $(FLASK) portal jobs consumer --workers 2 & jobs=$$!; \
+	trap 'kill -INT $$jobs 2>/dev/null; wait $$jobs' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 ## make test: the whole suite on SQLite, and on PostgreSQL too when PORTAL_TEST_POSTGRES_URL is set

@@ -118,6 +118,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "PORTAL_JOBS_TABLE_PREFIX": env("PORTAL_JOBS_TABLE_PREFIX", "huey"),
         # None = immediate mode (run on enqueue) only under TESTING without PORTAL_JOBS_URL.
         "PORTAL_JOBS_IMMEDIATE": None,
+        # Days finished job runs stay on /manage/jobs before the daily jobs.prune deletes them.
+        "PORTAL_JOBS_KEEP_DAYS": int(env("PORTAL_JOBS_KEEP_DAYS", "30")),
         # Experiments (docs/platform/experiments.md): share of customers in the stable company-wide
         # control group (0 = none, at most 0.5) and the key of their hash buckets (never change it).
         "PORTAL_GLOBAL_CONTROL_SHARE": float(env("PORTAL_GLOBAL_CONTROL_SHARE", "0")),

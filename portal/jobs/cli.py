@@ -33,8 +33,14 @@ def _parse_args(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--no-periodic", is_flag=True, help="Do not enqueue periodic jobs from this consumer.")
 @click.option("--scheduler-interval", default=1, show_default=True, type=click.IntRange(1, 60),
               help="Seconds between looks at the schedule (a factor of 60).")
-def consumer(workers: int, worker_type: str, no_periodic: bool, scheduler_interval: int) -> None:
-    """Run Huey's consumer with this app (Ctrl-C stops it after the running tasks)."""
+@click.option("--max-delay", default=2.0, show_default=True, type=click.FloatRange(0.1, 60),
+              help="Longest pause between polls of an empty queue (SQLite; Redis and PostgreSQL wake at once).")
+@click.option("--shutdown-timeout", default=30.0, show_default=True, type=click.FloatRange(0, 3600),
+              help="On Ctrl-C (SIGINT), seconds to let running jobs finish before interrupting them.")
+def consumer(workers: int, worker_type: str, no_periodic: bool, scheduler_interval: int, max_delay: float,
+             shutdown_timeout: float) -> None:
+    """Run Huey's consumer with this app: SIGINT stops it after the running jobs (a second SIGINT,
+    SIGTERM or the shutdown timeout interrupts them; their transactions roll back)."""
     from flask import current_app
 
     from .queue import get_state
@@ -53,7 +59,8 @@ def consumer(workers: int, worker_type: str, no_periodic: bool, scheduler_interv
 
     db.session.remove()  # nothing of the CLI's own session is held while consuming
     state.huey.create_consumer(workers=workers, worker_type=worker_type, periodic=not no_periodic,
-                               scheduler_interval=scheduler_interval).run()
+                               scheduler_interval=scheduler_interval, max_delay=max_delay,
+                               shutdown_timeout=shutdown_timeout).run()
 
 
 @jobs_group.command("list")

@@ -117,3 +117,30 @@ def periodic_overview() -> list[dict[str, Any]]:
             last[run.name] = run
     return [{"spec": s, "schedule": s.describe_schedule(), "last": last.get(s.name), "next": next_run(s)}
             for s in sorted(periodic, key=lambda s: s.name)]
+
+
+def prune_runs(keep_days: int | None = None) -> dict[str, int]:
+    """Delete finished runs (done, skipped, and failed ones already retried) older than
+    ``keep_days`` (``PORTAL_JOBS_KEEP_DAYS``, default 30) and expired periodic locks; mark runs
+    whose consumer died as failed. Failed runs not yet retried stay until someone looks at them.
+    Runs daily as ``jobs.prune``."""
+    from flask import current_app
+
+    from .models import JobLock
+
+    days = keep_days if keep_days is not None else int(current_app.config.get("PORTAL_JOBS_KEEP_DAYS") or 30)
+    cutoff = utcnow() - timedelta(days=max(days, 1))
+    finished = (JobRun.status.in_(("done", "skipped")) | ((JobRun.status == "failed") & JobRun.retried_as.isnot(None)))
+    runs = db.session.execute(JobRun.__table__.delete().where(finished, JobRun.enqueued_at < cutoff)).rowcount
+    locks = db.session.execute(JobLock.__table__.delete().where(JobLock.expires_at < utcnow())).rowcount
+    # A run still "running" long past its time limit (a day without one) lost its consumer (kill -9,
+    # a crashed host): its transaction was rolled back; mark it failed so it can be retried.
+    now = utcnow()
+    lost = 0
+    for spec in get_state().specs.values():
+        limit = timedelta(seconds=(spec.time_limit or 86400) + 300)
+        lost += db.session.execute(
+            update(JobRun).where(JobRun.name == spec.name, JobRun.status == "running", JobRun.started_at < now - limit)
+            .values(status="failed", finished_at=now, error="interrupted: its consumer stopped during the run")
+        ).rowcount
+    return {"runs": runs, "locks": locks, "lost": lost}

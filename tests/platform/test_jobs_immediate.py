@@ -290,3 +290,24 @@ def test_registry_and_schedules(japp):
             make_spec(args.pop("name"), print, **args)
     with pytest.raises(JobError, match="registered already"):
         jobs_support.job("tests.rename")(lambda: None)
+
+
+def test_prune_keeps_recent_and_unretried_failed_runs(japp):
+    from portal.jobs.service import specs
+
+    assert specs()["jobs.prune"].periodic and specs()["jobs.prune"].plugin == "core"
+    old = utcnow() - timedelta(days=40)
+    for i, (status, retried) in enumerate((("done", None), ("skipped", None), ("failed", "x"), ("failed", None))):
+        db.session.add(JobRun(name="tests.flaky", task_id=f"old-{i}", status=status, retried_as=retried,
+                              enqueued_at=old))
+    db.session.add(JobRun(name="tests.flaky", task_id="new", status="done", enqueued_at=utcnow()))
+    db.session.add(JobLock(name="gone", owner="x", expires_at=utcnow() - timedelta(minutes=1)))
+    # tests.slow has a 1 s limit: 10 minutes "running" means its consumer died; a fresh one is alive
+    db.session.add(JobRun(name="tests.slow", task_id="lost", status="running", started_at=utcnow() - timedelta(minutes=10)))
+    db.session.add(JobRun(name="tests.slow", task_id="alive", status="running", started_at=utcnow()))
+    db.session.commit()
+    assert run_now("jobs.prune") == {"runs": 3, "locks": 1, "lost": 1}
+    left = set(db.session.execute(select(JobRun.task_id).where(JobRun.name == "tests.flaky")).scalars())
+    assert left == {"old-3", "new"}
+    assert (_run("lost").status, _run("alive").status) == ("failed", "running")
+    assert "consumer stopped" in _run("lost").error
