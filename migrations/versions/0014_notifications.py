@@ -26,7 +26,7 @@ def upgrade():
         sa.Column('user_id', sa.Integer(), nullable=False),
         sa.Column('kind', sa.String(length=80), nullable=False),
         sa.Column('object_type', sa.String(length=60), nullable=True),
-        sa.Column('object_id', sa.Integer(), nullable=True),
+        sa.Column('object_id', sa.BigInteger(), nullable=True),
         sa.Column('title', sa.String(length=200), nullable=False),
         sa.Column('text', sa.String(length=2000), nullable=False),
         sa.Column('url', sa.String(length=500), nullable=True),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -28,7 +28,7 @@ class Notification(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(80))
     object_type: Mapped[str | None] = mapped_column(String(60))
-    object_id: Mapped[int | None]
+    object_id: Mapped[int | None] = mapped_column(BigInteger)  # an add-on's table may use 64-bit ids
     title: Mapped[str] = mapped_column(String(200), default="")
     text: Mapped[str] = mapped_column(String(2000), default="")
     url: Mapped[str | None] = mapped_column(String(500))

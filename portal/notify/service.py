@@ -27,8 +27,8 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    BigInteger,
     DateTime,
-    Integer,
     Select,
     String,
     and_,
@@ -282,7 +282,7 @@ def notify(recipients: Any, kind: str, obj: Any = None, text: str = "", *, url: 
         "title": _clean(title, MAX_TITLE), "text": _clean(text, MAX_TEXT), "url": url,
         "dedupe_key": dedupe_key, "created_at": utcnow(),
     }
-    types = {"kind": String(80), "object_type": String(60), "object_id": Integer(), "title": String(MAX_TITLE),
+    types = {"kind": String(80), "object_type": String(60), "object_id": BigInteger(), "title": String(MAX_TITLE),
              "text": String(MAX_TEXT), "url": String(MAX_URL), "dedupe_key": String(MAX_DEDUPE_KEY),
              "created_at": DateTime()}
     insert = _dialect_insert()
