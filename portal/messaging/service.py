@@ -66,9 +66,9 @@ def known_channels() -> set[str]:
 
     codes = set(registry.adapters())
     try:
-        from ..contact.channels import channel_codes
+        from ..contact import channels
 
-        codes |= set(channel_codes())
+        codes |= {c.code for c in channels()}
     except ImportError:  # the consent service is not there: adapters alone decide
         pass
     return codes
@@ -230,8 +230,10 @@ def _insert_ignore(rows: list[dict[str, Any]]) -> int:
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(Message.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return db.session.connection().execute(stmt, rows).rowcount or 0
+    stmt = (dialect_insert(Message.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(Message.__table__.c.id))
+    # RETURNING, not rowcount: a driver's executemany rowcount is not reliable (-1, or one page's).
+    return len(db.session.connection().execute(stmt, rows).all())
 
 
 def _request_dispatch() -> None:
