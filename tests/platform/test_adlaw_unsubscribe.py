@@ -86,6 +86,7 @@ def test_get_shows_a_korean_confirmation_and_changes_nothing(app, client):
     assert customer.email not in html and customer.name not in html  # masked address only
     local = customer.email.split("@")[0]
     assert customer.email.split("@")[1] in html and local[:2] in html
+    assert "Unsubscribe" not in html and "Nothing changes" not in html  # Korean page, no English left
     assert 'name="robots" content="noindex' in html and resp.headers["X-Robots-Tag"].startswith("noindex")
     assert resp.headers["Referrer-Policy"] == "no-referrer" and resp.headers["Cache-Control"] == "no-store"
     assert client.head(url).status_code == 200
@@ -116,6 +117,32 @@ def test_post_unsubscribes_without_login_or_csrf_then_says_already(app, client):
     assert again.status_code == 200 and 'data-state="already"' in again.get_data(as_text=True)
     assert 'data-state="already"' in client.get(url).get_data(as_text=True)
     assert len(consents(customer.id)) == len(rows)  # idempotent: one withdrawal
+
+
+def test_simultaneous_posts_record_one_withdrawal(app):
+    """A mail provider's one-click and the customer's own click at the same moment."""
+    import threading
+
+    customer = consenting_customer()
+    url = path_of(unsubscribe_url(customer.id, "email"))
+    before = len(consents(customer.id))
+    db.session.commit()  # end the test's own transaction: on SQLite it may hold the write lock
+    barrier = threading.Barrier(2)
+    codes: list[int] = []
+
+    def post() -> None:
+        client = app.test_client()
+        barrier.wait()
+        codes.append(client.post(url, data="List-Unsubscribe=One-Click",
+                                 content_type="application/x-www-form-urlencoded").status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert codes == [200, 200]
+    assert len(consents(customer.id)) == before + 1
 
 
 def test_rfc8058_one_click_post(app, client):
