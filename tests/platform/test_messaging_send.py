@@ -304,3 +304,22 @@ def test_without_an_smtp_server_mail_goes_to_the_local_outbox(app):
     assert dispatch()["sent"] == 1
     row = status("local:1")
     assert row.status == "sent" and row.provider_id == "local-outbox"
+
+
+def test_password_reset_mail_arrives_at_the_smtp_server(app, client, smtp_sink):  # noqa: F811
+    """The reset e-mail is queued with the token and sent by the dispatch job enqueued after the
+    commit (the job queue runs it at once under TESTING)."""
+    from tests.conftest import post_form
+
+    app.config.update(PORTAL_SMTP_URL=smtp_sink.url)
+    resp = post_form(client, "/password-reset", {"email": "store1@example.com"}, form_page="/password-reset")
+    assert resp.status_code == 302
+    [got] = smtp_sink.to("store1@example.com")
+    assert "/password-reset/" in got.text() and got.header("Subject")
+    row = status_of_reset()
+    assert row.status == "sent" and row.purpose == "service" and row.provider_id == got.message_id
+
+
+def status_of_reset() -> Message:
+    db.session.expire_all()
+    return db.session.execute(select(Message).where(Message.step == "password_reset")).scalar_one()
