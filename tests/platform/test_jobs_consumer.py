@@ -161,7 +161,10 @@ def test_a_periodic_job_runs_once_per_tick_across_two_consumers(qapp):
             db.engine.dispose()
 
 
-def test_the_cli_consumer_runs_jobs_and_stops_on_ctrl_c(template_db, tmp_path):
+@pytest.mark.parametrize("worker_type", ["thread", "process"])
+def test_the_cli_consumer_runs_jobs_and_stops_on_ctrl_c(template_db, tmp_path, worker_type):
+    """``flask portal jobs consumer`` as its own process; with forked process workers the time
+    limit is a SIGALRM and each worker opens its own database connections."""
     with storage_config("sqlite", tmp_path) as cfg:
         def factory(url):
             return make_app(url, PORTAL_PLUGINS=[TEST_PLUGIN, PLUGIN_MODULE], **cfg)
@@ -172,18 +175,24 @@ def test_the_cli_consumer_runs_jobs_and_stops_on_ctrl_c(template_db, tmp_path):
                    "PORTAL_PLUGINS": f"{TEST_PLUGIN},{PLUGIN_MODULE}", "PORTAL_SECRET_KEY": "x" * 32,
                    "PORTAL_INSTANCE_PATH": str(tmp_path / "instance")}
             uid = _uid()
-            task_id = enqueue("tests.rename", user_id=uid, name="set by the CLI consumer")
+            before = _name(uid)
+            slow_id = enqueue("tests.slow", user_id=uid, seconds=30)
+            task_id = enqueue("tests.rename", user_id=uid, name=f"set by a {worker_type} worker")
             proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "portal", "jobs", "consumer",
-                                     "--workers", "1"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True)
+                                     "--workers", "1", "--worker-type", worker_type, "--max-delay", "0.2"],
+                                    cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             try:
-                end = time.monotonic() + 30
+                end = time.monotonic() + 40
+                while _status(slow_id) != "failed" and time.monotonic() < end and proc.poll() is None:
+                    time.sleep(0.1)
+                assert "time limit of 1 s exceeded" in (_row(slow_id) or {}).get("error", ""), proc.poll()
+                assert _name(uid) in {before, f"set by a {worker_type} worker"}  # the slow job's write rolled back
                 while _status(task_id) != "done" and time.monotonic() < end and proc.poll() is None:
                     time.sleep(0.1)
                 assert _status(task_id) == "done", proc.poll()
-                assert _name(uid) == "set by the CLI consumer"
+                assert _name(uid) == f"set by a {worker_type} worker"
             finally:
                 proc.send_signal(signal.SIGINT)
-                out, _ = proc.communicate(timeout=20)
+                out, _ = proc.communicate(timeout=30)
             assert proc.returncode == 0, out
-            assert "Consuming jobs from SQLite" in out
+            assert "Consuming jobs from SQLite" in out and f"1 {worker_type} worker(s)" in out
