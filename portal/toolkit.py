@@ -88,6 +88,20 @@ from .contact import (  # noqa: E402
 __all__ += ["Channel", "ContactError", "UnknownChannel", "Verdict", "channel", "channels", "may_contact",
             "may_contact_many", "record_consent", "record_contact", "record_contacts"]
 # --- messaging ---
+from .messaging import (  # noqa: E402
+    MessagingError,
+    SendResult,
+    cancel_queued,
+    dispatch,
+    pause,
+    progress,
+    queue_many,
+    queue_message,
+    resume,
+)
+
+__all__ += ["MessagingError", "SendResult", "cancel_queued", "dispatch", "pause", "progress", "queue_many",
+            "queue_message", "resume"]
 # --- Korean advertising law (portal.adlaw) ---
 from .adlaw import compose_for, legal_settings, unsubscribe_url  # noqa: E402
 from .adlaw.law import (  # noqa: E402
@@ -179,3 +193,7 @@ __all__ += [
     "freeze", "frozen_results", "did", "power_check", "required_sizes",
 ]
 # --- events and UI extension points ---
+from .customers.tiers import TierError, clear_tiers, set_tiers  # noqa: E402
+from .events import EventArgError, FireResult, fire, register_event  # noqa: E402
+
+__all__ += ["fire", "register_event", "FireResult", "EventArgError", "set_tiers", "clear_tiers", "TierError"]

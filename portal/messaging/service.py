@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -88,14 +87,13 @@ def _address_of(customer_row: Any, channel: str) -> str | None:
     return getattr(customer_row, fields[0]) or None
 
 
-def _sender(config: Any) -> dict[str, Any]:
-    return {
-        "sender_name": config.get("PORTAL_SENDER_NAME") or "",
-        "sender_contact": config.get("PORTAL_SENDER_CONTACT") or "",
-        "sender_address": config.get("PORTAL_SENDER_ADDRESS") or None,
-        "optout_number": config.get("PORTAL_OPTOUT_080") or config.get("PORTAL_SMS_OPTOUT_NUMBER") or None,
-        "unsubscribe_mailto": config.get("PORTAL_UNSUBSCRIBE_MAILTO") or None,
-    }
+def _sender() -> dict[str, Any]:
+    """compose_marketing's sender arguments from the portal's settings (portal.adlaw)."""
+    from ..adlaw import legal_settings
+
+    settings = dict(legal_settings())
+    settings.pop("night_rule_email", None)
+    return settings
 
 
 def _unsubscribe(customer_id: int, channel: str) -> str:
@@ -170,7 +168,7 @@ def _fill(rows: list[dict[str, Any]]) -> None:
     users: dict[int, str] = {}
     if user_ids:
         users = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(sorted(user_ids)))).all())
-    sender = _sender(current_app.config)
+    sender = _sender()
     cache: dict[tuple, tuple] = {}
     for r in rows:
         if r["to_addr"] is None:
