@@ -40,10 +40,19 @@ def daily_digest() -> dict[str, int]:
     return send_daily_digest()
 
 
+def prune_read() -> int:
+    """The periodic job ``notify.prune``: notifications read over a year ago go."""
+    from .service import prune_read as prune
+
+    return prune()
+
+
 @hookimpl
 def portal_jobs() -> list[dict[str, Any]]:
     return [{"name": "notify.daily_digest", "func": daily_digest, "schedule": DIGEST_SCHEDULE,
-             "retries": 3, "retry_delay": 300, "time_limit": 1800}]
+             "retries": 3, "retry_delay": 300, "time_limit": 1800},
+            {"name": "notify.prune", "func": prune_read, "schedule": {"minute": "30", "hour": "3", "tz": "Asia/Seoul"},
+             "retries": 1, "retry_delay": 600, "time_limit": 1800}]
 
 
 @hookimpl

@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -555,6 +555,29 @@ def _digest_one(user_id: int, day: str, since: datetime, now: datetime, known: l
                                inbox=absolute_url(build_path("notify.inbox", show="unread")))
     _queue_email(user, subject, body, f"notify.digest:{user_id}:{day}")
     return len(rows)
+
+
+# -- housekeeping --------------------------------------------------------------------------------
+
+KEEP_READ_DAYS = 365
+PRUNE_BATCH = 10_000
+
+
+def prune_read(keep_days: int = KEEP_READ_DAYS, now: datetime | None = None) -> int:
+    """Delete notifications read more than ``keep_days`` ago, in batches (each committed), so the
+    table does not grow for ever; unread ones stay. Returns how many were deleted."""
+    if isinstance(keep_days, bool) or not isinstance(keep_days, int) or keep_days < 1:
+        raise NotifyError("keep_days must be a whole number of days, at least 1.")
+    cutoff = (now or utcnow()) - timedelta(days=keep_days)
+    total = 0
+    while True:
+        ids = list(db.session.execute(select(Notification.id).where(Notification.read_at < cutoff)
+                                      .order_by(Notification.id).limit(PRUNE_BATCH)).scalars())
+        if not ids:
+            db.session.commit()
+            return total
+        total += db.session.execute(Notification.__table__.delete().where(Notification.id.in_(ids))).rowcount or 0
+        db.session.commit()
 
 
 # -- personal data -------------------------------------------------------------------------------

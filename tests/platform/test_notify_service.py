@@ -353,8 +353,8 @@ def test_migration_matches_the_models(app):
 def test_daily_digest_is_a_periodic_job_at_8_kst(app, outbox):
     from portal.notify import hooks
 
-    [spec] = hooks.portal_jobs()
-    assert spec["name"] == "notify.daily_digest" and spec["schedule"] == {"minute": "0", "hour": "8", "tz": "Asia/Seoul"}
+    spec = {s["name"]: s for s in hooks.portal_jobs()}["notify.daily_digest"]
+    assert spec["schedule"] == {"minute": "0", "hour": "8", "tz": "Asia/Seoul"}
     store1 = user("store1@example.com")
     svc.set_preferences(store1.id, {KIND: "digest"})
     notify([store1], KIND, text="for the digest")
@@ -405,3 +405,17 @@ def test_two_digest_runs_at_once_send_one_mail(app, monkeypatch):
     assert not errors, errors
     assert sorted(c["user_id"] for c in calls) == sorted(uids)
     assert sum(r["users"] for r in results) == 3
+
+
+def test_prune_deletes_only_long_read_notifications(app, outbox):
+    store1 = user("store1@example.com")
+    for text in ("old read", "recent read", "old unread"):
+        notify([store1], KIND, text=text)
+    old, recent, unread = rows()
+    now = datetime(2026, 12, 7, 12, 0)
+    old.read_at, recent.read_at, unread.created_at = now - timedelta(days=366), now - timedelta(days=10), now - timedelta(days=900)
+    db.session.commit()
+    assert svc.prune_read(now=now) == 1
+    assert [r.text for r in rows()] == ["recent read", "old unread"]
+    with pytest.raises(NotifyError):
+        svc.prune_read(0)
