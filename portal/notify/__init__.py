@@ -20,6 +20,7 @@ from .service import (  # noqa: E402
     mark_all_read,
     mark_read,
     notify,
+    prune_read,
     resolve_recipients,
     role_in_scope,
     send_daily_digest,
@@ -27,7 +28,7 @@ from .service import (  # noqa: E402
 )
 
 __all__ = ["NotifyError", "RoleInScope", "bp", "api_bp", "init_app", "kinds", "mark_all_read", "mark_read", "notify",
-           "resolve_recipients", "role_in_scope", "send_daily_digest", "unread_count"]
+           "prune_read", "resolve_recipients", "role_in_scope", "send_daily_digest", "unread_count"]
 
 
 def init_app(app: Flask) -> None:
