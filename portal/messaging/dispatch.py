@@ -55,7 +55,7 @@ from .models import (
     SUPPRESSED,
     Message,
 )
-from .service import MessagingError, paused_condition
+from .service import MessagingError, paused_condition, personalize
 
 log = logging.getLogger(__name__)
 
@@ -344,6 +344,7 @@ def _send_channel(run: _Run, adapter: Any, batch: list[Message]) -> None:
                     break
             opened = True
             marked: list[bool] = []
+            personalize(m)
 
             def commit_point(m: Message = m, marked: list[bool] = marked) -> bool:
                 ok = _mark_sending(run, m)

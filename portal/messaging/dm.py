@@ -24,7 +24,7 @@ from ..models.base import utcnow
 from ..security import scope_filter
 from .dispatch import _after, _check, _contact_row, _Run, _summary, settings
 from .models import CLAIMED, QUEUED, SENT, Message
-from .service import MessagingError, paused_condition
+from .service import MessagingError, paused_condition, personalize
 
 HEADER = ["message", "customer_code", "name", "postal_code", "address", "subject", "text"]
 MAX_FILE = 20_000
@@ -75,6 +75,9 @@ def _rows(messages: list[Message]) -> list[list[Any]]:
         Customer.id.in_([m.customer_id for m in messages])))} if messages else {}
     rows = []
     for m in messages:
+        if m in db.session:
+            db.session.expunge(m)  # the link is put into this copy only, never stored
+        personalize(m)  # the letter carries the customer's own unsubscribe link
         person = people.get(m.customer_id)
         postal, _sep, address = (m.to_addr or "").partition(" ")
         rows.append([m.id, person.code if person else "", person.name if person else "", postal, address,

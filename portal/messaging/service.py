@@ -96,12 +96,6 @@ def _sender() -> dict[str, Any]:
     return settings
 
 
-def _unsubscribe(customer_id: int, channel: str) -> str:
-    from ..adlaw import unsubscribe_url
-
-    return unsubscribe_url(customer_id, channel)
-
-
 def _validate(spec: dict[str, Any], channels: set[str], now: datetime) -> dict[str, Any]:
     allowed = {"channel", "purpose", "body", "idempotency_key", "source", "customer_id", "user_id", "to", "subject",
                "html", "source_object", "step", "variant", "not_before", "expires_at"}
@@ -180,33 +174,44 @@ def _fill(rows: list[dict[str, Any]]) -> None:
             r["subject"], r["body"], r["html"], r["headers"] = _compose_cached(cache, r, sender)
 
 
-_URL_MARK = "https://unsubscribe.invalid/__portal_unsubscribe_token__"
+# The customer's unsubscribe link is minted when the message is sent (``personalize``), not when
+# it is queued: its lifetime (PORTAL_UNSUBSCRIBE_DAYS) then starts when the customer gets it, it
+# names the message that carried it, and queueing a million messages signs no million tokens.
+# Until then the stored text holds this marker, which compose_marketing checked as a valid URL.
+UNSUBSCRIBE_MARK = "https://unsubscribe.invalid/portal-unsubscribe-link"
 
 
 def _compose_cached(cache: dict[tuple, tuple], r: dict[str, Any], sender: dict[str, Any]) -> tuple:
-    """compose_marketing once per distinct (channel, subject, body, html); the per-customer
-    unsubscribe link is then put in by replacing a marker — the same text compose would give,
-    at the cost of a string replace instead of a full compose per recipient."""
+    """compose_marketing, once per distinct (channel, subject, body, html) in a chunk."""
     from ..adlaw.law import compose_marketing
 
     channel = r["channel"]
     key = (channel, r["subject"], r["body"], r["html"])
     hit = cache.get(key)
     if hit is None:
-        uses_link = channel in ("email", "dm")
+        link = UNSUBSCRIBE_MARK if channel in ("email", "dm") else None
         composed = compose_marketing(channel, subject=r["subject"], body=r["body"], html=r["html"],
-                                     unsubscribe_url=_URL_MARK if uses_link else None,
-                                     unsubscribe_post_url=_URL_MARK if uses_link else None, **sender)
-        hit = (composed.subject, composed.body, composed.html, dict(composed.headers or {}), uses_link)
-        if len(cache) < 10000:
+                                     unsubscribe_url=link, unsubscribe_post_url=link, **sender)
+        hit = (composed.subject, composed.body, composed.html, dict(composed.headers or {}) or None)
+        if len(cache) < 1000:
             cache[key] = hit
-    subject, body, html, headers, uses_link = hit
-    if uses_link and (_URL_MARK in body or any(_URL_MARK in v for v in headers.values()) or (html and _URL_MARK in html)):
-        url = _unsubscribe(r["customer_id"], channel)
-        body = body.replace(_URL_MARK, url)
-        html = html.replace(_URL_MARK, url) if html else html
-        headers = {k: v.replace(_URL_MARK, url) for k, v in headers.items()}
-    return subject, body, html, headers or None
+    return hit
+
+
+def personalize(message: Message) -> Message:
+    """Put the customer's own unsubscribe link in place of the marker (the dispatcher calls this
+    on its detached copy right before handing the message to an adapter; nothing is stored)."""
+    mark = UNSUBSCRIBE_MARK
+    if message.customer_id is None or not (mark in (message.body or "") or mark in (message.html or "")
+                                           or any(mark in v for v in (message.headers or {}).values())):
+        return message
+    from ..adlaw import unsubscribe_url
+
+    url = unsubscribe_url(message.customer_id, message.channel, message_id=message.id)
+    message.body = message.body.replace(mark, url)
+    message.html = message.html.replace(mark, url) if message.html else message.html
+    message.headers = {k: v.replace(mark, url) for k, v in (message.headers or {}).items()}
+    return message
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

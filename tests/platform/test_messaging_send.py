@@ -114,9 +114,14 @@ def test_marketing_email_is_wrapped_by_the_law_and_recorded_as_a_contact(mail):
     [got] = mail.received
     assert got.header("Subject").startswith("(광고)")
     assert got.header("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
-    assert "https://" in got.header("List-Unsubscribe") or "http://" in got.header("List-Unsubscribe")
+    link = got.header("List-Unsubscribe").split(",")[0].strip("<> ")
+    assert link.startswith("http") and link in got.text() and "unsubscribe.invalid" not in got.text()
+    from portal.adlaw.links import read_token
+
+    mid = status("mk:1").id
+    assert read_token(link.rsplit("/", 1)[1]) == (cid, "email", mid)  # this customer's link, this message
     assert "02-1234-5678" in got.text()
-    ref = f"message:{status('mk:1').id}"
+    ref = f"message:{mid}"
     assert db.session.execute(text("SELECT count(*) FROM contact WHERE customer_id = :c AND ref = :r"),
                               {"c": cid, "r": ref}).scalar_one() == 1
 
