@@ -6,7 +6,9 @@
   merged-away customer's row stays, marked ``merged``), indexed by customer for the send-time policy;
 - ``experiment_source``: the (source, source_object) of the messages that belong to an experiment;
 - ``global_control``: the stable company-wide control group;
-- ``experiment_result``: frozen result snapshots, one per (experiment, metric, window, category).
+- ``experiment_result``: frozen result snapshots, one per (experiment, metric, window, category);
+- ``ix_sale_line_customer_cover`` on ``sale_line`` (customer_id, sold_at, category_id, amount): the
+  outcome aggregate reads a window's lines in customer order from this index alone.
 
 Revision ID: 0015_experiments
 Revises: 0014_notifications
@@ -81,9 +83,12 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_experiment_result')),
     sa.UniqueConstraint('experiment_id', 'metric', 'window', 'category', name='uq_experiment_result_key')
     )
+    op.create_index('ix_sale_line_customer_cover', 'sale_line', ['customer_id', 'sold_at', 'category_id', 'amount'],
+                    unique=False)
 
 
 def downgrade():
+    op.drop_index('ix_sale_line_customer_cover', table_name='sale_line')
     op.drop_table('experiment_result')
     op.drop_table('global_control')
     with op.batch_alter_table('experiment_source', schema=None) as batch_op:

@@ -6,10 +6,11 @@ amounts (0 for everyone else). Treatment and comparison arms are measured identi
 same aggregate. Sale lines of a merged-away duplicate were moved to the survivor, who keeps their
 own arm; the duplicate's assignment is marked ``merged`` and left out (the result counts them).
 
-**One aggregate** answers every arm: the window's sale lines grouped by customer (an index range on
-``ix_sale_line_sold``, or a parallel scan when the window covers most lines) hash-joined to the
-experiment's assignments, then grouped by arm — one statement, a few seconds at 1,000,000 customers
-and 10,000,000 sale lines on PostgreSQL (``bench/experiments_lift.py``).
+**One aggregate** answers every arm: the window's sale lines grouped by customer, left-joined to the
+experiment's assignments, summed per arm with ``FILTER`` — one statement. A large experiment on
+PostgreSQL streams it through the covering index ``ix_sale_line_customer_cover`` (see
+:func:`_streaming`): a few seconds at 1,000,000 customers and 10,000,000 sale lines
+(``bench/experiments_lift.py``); a small one restricts the lines to its customers first.
 
 **Frozen** results are stored as JSON (``experiment_result``) and read back as they were: a merge,
 an erasure or a corrected import later never changes them.
@@ -24,14 +25,14 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Float, Select, cast, func, select, text
+from sqlalchemy import Float, Select, and_, cast, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ..bounds import MIN_DATE
 from ..extensions import db
 from ..models import Category, SaleLine, utcnow
 from .assignment import ExperimentError
-from .models import Experiment, ExperimentAssignment, ExperimentResult
+from .models import ARMS, Experiment, ExperimentAssignment, ExperimentResult
 from .stats import ArmStats, DidResult, compare, did_from_arrays, finite
 
 MAX_WINDOW_DAYS = 3660
@@ -121,7 +122,7 @@ def _category_code(category_id: Any) -> str | None:
     return code
 
 
-def _lines_by_customer(start: date, end: date, category_id: int | None) -> Any:
+def _lines_by_customer(start: date, end: date, category_id: int | None) -> Select:
     stmt = (select(SaleLine.customer_id.label("cid"), func.sum(SaleLine.amount).label("rev"))
             .where(SaleLine.sold_at >= start, SaleLine.sold_at <= end))
     if category_id is not None:
@@ -129,31 +130,74 @@ def _lines_by_customer(start: date, end: date, category_id: int | None) -> Any:
     return stmt.group_by(SaleLine.customer_id)
 
 
-def _big_aggregate() -> None:
-    """PostgreSQL: room for the per-customer hash aggregate in memory for this transaction."""
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL work_mem = '128MB'"))
+#: From this many assignments on, PostgreSQL walks the covering index in customer order (below).
+STREAMING_FROM = 50_000
+_STREAMING = {"enable_hashagg": "off", "enable_hashjoin": "off", "jit": "off", "max_parallel_workers_per_gather": "0"}
+
+
+def outcome_statement(experiment_id: int, start: date, end: date, category_id: int | None = None,
+                      restrict: bool = True) -> Select:
+    """The one aggregate behind :func:`outcomes` (``bench/experiments_lift.py`` runs its text bare).
+
+    One row: per arm ``n``, converters, revenue and the sum of squared per-customer revenue, and the
+    number of merged rows. The window's lines are grouped by customer and left-joined to the
+    assignments; ``restrict`` limits the lines to the experiment's customers first (a semi-join:
+    index look-ups for a small experiment)."""
+    a = ExperimentAssignment
+    lines = _lines_by_customer(start, end, category_id)
+    if restrict:
+        lines = lines.where(SaleLine.customer_id.in_(select(a.customer_id).where(a.experiment_id == experiment_id)))
+    sub = lines.subquery()
+    rev_f = cast(sub.c.rev, Float)
+    live = a.merged.is_(False)
+    cols = []
+    for arm in ARMS:
+        mine = and_(live, a.arm == arm)
+        cols += [func.count().filter(mine), func.count(sub.c.cid).filter(mine),
+                 func.coalesce(func.sum(sub.c.rev).filter(mine), 0),
+                 func.coalesce(func.sum(rev_f * rev_f).filter(mine), 0.0)]
+    cols.append(func.count().filter(a.merged.is_(True)))
+    return (select(*cols).select_from(a).outerjoin(sub, sub.c.cid == a.customer_id)
+            .where(a.experiment_id == experiment_id))
+
+
+def _streaming(experiment: Experiment) -> bool:
+    """PostgreSQL and a large experiment: stream instead of hashing a million customers.
+
+    The window's lines are read in customer order by an index-only scan of
+    ``ix_sale_line_customer_cover`` (customer, day, category, amount), summed per customer as they
+    come (GroupAggregate) and merge-joined to the assignments read in the same order from their
+    primary key: no hash table of a million customers, no sort, no parallel workers fighting over
+    two cores. The planner cannot see that on its own (it underestimates the customers per window),
+    so hash aggregation and hash joins are switched off for this one statement (``SET LOCAL``, reset
+    right after)."""
+    if db.engine.dialect.name != "postgresql":
+        return False
+    n = sum(int(v) for v in (experiment.drawn_counts or {}).values())
+    return n >= STREAMING_FROM
 
 
 def outcomes(experiment: Experiment, *, start: date, end: date, category_id: int | None = None) -> Outcomes:
     """Per arm: ``n``, ``converters``, ``revenue`` (and its sum of squares) over ``[start, end]``,
-    optionally in one category — one set-based statement (see the module docstring)."""
+    optionally in one category — one set-based statement (see :func:`outcome_statement`)."""
     start, end = _window(start, end)
     code = _category_code(category_id)
-    a = ExperimentAssignment
-    lines = _lines_by_customer(start, end, category_id).subquery()
-    rev_f = cast(lines.c.rev, Float)
-    stmt = (select(a.arm, func.count(), func.count(lines.c.cid), func.coalesce(func.sum(lines.c.rev), 0),
-                   func.coalesce(func.sum(rev_f * rev_f), 0.0))
-            .select_from(a).outerjoin(lines, lines.c.cid == a.customer_id)
-            .where(a.experiment_id == experiment.id, a.merged.is_(False)).group_by(a.arm))
-    _big_aggregate()
-    arms = {arm: ArmStats(0, 0, 0.0, 0.0) for arm in ("treatment", "holdout", "control")}
-    for arm, n, conv, rev, rev_sq in db.session.execute(stmt):
-        arms[arm] = ArmStats(int(n), int(conv), float(rev or 0), float(rev_sq or 0))
-    merged = db.session.scalar(select(func.count()).select_from(a).where(a.experiment_id == experiment.id,
-                                                                         a.merged.is_(True))) or 0
-    return Outcomes(experiment.id, start, end, code, arms, int(merged))
+    streaming = _streaming(experiment)
+    stmt = outcome_statement(experiment.id, start, end, category_id, restrict=not streaming)
+    if streaming:
+        for name, value in _STREAMING.items():
+            db.session.execute(text(f"SET LOCAL {name} = {value}"))  # constants above, not input
+    try:
+        row = db.session.execute(stmt).one()
+    finally:
+        if streaming:
+            for name in _STREAMING:
+                db.session.execute(text(f"RESET {name}"))
+    arms = {}
+    for i, arm in enumerate(ARMS):
+        n, conv, rev, rev_sq = row[4 * i:4 * i + 4]
+        arms[arm] = ArmStats(int(n or 0), int(conv or 0), float(rev or 0), float(rev_sq or 0))
+    return Outcomes(experiment.id, start, end, code, arms, int(row[-1] or 0))
 
 
 def _key(start: date, end: date) -> str:
