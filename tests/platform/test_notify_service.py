@@ -419,3 +419,18 @@ def test_prune_deletes_only_long_read_notifications(app, outbox):
     assert [r.text for r in rows()] == ["recent read", "old unread"]
     with pytest.raises(NotifyError):
         svc.prune_read(0)
+
+
+def test_kinds_skip_malformed_contributions_and_map_defaults(app, monkeypatch, caplog):
+    monkeypatch.setattr(svc, "CORE_KINDS", [
+        *svc.CORE_KINDS,
+        {"kind": "t.mail", "label": "Mail", "email_default": True},
+        {"kind": "t.digest", "label": "Digest", "email_default": "digest"},
+        {"kind": "t.mail", "label": "Second declaration", "email_default": False},
+        {"kind": "Bad Kind!", "label": "x"}, {"kind": "t.nolabel", "label": " "}, {"label": "no kind"},
+    ])
+    got = {k["kind"]: k for k in svc.kinds()}
+    assert set(got) == {KIND, "t.mail", "t.digest"}
+    assert (got[KIND]["default"], got["t.mail"]["default"], got["t.digest"]["default"]) == ("inbox", "email", "digest")
+    assert got["t.mail"]["label"] == "Mail"
+    assert "skipped malformed kind" in caplog.text
