@@ -67,9 +67,9 @@ __all__ = [
 
 # --- Platform services (issue 14). Each block is owned by its service; add names only in yours.
 # --- jobs ---
-from .jobs import JobError, enqueue, job, periodic_job, run_now  # noqa: E402
+from .jobs import JobError, QueueUnavailable, enqueue, job, periodic_job, run_now  # noqa: E402
 
-__all__ += ["JobError", "enqueue", "job", "periodic_job", "run_now"]
+__all__ += ["JobError", "QueueUnavailable", "enqueue", "job", "periodic_job", "run_now"]
 # --- channels, consent and contact ---
 from .contact import (  # noqa: E402
     Channel,

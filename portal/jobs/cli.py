@@ -44,8 +44,12 @@ def consumer(workers: int, worker_type: str, no_periodic: bool, scheduler_interv
     from flask import current_app
 
     from .queue import get_state
+    from .registry import JobError
 
-    state = get_state()
+    try:
+        state = get_state()
+    except JobError as exc:
+        raise click.ClickException(str(exc)) from exc
     if state.huey.immediate:
         raise click.ClickException("Jobs run in immediate mode here (TESTING without PORTAL_JOBS_URL); "
                                    "there is no queue to consume.")

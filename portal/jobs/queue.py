@@ -39,7 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..extensions import db
 from ..models.base import utcnow
 from .models import JobLock, JobRun
-from .registry import JobError, JobSpec, collect_specs
+from .registry import JobError, JobSpec, QueueUnavailable, collect_specs
 
 log = logging.getLogger("portal.jobs")
 
@@ -125,15 +125,27 @@ def get_state(app: Flask | None = None) -> JobsState:
     return state
 
 
+def job_specs(app: Flask | None = None) -> dict[str, JobSpec]:
+    """Every registered job by name (collected once per app; needs no queue)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    specs = app.extensions.get("portal_job_specs")
+    if specs is None:
+        specs = app.extensions["portal_job_specs"] = collect_specs(app)
+    return specs
+
+
 def _build(app: Flask) -> JobsState:
     immediate = immediate_mode(app)
     if immediate:
         storage_class, kwargs, label = MemoryStorage, {}, "memory (immediate mode)"
     else:
         storage_class, kwargs, label = storage_for(app)
-    huey = PortalHuey(app.config.get("PORTAL_JOBS_NAME") or "portal", results=False, utc=True,
-                      immediate=immediate, storage_class=storage_class, **kwargs)
-    state = JobsState(app=app, huey=huey, specs=collect_specs(app), tasks={}, storage=label, built_pid=os.getpid())
+    try:
+        huey = PortalHuey(app.config.get("PORTAL_JOBS_NAME") or "portal", results=False, utc=True,
+                          immediate=immediate, storage_class=storage_class, **kwargs)
+    except Exception as exc:  # noqa: BLE001  (PostgreSQL storage connects to create its tables)
+        raise QueueUnavailable(f"the job queue ({label}) cannot be reached: {type(exc).__name__}: {exc}") from exc
+    state = JobsState(app=app, huey=huey, specs=job_specs(app), tasks={}, storage=label, built_pid=os.getpid())
     for spec in state.specs.values():
         state.tasks[spec.name] = _huey_task(state, spec)
 
@@ -149,7 +161,7 @@ def _build(app: Flask) -> JobsState:
 
 def _huey_task(state: JobsState, spec: JobSpec) -> Any:
     def entry(kwargs: dict[str, Any] | None = None, meta: dict[str, Any] | None = None, task: Any = None) -> Any:
-        return execute(state, spec, kwargs or {}, meta or {}, task)
+        return execute(state.app, spec, kwargs or {}, meta or {}, task)
 
     entry.__name__ = entry.__qualname__ = spec.name
     options = {"retries": spec.retries, "retry_delay": spec.retry_delay,
@@ -183,8 +195,8 @@ def summarize(kwargs: dict[str, Any]) -> str | None:
     return ", ".join(parts)[:300]
 
 
-def spec_for(state: JobsState, name: str) -> JobSpec:
-    spec = state.specs.get(name) if isinstance(name, str) else None
+def spec_for(specs: dict[str, JobSpec], name: str) -> JobSpec:
+    spec = specs.get(name) if isinstance(name, str) else None
     if spec is None:
         raise JobError(f"No job named {name!r}")
     return spec
@@ -215,10 +227,14 @@ def submit(state: JobsState, spec: JobSpec, kwargs: dict[str, Any], *, trigger: 
         # held by the caller would otherwise block the run's own transaction).
         after_caller_transaction(lambda: (_insert_run(row), state.huey.enqueue(task)))
     else:
-        if scheduled:
-            state.huey.add_schedule(task)  # straight into the schedule (Huey's enqueue would pass by the queue)
-        else:
-            state.huey.enqueue(task)
+        try:
+            if scheduled:
+                state.huey.add_schedule(task)  # straight into the schedule (Huey's enqueue would pass by the queue)
+            else:
+                state.huey.enqueue(task)
+        except Exception as exc:  # noqa: BLE001  (the storage's driver error: Redis, psycopg, sqlite3)
+            log.warning("jobs: could not queue %s on %s", spec.name, state.storage, exc_info=True)
+            raise QueueUnavailable(f"the job queue ({state.storage}) cannot be reached: {type(exc).__name__}") from exc
         after_caller_transaction(lambda: _insert_run(row))
     return task_id
 
@@ -265,9 +281,9 @@ def _worker_id() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{threading.get_ident()}"
 
 
-def execute(state: JobsState, spec: JobSpec, kwargs: dict[str, Any], meta: dict[str, Any], task: Any) -> Any:
+def execute(app: Flask, spec: JobSpec, kwargs: dict[str, Any], meta: dict[str, Any], task: Any) -> Any:
     """Run ``spec`` once in a fresh app context; exceptions propagate (Huey retries them)."""
-    with state.app.app_context():
+    with app.app_context():
         g.sqlite_write = True  # the run writes: SQLite transactions begin IMMEDIATE (portal.extensions)
         try:
             return _run(spec, kwargs, meta, task)

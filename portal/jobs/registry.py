@@ -30,6 +30,10 @@ class JobError(ValueError):
     """A job cannot be registered, enqueued or run as asked (unknown name, bad arguments ...)."""
 
 
+class QueueUnavailable(JobError):
+    """The queue's storage (Redis, PostgreSQL, the SQLite file) cannot be reached: nothing was queued."""
+
+
 @dataclass(frozen=True)
 class JobSpec:
     name: str

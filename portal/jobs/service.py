@@ -6,13 +6,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models.base import utcnow
 from ..pagination import Page, paginate
 from .models import STATUSES, JobRun
-from .queue import caller_holds_sqlite_write, execute, get_state, spec_for, submit
+from .queue import caller_holds_sqlite_write, check_kwargs, execute, get_state, job_specs, spec_for, submit
 from .registry import JobError, JobSpec
 
 
@@ -25,22 +26,20 @@ def enqueue(name: str, /, *, delay: float | None = None, eta: datetime | None = 
     session is inside a transaction, as soon as that transaction ends.
     """
     state = get_state()
-    return submit(state, spec_for(state, name), kwargs, trigger="enqueue", delay=delay, eta=eta)
+    return submit(state, spec_for(state.specs, name), kwargs, trigger="enqueue", delay=delay, eta=eta)
 
 
 def run_now(name: str, /, **kwargs: Any) -> Any:
     """Run job ``name`` synchronously in a fresh app context (its own session and commit) and
     return its result; recorded in ``job_run`` as a ``manual`` run. Exceptions propagate, without
     retries. On SQLite, commit (or roll back) first: the run needs the write lock."""
-    state = get_state()
-    spec = spec_for(state, name)
-    from .queue import check_kwargs
-
+    spec = spec_for(job_specs(), name)
     check_kwargs(name, kwargs)
     if caller_holds_sqlite_write():
         raise JobError(f"run_now({name!r}): commit or roll back first — the run writes in its own "
                        "transaction and would wait for the write lock your session holds")
-    return execute(state, spec, kwargs, {"trigger": "manual", "task_id": str(uuid.uuid4())}, None)
+    return execute(current_app._get_current_object(), spec, kwargs,  # type: ignore[attr-defined]
+                   {"trigger": "manual", "task_id": str(uuid.uuid4())}, None)
 
 
 def retry_run(run_id: int) -> str:
@@ -55,7 +54,7 @@ def retry_run(run_id: int) -> str:
         raise JobError(f"Run {run_id} is {run.status}; only failed runs can be retried")
     if run.retried_as:
         raise JobError(f"Run {run_id} was retried already")
-    spec = spec_for(state, run.name)
+    spec = spec_for(state.specs, run.name)
     new_id = str(uuid.uuid4())
     claimed = db.session.execute(update(JobRun).where(JobRun.id == run_id, JobRun.retried_as.is_(None),
                                                       JobRun.status == "failed").values(retried_as=new_id))
@@ -66,7 +65,7 @@ def retry_run(run_id: int) -> str:
 
 def specs() -> dict[str, JobSpec]:
     """Every registered job (core and add-ons'), by name."""
-    return dict(get_state().specs)
+    return dict(job_specs())
 
 
 def status_counts() -> dict[str, int]:
@@ -108,7 +107,7 @@ def next_run(spec: JobSpec, after: datetime | None = None, horizon_days: int = 8
 
 def periodic_overview() -> list[dict[str, Any]]:
     """Each periodic job with its schedule, last run and next run."""
-    periodic = [s for s in get_state().specs.values() if s.periodic]
+    periodic = [s for s in job_specs().values() if s.periodic]
     last: dict[str, JobRun] = {}
     if periodic:
         newest = (select(func.max(JobRun.id)).where(JobRun.name.in_([s.name for s in periodic]))
@@ -124,8 +123,6 @@ def prune_runs(keep_days: int | None = None) -> dict[str, int]:
     ``keep_days`` (``PORTAL_JOBS_KEEP_DAYS``, default 30) and expired periodic locks; mark runs
     whose consumer died as failed. Failed runs not yet retried stay until someone looks at them.
     Runs daily as ``jobs.prune``."""
-    from flask import current_app
-
     from .models import JobLock
 
     days = keep_days if keep_days is not None else int(current_app.config.get("PORTAL_JOBS_KEEP_DAYS") or 30)
@@ -137,7 +134,7 @@ def prune_runs(keep_days: int | None = None) -> dict[str, int]:
     # a crashed host): its transaction was rolled back; mark it failed so it can be retried.
     now = utcnow()
     lost = 0
-    for spec in get_state().specs.values():
+    for spec in job_specs().values():
         limit = timedelta(seconds=(spec.time_limit or 86400) + 300)
         lost += db.session.execute(
             update(JobRun).where(JobRun.name == spec.name, JobRun.status == "running", JobRun.started_at < now - limit)

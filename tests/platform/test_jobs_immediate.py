@@ -311,3 +311,33 @@ def test_prune_keeps_recent_and_unretried_failed_runs(japp):
     assert left == {"old-3", "new"}
     assert (_run("lost").status, _run("alive").status) == ("failed", "running")
     assert "consumer stopped" in _run("lost").error
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:1/0", "postgresql://postgres@127.0.0.1:1/none"])
+def test_an_unreachable_queue_is_a_clear_error_and_nothing_is_recorded(template_db, url, login_as):
+    from portal.jobs import QueueUnavailable
+
+    def factory(db_url):
+        return make_app(db_url, PORTAL_PLUGINS=[TEST_PLUGIN, PLUGIN_MODULE], PORTAL_JOBS_URL=url)
+
+    for app in _app_on_clone(template_db, factory):
+        count = scalar("SELECT count(*) FROM job_run")
+        with pytest.raises(QueueUnavailable, match="cannot be reached"):
+            enqueue("tests.flaky", token="x")
+        db.session.commit()
+        assert scalar("SELECT count(*) FROM job_run") == count
+        client = app.test_client()
+        from tests.conftest import login
+
+        assert login(client, "admin@example.com").status_code == 302
+        html = client.get("/manage/jobs").get_data(as_text=True)
+        assert 'data-testid="queue-down"' in html and "tests.tick" in html
+
+
+def test_the_audit_log_shows_a_retry_in_korean(japp, jclient, login_as):
+    run = _failed_run()
+    login_as("admin@example.com")
+    token = csrf_token(jclient, "/manage/jobs")
+    assert jclient.post(f"/manage/jobs/{run.id}/retry", data={"csrf_token": token}).status_code == 302
+    html = jclient.get("/manage/audit").get_data(as_text=True)
+    assert "백그라운드 작업 다시 실행" in html and f"tests.flaky: 실행 {run.id} 다시 대기열에 넣음" in html
