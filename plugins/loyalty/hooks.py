@@ -218,9 +218,13 @@ def portal_uninstall(app, purge):
 
         purge_approval_workflow()
     if purge:  # the tier mirrored into customer.tier is ours: clear it with the tables
-        from sqlalchemy import text
+        from sqlalchemy import select
 
-        db.session.execute(text("UPDATE customer SET tier = NULL WHERE tier IN (SELECT code FROM loy_tier)"))
+        from portal.toolkit import clear_tiers
+
+        from .models import LoyTier
+
+        clear_tiers(source="loyalty", codes=list(db.session.execute(select(LoyTier.code)).scalars()))
 
 
 @hookimpl

@@ -3,7 +3,8 @@
 Upgrades happen at once, right after the points that cross a threshold are earned; downgrades
 only in the period-end review (``portal loyalty tiers --period-end``), which also catches up any
 upgrade. Every move is written to ``loy_tier_change``, and the tier is mirrored into the core's
-``customer.tier`` so lists and the overview show it. All set-based.
+``customer.tier`` through the core's tier service (``portal.toolkit.set_tiers``: validated,
+audited, one statement) so lists and the overview show it. All set-based.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from portal.toolkit import Customer, OrgUnit, Partner, PartnerGroup, db, scope_filter
+from portal.toolkit import Customer, OrgUnit, Partner, PartnerGroup, db, scope_filter, set_tiers
 
 from .config import add_months, rules, tiers
 from .models import LoyAccount, LoyEntry, LoyTier, LoyTierChange
@@ -149,12 +150,10 @@ def _record(moves_sql: str, p: dict[str, Any], accounts: bool = True) -> None:
             UPDATE loy_account SET tier = m.new_tier, tier_since = :as_of
             FROM (SELECT account_id, new_tier FROM ({moves_sql}) x ORDER BY account_id) m
             WHERE loy_account.id = m.account_id"""), p)  # noqa: S608
-    # A customer row is rewritten only where it shows another tier: on a full page the rewrite
-    # adds an entry to each of the customer table's indexes.
-    db.session.execute(text(f"""
-        UPDATE customer SET tier = m.new_tier
-        FROM (SELECT customer_id, new_tier FROM ({moves_sql}) x ORDER BY customer_id) m
-        WHERE customer.id = m.customer_id AND (customer.tier IS NULL OR customer.tier <> m.new_tier)"""), p)  # noqa: S608
+    # The mirror, through the core (which rewrites a customer row only where it shows another tier:
+    # on a full page the rewrite adds an entry to each of the customer table's indexes).
+    set_tiers(text(f"SELECT customer_id, new_tier AS tier FROM ({moves_sql}) x"), source="loyalty",  # noqa: S608
+              allowed=[t.code for t in tiers()], params=p)
 
 
 def opening(as_of: date, earned: str) -> tuple[str, str, dict[str, Any]]:
@@ -247,7 +246,5 @@ def upgrade_one(customer_id: int, as_of: date, reason: str = "earn") -> str | No
     db.session.add(LoyTierChange(customer_id=customer_id, from_tier=acct.tier, to_tier=target.code, direction="up",
                                  reason=reason, changed_on=as_of, created_at=utcnow()))
     acct.tier, acct.tier_since = target.code, as_of
-    customer = db.session.get(Customer, customer_id)
-    if customer is not None:
-        customer.tier = target.code
+    set_tiers({customer_id: target.code}, source="loyalty", allowed=codes)
     return target.code
