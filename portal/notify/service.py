@@ -78,25 +78,24 @@ def kinds() -> list[dict[str, Any]]:
     (``default`` is the channel used without a preference row), core kinds first.
 
     Contributions come from ``portal_notification_kinds`` (the core's own impl included); a
-    malformed one is skipped and logged, never a 500 on the preferences page.
+    malformed one is skipped and logged, never a 500 on the preferences page. Built once per set
+    of active plugins (``PluginRegistry.derived``, like the role map): labels stay lazy strings.
     """
-    if has_request_context() and "notify_kinds" in g:
-        return g.notify_kinds
-    from ..plugins import collect
+    from ..plugins import collect, registry
 
-    seen: dict[str, dict[str, Any]] = {}
-    for item in collect("portal_notification_kinds"):
-        kind, label = item.get("kind"), item.get("label")
-        if not isinstance(kind, str) or not KIND_RE.fullmatch(kind) or not str(label or "").strip():
-            log.error("portal_notification_kinds: skipped malformed kind %r", item)
-            continue
-        default = item.get("email_default", False)
-        channel = default if default in CHANNELS else ("email" if default is True else "inbox")
-        seen.setdefault(kind, {"kind": kind, "label": label, "default": channel})
-    result = list(seen.values())
-    if has_request_context():
-        g.notify_kinds = result
-    return result
+    def build() -> list[dict[str, Any]]:
+        seen: dict[str, dict[str, Any]] = {}
+        for item in collect("portal_notification_kinds"):
+            kind, label = item.get("kind"), item.get("label")
+            if not isinstance(kind, str) or not KIND_RE.fullmatch(kind) or not str(label or "").strip():
+                log.error("portal_notification_kinds: skipped malformed kind %r", item)
+                continue
+            default = item.get("email_default", False)
+            channel = default if default in CHANNELS else ("email" if default is True else "inbox")
+            seen.setdefault(kind, {"kind": kind, "label": label, "default": channel})
+        return list(seen.values())
+
+    return registry().derived("notify_kinds", build)
 
 
 def kind_info(kind: str) -> dict[str, Any] | None:
