@@ -298,6 +298,7 @@ def notify(recipients: Any, kind: str, obj: Any = None, text: str = "", *, url: 
         created += [(row.id, row.user_id) for row in db.session.execute(ins)]
     if created:
         _email_now(kind, info, created)
+        _forget_badge()
     return len(created)
 
 
