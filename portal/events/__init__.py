@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from flask import Blueprint
 from sqlalchemy import event as sa_event
 
 from ..extensions import db
@@ -41,6 +42,7 @@ from ..plugins import registry
 from .codec import EventArgError, encode_args
 
 log = logging.getLogger("portal.events")
+bp = Blueprint("events", __name__, url_prefix="/manage/events", template_folder="templates")
 
 FIRST_RETRY = timedelta(minutes=1)  # then doubled per attempt, at most MAX_DELAY
 MAX_DELAY = timedelta(hours=6)
@@ -232,7 +234,7 @@ def _enqueue_retry() -> None:
         log.warning("events.retry could not be queued; the periodic run will retry", exc_info=True)
 
 
-from . import ui  # noqa: E402  (registers the UI contribution checks)
+from . import ui, views  # noqa: E402,F401  (the UI contribution checks; the failures page)
 
 
 def init_app(app: Any) -> None:

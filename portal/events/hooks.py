@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from ..hookspecs import hookimpl
+from ..security.roles import SITE_ADMIN
+
+
+@hookimpl
+def portal_permissions() -> list[dict[str, Any]]:
+    return [{"name": "events.manage", "title": _l("See and retry failed add-on reactions"), "roles": [SITE_ADMIN]}]
+
+
+@hookimpl
+def portal_menu_items(user: Any) -> list[dict[str, Any]]:  # noqa: ARG001
+    return [{"label": _l("Add-on reactions"), "endpoint": "events.failures", "permission": "events.manage",
+             "order": 94, "section": "manage", "match": ("events.",)}]
 
 
 @hookimpl
