@@ -88,25 +88,57 @@ STRATA: dict[str, Stratum] = {
 }
 
 
+#: From this many ids on, one pass over every customer beats chunked ``IN`` look-ups.
+_SCAN_FROM = 50_000
+
+
 def _strata_of(ids: list[int], keys: Sequence[str]) -> dict[int, str]:
-    """``customer id → "value|value"`` for the stratification keys (``-`` for an empty value)."""
-    if not keys:
-        return dict.fromkeys(ids, "")
+    """``customer id → "value|value"`` (``-`` for an empty value; ``""`` without keys) for the
+    customers among ``ids`` that exist and were not erased on request; the others are left out.
+
+    A large set is read in one streamed pass over ``customer`` (a million rows in a few seconds),
+    a small one by chunked ``IN`` look-ups."""
     cols = [STRATA[k].column() for k in keys]
     joins: list[tuple[Any, Any]] = []
     for k in keys:
         for j in STRATA[k].joins():
             if all(j[0] is not have[0] for have in joins):
                 joins.append(j)
+    base = select(Customer.id, *cols)
+    for target, on in joins:
+        base = base.outerjoin(target, on)
+    base = base.where(Customer.pseudonymized_at.is_(None))
+
+    def key(row: Any) -> str:
+        return "|".join("-" if v is None else str(v) for v in row[1:])[:200] if keys else ""
+
     out: dict[int, str] = {}
+    if len(ids) >= _SCAN_FROM:
+        wanted = set(ids)
+        for row in db.session.execute(base.execution_options(yield_per=50_000)):
+            if row[0] in wanted:
+                out[row[0]] = key(row)
+        return out
     for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
-        stmt = select(Customer.id, *cols)
-        for target, on in joins:
-            stmt = stmt.outerjoin(target, on)
-        for row in db.session.execute(stmt.where(Customer.id.in_(chunk))):
-            out[row[0]] = "|".join("-" if v is None else str(v) for v in row[1:])[:200]
+        for row in db.session.execute(base.where(Customer.id.in_(ids[start:start + _CHUNK]))):
+            out[row[0]] = key(row)
     return out
+
+
+def _insert_assignments(rows: list[tuple[int, int, str, str]]) -> None:
+    """Bulk insert ``(experiment_id, customer_id, arm, stratum)``: COPY on PostgreSQL (a million rows
+    in seconds, in the session's own transaction), executemany elsewhere."""
+    if db.engine.dialect.name == "postgresql":
+        raw = db.session.connection().connection.driver_connection
+        with raw.cursor() as cur, cur.copy("COPY experiment_assignment (experiment_id, customer_id, arm, stratum, "
+                                           "merged) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row((*r, False))
+        return
+    for start in range(0, len(rows), 10_000):
+        db.session.execute(insert(ExperimentAssignment), [
+            {"experiment_id": e, "customer_id": c, "arm": a, "stratum": k, "merged": False}
+            for e, c, a, k in rows[start:start + 10_000]])
 
 
 # -- experiments -----------------------------------------------------------------------------------
@@ -220,39 +252,31 @@ def draw(experiment: Experiment, eligible_customer_ids: Iterable[int]) -> dict[s
     if exp.drawn_at is not None:
         return dict(exp.drawn_counts or {})
     ids = _clean_ids(eligible_customer_ids)
-    if ids:  # only real customers, not erased ones
-        known: set[int] = set()
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start:start + _CHUNK]
-            known.update(db.session.scalars(select(Customer.id).where(Customer.id.in_(chunk),
-                                                                      Customer.pseudonymized_at.is_(None))))
-        ids = [i for i in ids if i in known]
+    strata = _strata_of(ids, exp.strata or [])  # only real customers, not erased ones
+    ids = [i for i in ids if i in strata]
     if not ids:
         raise ExperimentError({"eligible_customer_ids": _("There are no eligible customers to draw from.")})
     control: set[int] = set()
     if exp.use_global_control:
         ensure_global_control(ids)
         control = in_global_control(ids)
-    rest = [i for i in ids if i not in control]
-    strata = _strata_of(rest, exp.strata or [])
     by_stratum: dict[str, list[int]] = {}
-    for cid in rest:  # ``rest`` is sorted: each stratum's ids are too
-        by_stratum.setdefault(strata.get(cid, ""), []).append(cid)
+    for cid in ids:  # ``ids`` is sorted: each stratum's ids are too
+        if cid not in control:
+            by_stratum.setdefault(strata[cid], []).append(cid)
     rng = np.random.default_rng(exp.seed)
     quota = allocate({k: len(v) for k, v in by_stratum.items()}, exp.holdout_share, rng)
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[int, int, str, str]] = []
+    held = 0
     for key in sorted(by_stratum):
         members = np.asarray(by_stratum[key], dtype=np.int64)
         perm = rng.permutation(len(members))
         hold = set(members[perm[:quota[key]]].tolist())
-        rows.extend({"experiment_id": exp.id, "customer_id": int(c), "arm": "holdout" if c in hold else "treatment",
-                     "stratum": key, "merged": False} for c in members.tolist())
-    rows.extend({"experiment_id": exp.id, "customer_id": c, "arm": "control", "stratum": "", "merged": False}
-                for c in sorted(control))
-    for start in range(0, len(rows), 10_000):
-        db.session.execute(insert(ExperimentAssignment), rows[start:start + 10_000])
-    counts = {"treatment": sum(1 for r in rows if r["arm"] == "treatment"),
-              "holdout": sum(1 for r in rows if r["arm"] == "holdout"), "control": len(control)}
+        held += len(hold)
+        rows.extend((exp.id, c, "holdout" if c in hold else "treatment", key) for c in members.tolist())
+    rows.extend((exp.id, c, "control", "") for c in sorted(control))
+    _insert_assignments(rows)
+    counts = {"treatment": len(rows) - held - len(control), "holdout": held, "control": len(control)}
     exp.drawn_counts, exp.drawn_at, exp.status = counts, utcnow(), "drawn"
     db.session.flush()
     return counts
@@ -361,6 +385,8 @@ def ensure_global_control(customer_ids: Iterable[int] | None = None) -> int:
 def in_global_control(customer_ids: Iterable[int]) -> set[int]:
     """The members of the global control group among ``customer_ids``."""
     ids = _clean_ids(customer_ids)
+    if len(ids) >= _SCAN_FROM:
+        return set(db.session.scalars(select(GlobalControl.customer_id))) & set(ids)
     out: set[int] = set()
     for start in range(0, len(ids), _CHUNK):
         out.update(db.session.scalars(select(GlobalControl.customer_id).where(

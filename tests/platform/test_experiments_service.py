@@ -509,3 +509,27 @@ def test_streaming_and_restricted_paths_give_the_same_outcomes(app, monkeypatch)
     if db.engine.dialect.name == "postgresql":
         # The planner settings are reset after the statement: the rest of the transaction is untouched.
         assert db.session.execute(select(func.current_setting("enable_hashagg"))).scalar_one() == "on"
+
+
+def test_large_set_path_draws_the_same_as_the_look_up_path(app, monkeypatch):
+    """A large eligible set is read in one pass over the customers (and written by COPY on
+    PostgreSQL): the same assignment as the chunked look-ups, erased customers still left out."""
+    from portal.experiments import assignment as asg
+    from portal.experiments import draw, in_global_control
+
+    app.config["PORTAL_GLOBAL_CONTROL_SHARE"] = 0.1
+    erased = _ids()[5]
+    from sqlalchemy import text
+
+    from portal.extensions import db
+
+    db.session.execute(text("UPDATE customer SET pseudonymized_at = CURRENT_TIMESTAMP WHERE id = :i"), {"i": erased})
+    db.session.commit()
+    ids = [r[0] for r in sql("SELECT id FROM customer ORDER BY id")]
+    a = _new("small-path", seed=9, strata=["branch", "rfm_segment"], use_global_control=True)
+    counts_a = draw(a, ids)
+    monkeypatch.setattr(asg, "_SCAN_FROM", 0)
+    b = _new("large-path", seed=9, strata=["branch", "rfm_segment"], use_global_control=True)
+    counts_b = draw(b, ids)
+    assert counts_a == counts_b and _arms(a) == _arms(b) and erased not in _arms(b)
+    assert in_global_control(ids) == {c for c, arm in _arms(b).items() if arm == "control"}
