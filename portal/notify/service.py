@@ -154,15 +154,14 @@ def _flatten(recipients: Any) -> Iterator[Any]:
         yield from _flatten(item) if isinstance(item, list | tuple | set | frozenset) else (item,)
 
 
-def recipients_select(recipients: Any) -> Select | None:
-    """``SELECT user_account.id`` of the active users ``recipients`` names (``None``: nobody)."""
+def _split(recipients: Any) -> tuple[list[int], list[RoleInScope]]:
     ids: set[int] = set()
-    conds = []
+    roles: list[RoleInScope] = []
     for item in _flatten(recipients):
         if item is None:
             continue
         if isinstance(item, RoleInScope):
-            conds.append(User.id.in_(item.user_ids()))
+            roles.append(item)
         elif isinstance(item, User):
             if item.id is None:
                 raise NotifyError("A recipient user has no id yet: flush the session before notifying them.")
@@ -171,17 +170,21 @@ def recipients_select(recipients: Any) -> Select | None:
             ids.add(item)
         else:
             raise NotifyError(f"Recipients must be users, user ids or role_in_scope(...), not {item!r}.")
-    if ids:
-        conds.append(User.id.in_(sorted(ids)))
-    if not conds:
-        return None
-    return select(User.id).where(User.active.is_(True), or_(*conds))
+    return sorted(ids), roles
 
 
 def resolve_recipients(recipients: Any) -> list[int]:
-    """The ids of the active users ``recipients`` names, sorted (one query)."""
-    stmt = recipients_select(recipients)
-    return [] if stmt is None else sorted(db.session.execute(stmt).scalars())
+    """The ids of the active users ``recipients`` names, each once, sorted: the roles in one query,
+    listed ids in one query per 5,000 (a long id list never exceeds the driver's parameter limit)."""
+    ids, roles = _split(recipients)
+    found: set[int] = set()
+    active = User.active.is_(True)
+    if roles:
+        found.update(db.session.execute(select(User.id).where(
+            active, or_(*(User.id.in_(r.user_ids()) for r in roles)))).scalars())
+    for start in range(0, len(ids), CHUNK):
+        found.update(db.session.execute(select(User.id).where(active, User.id.in_(ids[start:start + CHUNK]))).scalars())
+    return sorted(found)
 
 
 # -- notify --------------------------------------------------------------------------------------
@@ -272,10 +275,9 @@ def notify(recipients: Any, kind: str, obj: Any = None, text: str = "", *, url: 
         if url is None and object_type in OBJECT_PAGES and object_id is not None:
             endpoint, arg = OBJECT_PAGES[object_type]
             url = build_path(endpoint, **{arg: object_id})
-    stmt = recipients_select(recipients)
-    if stmt is None:
+    user_ids = resolve_recipients(recipients)
+    if not user_ids:
         return 0
-    user_ids = sorted(db.session.execute(stmt).scalars())
     values = {
         "kind": kind, "object_type": _clean(object_type, 60) or None, "object_id": object_id,
         "title": _clean(title, MAX_TITLE), "text": _clean(text, MAX_TEXT), "url": url,

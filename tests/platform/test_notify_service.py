@@ -434,3 +434,9 @@ def test_kinds_skip_malformed_contributions_and_map_defaults(app, monkeypatch, c
     assert (got[KIND]["default"], got["t.mail"]["default"], got["t.digest"]["default"]) == ("inbox", "email", "digest")
     assert got["t.mail"]["label"] == "Mail"
     assert "skipped malformed kind" in caplog.text
+
+
+def test_a_long_id_list_stays_under_the_parameter_limit(app, outbox):
+    """40,000 ids (more than SQLite's 32,766 bound parameters): resolved in chunks."""
+    active = db.session.execute(select(func.count()).select_from(User).where(User.active.is_(True))).scalar_one()
+    assert notify(list(range(1, 40_001)), KIND, text="all") == active
