@@ -30,7 +30,7 @@ def copy_insert(session: Session, rows: list[dict[str, Any]]) -> int:
     raw = session.connection().connection.dbapi_connection
     keys = [r["idempotency_key"] for r in rows]
     with raw.cursor() as cur:
-        stored = {k for (k,) in cur.execute("SELECT idempotency_key FROM message WHERE idempotency_key = ANY(%s)", (keys,))}
+        stored = _lookup_stored(cur, keys)
         fresh = [r for r in rows if r["idempotency_key"] not in stored]
         if not fresh:
             return 0
@@ -49,6 +49,10 @@ def copy_insert(session: Session, rows: list[dict[str, Any]]) -> int:
 
 _GET = itemgetter(*COLUMNS)
 _HEADERS = COLUMNS.index("headers")
+
+
+def _lookup_stored(cur: Any, keys: list[str]) -> set[str]:
+    return {k for (k,) in cur.execute("SELECT idempotency_key FROM message WHERE idempotency_key = ANY(%s)", (keys,))}
 
 
 def _values(r: dict[str, Any]) -> list[Any]:

@@ -114,3 +114,18 @@ def test_copy_path_and_insert_path_give_the_same_rows(app, monkeypatch):
         for m in rows:
             assert m.body.endswith("\n") and f"혜택 {m.customer_id}" in m.body and m.not_before == m.created_at
     assert by_path[0] == by_path[1]
+
+
+def test_copy_path_survives_a_concurrent_writer_of_the_same_keys(app, monkeypatch):
+    """A key written by someone else between the lookup and the COPY: the chunk's savepoint is
+    rolled back and it goes through ON CONFLICT DO NOTHING — the transaction stays usable."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("COPY is the PostgreSQL fast path")
+    from portal.messaging import bulk
+
+    ids = _customers(service.COPY_FROM + 10)
+    assert queue_many(_rows(ids[:10], prefix="race")) == 10
+    monkeypatch.setattr(bulk, "_lookup_stored", lambda cur, keys: set())
+    assert queue_many(_rows(ids, prefix="race")) == service.COPY_FROM
+    db.session.commit()
+    assert db.session.execute(text("SELECT count(*) FROM message WHERE idempotency_key LIKE 'race:%'")).scalar_one() == len(ids)
