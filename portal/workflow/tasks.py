@@ -41,10 +41,18 @@ def _source(binding: Binding, user: Any) -> Select | None:
         return None
     model = binding.model
     joined = binding.state_attr is None
-    state = getattr(model, binding.state_attr) if not joined else func.coalesce(WorkflowState.state, literal(wf.initial))
+    # An object waits only once it left the initial state (unless the initial state is a review
+    # state): then an inner join from the (type, state, updated_at) index finds the few waiting
+    # rows instead of reading every object of the type.
+    outer = joined and wf.initial in wf.review_states
+    if not joined:
+        state = getattr(model, binding.state_attr)
+    else:
+        state = func.coalesce(WorkflowState.state, literal(wf.initial)) if outer else WorkflowState.state
     own_since = getattr(model, binding.since_attr) if binding.since_attr else None
     if joined:
-        since = func.coalesce(WorkflowState.updated_at, own_since) if own_since is not None else WorkflowState.updated_at
+        since = func.coalesce(WorkflowState.updated_at, own_since) if outer and own_since is not None else \
+            WorkflowState.updated_at
     else:
         since = own_since if own_since is not None else cast(null(), DateTime)
     conds = []
@@ -62,8 +70,8 @@ def _source(binding: Binding, user: Any) -> Select | None:
     stmt = select(cast(literal(binding.type_name), String(60)).label("object_type"), model.id.label("object_id"),
                   since.label("since")).select_from(model)
     if joined:
-        stmt = stmt.outerjoin(WorkflowState, and_(WorkflowState.object_type == binding.type_name,
-                                                  WorkflowState.object_id == model.id))
+        on = and_(WorkflowState.object_type == binding.type_name, WorkflowState.object_id == model.id)
+        stmt = stmt.outerjoin(WorkflowState, on) if outer else stmt.join(WorkflowState, on)
     return stmt.where(or_(*conds), binding.scope_sql(user, binding.scope_permission))
 
 

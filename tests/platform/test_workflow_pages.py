@@ -89,3 +89,57 @@ def test_my_tasks_page_menu_and_portlet_in_korean_and_english(wf_app, client):  
     login(store, "ibo1@example.com")
     html = store.get("/tasks").get_data(as_text=True)
     assert 'data-testid="task-row"' not in html and 'href="/tasks"' not in html  # no review rights: no menu item
+
+
+class TaskSource:
+    """An add-on with its own "my tasks" items (``portal_my_tasks``)."""
+
+    from portal.hookspecs import hookimpl
+
+    @hookimpl
+    def portal_my_tasks(self, user):
+        from datetime import datetime
+
+        if user.email != "reviewer@example.com":
+            return []
+        return [{"title": "세미나 출석 체크", "url": "/seminars/7", "kind": "세미나", "since": datetime(2026, 12, 1, 9)},
+                {"title": "새 지점 보고서 확인", "url": "/reports/3", "since": datetime(2026, 12, 6, 9)},
+                {"title": "", "url": "/broken"}]  # no title: left out
+
+
+def test_add_on_tasks_panel_macro_and_audit_log_in_korean(wf_app, client):  # noqa: F811
+    from flask import render_template_string
+    from flask_login import login_user
+
+    from portal.plugins import registry
+
+    pm = registry().pm
+    pm.register(TaskSource(), name="test.task_source")
+    try:
+        login(client, "reviewer@example.com")
+        html = client.get("/tasks").get_data(as_text=True)
+        assert html.count('data-testid="task-other"') == 2 and "그 밖의 할 일" in html
+        assert html.index("새 지점 보고서 확인") < html.index("세미나 출석 체크")  # newest first
+        assert 'data-testid="stat-tasks">2<' in client.get("/dashboard").get_data(as_text=True)
+    finally:
+        pm.unregister(name="test.task_source")
+
+    doc = new_doc()
+    transition(doc, "submit", user("store1@example.com"))
+    db.session.commit()
+    with wf_app.test_request_context("/docs/1"):
+        login_user(user("reviewer@example.com"))
+        html = render_template_string('{% from "workflow/macros.html" import workflow_panel %}{{ workflow_panel(doc) }}',
+                                      doc=doc)
+    assert 'data-state="pending"' in html and 'data-transition="publish"' in html and 'data-transition="reject"' in html
+    assert 'minlength="10"' in html and 'name="revision"' in html and 'data-testid="workflow-history"' in html
+    with wf_app.test_request_context("/docs/1"):
+        login_user(user("store2@example.com"))  # another branch's staff: no buttons
+        html = render_template_string('{% from "workflow/macros.html" import workflow_panel %}{{ workflow_panel(doc) }}',
+                                      doc=doc)
+    assert "data-transition" not in html
+
+    admin = wf_app.test_client()
+    login(admin, "admin@example.com")
+    text = admin.get("/manage/audit").get_data(as_text=True)
+    assert "검토 단계 변경" in text and "비공개 → 검토 대기 (검토 요청)" in text

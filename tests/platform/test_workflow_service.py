@@ -399,3 +399,51 @@ def test_my_tasks_lists_only_waiting_items_in_scope(scoped_app):
     transition(mine[0], "publish", store1)
     db.session.commit()
     assert tasks.counts(store1) == {TYPE: 2}
+
+
+class Inbox(Base):
+    """A type whose initial state already waits for review (no state row until it moves)."""
+
+    __tablename__ = "wf_test_inbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int]
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboxWorkflow:
+    from portal.hookspecs import hookimpl
+
+    @hookimpl
+    def portal_workflows(self):
+        return [{"name": "test_inbox", "initial": "waiting",
+                 "states": [{"id": "waiting", "title": "Waiting", "review": True}, {"id": "done", "title": "Done"}],
+                 "transitions": [{"id": "accept", "from": ["waiting"], "to": "done", "permission": "content.review"}]}]
+
+
+def test_my_tasks_lists_objects_still_in_a_reviewed_initial_state(wf_app):
+    from portal.plugins import registry
+    from portal.security import register_scoped
+    from portal.workflow import tasks
+
+    pm = registry().pm
+    pm.register(InboxWorkflow(), name="test.inbox_workflow")
+    registry()._derived.clear()
+    register_scoped(Inbox, branch_attr="branch_id")
+    register_type("test.inbox", Inbox, workflow="test_inbox", scope_permission="portal.view",
+                  title=lambda i: i.title, url=lambda i: f"/inbox/{i.id}", since_attr="created_at")
+    try:
+        items = [Inbox(branch_id=branch("B001"), title=f"inbox {i}") for i in range(3)]
+        db.session.add_all(items)
+        db.session.commit()
+        reviewer = user("reviewer@example.com")
+        assert tasks.counts(reviewer).get("test.inbox") == 3
+        transition(items[1], "accept", reviewer)
+        db.session.commit()
+        assert [t.title for t in tasks.page(reviewer, 1, 10, "test.inbox").items] == ["inbox 2", "inbox 0"]
+        assert tasks.count(user("store1@example.com")) == 0
+    finally:
+        unregister_type("test.inbox")
+        pm.unregister(name="test.inbox_workflow")
+        registry()._derived.clear()
