@@ -18,7 +18,7 @@ from sqlalchemy import DateTime, Select, String, and_, cast, func, literal, null
 from ..extensions import db
 from ..pagination import COUNT_CAP, Page, paginate
 from .models import WorkflowState
-from .service import Binding, registered_types, state_of, users_may, workflows
+from .service import Binding, registered_types, users_may, workflows
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Task:
 
 
 def _source(binding: Binding, user: Any) -> Select | None:
-    """SELECT (object_type, object_id, since) of this type's objects waiting for ``user``."""
+    """SELECT (object_type, object_id, since, state) of this type's objects waiting for ``user``."""
     wf = workflows().get(binding.workflow)
     if wf is None or not wf.review_states:
         return None
@@ -68,7 +68,7 @@ def _source(binding: Binding, user: Any) -> Select | None:
     if not conds:
         return None
     stmt = select(cast(literal(binding.type_name), String(60)).label("object_type"), model.id.label("object_id"),
-                  since.label("since")).select_from(model)
+                  since.label("since"), cast(state, String(40)).label("state")).select_from(model)
     if joined:
         on = and_(WorkflowState.object_type == binding.type_name, WorkflowState.object_id == model.id)
         stmt = stmt.outerjoin(WorkflowState, on) if outer else stmt.join(WorkflowState, on)
@@ -121,7 +121,7 @@ def page(user: Any, page_no: int, per_page: int, type_name: str | None = None) -
     if not sources:
         return Page([], page_no, per_page, 0, False)
     union = (union_all(*sources) if len(sources) > 1 else sources[0]).subquery()
-    stmt = (select(union.c.object_type, union.c.object_id, union.c.since)
+    stmt = (select(union.c.object_type, union.c.object_id, union.c.since, union.c.state)
             .order_by(union.c.since.desc().nulls_last(), union.c.object_type, union.c.object_id.desc()))
     rows = paginate(stmt, page_no, per_page, scalars=False)
     by_type: dict[str, list[int]] = {}
@@ -140,9 +140,9 @@ def page(user: Any, page_no: int, per_page: int, type_name: str | None = None) -
             continue
         binding = next(b for b in registered_types() if b.type_name == row.object_type)
         wf = wfs[binding.workflow]
-        st = wf.state(state_of(obj))
+        st = wf.state(row.state)
         tasks.append(Task(binding.type_name, binding.label, str(binding.title(obj)), binding.url(obj),
-                          st.title if st else state_of(obj), row.since, obj))
+                          st.title if st else row.state, row.since, obj))
     rows.items = tasks
     return rows
 
