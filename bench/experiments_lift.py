@@ -166,8 +166,9 @@ def server_facts(url: str) -> dict:
 
 
 def markdown(res: dict) -> str:
-    rows = [f"| {name} | {r['lift']['median']:.2f} s | {r['floor']['median']:.2f} s | {r['lift']['verdict']} |"
-            for name, r in res["scenarios"].items()]
+    rows = [f"| {name} | {r['lift']['median']:.2f} s ({', '.join(map(str, r['lift']['seconds']))}) | "
+            f"{r['floor']['median']:.2f} s ({', '.join(map(str, r['floor']['seconds']))}) | {r['lift']['verdict']} | "
+            f"{r['load_avg']} |" for name, r in res["scenarios"].items()]
     facts = res["facts"]
     draw = res["experiment"]
     return "\n".join([
@@ -177,8 +178,8 @@ def markdown(res: dict) -> str:
         f"{facts['cores']} cores; experiment {draw['counts']} "
         + (f"drawn in {draw['draw_seconds']} s" if draw.get("draw_seconds") else "(drawn earlier)"),
         "",
-        "| scenario | `lift()` median | floor (psql) median | verdict |",
-        "|---|---|---|---|",
+        "| scenario | `lift()` median (runs) | floor: the same SQL in psql | verdict | load avg |",
+        "|---|---|---|---|---:|",
         *rows,
         "",
         f"Target: under {TARGET_S:.0f} s for the whole-window lift.",
@@ -207,7 +208,8 @@ def main() -> None:
     for name, kw in scenarios.items():
         lift_t = time_lift(app, experiment["experiment_id"], args.runs, **kw)
         floor_t = psql(url, *floor_sql(app, experiment["experiment_id"], **kw), args.runs)
-        res["scenarios"][name] = {"window": {k: str(v) for k, v in kw.items()}, "lift": lift_t, "floor": floor_t}
+        res["scenarios"][name] = {"window": {k: str(v) for k, v in kw.items()}, "lift": lift_t, "floor": floor_t,
+                                  "load_avg": round(os.getloadavg()[0], 1)}
         print(f"{name}: lift {lift_t['seconds']} s, floor {floor_t['seconds']} s, {lift_t['verdict']}", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"experiments-lift-{res['stamp']}.json").write_text(json.dumps(res, indent=2, default=str))
