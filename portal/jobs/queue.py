@@ -45,7 +45,8 @@ log = logging.getLogger("portal.jobs")
 
 BACKOFF = 2  # each retry waits twice as long as the one before
 ERROR_CHARS = 2000
-DEFAULT_LOCK_SECONDS = 3600  # a periodic job without a time limit holds its lock at most this long
+DEFAULT_LOCK_SECONDS = 3600
+MAX_DELAY_SECONDS = 366 * 24 * 3600  # enqueue(delay=...) at most a year ahead (inf/NaN refused too)  # a periodic job without a time limit holds its lock at most this long
 
 
 class JobTimeout(TaskTimeout):
@@ -208,8 +209,9 @@ def submit(state: JobsState, spec: JobSpec, kwargs: dict[str, Any], *, trigger: 
     check_kwargs(spec.name, kwargs)
     if delay is not None and eta is not None:
         raise JobError("give delay or eta, not both")
-    if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0):
-        raise JobError("delay must be a number of seconds, 0 or more")
+    if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int | float)
+                              or not 0 <= delay <= MAX_DELAY_SECONDS):
+        raise JobError(f"delay must be a number of seconds from 0 to {MAX_DELAY_SECONDS}")
     if eta is not None and not isinstance(eta, datetime):
         raise JobError("eta must be a datetime")
     if eta is not None and eta.tzinfo is None:

@@ -117,7 +117,10 @@ def test_run_now_refuses_while_the_caller_holds_the_sqlite_write_lock(japp):
     (lambda: enqueue("no.such.job"), "No job named"),
     (lambda: enqueue("tests.rename", user_id=object()), "JSON values"),
     (lambda: enqueue("tests.rename", delay=5, eta=datetime.now(UTC)), "not both"),
-    (lambda: enqueue("tests.rename", delay=-1), "0 or more"),
+    (lambda: enqueue("tests.rename", delay=-1), "from 0 to"),
+    (lambda: enqueue("tests.rename", delay=float("inf")), "from 0 to"),
+    (lambda: enqueue("tests.rename", delay=float("nan")), "from 0 to"),
+    (lambda: enqueue("tests.rename", eta="tomorrow"), "must be a datetime"),
     (lambda: run_now("no.such.job"), "No job named"),
 ])
 def test_bad_calls_are_refused_with_a_clear_message_and_nothing_written(japp, call, message):
