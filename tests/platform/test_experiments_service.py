@@ -533,3 +533,16 @@ def test_large_set_path_draws_the_same_as_the_look_up_path(app, monkeypatch):
     counts_b = draw(b, ids)
     assert counts_a == counts_b and _arms(a) == _arms(b) and erased not in _arms(b)
     assert in_global_control(ids) == {c for c, arm in _arms(b).items() if arm == "control"}
+
+
+def test_new_customers_join_the_global_control_group_by_bucket(app):
+    from portal.events import fire
+    from portal.experiments import in_global_control
+    from portal.experiments.assignment import global_control_bucket
+
+    ids = _ids()[:100]
+    fire("portal_customers_created", customer_ids=ids, actor=None, source="import")
+    assert in_global_control(ids) == set()  # switched off: nobody joins
+    app.config["PORTAL_GLOBAL_CONTROL_SHARE"] = 0.3
+    fire("portal_customers_created", customer_ids=ids, actor=None, source="import")
+    assert in_global_control(ids) == {i for i in ids if global_control_bucket(i) < 3000} != set()
