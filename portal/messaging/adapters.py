@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import smtplib
 import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -107,23 +109,39 @@ def message_id_for(message: Message, domain: str) -> str:
     return f"<m{message.id}.{digest}@{domain}>"
 
 
-def build_email(message: Message, mail_from: str) -> EmailMessage:
-    """A MIME message: text, plus an HTML alternative when there is one, and compose's headers."""
+def _one_line(value: str) -> str:
+    """A header value on one line: CR/LF in a subject or address never start a new header."""
+    return " ".join(str(value).splitlines()).strip()
+
+
+def build_email(message: Message, mail_from: str) -> MIMEText | MIMEMultipart:
+    """A MIME message: text, plus an HTML alternative when there is one, and compose's headers.
+
+    The ``email`` package's classic (compat32) classes: a tenth of the CPU of ``EmailMessage``
+    with the SMTP policy, which parsed every header back (4 ms a message, the dispatcher's
+    largest cost). Non-ASCII subjects and names become RFC 2047 encoded words; bodies are
+    base64 in UTF-8."""
     name, addr = parseaddr(mail_from)
     domain = addr.rpartition("@")[2] or "localhost"
-    msg = EmailMessage(policy=SMTP_POLICY)
+    text = MIMEText(message.body, "plain", "utf-8")
+    if message.html:
+        msg: MIMEText | MIMEMultipart = MIMEMultipart("alternative")
+        msg.attach(text)
+        msg.attach(MIMEText(message.html, "html", "utf-8"))
+    else:
+        msg = text
     msg["From"] = formataddr((name, addr)) if name else addr
-    msg["To"] = message.to_addr
-    msg["Subject"] = message.subject or ""
+    msg["To"] = _one_line(message.to_addr or "")
+    msg["Subject"] = Header(_one_line(message.subject or ""), "utf-8")
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = message_id_for(message, domain)
     for key, value in (message.headers or {}).items():
-        if key.lower() not in ("from", "to", "subject", "date", "message-id"):
-            msg[key] = value
-    msg.set_content(message.body)
-    if message.html:
-        msg.add_alternative(message.html, subtype="html")
+        if key.lower() not in ("from", "to", "subject", "date", "message-id") and _HEADER_NAME.fullmatch(key):
+            msg[key] = _one_line(value)
     return msg
+
+
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,76}")
 
 
 def _reply_text(code: int, text: bytes | str) -> str:
@@ -258,7 +276,7 @@ class SmtpAdapter:
         return SendResult(_classify(code), error=_reply_text(code, text))
 
 
-def _needs_utf8(email: EmailMessage) -> bool:
+def _needs_utf8(email: MIMEText | MIMEMultipart) -> bool:
     return any(ord(c) > 127 for c in str(email.get("To", "")))
 
 

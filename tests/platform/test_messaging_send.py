@@ -328,3 +328,13 @@ def test_password_reset_mail_arrives_at_the_smtp_server(app, client, smtp_sink):
 def status_of_reset() -> Message:
     db.session.expire_all()
     return db.session.execute(select(Message).where(Message.step == "password_reset")).scalar_one()
+
+
+def test_a_line_break_in_a_subject_or_header_never_adds_a_header(mail):
+    [cid] = customers(1)
+    service_mail("inj:1", cid, subject="안내\r\nBcc: victim@example.com")
+    db.session.commit()
+    dispatch()
+    [got] = mail.received
+    assert got.header("Bcc") is None and got.rcpt_tos == [email_of(cid)]
+    assert "Bcc: victim@example.com" in got.header("Subject")  # kept as text on the subject's one line
