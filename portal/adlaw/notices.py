@@ -305,8 +305,8 @@ def record_sent_notices(message_ids: Iterable[int] | None = None, *, kind: str |
 
     ``message_ids`` None: the notices sent in the last ``CATCH_UP_DAYS`` days (the catch-up at each
     run). Idempotent: once recorded, the notice row is the newest consent row, so the message no
-    longer matches. Each event goes in its own savepoint — a consent that changed meanwhile
-    (withdrawn, expired) is skipped and logged, never fails the others. Does not commit.
+    longer matches. A consent that changed meanwhile (withdrawn, expired) is skipped and logged,
+    never fails the others. Does not commit.
     """
     from ..contact import ContactError, record_consent
     from ..messaging.models import Message
@@ -325,22 +325,23 @@ def record_sent_notices(message_ids: Iterable[int] | None = None, *, kind: str |
     recorded = 0
     c = aliased(Consent, name="adlaw_sent_c")
     ids = sorted(sent)
-    for start in range(0, len(ids), 5000):
+    for start in range(0, len(ids), 1000):
         current = db.session.execute(select(c.id, c.customer_id, c.channel, c.granted).where(
-            c.id.in_(ids[start:start + 5000]), c.purpose == "marketing", _newest(c))).all()
+            c.id.in_(ids[start:start + 1000]), c.purpose == "marketing", _newest(c))).all()
+        # Loaded once for the chunk: record_consent then finds each in the session, not by a query.
+        customers = {row.id: row for row in db.session.execute(
+            select(Customer).where(Customer.id.in_({r.customer_id for r in current}))).scalars()}
         for row in current:
             message_id, step = sent[row.id]
             granted = step == RECONFIRMATION
-            if row.granted is not granted:
+            if row.granted is not granted or row.customer_id not in customers:
                 continue
-            savepoint = db.session.begin_nested()
             try:
-                record_consent(row.customer_id, row.channel, "marketing", granted, method="message", source=SOURCE,
-                               actor=None, kind=step, note=f"message {message_id}")
-                savepoint.commit()
+                # record_consent checks everything before it writes, so a refusal leaves nothing behind.
+                record_consent(customers[row.customer_id], row.channel, "marketing", granted, method="message",
+                               source=SOURCE, actor=None, kind=step, note=f"message {message_id}")
                 recorded += 1
             except ContactError as exc:
-                savepoint.rollback()
                 log.warning("adlaw: notice message %s not recorded on consent %s: %s", message_id, row.id, exc)
     return recorded
 

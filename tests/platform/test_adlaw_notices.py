@@ -180,6 +180,25 @@ def test_failed_notice_records_nothing(people, paused):
     assert newest(people[0], "email").kind == "consent"
 
 
+def test_consent_changed_before_recording_is_skipped_and_the_others_recorded(people, paused):
+    a, b, c, _d = people
+    for person in (a, b, c):
+        consent(person, "email", True, GRANTED)
+    run_notices(RECONFIRMATION, today=TODAY)
+    msgs = notice_messages()
+    assert len(msgs) == 3
+    consent(b, "email", False, utcnow())                          # b withdrew after the notice went out
+    db.session.execute(update(Consent).where(Consent.customer_id == c.id, Consent.kind == "consent")
+                       .values(recorded_at=utcnow() - timedelta(days=800)))  # c's consent lapsed meanwhile
+    db.session.commit()
+    mark_sent(msgs)
+    assert notices.record_sent_notices([m.id for m in msgs]) == 1
+    db.session.commit()
+    assert newest(a, "email").kind == "reconfirmation_notice"
+    assert (newest(b, "email").kind, newest(b, "email").granted) == ("consent", False)
+    assert newest(c, "email").kind == "consent"
+
+
 def test_no_notice_for_erased_or_unreachable_customers(people):
     a, b, *_ = people
     consent(a, "email", True, GRANTED)
