@@ -546,3 +546,19 @@ def test_new_customers_join_the_global_control_group_by_bucket(app):
     app.config["PORTAL_GLOBAL_CONTROL_SHARE"] = 0.3
     fire("portal_customers_created", customer_ids=ids, actor=None, source="import")
     assert in_global_control(ids) == {i for i in ids if global_control_bucket(i) < 3000} != set()
+
+
+def test_nightly_job_fills_the_global_control_group(app):
+    from portal.experiments import in_global_control
+    from portal.experiments.assignment import global_control_bucket
+    from portal.extensions import db
+    from portal.jobs import run_now
+
+    ids = _ids()
+    app.config["PORTAL_GLOBAL_CONTROL_SHARE"] = 0.1
+    db.session.commit()
+    added = run_now("experiments.global_control")
+    expected = {i for i in ids if global_control_bucket(i) < 1000}
+    assert added == len(expected) and in_global_control(ids) == expected
+    db.session.commit()
+    assert run_now("experiments.global_control") == 0
