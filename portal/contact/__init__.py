@@ -28,7 +28,8 @@ def __getattr__(name: str) -> Any:
 
 
 def init_app(app: Any) -> None:
-    """Labels for the pages: channel names from the registry, the consent notices' audit entries."""
+    """The API endpoints, ``flask portal contact``, and labels for the pages (channel names from the
+    registry, the consent notices' audit entries)."""
     from flask_babel import lazy_gettext as _l
 
     from ..cli import portal_cli
@@ -37,6 +38,11 @@ def init_app(app: Any) -> None:
     from .registry import channel_label
 
     portal_cli.add_command(contact_group)
+    from ..extensions import csrf
+    from .api import api_bp
+
+    csrf.exempt(api_bp)  # bearer tokens only, no cookies: as /api/v1 itself
+    app.register_blueprint(api_bp)
 
     def resolve(code: str) -> str | None:
         try:

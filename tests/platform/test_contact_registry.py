@@ -114,3 +114,38 @@ def test_cli_lists_channels_and_checks_a_customer(app):
     assert out.exit_code == 2 and "No customer" in out.output
     out = runner.invoke(args=["portal", "contact", "check", code, "sms", "--at", "yesterday"])
     assert out.exit_code == 2 and "ISO 8601" in out.output
+
+
+def test_api_records_consent_and_contacts_and_reads_the_timeline(app):
+    from tests.conftest import bearer
+
+    client = api_client(app, STORE1)
+    cid = make(branch="B001")
+    url = f"{API}/customers/{cid}"
+    resp = api_post(client, f"{url}/consents", {"channel": "push", "purpose": "marketing", "granted": True})
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert (body["channel"], body["granted"], body["method"], body["source"], body["kind"]) == (
+        "push", True, "api", "api", "consent")
+    resp = api_post(client, f"{url}/consents", {"channel": "fax", "purpose": "marketing", "granted": True})
+    assert resp.status_code == 422 and resp.get_json()["error"] == "validation_failed"
+    assert "Unknown channel 'fax'" in resp.get_json()["message"] and "kakao" in resp.get_json()["message"]
+    resp = api_post(client, f"{url}/consents", {"channel": "sms", "purpose": "marketing", "granted": "yes",
+                                                "method": "fax-machine"})
+    assert resp.status_code == 422 and set(resp.get_json()["fields"]) == {"granted", "method"}
+    resp = api_post(client, f"{url}/consents", {"channel": "sms", "purpose": "marketing", "granted": True,
+                                                "recorded_by_id": 1})
+    assert resp.status_code == 422 and "cannot be set" in resp.get_json()["message"]
+    resp = api_post(client, f"{url}/contacts", {"channel": "phone", "purpose": "service", "outcome": "answered"})
+    assert resp.status_code == 201 and resp.get_json()["source"] == "api"
+    assert api_post(client, f"{url}/contacts", {"channel": "phone", "purpose": "spam"}).status_code == 422
+    assert scalar("SELECT COUNT(*) FROM consent WHERE customer_id = :c", c=cid) == 1
+    got = client.get(f"{url}/contacts", headers=bearer(client.token)).get_json()
+    assert [(i["kind"], i["channel"]) for i in got["items"]] == [("contact", "phone"), ("consent", "push")]
+    assert got["items"][0]["actor"] == STORE1 and got["total"] == 2
+    assert client.get(f"{url}/contacts?page=0", headers=bearer(client.token)).status_code == 400
+    # Another branch's customer is a 404; no token is a 401.
+    other = api_client(app, "store2@example.com")
+    assert other.get(f"{url}/contacts", headers=bearer(other.token)).status_code == 404
+    assert api_post(other, f"{url}/consents", {"channel": "sms", "purpose": "marketing", "granted": False}).status_code == 404
+    assert client.get(f"{url}/contacts").status_code == 401
