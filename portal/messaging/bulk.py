@@ -37,9 +37,10 @@ def copy_insert(session: Session, rows: list[dict[str, Any]]) -> int:
         cur.execute("SAVEPOINT portal_message_copy")
         try:
             # Column names are the constants above, never input (hence the S608 waivers).
+            memo: dict[tuple, str] = {}
             with cur.copy(f"COPY message ({cols}) FROM STDIN") as copy:
                 for r in fresh:
-                    copy.write_row(_values(r))
+                    copy.write_row(_values(r, memo))
         except errors.UniqueViolation:
             cur.execute("ROLLBACK TO SAVEPOINT portal_message_copy")
             return _through_temp_table(cur, cols, fresh)
@@ -55,19 +56,25 @@ def _lookup_stored(cur: Any, keys: list[str]) -> set[str]:
     return {k for (k,) in cur.execute("SELECT idempotency_key FROM message WHERE idempotency_key = ANY(%s)", (keys,))}
 
 
-def _values(r: dict[str, Any]) -> list[Any]:
+def _values(r: dict[str, Any], memo: dict[tuple, str]) -> list[Any]:
     values = list(_GET(r))
-    if values[_HEADERS] is not None:
-        values[_HEADERS] = json.dumps(values[_HEADERS])
+    headers = values[_HEADERS]
+    if headers is not None:
+        key = tuple(headers.items())  # a campaign's rows share their headers: encode them once
+        text = memo.get(key)
+        if text is None:
+            text = memo[key] = json.dumps(headers)
+        values[_HEADERS] = text
     return values
 
 
 def _through_temp_table(cur: Any, cols: str, rows: list[dict[str, Any]]) -> int:
     cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_TEMP} ON COMMIT DROP AS SELECT {cols} FROM message WITH NO DATA")  # noqa: S608
     cur.execute(f"TRUNCATE {_TEMP}")
+    memo: dict[tuple, str] = {}
     with cur.copy(f"COPY {_TEMP} ({cols}) FROM STDIN") as copy:
         for r in rows:
-            copy.write_row(_values(r))
+            copy.write_row(_values(r, memo))
     cur.execute(f"INSERT INTO message ({cols}) SELECT {cols} FROM {_TEMP} ON CONFLICT (idempotency_key) DO NOTHING")  # noqa: S608
     inserted = cur.rowcount
     cur.execute(f"TRUNCATE {_TEMP}")
