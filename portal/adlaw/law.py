@@ -327,6 +327,8 @@ def _compose_email(*, subject: str | None, body: str, sender_name: str, sender_c
         subject_text = ""
     else:
         subject_text = _label_body(subject.strip(), reasons)
+        if not subject_text and "malformed" not in reasons:
+            reasons.append("subject_missing")  # "(광고)" alone says nothing about the message
     if not unsubscribe_url:
         reasons.append("unsubscribe_missing")
     elif not _valid_url(unsubscribe_url) or (unsubscribe_post_url and not _valid_url(unsubscribe_post_url)):

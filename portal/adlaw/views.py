@@ -11,8 +11,9 @@ masked address; the page is ``noindex`` and sends no referrer.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import current_app, render_template, request
+from flask import Response, current_app, render_template, request
 
 from ..extensions import csrf, db
 from . import bp
@@ -31,7 +32,7 @@ def _channel_label(code: str) -> str:
     return str(ch.label) if ch is not None else code
 
 
-def _masked(customer, channel: str) -> str:
+def _masked(customer: Any, channel: str) -> str:
     try:
         from ..analytics.extraction import masked_contact
 
@@ -40,7 +41,7 @@ def _masked(customer, channel: str) -> str:
         return ""
 
 
-def _page(state: str, status: int = 200, **context):
+def _page(state: str, status: int = 200, **context: Any) -> Response:
     response = current_app.make_response((render_template(
         "adlaw/unsubscribe.html", state=state, sender=current_app.config.get("PORTAL_SENDER_NAME") or "",
         sender_contact=current_app.config.get("PORTAL_SENDER_CONTACT") or "",
@@ -51,7 +52,7 @@ def _page(state: str, status: int = 200, **context):
 
 
 @bp.route("/u/<token>", methods=["GET", "POST"], endpoint="unsubscribe")
-def unsubscribe_page(token: str):
+def unsubscribe_page(token: str) -> Response:
     """Confirm (GET) or do (POST) the opt-out the token names."""
     try:
         customer_id, channel, message_id = read_token(token)

@@ -212,6 +212,7 @@ def test_email_html_footer_escapes_the_sender():
     ({"subject": "[광고] 세일", "unsubscribe_url": URL}, ["malformed"]),
     ({"subject": "", "unsubscribe_url": URL}, ["subject_missing"]),
     ({"subject": None, "unsubscribe_url": URL}, ["subject_missing"]),
+    ({"subject": "(광고)  ", "unsubscribe_url": URL}, ["subject_missing"]),
     ({"subject": "세일", "unsubscribe_url": None}, ["unsubscribe_missing"]),
     ({"subject": "세일", "unsubscribe_url": "/u/relative"}, ["unsubscribe_invalid"]),
     ({"subject": "세일", "unsubscribe_url": "javascript:alert(1)"}, ["unsubscribe_invalid"]),

@@ -239,7 +239,15 @@ def test_unsubscribe_cancels_queued_marketing_in_the_same_transaction(app, clien
                         not_before=utcnow().replace(year=utcnow().year + 1))
     db.session.commit()
     assert msg.subject.startswith("(광고)") and msg.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    link = msg.headers["List-Unsubscribe"].split(">")[0].lstrip("<")
+    # The dispatcher puts the customer's own link in right before sending (on a detached copy).
+    from types import SimpleNamespace
+
+    from portal.messaging.service import personalize
+
+    sent = personalize(SimpleNamespace(id=msg.id, customer_id=customer.id, channel="email", body=msg.body,
+                                       html=msg.html, headers=dict(msg.headers)))
+    link = sent.headers["List-Unsubscribe"].split(">")[0].lstrip("<")
+    assert link in sent.body and read_token(link.rsplit("/", 1)[1]) == (customer.id, "email", msg.id)
     resp = client.post(path_of(link), data="List-Unsubscribe=One-Click",
                        content_type="application/x-www-form-urlencoded")
     assert resp.status_code == 200
