@@ -223,7 +223,8 @@ def portal_report_refused(branch_id: int, report_date: Any, reason: str, actor: 
 @hookspec
 def portal_personal_data_erased(customer: Any, actor: Any) -> None:
     """A customer was erased (pseudonymized) on a data-subject request: erase your copies of their
-    personal data (same transaction)."""
+    personal data (same transaction, each add-on in its own savepoint, retried when it fails). With
+    ``portal_personal_data`` the personal-data hook pair."""
 
 
 @hookspec
