@@ -129,3 +129,18 @@ def test_copy_path_survives_a_concurrent_writer_of_the_same_keys(app, monkeypatc
     assert queue_many(_rows(ids, prefix="race")) == service.COPY_FROM
     db.session.commit()
     assert db.session.execute(text("SELECT count(*) FROM message WHERE idempotency_key LIKE 'race:%'")).scalar_one() == len(ids)
+
+
+def test_erasure_cancels_pending_messages_and_blanks_the_texts(app):
+    from portal.customers.privacy import pseudonymize
+    from portal.models import Customer, User
+
+    ids = _customers(1)
+    queue_many(_rows(ids))
+    db.session.commit()
+    admin = db.session.execute(select(User).where(User.email == "admin@example.com")).scalar_one()
+    pseudonymize(admin, db.session.get(Customer, ids[0]), "data-subject request")
+    db.session.commit()
+    row = db.session.execute(select(Message).where(Message.customer_id == ids[0])).scalar_one()
+    assert row.status == "cancelled" and row.status_reason == "erased"
+    assert row.to_addr is None and row.body == "" and row.subject is None and row.headers is None
