@@ -114,7 +114,8 @@ def may_contact_many(customer_ids: Sequence[int], channel: str, purpose: str,
         ids = sorted({int(i) for i in customer_ids})
     except (TypeError, ValueError):
         raise ContactError({"customer_ids": _("Customer ids must be whole numbers.")}) from None
-    out: dict[int, Verdict] = {}
+    out: dict[int, Verdict] = {i: Verdict(False, "unknown_customer") for i in ids if not 0 < i < 2**63}
+    ids = [i for i in ids if 0 < i < 2**63]  # beyond BIGINT: no such customer, and no query error
     for start in range(0, len(ids), CHUNK):
         out.update(_verdicts(ids[start:start + CHUNK], ch, purpose, now, aware))
     return out

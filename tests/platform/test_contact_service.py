@@ -55,6 +55,10 @@ def test_may_contact_table_of_cases(app):
     assert verdict(make(complaint=True)).reason == "no_consent"
     # Unknown ids answer, they do not raise.
     assert verdict(2**31 - 5) == Verdict(False, "unknown_customer")
+    from portal.contact import may_contact_many
+
+    assert may_contact_many([-1, 0, 2**70], "sms", "marketing") == {
+        i: Verdict(False, "unknown_customer") for i in (-1, 0, 2**70)}
 
 
 def test_service_purpose_needs_only_an_address_and_no_erasure(app):
