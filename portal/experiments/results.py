@@ -285,17 +285,15 @@ def freeze(experiment: Experiment, *, start: date, end: date, category_id: int |
 # -- difference in differences ------------------------------------------------------------------------
 
 
-def _per_customer(ids: Sequence[int] | Select, start: date, end: date, category_id: int | None,
+def _per_customer(ids: Sequence[int], start: date, end: date, category_id: int | None,
                   metric: str) -> dict[int, float]:
+    """``customer id → 1.0`` (bought) or their revenue in the window, for the buyers among ``ids``."""
     lines = _lines_by_customer(start, end, category_id)
-    if isinstance(ids, Select):
-        lines = lines.where(SaleLine.customer_id.in_(ids))
-        rows = db.session.execute(lines).all()
-    else:
-        rows = []
-        for i in range(0, len(ids), 5_000):
-            rows += db.session.execute(lines.where(SaleLine.customer_id.in_(ids[i:i + 5_000]))).all()
-    return {int(c): (1.0 if metric == "purchase" else float(r or 0)) for c, r in rows}
+    out: dict[int, float] = {}
+    for i in range(0, len(ids), 5_000):
+        for c, rev in db.session.execute(lines.where(SaleLine.customer_id.in_(ids[i:i + 5_000]))):
+            out[int(c)] = 1.0 if metric == "purchase" else float(rev or 0)
+    return out
 
 
 def _ids(value: Iterable[int] | Select, name: str) -> list[int] | Select:
