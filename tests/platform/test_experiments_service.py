@@ -562,3 +562,22 @@ def test_nightly_job_fills_the_global_control_group(app):
     assert added == len(expected) and in_global_control(ids) == expected
     db.session.commit()
     assert run_now("experiments.global_control") == 0
+
+
+def test_did_on_revenue_per_customer(app):
+    from portal.experiments import did
+    from portal.experiments.stats import did_from_arrays
+
+    ids = _ids()
+    t_ids, c_ids = ids[:150], ids[150:]
+    pre, post = (date(2025, 11, 1), date(2026, 4, 30)), (date(2026, 5, 1), date(2026, 10, 31))
+
+    def spend(group, w):
+        got = dict(sql("SELECT customer_id, SUM(amount) FROM sale_line WHERE sold_at >= :s AND sold_at <= :e "
+                       "GROUP BY customer_id", s=w[0], e=w[1]))
+        return [float(got.get(i, 0)) for i in group]
+
+    res = did(treated=t_ids, control=c_ids, pre=pre, post=post, metric="revenue")
+    ref = did_from_arrays(spend(t_ids, pre), spend(t_ids, post), spend(c_ids, pre), spend(c_ids, post))
+    assert res.estimate == pytest.approx(ref.estimate) and res.ci == pytest.approx(ref.ci)
+    assert res.means["treated_post"] == pytest.approx(sum(spend(t_ids, post)) / len(t_ids))
