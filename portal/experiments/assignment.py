@@ -40,6 +40,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Customer, CustomerScore, Partner, utcnow
@@ -188,10 +189,14 @@ def create_experiment(owner_plugin: str, owner_ref: str, *, seed: int, holdout_s
         raise ExperimentError({"owner_ref": _("This object already has an experiment.")}, status=409)
     exp = Experiment(owner_plugin=owner_plugin, owner_ref=owner_ref, seed=seed, holdout_share=share,
                      strata=keys, use_global_control=bool(use_global_control), status="created", created_at=utcnow())
-    db.session.add(exp)
-    db.session.flush()
-    db.session.add(ExperimentSource(source=owner_plugin, source_object=exp.owner_ref, experiment_id=exp.id))
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # a concurrent create of the same owner loses cleanly
+            db.session.add(exp)
+            db.session.flush()
+            db.session.add(ExperimentSource(source=owner_plugin, source_object=exp.owner_ref, experiment_id=exp.id))
+            db.session.flush()
+    except IntegrityError as exc:
+        raise ExperimentError({"owner_ref": _("This object already has an experiment.")}, status=409) from exc
     return exp
 
 
