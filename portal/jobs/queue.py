@@ -33,7 +33,7 @@ from flask import Flask, current_app, g, has_app_context, has_request_context
 from huey import Huey
 from huey.exceptions import TaskTimeout
 from huey.storage import MemoryStorage, PostgresStorage, RedisStorage, SqliteStorage
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -383,8 +383,35 @@ def _acquire_lock(spec: JobSpec) -> str | None:
                                       set_={"owner": owner, "acquired_at": now, "expires_at": expires},
                                       where=table.c.expires_at < now).returning(table.c.owner)
     got = db.session.execute(stmt).scalar()
+    if got != owner:
+        # Held by a process of this host that is gone (a consumer killed with kill -9): take it over
+        # now instead of waiting for the expiry. Another host's holder is only known by its expiry.
+        held_by = db.session.execute(select(JobLock.owner).where(JobLock.name == spec.name)).scalar()
+        if held_by and _dead_local_owner(held_by):
+            taken = db.session.execute(update(JobLock).where(JobLock.name == spec.name, JobLock.owner == held_by)
+                                       .values(owner=owner, acquired_at=now, expires_at=expires))
+            got = owner if taken.rowcount == 1 else None
     db.session.commit()
     return owner if got == owner else None
+
+
+def _dead_local_owner(held_by: str) -> bool:
+    """Is ``held_by`` (``host:pid:thread``, see :func:`_worker_id`) a process of this host that no
+    longer exists?"""
+    rest, sep, _thread = held_by.rpartition(":")
+    host, sep2, pid_text = rest.rpartition(":")
+    if not sep or not sep2 or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if host != socket.gethostname()[:60] or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def _lock_insert(dialect: str) -> Any:

@@ -6,8 +6,10 @@ The real queues (SQLite file, Redis, PostgreSQL) with Huey's consumer: test_jobs
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select, text
@@ -41,9 +43,14 @@ def jclient(client):
     return client
 
 
-def _run(task_id: str) -> JobRun | None:
+def _run(task_id: str) -> SimpleNamespace | None:
+    """The run's row as plain values; the test's session is left without an open transaction
+    (else the next immediate-mode enqueue would wait for it to end)."""
     db.session.expire_all()
-    return db.session.execute(select(JobRun).where(JobRun.task_id == task_id)).scalar_one_or_none()
+    run = db.session.execute(select(JobRun).where(JobRun.task_id == task_id)).scalar_one_or_none()
+    values = None if run is None else SimpleNamespace(**{c.key: getattr(run, c.key) for c in JobRun.__table__.columns})
+    db.session.rollback()
+    return values
 
 
 def _user_ids(n: int = 2) -> list[int]:
@@ -77,7 +84,7 @@ def test_the_callers_session_is_untouched_and_the_run_waits_for_its_transaction(
     db.session.flush()  # the caller holds an open (write) transaction
     task_id = enqueue("tests.rename", user_id=uid, name="after the caller")
     assert db.session().in_transaction() and user.name == "never committed"  # nothing of ours was touched
-    assert _run(task_id) is None  # it waits for our transaction to end
+    assert db.session.execute(select(JobRun.id).where(JobRun.task_id == task_id)).first() is None  # it waits
     assert db.session.execute(text("SELECT name FROM user_account WHERE id = :i"), {"i": uid}).scalar() != "after the caller"
     db.session.rollback()  # the caller gives up: its change goes, the job (its own transaction) runs
     assert _run(task_id).status == "done"
@@ -88,10 +95,12 @@ def test_the_callers_session_is_untouched_and_the_run_waits_for_its_transaction(
 def test_enqueue_after_commit_sees_the_committed_data(japp):
     uid = _user_ids(1)[0]
     db.session.get(User, uid).name = "committed first"
+    db.session.flush()
     task_id = enqueue("tests.rename", user_id=uid, name="then renamed")
-    assert _run(task_id) is None or _run(task_id).status != "done"
-    db.session.commit()
+    assert db.session.execute(select(JobRun.id).where(JobRun.task_id == task_id)).first() is None
+    db.session.commit()  # our change is committed first, then the job runs and renames
     assert _run(task_id).status == "done" and _name(uid) == "then renamed"
+    assert scalar("SELECT count(*) FROM user_account WHERE name = 'committed first'") == 0
 
 
 def test_run_now_returns_the_result_and_records_a_manual_run(japp):
@@ -344,3 +353,22 @@ def test_the_audit_log_shows_a_retry_in_korean(japp, jclient, login_as):
     assert jclient.post(f"/manage/jobs/{run.id}/retry", data={"csrf_token": token}).status_code == 302
     html = jclient.get("/manage/audit").get_data(as_text=True)
     assert "백그라운드 작업 다시 실행" in html and f"tests.flaky: 실행 {run.id} 다시 대기열에 넣음" in html
+
+
+def test_a_lock_left_by_a_dead_consumer_of_this_host_is_taken_over(japp):
+    import socket
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid is free now: a consumer killed with kill -9
+    owner = f"{socket.gethostname()[:60]}:{gone.pid}:1"
+    db.session.add(JobLock(name="tests.tick", owner=owner, expires_at=utcnow() + timedelta(minutes=5)))
+    db.session.add(JobLock(name="tests.kst_ten", owner=f"other-host:{gone.pid}:1",
+                           expires_at=utcnow() + timedelta(minutes=5)))
+    db.session.commit()
+    assert _run(enqueue("tests.tick")).status == "done"  # taken over at once
+    assert _run(enqueue("tests.kst_ten")).status == "skipped"  # another host's: wait for its expiry
+    from portal.jobs.queue import _dead_local_owner
+
+    assert not _dead_local_owner(f"{socket.gethostname()[:60]}:{os.getpid()}:1")  # ourselves
+    assert not _dead_local_owner("garbage")
