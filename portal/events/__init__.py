@@ -215,14 +215,24 @@ def _retry_soon(*, after_commit: bool) -> None:
         _enqueue_retry()
         return
     session = db.session()
-    if not session.info.get("portal_events_retry_hooked"):
-        session.info["portal_events_retry_hooked"] = True
+    session.info["portal_events_retry_pending"] = True
+    if not session.info.get("portal_events_retry_listener"):
+        session.info["portal_events_retry_listener"] = True
+        sa_event.listen(session, "after_commit", _after_commit)
+        sa_event.listen(session, "after_soft_rollback", _after_rollback)
 
-        def on_commit(sess) -> None:  # after a rollback it waits for the next commit: a harmless extra run
-            sess.info.pop("portal_events_retry_hooked", None)
-            _enqueue_retry()
 
-        sa_event.listen(session, "after_commit", on_commit, once=True)
+def _after_commit(session: Any) -> None:
+    # SQLAlchemy dispatches after_commit for a released savepoint too: wait for the real commit.
+    if session.in_nested_transaction():
+        return
+    if session.info.pop("portal_events_retry_pending", None):
+        _enqueue_retry()
+
+
+def _after_rollback(session: Any, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:  # the whole transaction, failure rows included, is gone
+        session.info.pop("portal_events_retry_pending", None)
 
 
 def _enqueue_retry() -> None:

@@ -205,3 +205,29 @@ def test_codec_round_trip(app):
     back = decode(json.loads(json.dumps(encode(value))))
     assert back == {"a": [1, "x", None, True, 2.5], "d": date(2026, 12, 7), "t": datetime(2026, 12, 7, 9, 30),
                     "c": customer, ("k", 1): [1, 2]}
+
+
+def test_a_failure_asks_the_queue_for_a_retry_after_the_commit(events_app, monkeypatch):
+    """After-commit events enqueue ``events.retry`` at once; in-transaction ones only once the
+    caller commits (the failure row must exist for the job) — never on a rollback."""
+    import portal.jobs
+    from portal.events import fire
+    from tests.event_plugin_b import hooks as b_hooks
+
+    queued = []
+    monkeypatch.setattr(portal.jobs, "enqueue", lambda name, **kw: queued.append((name, kw)) or "task")
+    b_hooks.FAIL.update({"quality_changed", "sales_imported"})
+    customer = db.session.execute(select(Customer).order_by(Customer.id).limit(1)).scalar_one()
+    fire("portal_quality_changed", customer_ids=[customer.id], field="phone", opened=True, actor=None, source="t")
+    assert queued == []
+    db.session.rollback()
+    fire("portal_quality_changed", customer_ids=[customer.id], field="phone", opened=True, actor=None, source="t")
+    fire("portal_quality_changed", customer_ids=[customer.id], field="email", opened=True, actor=None, source="t")
+    db.session.commit()
+    assert [name for name, _kw in queued] == ["events.retry"]  # once per commit, none for the rolled-back one
+    db.session.commit()
+    assert len(queued) == 1
+    queued.clear()
+    report = db.session.execute(select(SalesReport).limit(1)).scalar_one()
+    fire("portal_sales_imported", report=report)
+    assert queued == [("events.retry", {"delay": 60.0})]
