@@ -231,3 +231,14 @@ def test_a_failure_asks_the_queue_for_a_retry_after_the_commit(events_app, monke
     report = db.session.execute(select(SalesReport).limit(1)).scalar_one()
     fire("portal_sales_imported", report=report)
     assert queued == [("events.retry", {"delay": 60.0})]
+
+
+def test_the_retry_job_is_registered_and_runs(events_app):
+    """``events.retry`` is a periodic job of the core (every minute) and runs through the queue."""
+    from portal.jobs import run_now
+    from portal.jobs.registry import collect_specs
+
+    spec = collect_specs(events_app)["events.retry"]
+    assert spec.plugin == "core" and spec.schedule == {"minute": "*"}
+    db.session.commit()
+    assert run_now("events.retry") == {"resolved": 0, "failed": 0, "gave_up": 0}
