@@ -86,7 +86,9 @@ def server_settings(url: str) -> dict[str, str]:
 
 
 def postgres_cpu() -> float:
-    """CPU seconds (user + system) of every PostgreSQL process on this machine so far."""
+    """CPU seconds (user + system) of every PostgreSQL process on this machine so far, plus what
+    the postmaster collected from backends that have exited (cutime/cstime) — a consumer's
+    backend ends with its connection."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -96,7 +98,7 @@ def postgres_cpu() -> float:
             continue
         comm, rest = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
         if comm == "postgres":
-            total += (int(rest[11]) + int(rest[12])) / tick
+            total += (int(rest[11]) + int(rest[12]) + int(rest[13]) + int(rest[14])) / tick
     return total
 
 

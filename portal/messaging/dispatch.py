@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import socket
 import time
@@ -387,16 +388,37 @@ def _paused_now(m: Message) -> bool:
     return is_paused(m.source, m.source_object)
 
 
+_MARK_SENDING = (
+    "UPDATE message SET status = 'sending', claimed_at = :now, updated_at = :now "
+    "WHERE id = :id AND status = 'claimed' AND claimed_by = :token AND NOT EXISTS ("
+    "SELECT 1 FROM message_pause p WHERE p.source = message.source "
+    "AND (p.source_object = '' OR p.source_object = coalesce(message.source_object, '')))")
+
+
+def _driver_sql(sql: str, params: dict[str, Any]) -> int:
+    """One statement straight to the driver on the session's transaction; its rowcount.
+
+    The two statements every message costs (its ``sending`` mark and its outcome) skip
+    SQLAlchemy's statement handling — a third of the dispatcher's CPU per message. Named
+    parameters are written ``:name`` and turned into the driver's style; the same condition as
+    :func:`portal.messaging.service.paused_condition` (tests hold both: a pause stops a batch)."""
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        sql = _PG_PARAM.sub(r"%(\1)s", sql)
+    else:  # stored as SQLAlchemy stores DateTime on SQLite, microseconds always written
+        params = {k: v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v for k, v in params.items()}
+    return conn.exec_driver_sql(sql, params).rowcount
+
+
+_PG_PARAM = re.compile(r":(\w+)")
+
+
 def _mark_sending(run: _Run, m: Message) -> bool:
     """The point of no return: commit ``sending`` (with the previous message's outcome) if the
     row is still ours, not cancelled and not paused."""
-    now = utcnow()
-    result = db.session.execute(
-        update(Message).where(Message.id == m.id, Message.status == CLAIMED, Message.claimed_by == run.token,
-                              ~paused_condition())
-        .values(status=SENDING, claimed_at=now, updated_at=now).execution_options(synchronize_session=False))
+    count = _driver_sql(_MARK_SENDING, {"now": utcnow(), "id": m.id, "token": run.token})
     run.commit()
-    return result.rowcount == 1
+    return count == 1
 
 
 def _record(run: _Run, m: Message, result: SendResult) -> None:
@@ -425,8 +447,10 @@ def _record(run: _Run, m: Message, result: SendResult) -> None:
                 values.update(status=FAILED_TEMPORARY, status_reason="retry", not_before=retry_at, claimed_by=None)
     else:
         raise MessagingError("status", f"adapter answered an unknown status {result.status!r}")
-    db.session.execute(update(Message).where(Message.id == m.id, Message.claimed_by == run.token)
-                       .values(**values).execution_options(synchronize_session=False))
+    columns = sorted(values)
+    _driver_sql("UPDATE message SET " + ", ".join(f"{c} = :{c}" for c in columns)  # noqa: S608 (column names are ours)
+                + " WHERE id = :message_id AND claimed_by = :token",
+                {**values, "message_id": m.id, "token": run.token})
     run.pending = True
     status = values["status"]
     run.stats[status] += 1
