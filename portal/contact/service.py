@@ -144,7 +144,7 @@ def _verdicts(ids: list[int], ch: Channel, purpose: str, now: datetime, aware: b
     stmt = select(Customer.id, reason, night_col.label("night")).select_from(Customer)
     for target, on in stmt_joins:
         stmt = stmt.outerjoin(target, on)
-    rows = db.session.execute(stmt.where(Customer.id.in_(ids))).all()
+    rows = db.session.execute(stmt.where(rules.id_in(Customer.id, ids))).all()
     found: dict[int, Verdict] = {}
     for cid, why, night_ok in rows:
         if why is not None:
@@ -367,7 +367,7 @@ def record_contacts(rows: Iterable[dict[str, Any]]) -> int:
         return 0
     for start in range(0, len(values), CHUNK):
         ids = {v["customer_id"] for v in values[start:start + CHUNK]}
-        known = set(db.session.execute(select(Customer.id).where(Customer.id.in_(ids))).scalars())
+        known = set(db.session.execute(select(Customer.id).where(rules.id_in(Customer.id, sorted(ids)))).scalars())
         if ids - known:
             raise ContactError({"customer_id": _("No such customer: %(ids)s.",
                                                  ids=", ".join(str(i) for i in sorted(ids - known)[:10]))})
