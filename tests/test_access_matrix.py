@@ -97,6 +97,10 @@ ROUTES: dict[tuple[str, str], tuple[str | None, str]] = {
     ("api.extraction_customers", "GET"): ("extraction.create", "other"),  # tests/test_extraction.py
     ("api.extraction_use", "POST"): ("extraction.create", "other"),       # tests/test_extraction.py
     ("api.extraction_cancel", "POST"): ("extraction.create", "other"),    # tests/test_extraction.py
+    ("contact.log_contact", "POST"): (EDIT, "other"),                     # tests/platform/test_contact_history.py
+    ("contact_api.consent_create", "POST"): (EDIT, "other"),              # tests/platform/test_contact_registry.py
+    ("contact_api.contact_create", "POST"): (EDIT, "other"),              # tests/platform/test_contact_registry.py
+    ("contact_api.contact_history", "GET"): (VIEW, "other"),              # tests/platform/test_contact_registry.py
 }
 OBJECT_ROUTES = sorted(k for k, (_p, kind) in ROUTES.items() if kind in ("object", "write"))
 LIST_ROUTES = ["customers.index", "customers.export", "api.customers"]

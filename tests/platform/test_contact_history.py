@@ -98,6 +98,11 @@ def test_only_for_customers_in_scope(app):
     assert other.post(f"/customers/{cid}/contacts", data={"channel": "phone", "purpose": "service", "outcome": "answered",
                                                           "csrf_token": other.csrf}).status_code == 404
     assert web_client(app, HQ).get(f"/customers/{cid}?tab=contacts").status_code == 200
+    reviewer = web_client(app, "reviewer@example.com")
+    assert reviewer.post(f"/customers/{cid}/contacts", data={"channel": "phone", "purpose": "service",
+                                                             "outcome": "answered", "csrf_token": reviewer.csrf}
+                         ).status_code == 403
+    assert scalar("SELECT COUNT(*) FROM contact WHERE customer_id = :c AND source = 'staff'", c=cid) == 0
 
 
 def test_staff_log_a_call_and_bad_input_is_refused(app):

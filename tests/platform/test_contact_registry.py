@@ -149,3 +149,10 @@ def test_api_records_consent_and_contacts_and_reads_the_timeline(app):
     assert other.get(f"{url}/contacts", headers=bearer(other.token)).status_code == 404
     assert api_post(other, f"{url}/consents", {"channel": "sms", "purpose": "marketing", "granted": False}).status_code == 404
     assert client.get(f"{url}/contacts").status_code == 401
+    # A role without customer permissions: 403 on all three, nothing written.
+    reviewer = api_client(app, "reviewer@example.com")
+    assert reviewer.get(f"{url}/contacts", headers=bearer(reviewer.token)).status_code == 403
+    for path in ("consents", "contacts"):
+        assert api_post(reviewer, f"{url}/{path}", {"channel": "sms", "purpose": "marketing", "granted": False}
+                        ).status_code == 403
+    assert scalar("SELECT COUNT(*) FROM consent WHERE customer_id = :c", c=cid) == 1
