@@ -125,3 +125,28 @@ def test_staff_log_a_call_and_bad_input_is_refused(app):
     assert client.post(f"/customers/{cid}/contacts", data={"channel": "phone", "purpose": "marketing",
                                                            "outcome": "answered"}).status_code in (400, 302)
     assert scalar("SELECT COUNT(*) FROM contact WHERE customer_id = :c", c=cid) == 1
+
+
+def test_data_subject_export_has_the_contacts_and_erasure_drops_their_notes(app):
+    import json
+
+    from portal.customers.privacy import pseudonymize
+    from portal.extensions import db
+    from portal.models import Customer
+
+    cid = make(branch="B001")
+    build_history(cid)
+    client = web_client(app, HQ)
+    data = json.loads(client.get(f"/customers/{cid}/privacy/export.json").get_data(as_text=True))
+    contacts = data["add_ons"]["contact"]
+    assert {(c["channel"], c["source"]) for c in contacts} == {("email", "messaging"), ("kakao", "cem_channels"),
+                                                              ("phone", "phone_call")}
+    assert "asked about the seminar" in {c["note"] for c in contacts}
+    pseudonymize(user(HQ), db.session.get(Customer, cid), "REQ-9")
+    db.session.commit()
+    assert scalar("SELECT COUNT(*) FROM contact WHERE customer_id = :c", c=cid) == 3
+    assert scalar("SELECT COUNT(*) FROM contact WHERE customer_id = :c AND note IS NOT NULL", c=cid) == 0
+    # Erased: every channel refused, for service too.
+    from portal.contact import may_contact
+
+    assert may_contact(cid, "phone", "service").reason == "erased"
