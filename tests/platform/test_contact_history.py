@@ -150,3 +150,14 @@ def test_data_subject_export_has_the_contacts_and_erasure_drops_their_notes(app)
     from portal.contact import may_contact
 
     assert may_contact(cid, "phone", "service").reason == "erased"
+
+
+def test_consent_tab_shows_notices_as_notices(app):
+    from portal.contact import record_consent
+    from portal.extensions import db
+
+    cid = make(branch="B001", consents={"sms": True})
+    record_consent(cid, "sms", "marketing", True, method="message", source="cem_channels", kind="reconfirmation_notice")
+    db.session.commit()
+    html = web_client(app, STORE1).get(f"/customers/{cid}?tab=consent").get_data(as_text=True)
+    assert "Re-confirmation notice" in html and "By a message we sent" in html
