@@ -141,7 +141,7 @@ def portal_jobs() -> list[dict[str, Any]]:
 @hookspec
 def portal_channels() -> list[dict[str, Any]]:
     """Contact channels for the channel registry (consent, extraction, contact history):
-    ``{"code", "label", "consent", "extraction", "order"}``."""
+    ``{"code", "label", "consent", "extraction", "order", "fields"}`` (``fields`` optional)."""
 
 
 @hookspec
