@@ -6,7 +6,7 @@ Public API (also in ``portal.toolkit``; docs/platform/experiments.md):
   :func:`contactable`, :func:`assignments`, :func:`arm_of`, :func:`treatment_ids`;
 - the global control group: :func:`ensure_global_control`, :func:`in_global_control`;
 - :func:`outcomes`, :func:`lift`, :func:`freeze`, :func:`frozen_results`, :func:`did`,
-  :func:`power_check`, :func:`required_sizes`;
+  :func:`power_check`, :func:`power_warning`, :func:`required_sizes`;
 - :func:`for_experiment` (extractions leave the experiment's holdout out);
 - the result panel macro ``macros/experiment_result.html``.
 """
@@ -32,7 +32,7 @@ from .assignment import (
 )
 from .models import Experiment
 from .policy import for_experiment, holdout_check
-from .results import LiftResult, Outcomes, did, freeze, frozen_results, lift, outcomes
+from .results import LiftResult, Outcomes, did, freeze, frozen_results, lift, outcomes, power_warning
 from .stats import DidResult, power_check, required_sizes
 from .views import bp
 
@@ -40,7 +40,8 @@ __all__ = [
     "STRATA", "DidResult", "Experiment", "ExperimentError", "LiftResult", "Outcomes", "arm_of", "assignments",
     "attach_source", "bp", "contactable", "create_experiment", "did", "draw", "ensure_global_control",
     "for_experiment", "freeze", "frozen_results", "get_experiment", "global_control_share", "holdout_check",
-    "in_global_control", "init_app", "lift", "outcomes", "power_check", "required_sizes", "treatment_ids",
+    "in_global_control", "init_app", "lift", "outcomes", "power_check", "power_warning", "required_sizes",
+    "treatment_ids",
 ]
 
 

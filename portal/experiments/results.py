@@ -332,3 +332,25 @@ def did(*, treated: Iterable[int] | Select, control: Iterable[int] | Select, pre
             got = _per_customer(ids, ws, we, category_id, metric)
             values[label + wname] = [got.get(i, 0.0) for i in ids]
     return did_from_arrays(values["tpre"], values["tpost"], values["cpre"], values["cpost"], alpha=alpha)
+
+
+def power_warning(n_treatment: int, n_control: int, baseline_rate: float, target_mde: float,
+                  alpha: float = 0.05, power: float = 0.8) -> str | None:
+    """A sentence for the approval page when the audience is too small to detect ``target_mde``
+    (absolute, 0.03 = +3 pp) over ``baseline_rate`` — None when it is large enough."""
+    from .stats import power_check
+
+    try:
+        mde = power_check(n_treatment, n_control, baseline_rate, alpha, power)
+    except ValueError as exc:
+        raise ExperimentError({"baseline_rate": _("must be between 0 and 1 (exclusive).")}) from exc
+    target = finite(target_mde)
+    if target is None or target <= 0:
+        raise ExperimentError({"target_mde": _("must be a positive difference of rates.")})
+    if mde is not None and mde <= target:
+        return None
+    if mde is None:
+        return _("Under-powered: %(n)s treated and %(m)s held-out customers cannot show any effect reliably.",
+                 n=f"{int(n_treatment):,}", m=f"{int(n_control):,}")
+    return _("Under-powered: the detectable effect is about %(mde)s pp, the target %(target)s pp.",
+             mde=f"{mde * 100:+.1f}", target=f"{target * 100:+.1f}")

@@ -581,3 +581,22 @@ def test_did_on_revenue_per_customer(app):
     ref = did_from_arrays(spend(t_ids, pre), spend(t_ids, post), spend(c_ids, pre), spend(c_ids, post))
     assert res.estimate == pytest.approx(ref.estimate) and res.ci == pytest.approx(ref.ci)
     assert res.means["treated_post"] == pytest.approx(sum(spend(t_ids, post)) / len(t_ids))
+
+
+def test_power_warning_in_words(app):
+    from portal.experiments import ExperimentError, power_warning
+
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        from flask_babel import force_locale
+
+        with force_locale("en"):
+            text = power_warning(4500, 500, 0.10, 0.03)
+            assert text == "Under-powered: the detectable effect is about +4.3 pp, the target +3.0 pp."
+            assert power_warning(8841, 983, 0.10, 0.03) is None
+            assert "cannot show any effect" in power_warning(1, 1, 0.10, 0.03)
+        with force_locale("ko"):
+            assert "검정력" in power_warning(4500, 500, 0.10, 0.03)
+    for bad in ({"baseline_rate": 0}, {"target_mde": 0}, {"target_mde": float("nan")}):
+        args = {"n_treatment": 100, "n_control": 100, "baseline_rate": 0.1, "target_mde": 0.03, **bad}
+        with pytest.raises(ExperimentError):
+            power_warning(**args)
