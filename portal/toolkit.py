@@ -183,6 +183,7 @@ from .experiments import (  # noqa: E402
     lift,
     outcomes,
     power_check,
+    power_warning,
     required_sizes,
     treatment_ids,
 )
@@ -190,7 +191,7 @@ from .experiments import (  # noqa: E402
 __all__ += [
     "ExperimentError", "LiftResult", "create_experiment", "get_experiment", "attach_source", "draw", "contactable",
     "arm_of", "treatment_ids", "ensure_global_control", "in_global_control", "for_experiment", "outcomes", "lift",
-    "freeze", "frozen_results", "did", "power_check", "required_sizes",
+    "freeze", "frozen_results", "did", "power_check", "power_warning", "required_sizes",
 ]
 # --- events and UI extension points ---
 from .customers.tiers import TierError, clear_tiers, set_tiers  # noqa: E402
