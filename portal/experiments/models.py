@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, false
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -41,7 +41,7 @@ class Experiment(db.Model):
     owner_plugin: Mapped[str] = mapped_column(String(60))
     owner_ref: Mapped[str] = mapped_column(String(120))
     seed: Mapped[int] = mapped_column(BigInteger)
-    holdout_share: Mapped[float]
+    holdout_share: Mapped[float] = mapped_column(Float)
     strata: Mapped[list[str]] = mapped_column(JSON, default=list)
     use_global_control: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

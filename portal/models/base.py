@@ -36,7 +36,11 @@ def subtree_bounds(path: str) -> tuple[str, str]:
 
 
 def core_tables() -> set[str]:
-    """Tables mapped by ``portal.models``: the core migrations own exactly these."""
+    """Tables mapped by ``portal.models`` and the platform services' ``models`` modules: the core
+    migrations own exactly these."""
     from ..extensions import db
+    from ..platform import SERVICES
 
-    return {m.local_table.name for m in db.Model.registry.mappers if m.class_.__module__.startswith("portal.models.")}
+    services = {f"portal.{name}.models" for name in SERVICES}
+    return {m.local_table.name for m in db.Model.registry.mappers
+            if m.class_.__module__.startswith("portal.models.") or m.class_.__module__ in services}
