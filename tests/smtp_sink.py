@@ -13,6 +13,7 @@ import email.policy
 import ssl
 import subprocess
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
@@ -31,6 +32,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    at: float = 0.0  # time.monotonic() when accepted
 
     @cached_property
     def message(self) -> Any:
@@ -70,7 +72,7 @@ class _Handler:
         if isinstance(data, str):
             data = data.encode()
         with self.sink.lock:
-            self.sink.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), data))
+            self.sink.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), data, time.monotonic()))
             self.sink.tls_used.append(session.ssl is not None)
         return "250 Message accepted for delivery"
 

@@ -338,3 +338,54 @@ def test_a_line_break_in_a_subject_or_header_never_adds_a_header(mail):
     [got] = mail.received
     assert got.header("Bcc") is None and got.rcpt_tos == [email_of(cid)]
     assert "Bcc: victim@example.com" in got.header("Subject")  # kept as text on the subject's one line
+
+
+def test_the_provider_rate_is_respected(mail, app):
+    """PORTAL_SMTP_RATE_PER_SECOND=10: no one-second window holds more than 10 sends."""
+    app.config["PORTAL_SMTP_RATE_PER_SECOND"] = 10
+    ids = customers(15)
+    for cid in ids:
+        service_mail(f"rate:{cid}", cid)
+    db.session.commit()
+    assert dispatch()["sent"] == 15
+    times = sorted(r.at for r in mail.received)
+    assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 10
+    assert times[-1] - times[0] >= 1.3  # 15 sends at 10/s take at least 1.4 s
+
+
+def test_a_policy_can_defer_and_a_deferral_past_the_deadline_expires(mail, monkeypatch):
+    from portal.contact import Verdict
+    from portal.messaging import registry
+
+    a, b = customers(2)
+    later = utcnow() + timedelta(hours=10)
+
+    def night(messages, now):
+        return {m.id: Verdict(False, "night_window", later.replace(tzinfo=UTC)) for m in messages}
+
+    monkeypatch.setattr(registry, "policies", lambda: [{"name": "night", "order": 1, "check": night}])
+    service_mail("night:a", a)
+    service_mail("night:b", b, expires_at=datetime.now(UTC) + timedelta(hours=2))
+    db.session.commit()
+    stats = dispatch()
+    assert stats["deferred"] == 1 and stats["expired"] == 1 and mail.received == []
+    deferred = status("night:a")
+    assert deferred.status == "queued" and deferred.status_reason == "deferred:night_window"
+    assert abs((deferred.not_before - later).total_seconds()) < 1
+    assert status("night:b").status == "expired" and status("night:b").status_reason == "night_window"
+
+
+def test_a_failing_policy_holds_the_batch_instead_of_sending_unchecked(mail, monkeypatch):
+    from portal.messaging import registry
+
+    [cid] = customers(1)
+
+    def broken(messages, now):
+        raise RuntimeError("policy bug")
+
+    monkeypatch.setattr(registry, "policies", lambda: [{"name": "broken", "order": 1, "check": broken}])
+    service_mail("held:1", cid)
+    db.session.commit()
+    assert dispatch()["held_policy_error"] == 1 and mail.received == []
+    row = status("held:1")
+    assert row.status == "queued" and row.not_before > utcnow()
