@@ -144,3 +144,18 @@ def test_erasure_cancels_pending_messages_and_blanks_the_texts(app):
     row = db.session.execute(select(Message).where(Message.customer_id == ids[0])).scalar_one()
     assert row.status == "cancelled" and row.status_reason == "erased"
     assert row.to_addr is None and row.body == "" and row.subject is None and row.headers is None
+
+
+def test_cli_list_and_send(app):
+    app.config["PORTAL_SMTP_URL"] = ""
+    queue_many(_rows(_customers(3)))
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["portal", "messages", "list", "--status", "queued"])
+    assert result.exit_code == 0 and "queued: 3" in result.output and result.output.count("email/marketing sample") == 3
+    assert runner.invoke(args=["portal", "messages", "list", "--status", "nonsense"]).exit_code != 0
+    bad = runner.invoke(args=["portal", "messages", "send", "--channel", "fax"])
+    assert bad.exit_code != 0 and "fax" in bad.output
+    result = runner.invoke(args=["portal", "messages", "send"])
+    assert result.exit_code == 0 and "claimed: 3" in result.output  # no consent: suppressed at send
+    assert "suppressed_at_send: 3" in result.output
