@@ -389,3 +389,26 @@ def test_a_failing_policy_holds_the_batch_instead_of_sending_unchecked(mail, mon
     assert dispatch()["held_policy_error"] == 1 and mail.received == []
     row = status("held:1")
     assert row.status == "queued" and row.not_before > utcnow()
+
+
+def test_experiment_holdout_members_get_no_marketing(mail):
+    """The experiments service's send-time policy runs in the dispatcher: holdout members of the
+    campaign's experiment are suppressed at send, the treatment receives its e-mails."""
+    from portal.experiments.assignment import create_experiment, draw
+
+    ids = customers(20)
+    for cid in ids:
+        consent(cid)
+    exp = create_experiment("sample", "campaign:hx", seed=7, holdout_share=0.5)
+    db.session.flush()
+    counts = draw(exp, ids)
+    for cid in ids:
+        queue_message(channel="email", purpose="marketing", customer_id=cid, subject="세일", body="안내",
+                      idempotency_key=f"hx:{cid}", source="sample", source_object="campaign:hx")
+    db.session.commit()
+    stats = dispatch()
+    assert stats["sent"] == counts["treatment"] and stats["suppressed_at_send"] == counts["holdout"] > 0
+    reasons = {r[0] for r in db.session.execute(text(
+        "SELECT status_reason FROM message WHERE status = 'suppressed_at_send'"))}
+    assert reasons == {"holdout"}
+    assert len(mail.received) == counts["treatment"]
