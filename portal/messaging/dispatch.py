@@ -117,10 +117,21 @@ class _Run:
 
 def _record_contacts(rows: list[dict[str, Any]]) -> None:
     try:
-        from ..contact import record_contacts
+        from ..contact import ContactError, record_contacts
     except ImportError:  # the consent and contact service is not installed
         return
-    record_contacts(rows)
+    try:
+        record_contacts(rows)  # checks every row before it writes any
+    except ContactError:
+        # A customer merged away (deleted) since the batch was claimed: their contact goes with
+        # them; the others are recorded. Never let history stop the sending.
+        from ..models import Customer
+
+        known = set(db.session.execute(select(Customer.id).where(
+            Customer.id.in_({r["customer_id"] for r in rows}))).scalars())
+        kept = [r for r in rows if r["customer_id"] in known]
+        if kept:
+            record_contacts(kept)
 
 
 def _contact_row(m: Message, at: datetime) -> dict[str, Any]:

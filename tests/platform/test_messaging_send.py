@@ -412,3 +412,16 @@ def test_experiment_holdout_members_get_no_marketing(mail):
         "SELECT status_reason FROM message WHERE status = 'suppressed_at_send'"))}
     assert reasons == {"holdout"}
     assert len(mail.received) == counts["treatment"]
+
+
+def test_a_customer_deleted_mid_batch_does_not_stop_the_history(mail):
+    from portal.messaging.dispatch import _record_contacts
+
+    a, b = customers(2)
+    ghost = 2**31 - 2  # no such customer (merged away after the claim)
+    rows = [{"customer_id": cid, "channel": "email", "purpose": "service", "source": "core", "at": utcnow(),
+             "ref": f"message:{cid}", "outcome": "sent"} for cid in (a, ghost, b)]
+    _record_contacts(rows)
+    db.session.commit()
+    got = {r[0] for r in db.session.execute(text("SELECT customer_id FROM contact WHERE ref LIKE 'message:%'"))}
+    assert got == {a, b}
