@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from .. import audit
 from ..events import fire
 from ..extensions import db
-from ..models import CHANNELS, AuditEvent, Consent, Customer, QualityIssue, SaleLine, utcnow
+from ..models import CHANNELS, AuditEvent, Customer, QualityIssue, SaleLine, utcnow
 from ..plugins import hook
 from .service import household_changed
 
@@ -72,10 +72,6 @@ def pseudonymize(user: Any, customer: Customer, reason: str) -> None:
     db.session.execute(update(QualityIssue).where(QualityIssue.customer_id == customer.id,
                                                   QualityIssue.resolved_at.is_(None))
                        .values(resolved_at=now, resolved_by_id=getattr(user, "id", None)))
-    for channel in CHANNELS:
-        db.session.add(Consent(customer_id=customer.id, channel=channel, purpose="marketing", granted=False,
-                               method="web" if user is None else "store", recorded_by_id=getattr(user, "id", None),
-                               note="data-subject request: erased"))
     audit.record("customer.pseudonymized", customer, summary=(reason or "")[:200],
                  changes={f: ("(removed)", None) for f in cleared})
     if old_household_id is not None:
@@ -83,4 +79,13 @@ def pseudonymize(user: Any, customer: Customer, reason: str) -> None:
     # The personal-data hook pair's second half: every add-on erases its copies in this transaction,
     # each in its own savepoint; one that fails is retried by ``events.retry`` until it has.
     fire("portal_personal_data_erased", customer=customer, actor=user)
+    # Then the marketing opt-outs, through the consent service like every other withdrawal, so
+    # ``portal_consent_changed`` reaches add-ons with their own suppression lists (messaging has
+    # cancelled this customer's queue as "erased" above; its opt-out reaction finds nothing left,
+    # and still cancels anything should the erasure reaction have failed).
+    from ..contact import record_consent
+
+    for channel in CHANNELS:
+        record_consent(customer.id, channel, "marketing", False, method="web" if user is None else "store",
+                       source="erasure", actor=user, note="data-subject request: erased")
     fire("portal_customer_changed", customer=customer, changes={"pseudonymized": (None, True)})
