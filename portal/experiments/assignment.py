@@ -42,6 +42,7 @@ from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from ..db_utils import chunked, dialect_insert, is_postgres
 from ..extensions import db
 from ..models import Customer, CustomerScore, Partner, utcnow
 from .models import Experiment, ExperimentAssignment, ExperimentSource, GlobalControl
@@ -120,8 +121,8 @@ def _strata_of(ids: list[int], keys: Sequence[str]) -> dict[int, str]:
             if row[0] in wanted:
                 out[row[0]] = key(row)
         return out
-    for start in range(0, len(ids), _CHUNK):
-        for row in db.session.execute(base.where(Customer.id.in_(ids[start:start + _CHUNK]))):
+    for chunk in chunked(ids, _CHUNK):
+        for row in db.session.execute(base.where(Customer.id.in_(chunk))):
             out[row[0]] = key(row)
     return out
 
@@ -129,17 +130,17 @@ def _strata_of(ids: list[int], keys: Sequence[str]) -> dict[int, str]:
 def _insert_assignments(rows: list[tuple[int, int, str, str]]) -> None:
     """Bulk insert ``(experiment_id, customer_id, arm, stratum)``: COPY on PostgreSQL (a million rows
     in seconds, in the session's own transaction), executemany elsewhere."""
-    if db.engine.dialect.name == "postgresql":
+    if is_postgres():
         raw = db.session.connection().connection.driver_connection
         with raw.cursor() as cur, cur.copy("COPY experiment_assignment (experiment_id, customer_id, arm, stratum, "
                                            "merged) FROM STDIN") as copy:
             for r in rows:
                 copy.write_row((*r, False))
         return
-    for start in range(0, len(rows), 10_000):
+    for chunk in chunked(rows, 10_000):
         db.session.execute(insert(ExperimentAssignment), [
             {"experiment_id": e, "customer_id": c, "arm": a, "stratum": k, "merged": False}
-            for e, c, a, k in rows[start:start + 10_000]])
+            for e, c, a, k in chunk])
 
 
 # -- experiments -----------------------------------------------------------------------------------
@@ -295,8 +296,8 @@ def contactable(customer_ids: Iterable[int], channel: str, purpose: str = "marke
 
     ids = _clean_ids(customer_ids)
     out: list[int] = []
-    for start in range(0, len(ids), 10_000):
-        verdicts = may_contact_many(ids[start:start + 10_000], channel, purpose, at)
+    for chunk in chunked(ids, 10_000):
+        verdicts = may_contact_many(chunk, channel, purpose, at)
         out.extend(i for i, v in verdicts.items()
                    if getattr(v, "allowed", False) or getattr(v, "deferred_until", None) is not None)
     return sorted(out)
@@ -306,10 +307,10 @@ def assignments(experiment: Experiment, customer_ids: Iterable[int]) -> dict[int
     """``customer id → arm`` for the given customers (merged-away records left out)."""
     ids = _clean_ids(customer_ids)
     out: dict[int, str] = {}
-    for start in range(0, len(ids), _CHUNK):
+    for chunk in chunked(ids, _CHUNK):
         rows = db.session.execute(select(ExperimentAssignment.customer_id, ExperimentAssignment.arm).where(
             ExperimentAssignment.experiment_id == experiment.id, ExperimentAssignment.merged.is_(False),
-            ExperimentAssignment.customer_id.in_(ids[start:start + _CHUNK])))
+            ExperimentAssignment.customer_id.in_(chunk)))
         out.update({r[0]: r[1] for r in rows})
     return out
 
@@ -371,19 +372,14 @@ def ensure_global_control(customer_ids: Iterable[int] | None = None) -> int:
     if customer_ids is not None and new:  # drop ids that are not customers (the FK would refuse them)
         known: set[int] = set()
         ids = [r["customer_id"] for r in new]
-        for start in range(0, len(ids), _CHUNK):
-            known.update(db.session.scalars(select(Customer.id).where(Customer.id.in_(ids[start:start + _CHUNK]))))
+        for chunk in chunked(ids, _CHUNK):
+            known.update(db.session.scalars(select(Customer.id).where(Customer.id.in_(chunk))))
         new = [r for r in new if r["customer_id"] in known]
     if not new:
         return 0
-    dialect = db.engine.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
     before = global_control_size()
-    for start in range(0, len(new), 10_000):
-        db.session.execute(dialect_insert(GlobalControl).on_conflict_do_nothing(), new[start:start + 10_000])
+    for chunk in chunked(new, 10_000):
+        db.session.execute(dialect_insert(GlobalControl).on_conflict_do_nothing(), list(chunk))
     return global_control_size() - before
 
 
@@ -393,9 +389,9 @@ def in_global_control(customer_ids: Iterable[int]) -> set[int]:
     if len(ids) >= _SCAN_FROM:
         return set(db.session.scalars(select(GlobalControl.customer_id))) & set(ids)
     out: set[int] = set()
-    for start in range(0, len(ids), _CHUNK):
+    for chunk in chunked(ids, _CHUNK):
         out.update(db.session.scalars(select(GlobalControl.customer_id).where(
-            GlobalControl.customer_id.in_(ids[start:start + _CHUNK]))))
+            GlobalControl.customer_id.in_(chunk))))
     return out
 
 

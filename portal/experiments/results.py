@@ -29,6 +29,7 @@ from sqlalchemy import Float, Select, and_, cast, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ..bounds import MIN_DATE
+from ..db_utils import is_postgres
 from ..extensions import db
 from ..models import Category, SaleLine, utcnow
 from .assignment import ExperimentError
@@ -171,7 +172,7 @@ def _streaming(experiment: Experiment) -> bool:
     two cores. The planner cannot see that on its own (it underestimates the customers per window),
     so hash aggregation and hash joins are switched off for this one statement (``SET LOCAL``, reset
     right after)."""
-    if db.engine.dialect.name != "postgresql":
+    if not is_postgres():
         return False
     n = sum(int(v) for v in (experiment.drawn_counts or {}).values())
     return n >= STREAMING_FROM

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ..db_utils import chunked, dialect_insert, id_in, is_postgres
 from ..extensions import db
 from ..models import Customer, User
 from ..models.base import utcnow
@@ -155,9 +156,9 @@ def _fill(rows: list[dict[str, Any]]) -> None:
     user_ids = {r["user_id"] for r in rows if r["user_id"] is not None and r["customer_id"] is None and r["to_addr"] is None}
     customers: dict[int, Any] = {}
     if customer_ids:
-        for ids in _chunks(sorted(customer_ids), 10000):
+        for ids in chunked(sorted(customer_ids), 10000):
             for row in db.session.execute(select(Customer.id, Customer.email, Customer.phone, Customer.address,
-                                                 Customer.postal_code).where(_id_in(Customer.id, ids))):
+                                                 Customer.postal_code).where(id_in(Customer.id, ids))):
                 customers[row.id] = row
     users: dict[int, str] = {}
     if user_ids:
@@ -214,35 +215,16 @@ def personalize(message: Message) -> Message:
     return message
 
 
-def _id_in(column: Any, ids: list[int]) -> Any:
-    """``column IN ids``; on PostgreSQL one array parameter (``= ANY``), not thousands of them."""
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy import Integer, any_, bindparam
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        return column == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
-    return column.in_(ids)
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
 def _insert_ignore(rows: list[dict[str, Any]]) -> int:
     """INSERT … ON CONFLICT (idempotency_key) DO NOTHING; the number of new rows.
 
     PostgreSQL takes big chunks by COPY (bulk.py); both paths give the same rows."""
     if not rows:
         return 0
-    if db.engine.dialect.name == "postgresql":
-        if len(rows) >= COPY_FROM:
-            from .bulk import copy_insert
+    if is_postgres() and len(rows) >= COPY_FROM:
+        from .bulk import copy_insert
 
-            return copy_insert(db.session, rows)
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        return copy_insert(db.session, rows)
     stmt = (dialect_insert(Message.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(Message.__table__.c.id))
     # RETURNING, not rowcount: a driver's executemany rowcount is not reliable (-1, or one page's).

@@ -41,6 +41,7 @@ from sqlalchemy import (
     update,
 )
 
+from ..db_utils import chunked, dialect_insert, is_postgres
 from ..extensions import db
 from ..models import LocalRole, OrgUnit, PartnerGroup, User, UserRole
 from ..models.base import utcnow
@@ -182,8 +183,8 @@ def resolve_recipients(recipients: Any) -> list[int]:
     if roles:
         found.update(db.session.execute(select(User.id).where(
             active, or_(*(User.id.in_(r.user_ids()) for r in roles)))).scalars())
-    for start in range(0, len(ids), CHUNK):
-        found.update(db.session.execute(select(User.id).where(active, User.id.in_(ids[start:start + CHUNK]))).scalars())
+    for chunk in chunked(ids, CHUNK):
+        found.update(db.session.execute(select(User.id).where(active, User.id.in_(chunk))).scalars())
     return sorted(found)
 
 
@@ -238,14 +239,6 @@ def _check_url(url: str | None) -> str | None:
     return url
 
 
-def _dialect_insert():
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
 def notify(recipients: Any, kind: str, obj: Any = None, text: str = "", *, url: str | None = None,
            dedupe_key: str | None = None) -> int:
     """Notify ``recipients`` (users, user ids, :func:`role_in_scope`, or a list of them) of
@@ -286,16 +279,14 @@ def notify(recipients: Any, kind: str, obj: Any = None, text: str = "", *, url: 
     types = {"kind": String(80), "object_type": String(60), "object_id": BigInteger(), "title": String(MAX_TITLE),
              "text": String(MAX_TEXT), "url": String(MAX_URL), "dedupe_key": String(MAX_DEDUPE_KEY),
              "created_at": DateTime()}
-    insert = _dialect_insert()
     # PostgreSQL needs the parameters' types spelled out in INSERT … SELECT; SQLite must not get a
     # CAST (AS DATETIME would turn the timestamp into a number).
-    pg = db.session.get_bind().dialect.name == "postgresql"
+    pg = is_postgres()
     columns = [(cast(literal(v, types[k]), types[k]) if pg else literal(v, types[k])).label(k) for k, v in values.items()]
     created: list[tuple[int, int]] = []
-    for start in range(0, len(user_ids), CHUNK):
-        chunk = user_ids[start:start + CHUNK]
+    for chunk in chunked(user_ids, CHUNK):
         source = select(User.id, *columns).where(User.id.in_(chunk))
-        ins = insert(Notification).from_select(["user_id", *values], source).on_conflict_do_nothing() \
+        ins = dialect_insert(Notification).from_select(["user_id", *values], source).on_conflict_do_nothing() \
             .returning(Notification.id, Notification.user_id)
         created += [(row.id, row.user_id) for row in db.session.execute(ins)]
     if created:
@@ -307,9 +298,9 @@ def notify(recipients: Any, kind: str, obj: Any = None, text: str = "", *, url: 
 def preference_map(user_ids: list[int], kind: str) -> dict[int, str]:
     """The stored preference of each of ``user_ids`` for ``kind`` (absent: the kind's default)."""
     out: dict[int, str] = {}
-    for start in range(0, len(user_ids), CHUNK):
+    for chunk in chunked(user_ids, CHUNK):
         out.update(db.session.execute(select(NotificationPreference.user_id, NotificationPreference.channel).where(
-            NotificationPreference.kind == kind, NotificationPreference.user_id.in_(user_ids[start:start + CHUNK]))).all())
+            NotificationPreference.kind == kind, NotificationPreference.user_id.in_(chunk))).all())
     return out
 
 
