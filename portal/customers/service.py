@@ -402,16 +402,27 @@ def quality_changed(customer_ids: list[int], field: str, opened: bool, *, actor:
          source=source)
 
 
-def flag_quality(user: Any, customer: Customer, field: str, reason: str) -> QualityIssue:
+def flag_quality(user: Any | None, customer: Customer, field: str, reason: str, *, source: str | None = None,
+                 announce: bool = True) -> QualityIssue:
+    """Open a data-quality issue on ``customer``'s ``field`` — the one way an issue is opened.
+
+    ``user`` is the staff member who found it, or ``None`` for the system (messaging after a hard
+    bounce): then no ``created_by``, and the audit line ends ", by <source>" so the trail says who
+    found it. ``source`` defaults to how the request came in. ``announce=False`` leaves
+    ``portal_quality_changed`` to a caller that fires it once for a whole batch after committing.
+    """
     if field not in QUALITY_FIELDS:
         raise CustomerError({"field": _("Unknown field.")})
     reason = clean_text(reason or "").strip()
     if not reason:
         raise CustomerError({"reason": _("Say why the data is wrong.")})
-    issue = QualityIssue(customer_id=customer.id, field=field, reason=reason[:255], created_by_id=user.id)
+    issue = QualityIssue(customer_id=customer.id, field=field, reason=reason[:255],
+                         created_by_id=user.id if user is not None else None)
     db.session.add(issue)
-    audit.record("customer.quality_flagged", customer, summary=f"{field}: {reason[:200]}")
-    quality_changed([customer.id], field, True, actor=user, source=request_source())
+    by = f", by {source}" if user is None and source else ""
+    audit.record("customer.quality_flagged", customer, summary=f"{field}: {reason[:200]}{by}")
+    if announce:
+        quality_changed([customer.id], field, True, actor=user, source=source or request_source())
     return issue
 
 

@@ -503,8 +503,9 @@ def _record(run: _Run, m: Message, result: SendResult) -> None:
 
 
 def _flag_bounces(run: _Run) -> list[tuple[list[int], str]]:
-    """Open a data-quality issue on each bounced address (system actor), once per open issue."""
-    from .. import audit
+    """Open a data-quality issue on each bounced address (system actor: ``flag_quality`` with no
+    user), once per open issue; the caller announces them per field after the commit."""
+    from ..customers.service import flag_quality
     from ..models import Customer
 
     opened: dict[str, list[int]] = defaultdict(list)
@@ -518,9 +519,7 @@ def _flag_bounces(run: _Run) -> list[tuple[list[int], str]]:
         customer = db.session.get(Customer, customer_id)
         if exists or customer is None:
             continue
-        db.session.add(QualityIssue(customer_id=customer_id, field=field, reason=f"bounced ({channel})",
-                                    created_by_id=None))
-        audit.record("customer.quality_flagged", customer, summary=f"{field}: bounced ({channel}), by messaging")
+        flag_quality(None, customer, field, f"bounced ({channel})", source="messaging", announce=False)
         opened[field].append(customer_id)
     db.session.commit()
     return [(ids, field) for field, ids in opened.items()]

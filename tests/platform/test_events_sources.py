@@ -85,6 +85,24 @@ def test_quality_flagged_and_resolved_by_hand(events_app):
     assert calls("quality_changed")[-2:] == [f"[{c.id}] address True cli", f"[{c.id}] address False cli"]
 
 
+def test_quality_flagged_by_the_system(events_app):
+    """``flag_quality(None, …)``: no created_by, audited with its source; ``announce=False`` fires nothing."""
+    from portal.customers.service import flag_quality
+    from portal.models import AuditEvent
+
+    c = db.session.execute(select(Customer).order_by(Customer.id).limit(1)).scalar_one()
+    before = len(calls("quality_changed"))
+    issue = flag_quality(None, c, "email", "bounced (email)", source="messaging", announce=False)
+    db.session.commit()
+    assert issue.created_by_id is None and len(calls("quality_changed")) == before
+    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "customer.quality_flagged")
+                               .order_by(AuditEvent.id.desc()).limit(1)).scalar_one()
+    assert event.summary == "email: bounced (email), by messaging" and event.actor_id is None
+    flag_quality(None, c, "phone", "bounced (sms)", source="messaging")
+    db.session.commit()
+    assert calls("quality_changed")[-1] == f"[{c.id}] phone True messaging"
+
+
 def test_report_refused_as_a_whole(events_app):
     ok = run_import(csv_bytes([row(code="C0000001", day="2023-10-01")]), user_email="store1@example.com")
     assert ok.status == "committed", ok.message
