@@ -142,7 +142,7 @@ def test_customer_unsubscribes_from_the_link_in_a_marketing_email(server, browse
     assert mail.header("Subject").startswith("(광고)")
     assert mail.header("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
     body = mail.text()
-    assert "02-1234-5678" in body  # the sender's contact in the footer
+    assert "보낸 사람:" in body and "02-1234-5678" in body  # the sender's name and contact in the footer
     links = re.findall(r"https?://\S+/u/[\w.\-]+", body)
     assert links, body
     link = links[0]
