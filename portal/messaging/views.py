@@ -105,7 +105,10 @@ def _source_form() -> tuple[str, str | None]:
 
 def _back(source: str, obj: str | None):
     target = request.form.get("next") or ""
-    if target.startswith("/manage/messages") and "//" not in target:
+    # Back to an outbox page only: no other site, no backslash, no control character (a CR/LF
+    # would be a header injection, and werkzeug refuses it with a 500).
+    if (target.startswith("/manage/messages") and "//" not in target and "\\" not in target and len(target) <= 2000
+            and target.isprintable() and " " not in target):
         return redirect(target)
     return redirect(url_for("messaging.outbox", source=source, **({"source_object": obj} if obj else {})))
 

@@ -43,8 +43,11 @@ def tasks():
 
 
 def _safe_next(value: str | None, fallback: str) -> str:
-    """Only a path on this site (never ``//evil`` or ``https://…``): no open redirect."""
-    if value and value.startswith("/") and not value.startswith("//") and not urlsplit(value).netloc and "\\" not in value:
+    """Only a path on this site (never ``//evil`` or ``https://…``): no open redirect. No control
+    character either: ``urlsplit`` drops tabs and line breaks, so it would pass them, and a CR/LF
+    in ``Location`` is a header injection (werkzeug refuses it with a 500)."""
+    if (value and value.startswith("/") and not value.startswith("//") and not urlsplit(value).netloc
+            and "\\" not in value and value.isprintable() and " " not in value and len(value) <= 2000):
         return value
     return fallback
 
