@@ -11,7 +11,7 @@ billion more reports before a total could overflow.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,35 @@ assert MAX_QUANTITY * MAX_UNIT_PRICE < INT64_MAX  # noqa: S101 — quantity × u
 
 MIN_DATE = date(2000, 1, 1)  # the earliest report date and query date the portal accepts
 DEFAULT_TIMEZONE = "Asia/Seoul"
+#: Korean time, fixed: the clock of the Korean ad law (night window, notice deadlines), of the
+#: notification digest's day and of postal mailing dates — whatever ``PORTAL_TIMEZONE`` says.
+#: The ``local_*`` helpers below follow ``PORTAL_TIMEZONE`` instead (what the pages show).
+KST = ZoneInfo("Asia/Seoul")
+
+
+def to_kst(at: datetime) -> datetime:
+    """``at`` in Korean time; a naive datetime is UTC (the portal's storage convention)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(KST)
+
+
+def kst_date(at: datetime | date) -> date:
+    """The Korean calendar date of ``at`` (a date is returned as is; naive datetimes are UTC)."""
+    if isinstance(at, datetime):
+        return to_kst(at).date()
+    return at
+
+
+def kst_today() -> date:
+    """Today in Korea."""
+    return datetime.now(KST).date()
+
+
+def kst_to_utc(day: date, at: time = time(0)) -> datetime:
+    """The naive UTC datetime the tables store for ``at`` o'clock Korean time on ``day``
+    (default 00:00: where that Korean day starts)."""
+    return datetime.combine(day, at, tzinfo=KST).astimezone(UTC).replace(tzinfo=None)
 
 
 def local_now() -> datetime:

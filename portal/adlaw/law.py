@@ -17,9 +17,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-KST = ZoneInfo("Asia/Seoul")
+from ..bounds import KST, kst_date, to_kst  # noqa: F401  (law.KST / law.to_kst / law.kst_date: public here too)
 
 #: The label an advertisement must start with (정보통신망법 제50조 제4항, 시행령 별표 6).
 AD_PREFIX = "(광고)"
@@ -121,13 +120,6 @@ def contains_ad_label(text: str) -> bool:
 
 
 # --- night rule ---------------------------------------------------------------------------------
-
-def to_kst(at: datetime) -> datetime:
-    """``at`` in Korean time; a naive datetime is UTC (the portal's storage convention)."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(KST)
-
 
 def night_rule_applies(channel: str, *, email_included: bool = False) -> bool:
     """Whether 제50조 제3항 (separate consent for ads at night) covers ``channel``.
@@ -357,13 +349,6 @@ def _compose_email(*, subject: str | None, body: str, sender_name: str, sender_c
 
 
 # --- notice dates -------------------------------------------------------------------------------
-
-def kst_date(at: datetime | date) -> date:
-    """The Korean calendar date of ``at`` (a date is returned as is; naive datetimes are UTC)."""
-    if isinstance(at, datetime):
-        return to_kst(at).date()
-    return at
-
 
 def _add_years(d: date, years: int) -> date:
     try:

@@ -12,12 +12,12 @@ nobody else: its rows stay claimed under its token until marked.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime, time
+from datetime import date, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 
+from ..bounds import kst_to_utc, kst_today
 from ..extensions import db
 from ..models import Customer
 from ..models.base import utcnow
@@ -28,7 +28,6 @@ from .service import MessagingError, paused_condition, personalize
 
 HEADER = ["message", "customer_code", "name", "postal_code", "address", "subject", "text"]
 MAX_FILE = 20_000
-KST = ZoneInfo("Asia/Seoul")
 
 
 def _due(user: Any):
@@ -99,10 +98,10 @@ def mark_mailed(user: Any, token: str, mailed_on: date) -> int:
     """Record a print file's letters as sent on ``mailed_on`` (a date in Korea, not in the future)."""
     if not token or len(token) > 40 or not token.isalnum():
         raise MessagingError("token", "unknown print file")
-    today = datetime.now(KST).date()
+    today = kst_today()
     if mailed_on > today or (today - mailed_on).days > 365:
         raise MessagingError("mailed_on", "the mailing date must be within the last year and not in the future")
-    at = datetime.combine(mailed_on, time(12, 0), KST).astimezone(UTC).replace(tzinfo=None)
+    at = kst_to_utc(mailed_on, time(12, 0))
     scope = select(Customer.id).where(scope_filter(user, "customer.export", Customer))
     messages = list(db.session.execute(select(Message).where(
         Message.claimed_by == f"dm:{token}", Message.status == CLAIMED, Message.customer_id.in_(scope))).scalars())

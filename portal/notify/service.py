@@ -18,9 +18,8 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_request_context
 from flask_babel import force_locale
@@ -41,6 +40,7 @@ from sqlalchemy import (
     update,
 )
 
+from ..bounds import kst_date, kst_to_utc
 from ..db_utils import chunked, dialect_insert, is_postgres
 from ..extensions import db
 from ..models import LocalRole, OrgUnit, PartnerGroup, User, UserRole
@@ -57,7 +57,6 @@ MAX_URL = 500
 MAX_DEDUPE_KEY = 200
 BADGE_CAP = 99  # the header shows "99+": counting further would cost more and say nothing new
 CHUNK = 5000  # recipient ids per INSERT … SELECT (well under SQLite's bound-parameter limit)
-DIGEST_TZ = ZoneInfo("Asia/Seoul")
 
 CHANNEL_LABELS = {"inbox": _l("Inbox only"), "email": _l("E-mail at once"), "digest": _l("Daily digest e-mail")}
 
@@ -483,12 +482,11 @@ def _digest_users(now: datetime, default_digest: list[str]) -> Any:
 def digest_day(now: datetime | None = None) -> str:
     """The digest's day in Korea (``YYYY-MM-DD``) for naive-UTC ``now``: one digest per user per day."""
     now = now or utcnow()
-    return now.replace(tzinfo=ZoneInfo("UTC")).astimezone(DIGEST_TZ).date().isoformat()
+    return kst_date(now).isoformat()
 
 
 def _day_start_utc(day: str) -> datetime:
-    local = datetime.fromisoformat(day).replace(tzinfo=DIGEST_TZ)
-    return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    return kst_to_utc(date.fromisoformat(day))
 
 
 def send_daily_digest(now: datetime | None = None) -> dict[str, int]:
