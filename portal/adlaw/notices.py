@@ -25,7 +25,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -34,6 +34,7 @@ from flask_babel import gettext as babel_gettext
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
+from ..bounds import kst_to_utc, kst_today  # noqa: F401  (notices.kst_today: public here too)
 from ..extensions import db
 from ..models import Consent, Customer, utcnow
 from . import law
@@ -74,13 +75,9 @@ def _texts_in(locale: str) -> Iterator[None]:
             _memo.reset(token)
 
 
-def kst_today() -> date:
-    return law.to_kst(datetime.now(UTC)).date()
-
-
 def _utc_start_of(day: date) -> datetime:
     """Naive UTC instant of 00:00 KST on ``day`` (how ``consent.recorded_at`` is stored)."""
-    return datetime.combine(day, time(0), tzinfo=law.KST).astimezone(UTC).replace(tzinfo=None)
+    return kst_to_utc(day)
 
 
 def _valid_days() -> int:
