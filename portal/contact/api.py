@@ -41,6 +41,16 @@ def _refused(data: dict[str, Any], allowed: tuple[str, ...]):
     return None
 
 
+def _shapeless(data: dict[str, Any]):
+    """Lists and objects where a value belongs: a clear 422 (the service compares values with its
+    sets of codes, and a list there was a 500)."""
+    bad = sorted(k for k, v in data.items() if isinstance(v, list | dict))
+    if bad:
+        return error(422, "validation_failed", f"These fields take a single value, not a list or an object: "
+                     f"{', '.join(bad)}. Nothing was saved.", fields={k: "single value expected" for k in bad})
+    return None
+
+
 def _invalid(exc: ContactError):
     db.session.rollback()
     return error(422, "validation_failed", f"{exc} Nothing was saved.", fields=exc.errors)
@@ -51,7 +61,7 @@ def consent_create(customer_id: str):
     """Record a consent given or withdrawn (method defaults to ``api``; source ``api``)."""
     customer = _customer(customer_id, edit=True)
     data = json_body()
-    refused = _refused(data, CONSENT_KEYS)
+    refused = _refused(data, CONSENT_KEYS) or _shapeless(data)
     if refused is not None:
         return refused
     try:
@@ -73,7 +83,7 @@ def contact_create(customer_id: str):
     """Log a contact made outside the portal (a call, a mailing); source ``api``."""
     customer = _customer(customer_id, edit=True)
     data = json_body()
-    refused = _refused(data, CONTACT_KEYS)
+    refused = _refused(data, CONTACT_KEYS) or _shapeless(data)
     if refused is not None:
         return refused
     try:

@@ -22,6 +22,7 @@ from .models import CHANNELS, Notification
 from .service import (
     CHANNEL_LABELS,
     NotifyError,
+    _check_url,
     get_own,
     inbox_query,
     mark_all_read,
@@ -73,7 +74,16 @@ def open_item(notification_id: str):
     n = _own_or_404(notification_id)
     mark_read(current_user.id, [n.id])
     db.session.commit()
-    return redirect(n.url or url_for("notify.item", notification_id=n.id))
+    return redirect(_safe_url(n.url) or url_for("notify.item", notification_id=n.id))
+
+
+def _safe_url(url: str | None) -> str | None:
+    """The stored link, checked again as it is followed: ``notify`` refuses links off the site, but a
+    row an add-on wrote with its own SQL must not make "open" an open redirect (or a CR/LF a 500)."""
+    try:
+        return _check_url(url)
+    except NotifyError:
+        return None
 
 
 @bp.post("/<notification_id>/read")
