@@ -145,6 +145,7 @@ from .workflow import (  # noqa: E402
     content_changed,
     current_revision,
     not_owner,
+    notify_waiting,
     owner_only,
     purge_type,
     register_type,
@@ -157,7 +158,7 @@ from .workflow import history as workflow_history  # noqa: E402
 __all__ += [
     "SIMPLE_PUBLICATION", "WorkflowConflict", "WorkflowError", "WorkflowForbidden", "WorkflowInvalid",
     "WorkflowNotFound", "approval_for", "approve", "available_transitions", "check_transition", "content_changed",
-    "current_revision", "not_owner", "owner_only", "purge_type", "register_type", "revision_hash", "state_of",
+    "current_revision", "not_owner", "notify_waiting", "owner_only", "purge_type", "register_type", "revision_hash", "state_of",
     "transition", "workflow_history",
 ]
 # --- notifications ---

@@ -24,6 +24,7 @@ from portal.toolkit import (
     audit,
     available_transitions,
     db,
+    notify_waiting,
     scope_filter,
     transition,
     utcnow,
@@ -93,6 +94,7 @@ def _queue(customer: Customer, points: int, reason: str, actor: Any, operation: 
     db.session.add(approval)
     db.session.flush()
     audit.record("loyalty.adjustment_requested", customer, summary=f"{operation} {points:+} points: {reason}"[:500])
+    notify_waiting(approval, actor)  # the approvers in the customer's scope, not the requester
     return approval
 
 

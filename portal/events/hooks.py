@@ -16,6 +16,13 @@ def portal_permissions() -> list[dict[str, Any]]:
 
 
 @hookimpl
+def portal_notification_kinds() -> list[dict[str, Any]]:
+    from .retry import KINDS
+
+    return KINDS
+
+
+@hookimpl
 def portal_menu_items(user: Any) -> list[dict[str, Any]]:  # noqa: ARG001
     return [{"label": _l("Add-on reactions"), "endpoint": "events.failures", "permission": "events.manage",
              "order": 94, "section": "manage", "match": ("events.",)}]

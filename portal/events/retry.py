@@ -12,6 +12,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..extensions import db
@@ -68,8 +70,37 @@ def retry_one(failure_id: int, *, now: datetime | None = None, force: bool = Fal
         outcome = "gave_up" if gave_up else "failed"
         log.error("Add-on %r: %s reaction (failure #%d) failed again (attempt %d%s): %s", failure.plugin,
                   failure.hook, failure.id, failure.attempts, ", giving up" if gave_up else "", error)
+        if gave_up:
+            notify_given_up(failure.plugin, failure.hook, failure.attempts)
     db.session.commit()
     return outcome
+
+
+KIND_GIVEN_UP = "events.given_up"
+
+#: Declared through ``portal_notification_kinds`` (``portal/events/hooks.py``).
+KINDS: list[dict[str, Any]] = [
+    {"kind": KIND_GIVEN_UP, "label": _l("Add-on reaction given up"), "email_default": True},
+]
+
+
+def notify_given_up(plugin: str, hook: str, attempts: int) -> int:
+    """Tell the Site Administrators that an add-on's reaction will not be retried any more: once
+    per add-on, hook and Korean day, in a SAVEPOINT of the retry's transaction (a failure to notify
+    is logged and never loses the retry's bookkeeping)."""
+    from ..jobs.alerts import notify_site_admins
+    from ..notify.service import build_path, digest_day
+
+    try:
+        with db.session.begin_nested():
+            return notify_site_admins(
+                KIND_GIVEN_UP, f"events.given_up:{plugin[:60]}:{hook[:60]}:{digest_day()}",
+                lambda: _("The add-on “%(plugin)s” could not react to %(hook)s; after %(n)s attempts it will not "
+                          "be retried by itself.", plugin=plugin, hook=hook, n=attempts),
+                build_path("events.failures", status="given_up"))
+    except Exception:  # noqa: BLE001  (the alert must never undo the retry's record)
+        log.exception("events: could not notify the administrators that %s/%s was given up", plugin, hook)
+        return 0
 
 
 def _attempt(failure: EventFailure) -> str | None:

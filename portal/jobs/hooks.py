@@ -17,6 +17,13 @@ def portal_permissions() -> list[dict[str, Any]]:
 
 
 @hookimpl
+def portal_notification_kinds() -> list[dict[str, Any]]:
+    from .alerts import KINDS
+
+    return KINDS
+
+
+@hookimpl
 def portal_menu_items(user: Any) -> list[dict[str, Any]]:  # noqa: ARG001
     return [{"label": _l("Background jobs"), "endpoint": "jobs.index", "permission": "jobs.manage", "order": 93,
              "icon": "clock", "section": "manage", "match": ("jobs.",)}]

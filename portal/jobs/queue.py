@@ -327,6 +327,10 @@ def _run(spec: JobSpec, kwargs: dict[str, Any], meta: dict[str, Any], task: Any)
             delay = task.retry_delay if retry and task.retry_delay else None
             _finish(run_id, "retrying" if retry else "failed", error=_describe(exc, spec),
                     next_attempt_at=utcnow() + timedelta(seconds=delay) if delay else None)
+            if not retry and task is not None:  # a queued run failed for good: nobody is watching it
+                from .alerts import job_failed
+
+                job_failed(spec.name, attempt)
             raise
         _finish(run_id, "done")
         return result

@@ -12,6 +12,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from .definitions import SIMPLE_PUBLICATION, Transition, Workflow, not_owner, owner_only
+from .notifications import notify_waiting
 from .service import (
     WorkflowConflict,
     WorkflowError,
@@ -37,7 +38,7 @@ from .views import bp
 __all__ = [
     "SIMPLE_PUBLICATION", "Transition", "Workflow", "WorkflowConflict", "WorkflowError", "WorkflowForbidden",
     "WorkflowInvalid", "WorkflowNotFound", "approval_for", "approve", "available_transitions", "bp",
-    "check_transition", "content_changed", "current_revision", "history", "init_app", "not_owner", "owner_only",
+    "check_transition", "content_changed", "current_revision", "history", "init_app", "not_owner", "notify_waiting", "owner_only",
     "purge_type", "register_type", "revision_hash", "state_of", "transition", "workflow_info", "workflows",
 ]
 

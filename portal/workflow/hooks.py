@@ -19,6 +19,13 @@ def portal_workflows() -> list[dict[str, Any]]:
 
 
 @hookimpl
+def portal_notification_kinds() -> list[dict[str, Any]]:
+    from .notifications import KINDS
+
+    return KINDS
+
+
+@hookimpl
 def portal_permissions() -> list[dict[str, Any]]:
     # simple_publication's submit/retract; publish and reject use the core's content.review.
     return [{"name": "content.submit", "title": _l("Submit content for review"), "roles": ALL_ROLES}]

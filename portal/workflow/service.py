@@ -500,6 +500,9 @@ def _move(binding: Binding, wf: Workflow, obj: Any, t: Transition, from_state: s
     audit.record("workflow.transition", obj, summary=f"{binding.type_name}: {from_state} → {t.to_state} ({t.id})",
                  actor=user if user_id is not None else None)
     _fire(obj, t.id, user, comment)
+    from .notifications import after_move  # who must decide now; the owner of a decided object
+
+    after_move(obj, wf, t, from_state, user, comment, entry.id)
     return entry
 
 
