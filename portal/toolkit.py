@@ -81,12 +81,13 @@ from .contact import (  # noqa: E402
     may_contact,
     may_contact_many,
     record_consent,
+    record_consents,
     record_contact,
     record_contacts,
 )
 
 __all__ += ["Channel", "ContactError", "UnknownChannel", "Verdict", "channel", "channels", "may_contact",
-            "may_contact_many", "record_consent", "record_contact", "record_contacts"]
+            "may_contact_many", "record_consent", "record_consents", "record_contact", "record_contacts"]
 # --- messaging ---
 from .messaging import (  # noqa: E402
     MessagingError,

@@ -1,6 +1,6 @@
 """The adlaw service's own hook implementations, registered as ``core.adlaw`` — always active.
 
-* ``portal_jobs``: the two daily notice jobs at 10:00 KST (daytime, so a notice never needs the
+* ``portal_jobs``: the three daily notice jobs at 10:00 KST (daytime, so a notice never needs the
   night consent it is not subject to anyway).
 * ``portal_messages_settled``: a sent notice becomes a consent event at once.
 """
@@ -17,12 +17,14 @@ NOTICE_SCHEDULE = {"minute": "0", "hour": "10", "tz": "Asia/Seoul"}
 
 @hookimpl
 def portal_jobs() -> list[dict[str, Any]]:
-    from .notices import optout_result_notices, reconfirmation_notices
+    from .notices import optin_result_notices, optout_result_notices, reconfirmation_notices
 
     return [
         {"name": "adlaw.reconfirmation_notices", "func": reconfirmation_notices, "schedule": NOTICE_SCHEDULE,
          "retries": 3, "retry_delay": 300, "time_limit": 3600},
         {"name": "adlaw.optout_result_notices", "func": optout_result_notices, "schedule": NOTICE_SCHEDULE,
+         "retries": 3, "retry_delay": 300, "time_limit": 3600},
+        {"name": "adlaw.optin_result_notices", "func": optin_result_notices, "schedule": NOTICE_SCHEDULE,
          "retries": 3, "retry_delay": 300, "time_limit": 3600},
     ]
 

@@ -1,22 +1,27 @@
-"""The legal notices about consent, as daily jobs: 2-year re-confirmation and 14-day opt-out result.
+"""The legal notices about consent, as daily jobs: 2-year re-confirmation and 14-day result notices.
 
 * **Re-confirmation** (정보통신망법 제50조 제8항, 시행령 제62조의3): before each 2-year mark of a
   granted marketing consent — from ``PORTAL_RECONFIRMATION_LEAD_DAYS`` (30) days before it — the
   customer is told who the sender is, when they consented, to what, and how to keep or withdraw it.
 * **Opt-out result** (제50조 제7항, 시행령 제62조의2): within 14 days of an opt-out, the customer is
   told it was processed.
+* **Opt-in result** (the same 제50조 제7항: consent given, refused or withdrawn): within 14 days of a
+  marketing consent being granted, the customer is told who the sender is, the date, what they
+  consented to, and how to withdraw it (free).
 
-Both are *service* messages queued through ``portal.messaging.queue_many`` (one idempotency key
+All are *service* messages queued through ``portal.messaging.queue_many`` (one idempotency key
 per consent row, so re-running a day, or running two consumers, queues nothing twice), and both
-are recorded as consent events (``kind="reconfirmation_notice"`` / ``"optout_notice"``) only once
+are recorded as consent events (``kind="reconfirmation_notice"`` / ``"optout_notice"`` /
+``"optin_notice"``) only once
 the message was actually **sent** — from the ``portal_messages_settled`` hook and, as a catch-up,
 at the start of every run. A notice that never went out records nothing, so an unnotified consent
 lapses after 730 days as the core's suppression rule says, instead of being kept alive by a notice
 nobody received.
 
 Selection is set-based: one query per run finds the consents whose newest row falls in the due
-band (an index range on ``consent.recorded_at``), streamed in chunks; nothing is loaded per
-customer.
+band (a range of ``ix_consent_purpose_recorded``, migration 0017), streamed in chunks; nothing is
+loaded per customer. Recording is set-based too (``record_consents``: one look-up and two
+multi-row INSERTs per 1,000 notices).
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ log = logging.getLogger("portal.adlaw")
 SOURCE = "adlaw"
 RECONFIRMATION = "reconfirmation_notice"
 OPTOUT = "optout_notice"
+OPTIN = "optin_notice"
+KINDS = (RECONFIRMATION, OPTOUT, OPTIN)
 #: Channels a notice can be sent on itself; a consent on another channel (KakaoTalk, push, phone,
 #: postal DM) is noticed by e-mail, else SMS — whichever address the customer has.
 NOTICE_CHANNELS = ("email", "sms")
@@ -104,6 +111,11 @@ def optout_band(today: date) -> tuple[datetime, datetime]:
     return _utc_start_of(first), _utc_start_of(today + timedelta(days=1))
 
 
+def optin_band(today: date) -> tuple[datetime, datetime]:
+    """``[low, high)`` of grants whose result notice may still go out on ``today`` (14 days, as opt-outs)."""
+    return optout_band(today)
+
+
 def _newest(c: Any) -> Any:
     """SQL: ``c`` is the newest marketing row of its (customer, channel) — the current state."""
     n = aliased(Consent, name="adlaw_newer")
@@ -118,7 +130,11 @@ def _has(col: Any) -> Any:
 def _due_query(kind: str, today: date) -> Any:
     c = aliased(Consent, name="adlaw_c")
     low, high = reconfirmation_band(today) if kind == RECONFIRMATION else optout_band(today)
-    state = c.granted.is_(True) if kind == RECONFIRMATION else and_(c.granted.is_(False), c.kind == "consent")
+    # A re-confirmation follows any granted row (a notice restarts the clock); a result notice
+    # follows the customer's own grant or withdrawal only.
+    state = {RECONFIRMATION: c.granted.is_(True),
+             OPTOUT: and_(c.granted.is_(False), c.kind == "consent"),
+             OPTIN: and_(c.granted.is_(True), c.kind == "consent")}[kind]
     return (select(c.id, c.customer_id, c.channel, c.recorded_at, Customer.email, Customer.phone)
             .join(Customer, Customer.id == c.customer_id)
             .where(c.purpose == "marketing", c.recorded_at >= low, c.recorded_at < high, state,
@@ -190,6 +206,20 @@ def optout_text(*, sender: str, contact: str, requested_on: date, processed_on: 
     return subject, body
 
 
+def optin_text(*, sender: str, contact: str, consented_on: date, channel: str, url: str,
+               optout: str | None) -> tuple[str, str]:
+    """Subject and body of the opt-in result notice (in the active locale): sender, the date and what
+    was consented to, that it was processed, and how to withdraw it (free)."""
+    subject = _("[%(sender)s] Your consent to advertising messages was recorded", sender=sender)
+    body = "\n\n".join([
+        _("On %(date)s you agreed to receive advertising messages from %(sender)s by %(channel)s. Your consent "
+          "was processed on %(date)s.", date=consented_on.isoformat(), sender=sender, channel=channel),
+        _how_to_withdraw(url, optout),
+        _sender_line(sender, contact),
+    ])
+    return subject, body
+
+
 def _rows(kind: str, today: date, chunk: int) -> Iterator[list[Any]]:
     """The due consents in chunks, by keyset on the consent id (each chunk is committed before the
     next is read, so no cursor stays open across a commit)."""
@@ -219,7 +249,10 @@ def _messages(kind: str, batch: list[Any], today: date) -> list[dict[str, Any]]:
         if channel is None:
             continue
         label = labels.get(r.channel) or labels.setdefault(r.channel, _channel_label(r.channel))
-        if kind == RECONFIRMATION:
+        if kind == OPTIN:
+            subject, body = optin_text(sender=sender, contact=contact, consented_on=law.kst_date(r.recorded_at),
+                                       channel=label, url=unsubscribe_url(r.customer_id, r.channel), optout=optout)
+        elif kind == RECONFIRMATION:
             subject, body = reconfirmation_text(sender=sender, contact=contact, consented_on=law.kst_date(r.recorded_at),
                                                 channel=label, url=unsubscribe_url(r.customer_id, r.channel),
                                                 optout=optout)
@@ -242,13 +275,13 @@ def _queued_keys(keys: list[str]) -> set[str]:
 
 
 def run_notices(kind: str, *, today: date | None = None, dry_run: bool = False, chunk: int = 5000) -> dict[str, int]:
-    """Queue today's notices of ``kind`` (``reconfirmation_notice`` / ``optout_notice``); commits per chunk.
+    """Queue today's notices of ``kind`` (one of :data:`KINDS`); commits per chunk.
 
     Returns ``{"due", "queued", "recorded"}``: consents due today, messages newly queued (0 on a
     re-run) and consent events recorded for notices sent since the last run. ``dry_run`` only
     counts, writes nothing. The texts are in ``BABEL_DEFAULT_LOCALE`` (Korean by default).
     """
-    if kind not in (RECONFIRMATION, OPTOUT):
+    if kind not in KINDS:
         raise ValueError(f"unknown notice kind {kind!r}")
     today = today or kst_today()
     if dry_run:
@@ -282,6 +315,11 @@ def optout_result_notices(today: str | None = None, dry_run: bool = False) -> di
     return run_notices(OPTOUT, today=date.fromisoformat(today) if today else None, dry_run=dry_run)
 
 
+def optin_result_notices(today: str | None = None, dry_run: bool = False) -> dict[str, int]:
+    """The ``adlaw.optin_result_notices`` job."""
+    return run_notices(OPTIN, today=date.fromisoformat(today) if today else None, dry_run=dry_run)
+
+
 # --- recording sent notices as consent events ---------------------------------------------------
 
 def _consent_id(source_object: str | None) -> int | None:
@@ -305,10 +343,10 @@ def record_sent_notices(message_ids: Iterable[int] | None = None, *, kind: str |
     longer matches. A consent that changed meanwhile (withdrawn, expired) is skipped and logged,
     never fails the others. Does not commit.
     """
-    from ..contact import ContactError, record_consent
+    from ..contact.service import record_consents
     from ..messaging.models import Message
 
-    steps = [kind] if kind else [RECONFIRMATION, OPTOUT]
+    steps = [kind] if kind else list(KINDS)
     query = select(Message.id, Message.step, Message.source_object).where(
         Message.source == SOURCE, Message.step.in_(steps), Message.status == "sent")
     if message_ids is not None:
@@ -325,21 +363,22 @@ def record_sent_notices(message_ids: Iterable[int] | None = None, *, kind: str |
     for start in range(0, len(ids), 1000):
         current = db.session.execute(select(c.id, c.customer_id, c.channel, c.granted).where(
             c.id.in_(ids[start:start + 1000]), c.purpose == "marketing", _newest(c))).all()
-        # Loaded once for the chunk: record_consent then finds each in the session, not by a query.
-        customers = {row.id: row for row in db.session.execute(
-            select(Customer).where(Customer.id.in_({r.customer_id for r in current}))).scalars()}
+        rows, about = [], []
         for row in current:
             message_id, step = sent[row.id]
-            granted = step == RECONFIRMATION
-            if row.granted is not granted or row.customer_id not in customers:
+            granted = step != OPTOUT
+            if row.granted is not granted:
                 continue
-            try:
-                # record_consent checks everything before it writes, so a refusal leaves nothing behind.
-                record_consent(customers[row.customer_id], row.channel, "marketing", granted, method="message",
-                               source=SOURCE, actor=None, kind=step, note=f"message {message_id}")
-                recorded += 1
-            except ContactError as exc:
-                log.warning("adlaw: notice message %s not recorded on consent %s: %s", message_id, row.id, exc)
+            rows.append({"customer_id": row.customer_id, "channel": row.channel, "purpose": "marketing",
+                         "granted": granted, "method": "message", "source": SOURCE, "kind": step,
+                         "note": f"message {message_id}"})
+            about.append((message_id, row.id))
+        # One set-based write per chunk; a notice whose consent changed meanwhile (expired, erased)
+        # is left out and logged, never fails the others.
+        skipped: list[tuple[int, dict[str, str]]] = []
+        recorded += record_consents(rows, skipped=skipped)
+        for index, errors in skipped:
+            log.warning("adlaw: notice message %s not recorded on consent %s: %s", *about[index], errors)
     return recorded
 
 
@@ -364,7 +403,8 @@ def on_messages_settled(messages: list[Any]) -> int:
 def notice_counts(today: date | None = None) -> dict[str, int]:
     """How many notices of each kind are due today (the dry run of the CLI)."""
     today = today or kst_today()
-    return {kind: run_notices(kind, today=today, dry_run=True)["due"] for kind in (RECONFIRMATION, OPTOUT)}
+    return {kind: run_notices(kind, today=today, dry_run=True)["due"] for kind in KINDS}
 
 
-__all__ = ["notice_counts", "optout_result_notices", "reconfirmation_notices", "record_sent_notices", "run_notices"]
+__all__ = ["notice_counts", "optin_result_notices", "optout_result_notices", "reconfirmation_notices",
+           "record_sent_notices", "run_notices"]

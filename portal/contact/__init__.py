@@ -14,7 +14,7 @@ _EXPORTS = {
     "Channel": ".registry", "UnknownChannel": ".registry", "channels": ".registry", "channel": ".registry",
     "channel_codes": ".registry", "channel_choices": ".registry", "require_channel": ".registry",
     "Verdict": ".service", "ContactError": ".service", "may_contact": ".service", "may_contact_many": ".service",
-    "record_consent": ".service", "record_contact": ".service", "record_contacts": ".service",
+    "record_consent": ".service", "record_consents": ".service", "record_contact": ".service", "record_contacts": ".service",
     "Contact": ".models", "timeline": ".history", "bp": ".views",
 }
 __all__ = sorted(_EXPORTS)
@@ -53,7 +53,8 @@ def init_app(app: Any) -> None:
     register_resolver("channel", resolve)
     register("method", {"message": _l("By a message we sent")})
     register("consent_kind", {"consent": _l("Consent"), "reconfirmation_notice": _l("Re-confirmation notice"),
-                              "optout_notice": _l("Opt-out result notice")})
+                              "optout_notice": _l("Opt-out result notice"),
+                              "optin_notice": _l("Opt-in result notice")})
     register("contact_source", {"extraction": _l("Target list"), "messaging": _l("Message"),
                                 "phone_call": _l("Phone call"), "staff": _l("Staff"), "import": _l("Import"),
                                 "api": _l("API"), "unsubscribe_link": _l("Unsubscribe link")})

@@ -230,9 +230,44 @@ def record_consent(customer_id: int | Customer, channel: str, purpose: str, gran
     ``portal_customer_changed`` as before. The notice kinds record a notice the portal sent and
     never change the state: ``reconfirmation_notice`` (the 2-year re-confirmation) needs a granted,
     still valid consent and restarts its validity; ``optout_notice`` (the 14-day result notice)
-    needs a withdrawn one. ``granted`` must then repeat the current state.
-    Raises :class:`ContactError` (nothing written) for bad input.
+    needs a withdrawn one; ``optin_notice`` (the 14-day result notice after a grant) needs a
+    granted ``consent`` row as the current state and takes that row's ``recorded_at``, so it never
+    moves the 2-year mark (the audit event says when it was recorded). ``granted`` must then
+    repeat the current state. Raises :class:`ContactError` (nothing written) for bad input.
+    For many rows at once use :func:`record_consents`.
     """
+    errors = _consent_arg_errors(channel, purpose, granted, method, kind, source, note)
+    if errors:
+        raise ContactError(errors)
+    customer = _customer(customer_id)
+    if granted and customer.pseudonymized_at is not None:
+        raise ContactError({"customer": _("This customer was erased: no consent can be given for them.")})
+    before = newest_consent_row(customer.id, channel, purpose)
+    now = utcnow()
+    if kind != "consent":
+        _check_notice(kind, granted, before, now)
+    row = Consent(customer_id=customer.id, channel=channel, purpose=purpose, granted=granted, method=method,
+                  recorded_at=_recorded_at(kind, before, now), recorded_by_id=getattr(actor, "id", None),
+                  note=_note(note), kind=kind, source=source)
+    if "consents" in customer.__dict__:  # keep a loaded collection (newest first) in step
+        customer.consents.insert(0, row)
+    else:
+        db.session.add(row)
+    db.session.flush()
+    if kind != "consent":
+        audit.record("customer.consent_notice", customer, actor=actor, summary=_notice_summary(row))
+        return row
+    change = {f"consent.{channel}.{purpose}": (before.granted if before else None, granted)}
+    audit.record("customer.consent", customer, actor=actor, summary=_consent_summary(row), changes=change)
+    _fire("portal_consent_changed", customer=customer, channel=channel, purpose=purpose, granted=granted, actor=actor,
+          source=source)
+    _fire("portal_customer_changed", customer=customer, changes=change)
+    return row
+
+
+def _consent_arg_errors(channel: Any, purpose: Any, granted: Any, method: Any, kind: Any, source: Any,
+                        note: Any) -> dict[str, str]:
+    """The argument checks of :func:`record_consent` and :func:`record_consents` (no database)."""
     errors: dict[str, str] = {}
     try:
         _check_channel(channel, consent=True)
@@ -254,37 +289,24 @@ def record_consent(customer_id: int | Customer, channel: str, purpose: str, gran
             check()
         except ContactError as exc:
             errors.update(exc.errors)
-    if errors:
-        raise ContactError(errors)
-    customer = _customer(customer_id)
-    if granted and customer.pseudonymized_at is not None:
-        raise ContactError({"customer": _("This customer was erased: no consent can be given for them.")})
-    before = newest_consent_row(customer.id, channel, purpose)
-    now = utcnow()
-    if kind != "consent":
-        _check_notice(kind, granted, before, now)
-    row = Consent(customer_id=customer.id, channel=channel, purpose=purpose, granted=granted, method=method,
-                  recorded_at=now, recorded_by_id=getattr(actor, "id", None), note=_note(note), kind=kind,
-                  source=source)
-    if "consents" in customer.__dict__:  # keep a loaded collection (newest first) in step
-        customer.consents.insert(0, row)
-    else:
-        db.session.add(row)
-    db.session.flush()
-    if kind != "consent":
-        audit.record("customer.consent_notice", customer, actor=actor,
-                     summary=f"{channel}/{purpose} {kind} via {method} ({source})")
-        return row
-    change = {f"consent.{channel}.{purpose}": (before.granted if before else None, granted)}
-    audit.record("customer.consent", customer, actor=actor,
-                 summary=f"{channel}/{purpose}={'yes' if granted else 'no'} via {method}", changes=change)
-    _fire("portal_consent_changed", customer=customer, channel=channel, purpose=purpose, granted=granted, actor=actor,
-          source=source)
-    _fire("portal_customer_changed", customer=customer, changes=change)
-    return row
+    return errors
 
 
-def _check_notice(kind: str, granted: bool, before: Consent | None, now: datetime) -> None:
+def _recorded_at(kind: str, before: Any, now: datetime) -> datetime:
+    """An opt-in result notice keeps the instant of the consent it reports (the 2-year mark stays
+    where the customer's grant put it); every other row is recorded now."""
+    return before.recorded_at if kind == "optin_notice" else now
+
+
+def _consent_summary(row: Any) -> str:
+    return f"{row.channel}/{row.purpose}={'yes' if row.granted else 'no'} via {row.method}"
+
+
+def _notice_summary(row: Any) -> str:
+    return f"{row.channel}/{row.purpose} {row.kind} via {row.method} ({row.source})"
+
+
+def _check_notice(kind: str, granted: bool, before: Any, now: datetime) -> None:
     if kind == "reconfirmation_notice":
         ok = (granted and before is not None and before.granted and before.recorded_at >= rules.consent_cutoff(now))
         if not ok:
@@ -292,6 +314,175 @@ def _check_notice(kind: str, granted: bool, before: Consent | None, now: datetim
     elif kind == "optout_notice":
         if granted or before is None or before.granted:
             raise ContactError({"kind": _("An opt-out notice needs a withdrawn consent.")})
+    elif kind == "optin_notice":
+        ok = (granted and before is not None and before.granted and before.kind == "consent"
+              and before.recorded_at >= rules.consent_cutoff(now))
+        if not ok:
+            raise ContactError({"kind": _("An opt-in result notice needs a consent just granted.")})
+
+
+#: Rows per look-up query and per INSERT statement in :func:`record_consents` (well under SQLite's
+#: bound-parameter limit).
+CONSENT_CHUNK = 1000
+_ROW_KEYS = frozenset({"customer_id", "channel", "purpose", "granted", "method", "source", "actor", "note", "kind"})
+
+
+@dataclass(frozen=True)
+class _State:
+    """The current consent row of one (customer, channel, purpose), as :func:`_check_notice` reads it."""
+
+    granted: bool
+    recorded_at: datetime
+    kind: str
+
+
+def record_consents(rows: Iterable[dict[str, Any]], *,
+                    skipped: list[tuple[int, dict[str, str]]] | None = None) -> int:
+    """:func:`record_consent` for many rows, set-based; returns how many rows were written.
+
+    Each row is a dict of :func:`record_consent`'s arguments (``customer_id`` — an id or a
+    customer —, ``channel``, ``purpose``, ``granted``, ``method``, ``source``; optional ``actor``,
+    ``note``, ``kind``; any other key is refused). Rows apply in order: a later row for the same
+    customer, channel and purpose sees the earlier one. Same checks, same rows, same audit events
+    (action and summary) as one :func:`record_consent` call per row, in the caller's transaction.
+
+    All-or-nothing: every row is checked before anything is written, and a bad row raises
+    :class:`ContactError` whose keys name it (``"row 3: channel"``). With ``skipped`` (a list),
+    rows refused for the state they meet — an unknown or erased customer, a notice whose consent
+    changed meanwhile — are left out and appended there as ``(index, errors)`` while the others
+    are written; malformed rows still raise.
+
+    Cost: one look-up query per :data:`CONSENT_CHUNK` rows, then multi-row INSERTs for the consent
+    rows and their audit events — the notice kinds (which fire no event) cost that and nothing
+    more. ``kind="consent"`` rows fire ``portal_consent_changed`` and ``portal_customer_changed``
+    per row through ``portal.events.fire``, exactly as :func:`record_consent` (an opt-out must
+    cancel queued marketing at once); that is not cheap — a customer loaded and a savepoint per
+    add-on reaction per row — so a bulk grant or withdrawal saves the checks and inserts only.
+    """
+    from ..extensions import write_intent
+    from ..models import AuditEvent
+
+    batch = [row if isinstance(row, dict) else {} for row in rows]
+    bad: dict[str, str] = {}
+    for i, row in enumerate(batch):
+        extra = sorted(set(row) - _ROW_KEYS) if row else ["(not a mapping)"]
+        errs = _consent_arg_errors(row.get("channel"), row.get("purpose"), row.get("granted"), row.get("method"),
+                                   row.get("kind", "consent"), row.get("source"), row.get("note"))
+        if extra:
+            errs["fields"] = _("Unknown fields: %(names)s.", names=", ".join(extra))
+        cid = _customer_id(row.get("customer_id"))
+        if cid is None:
+            errs["customer"] = _("No such customer.")
+        bad.update({f"row {i}: {k}": v for k, v in errs.items()})
+    if bad:
+        raise ContactError(bad)
+    if not batch:
+        return 0
+    ids = sorted({_customer_id(row["customer_id"]) for row in batch})
+    erased_at: dict[int, Any] = {}
+    current: dict[tuple[int, str, str], tuple[Any, ...]] = {}
+    channels, purposes = {row["channel"] for row in batch}, {row["purpose"] for row in batch}
+    for start in range(0, len(ids), CONSENT_CHUNK):
+        part = ids[start:start + CONSENT_CHUNK]
+        erased_at.update({r.id: r.pseudonymized_at for r in db.session.execute(
+            select(Customer.id, Customer.pseudonymized_at).where(Customer.id.in_(part)))})
+        for r in db.session.execute(select(Consent.customer_id, Consent.channel, Consent.purpose, Consent.recorded_at,
+                                           Consent.id, Consent.granted, Consent.kind)
+                                    .where(Consent.customer_id.in_(part), Consent.channel.in_(channels),
+                                           Consent.purpose.in_(purposes))):
+            key = (r.customer_id, r.channel, r.purpose)
+            if key not in current or (r.recorded_at, r.id) > current[key][:2]:
+                current[key] = (r.recorded_at, r.id, r.granted, r.kind)
+    state = {k: _State(v[2], v[0], v[3]) for k, v in current.items()}
+
+    now = utcnow()
+    default_actor = audit._actor()  # the signed-in user (or "system") and the request's address
+    consents: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    fires: list[tuple[int, dict[str, Any], dict[str, tuple[Any, Any]]]] = []
+    refused: dict[str, str] = {}
+    for i, row in enumerate(batch):
+        cid = _customer_id(row["customer_id"])
+        kind, granted, channel, purpose = row.get("kind", "consent"), row["granted"], row["channel"], row["purpose"]
+        key = (cid, channel, purpose)
+        before = state.get(key)
+        try:
+            if cid not in erased_at:
+                raise ContactError({"customer": _("No such customer.")})
+            if granted and erased_at[cid] is not None:
+                raise ContactError({"customer": _("This customer was erased: no consent can be given for them.")})
+            if kind != "consent":
+                _check_notice(kind, granted, before, now)
+        except ContactError as exc:
+            if skipped is None:
+                refused.update({f"row {i}: {k}": v for k, v in exc.errors.items()})
+            else:
+                skipped.append((i, exc.errors))
+            continue
+        actor = row.get("actor")
+        values = {"customer_id": cid, "channel": channel, "purpose": purpose, "granted": granted,
+                  "method": row["method"], "recorded_at": _recorded_at(kind, before, now),
+                  "recorded_by_id": getattr(actor, "id", None), "note": _note(row.get("note")), "kind": kind,
+                  "source": row["source"]}
+        consents.append(values)
+        state[key] = _State(granted, values["recorded_at"], kind)
+        actor_id, label, ip = (actor.id, actor.email, default_actor[2]) if actor is not None else default_actor
+        event = {"actor_id": actor_id, "actor_label": label, "ip": ip, "object_type": Customer.__tablename__,
+                 "object_id": str(cid), "at": now}
+        row_view = _Row(values)
+        if kind != "consent":
+            events.append(event | {"action": "customer.consent_notice", "summary": _notice_summary(row_view)[:500],
+                                   "changes": None})
+            continue
+        change = {f"consent.{channel}.{purpose}": (before.granted if before else None, granted)}
+        events.append(event | {"action": "customer.consent", "summary": _consent_summary(row_view)[:500],
+                               "changes": {k: [a, b] for k, (a, b) in change.items()}})
+        fires.append((i, values, change))
+    if refused:
+        raise ContactError(refused)
+    if not consents:
+        return 0
+    write_intent()
+    for start in range(0, len(consents), CONSENT_CHUNK):
+        db.session.execute(insert(Consent), consents[start:start + CONSENT_CHUNK])
+        db.session.execute(insert(AuditEvent), events[start:start + CONSENT_CHUNK])
+    _expire_consents({v["customer_id"] for v in consents})
+    if fires:
+        customers = {c.id: c for start in range(0, len(ids), CONSENT_CHUNK) for c in db.session.execute(
+            select(Customer).where(Customer.id.in_(ids[start:start + CONSENT_CHUNK]))).scalars()}
+        for i, values, change in fires:
+            customer, actor = customers[values["customer_id"]], batch[i].get("actor")
+            _fire("portal_consent_changed", customer=customer, channel=values["channel"], purpose=values["purpose"],
+                  granted=values["granted"], actor=actor, source=values["source"])
+            _fire("portal_customer_changed", customer=customer, changes=change)
+    return len(consents)
+
+
+class _Row:
+    """Attribute access to a consent's values (the audit summaries read rows and dicts alike)."""
+
+    def __init__(self, values: dict[str, Any]):
+        self.__dict__.update(values)
+
+
+def _customer_id(value: Any) -> int | None:
+    if isinstance(value, Customer):
+        return value.id
+    if isinstance(value, bool):
+        return None
+    try:
+        ident = int(value)
+    except (TypeError, ValueError):
+        return None
+    return ident if 0 < ident < 2**63 else None
+
+
+def _expire_consents(customer_ids: set[int]) -> None:
+    """A customer in the session whose ``consents`` were loaded reloads them on next access (the
+    bulk INSERT bypassed the collection)."""
+    for key, obj in list(db.session.identity_map.items()):  # the key's id: no refresh of expired rows
+        if isinstance(obj, Customer) and "consents" in obj.__dict__ and key[1][0] in customer_ids:
+            db.session.expire(obj, ["consents"])
 
 
 def _fire(hook_name: str, **kwargs: Any) -> None:

@@ -19,7 +19,9 @@ PURPOSES = ("marketing", "service", "night_ads")
 CONSENT_METHODS = ("store", "paper", "web", "phone", "import", "api", "message")
 #: ``consent`` grants or withdraws; the notice kinds record a legal notice sent (they never change the
 #: state, and a ``reconfirmation_notice`` restarts the 2-year validity: see docs/platform/contact.md).
-CONSENT_KINDS = ("consent", "reconfirmation_notice", "optout_notice")
+#: ``optin_notice`` (migration 0017): the 14-day result notice after a grant; it keeps the consent's
+#: instant, so it never moves the 2-year mark.
+CONSENT_KINDS = ("consent", "reconfirmation_notice", "optout_notice", "optin_notice")
 QUALITY_FIELDS = ("phone", "email", "address", "postal_code", "name", "birth_date")
 
 
@@ -146,6 +148,10 @@ class Consent(db.Model):
 
 
 Index("ix_consent_current", Consent.customer_id, Consent.channel, Consent.purpose, Consent.recorded_at)
+# The legal-notice jobs' due bands (a range of recorded_at within one purpose), read index-only on
+# PostgreSQL instead of scanning the consent table (migration 0017).
+Index("ix_consent_purpose_recorded", Consent.purpose, Consent.recorded_at,
+      postgresql_include=["customer_id", "channel", "granted", "kind", "id"])
 
 
 class QualityIssue(db.Model):

@@ -1,4 +1,4 @@
-"""The legal notices: 2-year re-confirmation and 14-day opt-out result — correctly timed in Korean
+"""The legal notices: 2-year re-confirmation and 14-day opt-out / opt-in result — correctly timed in Korean
 dates, queued once (re-runs queue nothing), recorded as consent events only once sent, never for
 erased customers or customers without an address; the dry-run CLI and the job registration."""
 
@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from portal.adlaw import notices
-from portal.adlaw.notices import OPTOUT, RECONFIRMATION, notice_channel, run_notices
+from portal.adlaw.notices import OPTIN, OPTOUT, RECONFIRMATION, notice_channel, run_notices
 from portal.extensions import db
 from portal.models import Consent, Customer, utcnow
 
@@ -268,6 +268,76 @@ def test_unsubscribe_link_leads_to_a_result_notice(people, client):
     assert run_notices(OPTOUT)["queued"] == 1
 
 
+# --- opt-in result ------------------------------------------------------------------------------------
+
+def test_optin_result_within_14_days_once_without_moving_the_two_year_mark(people, paused):
+    a, b, c, d = people
+    now = utcnow()
+    granted = consent(a, "email", True, now - timedelta(days=2))  # due
+    consent(b, "sms", True, now - timedelta(days=20))              # too old
+    consent(c, "email", True, now - timedelta(days=3))
+    consent(c, "email", False, now - timedelta(days=1))            # withdrawn since: the opt-out notice instead
+    consent(d, "kakao", True, now - timedelta(days=400))
+    consent(d, "kakao", True, now - timedelta(days=1), kind="reconfirmation_notice")  # not a new grant
+    assert run_notices(OPTIN, dry_run=True)["due"] == 1
+    assert run_notices(OPTIN) == {"due": 1, "queued": 1, "recorded": 0}
+    (msg,) = notice_messages(OPTIN)
+    assert (msg.customer_id, msg.channel, msg.purpose) == (a.id, "email", "service")
+    day = notices.law.kst_date(granted.recorded_at).isoformat()
+    for part in ("파트너포털", day, "수신에 동의", "https://portal.example.com/u/", "080-123-4567", "02-123-4567"):
+        assert part in msg.body, part
+    assert "수신동의 처리 결과" in msg.subject and not msg.body.startswith("(광고)")
+    assert run_notices(OPTIN)["queued"] == 0
+    mark_sent([msg])
+    assert run_notices(OPTIN) == {"due": 0, "queued": 0, "recorded": 1}
+    row = newest(a, "email")
+    assert (row.kind, row.granted, row.source, row.note) == ("optin_notice", True, "adlaw", f"message {msg.id}")
+    # The notice keeps the grant's instant: the re-confirmation stays due 700 days after the grant.
+    assert row.recorded_at == granted.recorded_at
+    grant_day = notices.law.kst_date(granted.recorded_at)
+    db.session.execute(delete(Consent).where(Consent.customer_id != a.id))
+    db.session.commit()
+    assert run_notices(RECONFIRMATION, today=grant_day + timedelta(days=699), dry_run=True)["due"] == 0
+    assert run_notices(RECONFIRMATION, today=grant_day + timedelta(days=700), dry_run=True)["due"] == 1
+    assert run_notices(OPTIN)["recorded"] == 0
+
+
+@pytest.mark.parametrize(("days_ago", "due"), [(0, 1), (14, 1), (15, 0)])
+def test_optin_window_boundaries(people, days_ago, due):
+    day = notices.kst_today() - timedelta(days=days_ago)
+    consent(people[0], "sms", True, kst_noon(day))
+    assert run_notices(OPTIN, dry_run=True)["due"] == due
+
+
+def test_many_sent_notices_recorded_in_one_set_based_pass(people, paused):
+    """The catch-up records a whole chunk with a fixed number of statements, whatever its size."""
+    from sqlalchemy import event
+
+    for person in people:
+        consent(person, "email", True, utcnow() - timedelta(days=1))
+        consent(person, "sms", False, utcnow() - timedelta(days=1))
+    run_notices(OPTIN)
+    run_notices(OPTOUT)
+    msgs = notice_messages()
+    assert len(msgs) == 8
+    mark_sent(msgs)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert notices.record_sent_notices() == 8
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    db.session.commit()
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert len(inserts) <= 2 and len(statements) <= 8, statements
+    assert {newest(p, "email").kind for p in people} == {"optin_notice"}
+    assert {newest(p, "sms").kind for p in people} == {"optout_notice"}
+
+
 # --- wiring -------------------------------------------------------------------------------------------
 
 def test_unknown_kind_refused(app):
@@ -280,6 +350,7 @@ def test_cli_dry_run_shows_counts_and_writes_nothing(people, app):
     result = app.test_cli_runner().invoke(args=["portal", "adlaw", "notices", "--dry-run", "--today", "2026-05-02"])
     assert result.exit_code == 0, result.output
     assert "reconfirmation_notice: 1 due" in result.output and "optout_notice: 0 due" in result.output
+    assert "optin_notice: 0 due" in result.output
     assert notice_messages() == []
     result = app.test_cli_runner().invoke(args=["portal", "adlaw", "notices", "--kind", "reconfirmation",
                                                 "--today", "2026-05-02"])
@@ -292,7 +363,7 @@ def test_jobs_registered_daily_at_10_kst(app):
     from portal.jobs.registry import collect_specs
 
     specs = collect_specs(app)
-    for name in ("adlaw.reconfirmation_notices", "adlaw.optout_result_notices"):
+    for name in ("adlaw.reconfirmation_notices", "adlaw.optout_result_notices", "adlaw.optin_result_notices"):
         assert specs[name].schedule == {"minute": "0", "hour": "10", "tz": "Asia/Seoul"}
         assert specs[name].plugin == "core"
 
@@ -301,3 +372,4 @@ def test_job_function_takes_json_arguments(people):
     consent(people[0], "email", True, GRANTED_0601)  # due on 2026-05-02
     assert notices.reconfirmation_notices(today="2026-05-02", dry_run=True)["due"] == 1
     assert notices.optout_result_notices(today="2026-05-02")["queued"] == 0
+    assert notices.optin_result_notices(today="2026-05-02")["queued"] == 0
