@@ -10,6 +10,7 @@ import contextvars
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,38 @@ def _app_on_clone(template_db: TemplateDB, factory=None, **extra) -> Iterator:
         db.session.remove()
         db.engine.dispose()
     drop()
+
+
+@contextmanager
+def empty_db_app(tmp: Path, revision: str | None = None, **extra) -> Iterator:
+    """An app on a brand-new empty database, inside its app context, first upgraded to
+    ``revision`` when one is given (a migration test fills the old schema, then upgrades on).
+    The database is dropped afterwards, also when the test fails."""
+    from portal.extensions import db
+    from tests.dbs import fresh_empty_db
+
+    url, drop = fresh_empty_db(tmp)
+    try:
+        app = make_app(url, **extra)
+        with app.app_context():
+            try:
+                if revision is not None:
+                    from flask_migrate import upgrade
+
+                    upgrade(directory=app.extensions["migrate"].directory, revision=revision)
+                yield app
+            finally:
+                db.session.remove()
+                db.engine.dispose()
+    finally:
+        drop()
+
+
+@pytest.fixture
+def empty_app(tmp_path):
+    """An app on an empty database (no tables), for migration tests."""
+    with empty_db_app(tmp_path) as app:
+        yield app
 
 
 @pytest.fixture

@@ -331,27 +331,15 @@ def test_web_mark_used_and_cancel(app):
 
 def test_existing_lists_become_used_by_the_migration(tmp_path):
     """Lists made before states existed were contact history from their creation: they stay so."""
-    from flask_migrate import upgrade
-
-    from portal.extensions import db
     from portal.migrations_support import upgrade_core
-    from tests.conftest import make_app
-    from tests.dbs import fresh_empty_db
+    from tests.conftest import empty_db_app
 
-    url, drop = fresh_empty_db(tmp_path)
-    app = make_app(url)
-    try:
-        with app.app_context():
-            upgrade(revision="0008_customer_name_suffix")
-            execute("INSERT INTO extraction (name, channel, rules, included, excluded, created_at) "
-                    "VALUES ('old', 'sms', '{}', 0, '{}', '2026-12-01 10:00:00')")
-            upgrade_core()
-            status, used_at = sql("SELECT status, used_at FROM extraction")[0]
-            assert status == "used" and str(used_at).startswith("2026-12-01 10:00")
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        drop()
+    with empty_db_app(tmp_path, "0008_customer_name_suffix"):
+        execute("INSERT INTO extraction (name, channel, rules, included, excluded, created_at) "
+                "VALUES ('old', 'sms', '{}', 0, '{}', '2026-12-01 10:00:00')")
+        upgrade_core()
+        status, used_at = sql("SELECT status, used_at FROM extraction")[0]
+        assert status == "used" and str(used_at).startswith("2026-12-01 10:00")
 
 
 def test_both_consent_plans_agree(app):

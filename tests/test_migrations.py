@@ -9,19 +9,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from portal.extensions import db
-from tests.conftest import make_app
-from tests.dbs import fresh_empty_db
-
-
-@pytest.fixture
-def empty_app(tmp_path):
-    url, drop = fresh_empty_db(tmp_path)
-    app = make_app(url)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-    drop()
 
 
 def _include_core(obj, name, type_, reflected, compare_to):

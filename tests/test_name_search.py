@@ -140,31 +140,19 @@ def test_index_follows_every_write_path(app):
 
 def test_backfill_of_existing_customers(tmp_path):
     """Upgrading a database that already has customers fills their suffixes (set-based, in SQL)."""
-    from portal.extensions import db
     from portal.migrations_support import upgrade_core
-    from tests.conftest import make_app
-    from tests.dbs import fresh_empty_db
+    from tests.conftest import empty_db_app
 
-    url, drop = fresh_empty_db(tmp_path)
-    app = make_app(url)
-    try:
-        with app.app_context():
-            from flask_migrate import upgrade
-
-            upgrade(revision="0007_customer_fillfactor")
-            execute("INSERT INTO org_unit (code, name, kind, path, depth, active, created_at) "
-                    "VALUES ('B9', 'b', 'branch', '/9/', 0, true, '2026-01-01')")
-            for i, name in enumerate(("김지호", "Lee Yu-Hwan", "가")):
-                execute("INSERT INTO customer (code, name, branch_id, complaint, created_at, updated_at, total_spend) "
-                        "SELECT :c, :n, id, false, '2026-01-01', '2026-01-01', 0 FROM org_unit WHERE code = 'B9'",
-                        c=f"C{i}", n=name)
-            upgrade_core()
-            assert suffix_table() == expected_suffixes()
-            assert {r[0] for r in sql("SELECT suffix FROM customer_name_suffix")} >= {"지호", "yu-hwan", "가"}
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        drop()
+    with empty_db_app(tmp_path, "0007_customer_fillfactor"):
+        execute("INSERT INTO org_unit (code, name, kind, path, depth, active, created_at) "
+                "VALUES ('B9', 'b', 'branch', '/9/', 0, true, '2026-01-01')")
+        for i, name in enumerate(("김지호", "Lee Yu-Hwan", "가")):
+            execute("INSERT INTO customer (code, name, branch_id, complaint, created_at, updated_at, total_spend) "
+                    "SELECT :c, :n, id, false, '2026-01-01', '2026-01-01', 0 FROM org_unit WHERE code = 'B9'",
+                    c=f"C{i}", n=name)
+        upgrade_core()
+        assert suffix_table() == expected_suffixes()
+        assert {r[0] for r in sql("SELECT suffix FROM customer_name_suffix")} >= {"지호", "yu-hwan", "가"}
 
 
 @pytest.mark.parametrize("q", ["", "   ", "\U0010ffff", "a" * 300])

@@ -5,24 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from portal.extensions import db
-from tests.conftest import make_app
-from tests.dbs import fresh_empty_db
-
-
-@pytest.fixture
-def empty_app(tmp_path):
-    url, drop = fresh_empty_db(tmp_path)
-    app = make_app(url)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-    drop()
 
 
 def test_outbox_rows_move_into_message_and_back(empty_app):
