@@ -123,11 +123,12 @@ def token_revoke(prefix: str) -> None:
 @click.option("--customers", default=5000, show_default=True)
 @click.option("--force", is_flag=True, help="Load even when the database already has data (tests, benchmarks).")
 def demo(customers: int, force: bool) -> None:
-    """Load the demo data set (only into an empty database): sales up to yesterday, scores computed."""
+    """Load the demo data set (only into an empty database): sales up to yesterday, scores computed,
+    and the platform services at work (contact history, outbox, inbox, tasks, an experiment)."""
     from .demo.loader import DemoError, load_demo
 
     try:
-        summary = load_demo(customers=customers, force=force, echo=click.echo, scores=True)
+        summary = load_demo(customers=customers, force=force, echo=click.echo, scores=True, platform=True)
     except DemoError as exc:
         click.echo(str(exc))
         return

@@ -95,11 +95,14 @@ def demo_end() -> date:
 
 def load_demo(customers: int = 5000, lines_per_customer: int = 12, force: bool = False,
               echo: Callable[[str], None] = print, accounts: bool = True, install_plugins: bool = True,
-              end: date | None = None, scores: bool = False) -> str:
+              end: date | None = None, scores: bool = False, platform: bool = False) -> str:
     """Load the demo into an empty database; sales end on ``end`` (default :func:`demo_end`).
 
     ``scores``: also compute the customer scores (as ``portal analytics refresh`` would, as of the
     day after ``end``), so the Analytics page and the Scores tabs are filled on the first run.
+    ``platform``: also give the platform services work to show (contact history, the outbox, the
+    inbox, tasks, an experiment — :mod:`portal.demo.platform`); only into an empty database (not
+    with ``force``), after the add-ons are installed so their approvals can be requested.
     """
     if not force and db.session.execute(select(func.count(OrgUnit.id))).scalar_one():
         raise DemoError("The database already has data; the demo loads only into an empty database.")
@@ -126,6 +129,10 @@ def load_demo(customers: int = 5000, lines_per_customer: int = 12, force: bool =
         echo(f"customer scores: {run.message}")
     if install_plugins:
         _install_demo_plugins(echo)
+    if platform and accounts and not force:
+        from .platform import load_platform_demo
+
+        load_platform_demo(end, echo, seed=SEED)
     return summary
 
 
