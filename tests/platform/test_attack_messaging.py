@@ -113,3 +113,21 @@ def test_another_stores_print_file_cannot_be_downloaded_or_marked(app, client):
         post_form(other, f"/manage/messages/dm/{token}/mailed", {"mailed_on": "2026-01-01"}, form_page="/dashboard")
     db.session.expire_all()
     assert db.session.execute(text("SELECT status FROM message WHERE id = :i"), {"i": mid}).scalar_one() == "claimed"
+
+
+def test_message_views_are_access_logged_without_personal_data(app, client):
+    app.config.update(PORTAL_SMTP_URL="", PORTAL_MESSAGES_DISPATCH_ON_QUEUE=False)
+    cid = _customer("B001")
+    m = queue_message(channel="email", purpose="service", customer_id=cid, subject="안내", body="본문 비밀",
+                      idempotency_key="log:1", source="core")
+    db.session.commit()
+    address = db.session.execute(text("SELECT email FROM customer WHERE id = :i"), {"i": cid}).scalar_one()
+    login(client, "admin@example.com")
+    assert client.get(f"/manage/messages/{m.id}").status_code == 200
+    assert client.get("/manage/messages/").status_code == 200
+    rows = db.session.execute(text(
+        "SELECT action, object_id, detail FROM access_log WHERE detail LIKE 'message%' OR detail LIKE 'messaging.%'")).all()
+    assert any(r.action == "view" and r.object_id == str(cid) for r in rows)
+    assert any(r.action == "list" for r in rows)
+    for r in rows:
+        assert address not in (r.detail or "") and "비밀" not in (r.detail or "")

@@ -219,3 +219,16 @@ def test_unsubscribe_head_options_and_huge_requests_change_nothing(app, client):
     assert 400 <= huge.status_code < 500
     db.session.expire_all()
     assert rows() == before
+
+
+def test_reaction_errors_are_shown_escaped(app, client):
+    from datetime import timedelta
+
+    from portal.events.models import EventFailure
+
+    db.session.add(EventFailure(hook="portal_customer_changed", plugin="evil", args={}, error=XSS, attempts=1,
+                                created_at=utcnow(), next_try_at=utcnow() + timedelta(hours=1)))
+    db.session.commit()
+    login(client, "admin@example.com")
+    html = client.get("/manage/events?status=open").get_data(as_text=True)
+    assert "&lt;script&gt;" in html and "<script>alert(1)" not in html and "<img src=x" not in html
