@@ -3,6 +3,7 @@ history over the JSON API (bearer tokens, JSON errors, English messages like the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, jsonify
@@ -56,47 +57,54 @@ def _invalid(exc: ContactError):
     return error(422, "validation_failed", f"{exc} Nothing was saved.", fields=exc.errors)
 
 
-@api_bp.post("/customers/<customer_id>/consents")
-def consent_create(customer_id: str):
-    """Record a consent given or withdrawn (method defaults to ``api``; source ``api``)."""
+def _create(customer_id: str, allowed: tuple[str, ...], write: Callable[[Customer, dict[str, Any]], Any],
+            shown: Callable[[Any], dict[str, Any]]):
+    """The two POSTs' one path: the customer (in scope, editable), only ``allowed`` keys with single
+    values, ``write`` with English messages, a 422 with nothing saved on a refused value, else 201
+    with the new row (``id``, ``customer_id`` and ``shown(row)``)."""
     customer = _customer(customer_id, edit=True)
     data = json_body()
-    refused = _refused(data, CONSENT_KEYS) or _shapeless(data)
+    refused = _refused(data, allowed) or _shapeless(data)
     if refused is not None:
         return refused
     try:
         with force_locale("en"):  # API messages are English, whatever the token owner reads the portal in
-            row = record_consent(customer.id, data.get("channel"), data.get("purpose"), data.get("granted"),
-                                 method=data.get("method", "api"), source="api", actor=current_user,
-                                 note=data.get("note"))
+            row = write(customer, data)
     except ContactError as exc:
         return _invalid(exc)
-    body = {"id": row.id, "customer_id": customer.id, "channel": row.channel, "purpose": row.purpose,
-            "granted": row.granted, "method": row.method, "kind": row.kind, "source": row.source,
-            "recorded_at": row.recorded_at.isoformat()}
+    body = {"id": row.id, "customer_id": customer.id, **shown(row)}
     db.session.commit()
     return jsonify(body), 201
+
+
+@api_bp.post("/customers/<customer_id>/consents")
+def consent_create(customer_id: str):
+    """Record a consent given or withdrawn (method defaults to ``api``; source ``api``)."""
+    def write(customer: Customer, data: dict[str, Any]) -> Any:
+        return record_consent(customer.id, data.get("channel"), data.get("purpose"), data.get("granted"),
+                              method=data.get("method", "api"), source="api", actor=current_user,
+                              note=data.get("note"))
+
+    def shown(row: Any) -> dict[str, Any]:
+        return {"channel": row.channel, "purpose": row.purpose, "granted": row.granted, "method": row.method,
+                "kind": row.kind, "source": row.source, "recorded_at": row.recorded_at.isoformat()}
+
+    return _create(customer_id, CONSENT_KEYS, write, shown)
 
 
 @api_bp.post("/customers/<customer_id>/contacts")
 def contact_create(customer_id: str):
     """Log a contact made outside the portal (a call, a mailing); source ``api``."""
-    customer = _customer(customer_id, edit=True)
-    data = json_body()
-    refused = _refused(data, CONTACT_KEYS) or _shapeless(data)
-    if refused is not None:
-        return refused
-    try:
-        with force_locale("en"):
-            row = record_contact(customer.id, data.get("channel"), purpose=data.get("purpose"), source="api",
-                                 actor=current_user, outcome=data.get("outcome"), note=data.get("note"),
-                                 ref=data.get("ref"))
-    except ContactError as exc:
-        return _invalid(exc)
-    body = {"id": row.id, "customer_id": customer.id, "channel": row.channel, "purpose": row.purpose,
-            "at": row.at.isoformat(), "source": row.source, "outcome": row.outcome, "ref": row.ref}
-    db.session.commit()
-    return jsonify(body), 201
+    def write(customer: Customer, data: dict[str, Any]) -> Any:
+        return record_contact(customer.id, data.get("channel"), purpose=data.get("purpose"), source="api",
+                              actor=current_user, outcome=data.get("outcome"), note=data.get("note"),
+                              ref=data.get("ref"))
+
+    def shown(row: Any) -> dict[str, Any]:
+        return {"channel": row.channel, "purpose": row.purpose, "at": row.at.isoformat(), "source": row.source,
+                "outcome": row.outcome, "ref": row.ref}
+
+    return _create(customer_id, CONTACT_KEYS, write, shown)
 
 
 @api_bp.get("/customers/<customer_id>/contacts")

@@ -68,12 +68,18 @@ def item(notification_id: str):
     return render_template("notify/item.html", n=_own_or_404(notification_id))
 
 
-@bp.post("/<notification_id>/open")
-@login_required
-def open_item(notification_id: str):
+def _mark_own_read(notification_id: str) -> Notification:
+    """The user's own notification (404 for anyone else's), marked read and committed."""
     n = _own_or_404(notification_id)
     mark_read(current_user.id, [n.id])
     db.session.commit()
+    return n
+
+
+@bp.post("/<notification_id>/open")
+@login_required
+def open_item(notification_id: str):
+    n = _mark_own_read(notification_id)
     return redirect(_safe_url(n.url) or url_for("notify.item", notification_id=n.id))
 
 
@@ -89,9 +95,7 @@ def _safe_url(url: str | None) -> str | None:
 @bp.post("/<notification_id>/read")
 @login_required
 def read(notification_id: str):
-    n = _own_or_404(notification_id)
-    mark_read(current_user.id, [n.id])
-    db.session.commit()
+    _mark_own_read(notification_id)
     return redirect(url_for("notify.inbox", **_list_args(request.form)))
 
 
