@@ -68,3 +68,21 @@ def job_failed(name: str, attempts: int) -> int:
         db.session.rollback()
         log.exception("jobs: could not notify the administrators that %s failed", name)
         return 0
+
+
+def job_interrupted(name: str) -> int:
+    """Runs of ``name`` lost their consumer (``prune_runs`` marked them failed): tell the
+    administrators, once per job name and Korean day like :func:`job_failed`, in a SAVEPOINT of
+    the caller's transaction (the prune commits it). Never raises."""
+    from ..notify.service import build_path, digest_day
+
+    try:
+        with db.session.begin_nested():
+            return notify_site_admins(
+                KIND_FAILED, f"jobs.failed:{name}:{digest_day()}",
+                lambda: _("The background job “%(name)s” was interrupted (its consumer stopped) and will not be "
+                          "retried by itself.", name=name),
+                build_path("jobs.index", status="failed"))
+    except Exception:  # noqa: BLE001  (the alert must never undo the prune)
+        log.exception("jobs: could not notify the administrators that %s was interrupted", name)
+        return 0

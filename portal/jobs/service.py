@@ -136,8 +136,13 @@ def prune_runs(keep_days: int | None = None) -> dict[str, int]:
     lost = 0
     for spec in job_specs().values():
         limit = timedelta(seconds=(spec.time_limit or 86400) + 300)
-        lost += db.session.execute(
+        n = db.session.execute(
             update(JobRun).where(JobRun.name == spec.name, JobRun.status == "running", JobRun.started_at < now - limit)
             .values(status="failed", finished_at=now, error="interrupted: its consumer stopped during the run")
         ).rowcount
+        if n:  # failed for good as well: nobody retries it unless told
+            from .alerts import job_interrupted
+
+            job_interrupted(spec.name)
+        lost += n
     return {"runs": runs, "locks": locks, "lost": lost}

@@ -138,10 +138,22 @@ def _send(user_ids: list[int], kind: str, obj: Any, url: str | None, key: str, t
     return created
 
 
-def notify_waiting(obj: Any, actor: Any = None, *, entry_id: int | None = None) -> int:
-    """Tell the users who may decide on ``obj`` (see :func:`deciders`) that it waits for them; does
-    nothing unless its current state is a review state. Once per object, state and revision.
-    Returns how many notifications were created. Does not commit."""
+def notify_waiting(obj: Any, actor: Any = None) -> int:
+    """Tell the users who may decide on ``obj`` (see :func:`deciders`) that it waits for them —
+    for an object *created* in a review state (a transition into one does this itself). Nothing
+    unless its current state is a review state; once per object, state and revision. Returns how
+    many notifications were created; in a SAVEPOINT, so a failure is logged and returns 0 without
+    spoiling the caller's work. Does not commit."""
+    try:
+        with db.session.begin_nested():
+            return _waiting(obj, actor)
+    except Exception:  # noqa: BLE001  (telling people is secondary to saving the request)
+        log.exception("workflow: notifying the deciders of %s #%s failed", type(obj).__name__,
+                      getattr(obj, "id", "?"))
+        return 0
+
+
+def _waiting(obj: Any, actor: Any = None, *, entry_id: int | None = None) -> int:
     from .service import binding_of, state_of, workflow_for
 
     binding = binding_of(obj)
@@ -201,7 +213,7 @@ def after_move(obj: Any, wf: Workflow, t: Transition, from_state: str, actor: An
         with db.session.begin_nested():
             notify_owner(obj, t, from_state, actor, comment, entry_id=entry_id)
             if t.to_state in wf.review_states:
-                notify_waiting(obj, actor, entry_id=entry_id)
+                _waiting(obj, actor, entry_id=entry_id)
     except Exception:  # noqa: BLE001  (telling people is secondary to the decision itself)
         log.exception("workflow: notifications for %s #%s (%s) failed", type(obj).__name__,
                       getattr(obj, "id", "?"), t.id)

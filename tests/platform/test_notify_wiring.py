@@ -178,19 +178,21 @@ def test_a_decision_tells_the_owner_with_the_comment_in_app_only(rev_app, outbox
 
 
 @pytest.mark.usefixtures("scoped_app")
-def test_a_broken_link_or_notifier_never_undoes_the_transition(monkeypatch):
+def test_a_broken_notifier_never_undoes_the_transition_or_the_request(monkeypatch):
     from portal.workflow import notifications
 
     def broken(*args, **kwargs):
         raise RuntimeError("inbox down")
 
-    monkeypatch.setattr(notifications, "notify_waiting", broken)
+    monkeypatch.setattr(notifications, "_waiting", broken)
     doc = new_doc("B001", HQ, "Still submitted")
     transition(doc, "submit", user(HQ))
     db.session.commit()
     from portal.workflow import state_of
 
     assert state_of(doc) == "pending" and told(KIND_WAITING) == []
+    assert notify_waiting(doc, user(HQ)) == 0  # the direct call (objects created waiting) is as safe
+    db.session.commit()
 
 
 def test_the_kinds_are_declared_with_korean_labels(app):
@@ -218,11 +220,11 @@ def japp(template_db):
     yield from _app_on_clone(template_db, lambda url: make_app(url, PORTAL_PLUGINS=[TEST_PLUGIN, PLUGIN_MODULE]))
 
 
-def _fail_for_good(name: str = "tests.flaky") -> None:
+def _fail_for_good(name: str = "tests.flaky", retries_left: int = 0) -> None:
     from portal.jobs.queue import execute, job_specs
 
     spec = job_specs()[name]
-    task = SimpleNamespace(id=str(uuid.uuid4()), retries=0, retry_delay=0)  # Huey's last try
+    task = SimpleNamespace(id=str(uuid.uuid4()), retries=retries_left, retry_delay=0)  # 0: Huey's last try
     with pytest.raises(RuntimeError):
         execute(_current_app(), spec,
                 {"token": str(uuid.uuid4()), "fail_times": 99}, {"trigger": "enqueue"}, task)
@@ -247,12 +249,30 @@ def test_a_job_that_failed_for_good_tells_the_site_administrators_once_a_day(jap
     db.session.rollback()
 
 
+def test_a_run_whose_consumer_died_tells_the_site_administrators(japp):
+    from datetime import timedelta
+
+    from portal.jobs.models import JobRun
+    from portal.jobs.service import prune_runs
+    from portal.models import utcnow
+
+    for i in range(2):  # tests.slow has a 1 s limit: 10 minutes "running" means its consumer died
+        db.session.add(JobRun(name="tests.slow", task_id=f"lost-{i}", status="running",
+                              started_at=utcnow() - timedelta(minutes=10)))
+    db.session.commit()
+    assert prune_runs()["lost"] == 2
+    db.session.commit()
+    assert told("jobs.failed") == [ADMIN]
+    assert "tests.slow" in texts("jobs.failed", ADMIN)[0]
+
+
 def test_a_run_by_hand_or_a_retrying_run_tells_nobody(japp):
     from portal.jobs import run_now
 
     db.session.commit()
     with pytest.raises(RuntimeError):
         run_now("tests.flaky", token=str(uuid.uuid4()), fail_times=99)  # the person sees the error
+    _fail_for_good(retries_left=2)  # Huey will try again
     db.session.expire_all()
     assert told("jobs.failed") == []
     db.session.rollback()
