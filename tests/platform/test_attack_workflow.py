@@ -64,3 +64,17 @@ def test_a_comment_with_html_is_shown_escaped(wf_app, client):  # noqa: F811
                      form_page="/tasks")
     body = resp.get_data(as_text=True)
     assert resp.status_code == 422 and "<script>" not in body and "&lt;script&gt;</textarea>" in body
+
+
+def test_my_tasks_lists_only_objects_in_scope(wf_app, client):  # noqa: F811
+    doc = new_doc("B001", title="Only-for-B001 story")
+    login(client, "store1@example.com")
+    post_form(client, f"/workflow/{TYPE}/{doc.id}/submit", {"comment": "ready", "next": "/tasks"}, form_page="/tasks")
+    reviewer = wf_app.test_client()
+    login(reviewer, "reviewer@example.com")
+    assert "Only-for-B001 story" in reviewer.get("/tasks").get_data(as_text=True)  # the oracle: it is a task
+    for email in ("store2@example.com", "leader1@example.com", "ibo1@example.com"):
+        other = wf_app.test_client()
+        login(other, email)
+        for url in ("/tasks", f"/tasks?type={TYPE}", "/dashboard"):
+            assert "Only-for-B001 story" not in other.get(url).get_data(as_text=True), (email, url)
