@@ -117,3 +117,46 @@ def test_experiments_show_a_frozen_result_with_numbers(demo_app):
     assert re.search(r'data-testid="result-lift">\s*[−+-]?\d', detail)
     counts = scalar("SELECT drawn_counts FROM experiment WHERE id = :i", i=exp_id)
     assert '"holdout"' in str(counts) or "holdout" in str(counts)
+
+
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def test_demo_texts_are_korean(demo_app):
+    texts = [r[0] for r in sql("SELECT text FROM notification WHERE dedupe_key LIKE 'demo:%'")]
+    texts += [r[0] for r in sql("SELECT DISTINCT note FROM contact WHERE note IS NOT NULL")]
+    texts += [r[0] for r in sql("SELECT DISTINCT subject FROM message WHERE source = 'demo'")]
+    texts += [r[0] for r in sql("SELECT reason FROM loy_approval")]
+    assert texts and not [t for t in texts if LATIN_WORD.search(t or "")]
+
+
+def _platform_rows(template_db, **config) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """The platform part loaded on a copy of the suite's seeded database (which has none)."""
+    from portal.demo.loader import demo_end
+    from portal.demo.platform import load_platform_demo
+
+    url, drop = template_db.clone()
+    app = make_app(url, **config)
+    try:
+        with app.app_context():
+            assert scalar("SELECT COUNT(*) FROM message") == 0
+            load_platform_demo(demo_end(), echo=lambda _m: None)
+            contacts = [tuple(map(str, r)) for r in sql(
+                "SELECT customer_id, channel, purpose, outcome, at, actor_id, note FROM contact WHERE source = 'staff' "
+                "ORDER BY id")]  # a used list's and a sent message's contacts are recorded at the time of loading
+            messages = sql("SELECT customer_id, purpose, source_object, status, status_reason FROM message ORDER BY id")
+            arms = sql("SELECT experiment_id, customer_id, arm FROM experiment_assignment "
+                       "ORDER BY experiment_id, customer_id")
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        drop()
+    return contacts, [tuple(r) for r in messages], [tuple(r) for r in arms]
+
+
+def test_platform_demo_is_deterministic_and_sends_nothing_through_a_real_relay(template_db):
+    first, again = _platform_rows(template_db), _platform_rows(template_db)
+    assert first == again and all(first)
+    # With an SMTP relay configured nothing is queued for the fictitious customers' addresses.
+    contacts, messages, _arms = _platform_rows(template_db, PORTAL_SMTP_URL="smtp://127.0.0.1:1")
+    assert contacts and messages == []

@@ -48,9 +48,13 @@ def load_platform_demo(end: date, echo: Callable[[str], None] = print, seed: int
     echo(f"contact history: {n} calls, visits and messages; target list used: {used} customers")
     past = _past_experiment(end)
     db.session.commit()
-    with _demo_sender():
-        counts = _messages(rng, end)
-    echo("messages: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if current_app.config.get("PORTAL_SMTP_URL"):
+        # A real relay would carry the demo's e-mail to its fictitious customers' addresses.
+        echo("messages: none (PORTAL_SMTP_URL is set: the demo sends no e-mail through a real relay)")
+    else:
+        with _demo_sender():
+            counts = _messages(rng, end)
+        echo("messages: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     approvals = _approvals(users)
     notes = _notifications(users, past)
     db.session.commit()
@@ -131,7 +135,7 @@ def _contact_history(rng: random.Random, end: date, owners: dict[int, tuple], us
 
 
 def _used_target_list(users: dict[str, User]) -> int:
-    """The 강남점 staff's SMS list of their VIP customers, marked used: every member gets the
+    """The 강남점 staff's SMS list of their best customers, marked used: every member gets the
     contact row a real list gets (source ``extraction``) and its cool-down starts."""
     from ..analytics import extraction as ex
 
@@ -140,7 +144,7 @@ def _used_target_list(users: dict[str, User]) -> int:
         return 0
     rules = {"all": [{"field": "branch", "op": "eq", "value": "B001"},
                      {"field": "total_spend", "op": "gte", "value": 300000}]}
-    ext = ex.create(staff, rules, "sms", "강남점 VIP 문자 안내")
+    ext = ex.create(staff, rules, "sms", "강남점 우수 고객 문자 안내")
     ex.mark_used(staff, ext)
     return int(ext.included or 0)
 
@@ -244,7 +248,7 @@ def _approvals(users: dict[str, User]) -> int:
         .where(Customer.branch_id == branch, Customer.pseudonymized_at.is_(None))
         .order_by(Customer.total_spend.desc(), Customer.id).limit(2)).scalars().all()
     made = 0
-    for customer, (points, reason) in zip(customers, ((6000, "VIP 고객 감사 포인트"), (-7000, "중복 적립 정정")),
+    for customer, (points, reason) in zip(customers, ((6000, "단골 고객 감사 포인트"), (-7000, "중복 적립 정정")),
                                           strict=False):
         state, _result = request_adjustment(customer, points, reason, staff)
         made += state == "pending"
@@ -272,13 +276,13 @@ def _notifications(users: dict[str, User], past: Any) -> int:
             select(Customer).join(Partner, Partner.id == Customer.partner_id).where(Partner.group_id == g01.id)
             .order_by(Customer.total_spend.desc(), Customer.id).limit(1)).scalar_one_or_none()
     plan: list[tuple[User | None, Any, str, str | None, bool]] = [
-        (hq, None, "겨울 건강식품 기획전 e-메일이 발송되었습니다. 결과를 확인하세요.", "/manage/messages/?source=demo", False),
+        (hq, None, "겨울 건강식품 기획전 이메일이 발송되었습니다. 결과를 확인하세요.", "/manage/messages/?source=demo", False),
         (hq, b003, "일산점의 어제 판매일보가 아직 도착하지 않았습니다.", None, False),
         (hq, None, "가을 캠페인 실험 결과가 확정되었습니다.",
          build_path("experiments.detail", ident=past.id) if past is not None else None, True),
         (hq, None, "큰 포인트 조정 요청이 승인을 기다립니다.", "/tasks", False),
         (store1, vip, "우수 고객의 연락 요청이 있습니다. 이번 주 안에 연락해 주세요.", None, False),
-        (store1, b001, "강남점 VIP 문자 대상 목록이 사용 처리되었습니다.", None, True),
+        (store1, b001, "강남점 우수 고객 문자 대상 목록이 사용 처리되었습니다.", None, True),
         (store1, None, "새해 감사 이벤트 발송이 일시 중지되었습니다.", None, False),
         (leader, g01, "한빛 그룹의 이번 달 실적 보고서가 준비되었습니다.", None, False),
         (leader, g01_customer, "그룹 고객의 재구매 상담 요청이 있습니다.", None, False),
