@@ -11,6 +11,7 @@ billion more reports before a total could overflow.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -69,6 +70,12 @@ def local_now() -> datetime:
 def local_today() -> date:
     """Today where the branches are: a server running on UTC must not refuse Seoul's morning reports."""
     return local_now().date()
+
+
+def one_of(raw: Any, allowed: Sequence[str], default: str) -> str:
+    """A tab or filter name from a query string or form kept to its ``allowed`` set (``default``
+    for junk or nothing): what reaches a query or a link is always one the page knows."""
+    return raw if isinstance(raw, str) and raw in allowed else default
 
 
 def clamp_date(day: date, lo: date = MIN_DATE, hi: date | None = None) -> date:

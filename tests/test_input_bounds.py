@@ -275,3 +275,12 @@ def test_a_malformed_csv_is_explained_in_the_users_terms_not_the_parsers(app, cl
         html = resp.get_data(as_text=True)
         assert resp.status_code == 422 and korean in html, html[:2000]
         assert "Error tokenizing" not in html and "C error" not in html
+
+
+def test_one_of_keeps_a_tab_name_to_its_set():
+    from portal.bounds import one_of
+
+    tabs = ("open", "given_up", "resolved")
+    assert one_of("given_up", tabs, "open") == "given_up"
+    for junk in (None, "", "OPEN", "open\r\n", ["open"], 7):
+        assert one_of(junk, tabs, "open") == "open"

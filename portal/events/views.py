@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 from .. import audit
+from ..bounds import one_of
 from ..customers.labels import register as register_labels
 from ..extensions import db
 from ..pagination import paginate, parse_page_args
@@ -37,9 +38,7 @@ def status_counts() -> dict[str, int]:
 @bp.get("")
 @permission_required("events.manage")
 def failures():
-    status = request.args.get("status") or "open"
-    if status not in STATUSES:
-        status = "open"
+    status = one_of(request.args.get("status"), STATUSES, "open")
     page, per_page = parse_page_args(request.args, default_size=50)
     rows = paginate(select(EventFailure).where(_where(status)).order_by(EventFailure.id.desc()), page, per_page)
     return render_template("events/failures.html", status=status, statuses=STATUSES, counts=status_counts(),
@@ -53,9 +52,7 @@ def retry(failure_id: int):
 
     if not FlaskForm().validate_on_submit():
         abort(400)
-    failure = db.session.get(EventFailure, failure_id)
-    if failure is None:
-        abort(404)
+    failure = db.get_or_404(EventFailure, failure_id)
     if failure.resolved_at is not None:
         flash(_("This reaction has succeeded already."), "info")
         return redirect(url_for("events.failures", status="resolved"))
@@ -70,4 +67,4 @@ def retry(failure_id: int):
         flash(_("Another worker is retrying this reaction right now."), "info")
     else:
         flash(_("The add-on's reaction failed again; see the error below."), "error")
-    return redirect(url_for("events.failures", status=request.args.get("status") or "open"))
+    return redirect(url_for("events.failures", status=one_of(request.args.get("status"), STATUSES, "open")))

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
 from .. import audit
+from ..bounds import one_of
 from ..extensions import db
 from ..pagination import parse_page_args
 from ..security import permission_required
@@ -21,9 +22,7 @@ TABS = ("queued", "scheduled", "running", "retrying", "failed", "done", "skipped
 @bp.get("")
 @permission_required("jobs.manage")
 def index():
-    status = request.args.get("status") or "failed"
-    if status not in STATUSES:
-        status = "failed"
+    status = one_of(request.args.get("status"), STATUSES, "failed")
     page, per_page = parse_page_args(request.args, default_size=50)
     runs = list_runs(status=status, page=page, per_page=per_page)
     try:
@@ -40,9 +39,7 @@ def index():
 def retry(run_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400)
-    run = db.session.get(JobRun, run_id)
-    if run is None:
-        abort(404)
+    run = db.get_or_404(JobRun, run_id)
     if run.status != "failed" or run.retried_as:
         flash(_("Only a failed run can be retried, and only once."), "error")
     else:
@@ -55,7 +52,7 @@ def retry(run_id: int):
             audit.record("job.retried", run, summary=f"{run.name}: run {run_id} → {task_id}")
             db.session.commit()
             flash(_("The job was queued again."), "success")
-    return redirect(url_for("jobs.index", status=request.args.get("status") or "failed"))
+    return redirect(url_for("jobs.index", status=one_of(request.args.get("status"), STATUSES, "failed")))
 
 
 @bp.get("/runs.json")

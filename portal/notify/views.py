@@ -14,6 +14,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from ..bounds import one_of
 from ..extensions import db
 from ..pagination import paginate, parse_page_args
 from ..security import id_or_404, not_found_message
@@ -44,7 +45,7 @@ def _own_or_404(notification_id: str) -> Notification:
 
 def _list_args(source: Any) -> dict[str, Any]:
     """``show`` / ``page`` to return to after a POST (junk falls back to the defaults)."""
-    show = source.get("show") if source.get("show") in SHOW else "all"
+    show = one_of(source.get("show"), SHOW, "all")
     page, _per_page = parse_page_args(source, default_size=PAGE_SIZE)
     return {"show": show, "page": page} if page > 1 else {"show": show}
 
