@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from portal.toolkit import Category, Customer, Household, SaleLine, User, db
+from portal.toolkit import Category, Customer, Household, OrgUnit, SaleLine, User, db
 
 from .config import DEFAULT_TIERS
 from .models import LoyAccount, LoyApproval, LoyCategoryRate, LoyEntry, LoyPromotion, LoyReward, LoyTier
@@ -102,3 +102,17 @@ def _demo() -> None:
         db.session.add(LoyApproval(customer_id=rich[0].id, points=8000, reason="우수 고객 감사 포인트",
                                    status="pending", requested_by_id=staff.id if staff else None))
     db.session.flush()
+    # Two more from 강남점 staff through the request function itself (its limits and workflow), so
+    # HQ's "My tasks" lists several approvals and store1 sees its own waiting for someone else.
+    if staff is not None:
+        from .redemption import request_adjustment
+
+        b001 = select(OrgUnit.id).where(OrgUnit.code == "B001").scalar_subquery()
+        b001_customers = db.session.execute(
+            select(Customer).join(LoyAccount, LoyAccount.customer_id == Customer.id)
+            .where(Customer.branch_id == b001, Customer.pseudonymized_at.is_(None))
+            .order_by(Customer.total_spend.desc(), Customer.id).limit(2)).scalars().all()
+        for customer, (points, reason) in zip(b001_customers, ((6000, "단골 고객 감사 포인트"),
+                                                               (-7000, "중복 적립 정정")), strict=False):
+            request_adjustment(customer, points, reason, staff)
+        db.session.flush()

@@ -55,10 +55,9 @@ def load_platform_demo(end: date, echo: Callable[[str], None] = print, seed: int
         with _demo_sender():
             counts = _messages(rng, end)
         echo("messages: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    approvals = _approvals(users)
     notes = _notifications(users, past)
     db.session.commit()
-    echo(f"notifications: {notes}; loyalty approvals requested: {approvals}")
+    echo(f"notifications: {notes}")
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -228,32 +227,6 @@ def _messages(rng: random.Random, end: date) -> dict[str, int]:
 
 
 # -- workflow and notifications ------------------------------------------------------------------
-
-def _approvals(users: dict[str, User]) -> int:
-    """Two large point adjustments 강남점 staff asked for, pending a second approver (HQ), when the
-    loyalty add-on is installed — through its own request function, so its rules apply."""
-    from ..plugins_lifecycle import states
-
-    staff = users.get("store1@example.com")
-    if staff is None or not any(s["name"] == "loyalty" and s["installed"] and s["enabled"] for s in states()):
-        return 0
-    try:
-        from plugins.loyalty.models import LoyAccount
-        from plugins.loyalty.redemption import request_adjustment
-    except ImportError:
-        return 0
-    branch = db.session.execute(select(OrgUnit.id).where(OrgUnit.code == "B001")).scalar_one_or_none()
-    customers = db.session.execute(
-        select(Customer).join(LoyAccount, LoyAccount.customer_id == Customer.id)
-        .where(Customer.branch_id == branch, Customer.pseudonymized_at.is_(None))
-        .order_by(Customer.total_spend.desc(), Customer.id).limit(2)).scalars().all()
-    made = 0
-    for customer, (points, reason) in zip(customers, ((6000, "단골 고객 감사 포인트"), (-7000, "중복 적립 정정")),
-                                          strict=False):
-        state, _result = request_adjustment(customer, points, reason, staff)
-        made += state == "pending"
-    return made
-
 
 def _notifications(users: dict[str, User], past: Any) -> int:
     """A handful of notices for HQ, 강남점 staff and the 한빛 group leader with links to real
