@@ -87,3 +87,37 @@ def test_after_erasure_a_new_marketing_message_is_refused_or_suppressed(app, cli
             db.session.rollback()
     dispatch()
     assert smtp_sink.received == []
+
+
+def test_a_letter_in_an_open_print_file_is_cancelled_by_erasure(app, client):
+    """A DM letter claimed into a print file but not yet mailed: erasure cancels it, a re-download
+    leaves it out, and "mailed" never records it as sent."""
+    from datetime import date
+
+    from portal.contact import record_consent
+
+    app.config.update(PORTAL_SMTP_URL="", PORTAL_MESSAGES_DISPATCH_ON_QUEUE=False)
+    ids = [r[0] for r in db.session.execute(text(
+        "SELECT c.id FROM customer c JOIN org_unit o ON o.id = c.branch_id WHERE o.code = 'B001' "
+        "AND c.address IS NOT NULL AND c.pseudonymized_at IS NULL ORDER BY c.id LIMIT 2"))]
+    for i, cid in enumerate(ids):
+        record_consent(cid, "dm", "marketing", True, method="paper", source="test")
+        queue_message(channel="dm", purpose="service", customer_id=cid, body="안내", idempotency_key=f"dm-e:{i}",
+                      source="core")
+    db.session.commit()
+    login(client, "store1@example.com")
+    assert post_form(client, "/manage/messages/dm/print-file", {"format": "csv"},
+                     form_page="/manage/messages/dm").status_code == 200
+    token = db.session.execute(text("SELECT claimed_by FROM message WHERE idempotency_key = 'dm-e:0'")).scalar_one()[3:]
+    erased = db.session.get(Customer, ids[0])
+    admin = app.test_client()
+    login(admin, "admin@example.com")
+    post_form(admin, f"/customers/{erased.id}/privacy/pseudonymize", {"confirm_code": erased.code})
+    again = post_form(client, f"/manage/messages/dm/{token}/download", {}, form_page="/manage/messages/dm")
+    assert again.status_code == 200 and len(again.get_data(as_text=True).strip().splitlines()) == 2  # header + 1
+    post_form(client, f"/manage/messages/dm/{token}/mailed", {"mailed_on": date.today().isoformat()},
+              form_page="/manage/messages/dm")
+    db.session.expire_all()
+    rows = dict(db.session.execute(text(
+        "SELECT idempotency_key, status FROM message WHERE idempotency_key IN ('dm-e:0', 'dm-e:1')")).all())
+    assert rows == {"dm-e:0": "cancelled", "dm-e:1": "sent"}
