@@ -232,3 +232,24 @@ def test_reaction_errors_are_shown_escaped(app, client):
     login(client, "admin@example.com")
     html = client.get("/manage/events?status=open").get_data(as_text=True)
     assert "&lt;script&gt;" in html and "<script>alert(1)" not in html and "<img src=x" not in html
+
+
+def test_the_new_apis_ignore_the_browser_session(app, client, no_mail):
+    """Cross-site requests ride on cookies: the platform's JSON endpoints (CSRF-exempt) take a bearer
+    token only, so a signed-in browser's cookie changes nothing there."""
+    from portal.notify.models import Notification
+
+    nid = _notify("store1@example.com")
+    cid = customer_of("B001")
+    login(client, "store1@example.com")
+    consents = lambda: db.session.execute(text("SELECT count(*) FROM consent WHERE customer_id = :i"),  # noqa: E731
+                                          {"i": cid}).scalar_one()
+    before = consents()
+    assert client.post(f"/api/v1/customers/{cid}/consents",
+                       json={"channel": "sms", "purpose": "marketing", "granted": False}).status_code == 401
+    assert client.post(f"/api/v1/customers/{cid}/contacts",
+                       json={"channel": "phone", "purpose": "service"}).status_code == 401
+    assert client.post(f"/api/v1/notifications/{nid}/read").status_code == 401
+    assert client.post("/api/v1/notifications/read-all").status_code == 401
+    db.session.expire_all()
+    assert consents() == before and db.session.get(Notification, nid).read_at is None
