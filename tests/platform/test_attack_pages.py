@@ -253,3 +253,20 @@ def test_the_new_apis_ignore_the_browser_session(app, client, no_mail):
     assert client.post("/api/v1/notifications/read-all").status_code == 401
     db.session.expire_all()
     assert consents() == before and db.session.get(Notification, nid).read_at is None
+
+
+def test_contact_notes_and_message_subjects_on_the_history_tab_are_escaped(app, client):
+    from portal.contact import record_contact
+    from portal.messaging import queue_message
+
+    app.config.update(PORTAL_SMTP_URL="", PORTAL_MESSAGES_DISPATCH_ON_QUEUE=False)
+    cid = customer_of("B001")
+    record_contact(cid, "phone", purpose="service", source="staff", outcome="answered", note=XSS[:200])
+    queue_message(channel="sms", purpose="service", customer_id=cid, body=XSS, idempotency_key="tab-xss", source="core")
+    db.session.commit()
+    login(client, "store1@example.com")
+    resp = client.get(f"/customers/{cid}?tab=contacts")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "<script>alert(1)" not in html and "<img src=x" not in html
+    body = client.get(f"/api/v1/customers/{cid}/contacts", headers=bearer(api_token_for("store1@example.com")))
+    assert body.status_code == 200 and body.mimetype == "application/json"
