@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from ..db_utils import is_postgres
 from ..extensions import db
 from ..models.base import utcnow
 from . import EVENTS, MAX_ATTEMPTS, implementations, retry_delay, run_isolated
@@ -50,7 +51,7 @@ def retry_one(failure_id: int, *, now: datetime | None = None, force: bool = Fal
     stmt = select(EventFailure).where(EventFailure.id == failure_id, EventFailure.resolved_at.is_(None))
     if not force:
         stmt = stmt.where(EventFailure.next_try_at.is_not(None), EventFailure.next_try_at <= now)
-    if db.engine.dialect.name == "postgresql":
+    if is_postgres():
         stmt = stmt.with_for_update(skip_locked=True)
     failure = db.session.execute(stmt).scalar_one_or_none()
     if failure is None:

@@ -34,8 +34,8 @@ from huey import Huey
 from huey.exceptions import TaskTimeout
 from huey.storage import MemoryStorage, PostgresStorage, RedisStorage, SqliteStorage
 from sqlalchemy import event, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from ..db_utils import dialect_insert
 from ..extensions import db
 from ..models.base import utcnow
 from .models import JobLock, JobRun
@@ -270,11 +270,7 @@ def _run_pending(session: Any, transaction: Any) -> None:
 
 def _insert_run(row: dict[str, Any]) -> None:
     with db.engine.begin() as conn:
-        conn.execute(_insert(conn.dialect.name).values(**row).on_conflict_do_nothing())
-
-
-def _insert(dialect: str) -> Any:
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(JobRun.__table__)
+        conn.execute(dialect_insert(JobRun.__table__).values(**row).on_conflict_do_nothing())
 
 
 # -- one run ----------------------------------------------------------------------------------
@@ -359,8 +355,7 @@ def _start(spec: JobSpec, task_id: str, trigger: str, kwargs: dict[str, Any], lo
         row = {"name": spec.name, "task_id": task_id, "plugin": spec.plugin, "trigger": trigger,
                "args_summary": summarize(kwargs), "kwargs": kwargs or None, "lock_key": lock_key,
                "enqueued_at": now, **running}
-        dialect = session.get_bind().dialect.name
-        run_id = session.execute(_insert(dialect).values(**row).on_conflict_do_nothing()
+        run_id = session.execute(dialect_insert(JobRun.__table__).values(**row).on_conflict_do_nothing()
                                  .returning(JobRun.__table__.c.id)).scalar()
         if run_id is None:  # the enqueue side's row arrived meanwhile, or the tick is claimed
             run_id = session.execute(by_task).scalar()
@@ -381,8 +376,7 @@ def _acquire_lock(spec: JobSpec) -> str | None:
     now = utcnow()
     expires = now + timedelta(seconds=(spec.time_limit or DEFAULT_LOCK_SECONDS) + 60)
     table = JobLock.__table__
-    dialect = db.session.get_bind().dialect.name
-    stmt = _lock_insert(dialect).values(name=spec.name, owner=owner, acquired_at=now, expires_at=expires)
+    stmt = dialect_insert(table).values(name=spec.name, owner=owner, acquired_at=now, expires_at=expires)
     stmt = stmt.on_conflict_do_update(index_elements=[table.c.name],
                                       set_={"owner": owner, "acquired_at": now, "expires_at": expires},
                                       where=table.c.expires_at < now).returning(table.c.owner)
@@ -416,10 +410,6 @@ def _dead_local_owner(held_by: str) -> bool:
     except PermissionError:  # alive, another user's
         return False
     return False
-
-
-def _lock_insert(dialect: str) -> Any:
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(JobLock.__table__)
 
 
 def _release_lock(name: str, owner: str) -> None:

@@ -41,6 +41,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select, text, update
 
+from ..db_utils import is_postgres
 from ..extensions import db
 from ..models import QualityIssue
 from ..models.base import utcnow
@@ -192,7 +193,7 @@ def _recover_in_doubt(run: _Run, adapters: dict[str, Any]) -> None:
 
 def _claim(run: _Run, limit: int, channels: list[str]) -> list[Message]:
     """Take due rows (and claims whose lease passed) for this run, and commit the claim."""
-    pg = db.engine.dialect.name == "postgresql"
+    pg = is_postgres()
     ids: list[int] = []
     stale = run.now - run.conf["lease"]
     wanted = [
@@ -308,7 +309,7 @@ def _channel_lock(channel: str) -> Any:
     dispatchers on several hosts share the provider's rate instead of each using all of it.
     Returns the connection holding it, ``None`` when another dispatcher has it, or ``True``
     (SQLite: one writer, nothing to share)."""
-    if db.engine.dialect.name != "postgresql":
+    if not is_postgres():
         return True
     conn = db.engine.connect()
     key = zlib.crc32(f"portal.messaging:{channel}".encode())
