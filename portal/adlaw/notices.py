@@ -40,6 +40,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ..bounds import kst_to_utc, kst_today  # noqa: F401  (notices.kst_today: public here too)
+from ..db_utils import chunked
 from ..extensions import db
 from ..models import Consent, Customer, utcnow
 from . import law
@@ -360,9 +361,9 @@ def record_sent_notices(message_ids: Iterable[int] | None = None, *, kind: str |
     recorded = 0
     c = aliased(Consent, name="adlaw_sent_c")
     ids = sorted(sent)
-    for start in range(0, len(ids), 1000):
+    for part in chunked(ids, 1000):
         current = db.session.execute(select(c.id, c.customer_id, c.channel, c.granted).where(
-            c.id.in_(ids[start:start + 1000]), c.purpose == "marketing", _newest(c))).all()
+            c.id.in_(part), c.purpose == "marketing", _newest(c))).all()
         rows, about = [], []
         for row in current:
             message_id, step = sent[row.id]

@@ -382,8 +382,7 @@ def record_consents(rows: Iterable[dict[str, Any]], *,
     erased_at: dict[int, Any] = {}
     current: dict[tuple[int, str, str], tuple[Any, ...]] = {}
     channels, purposes = {row["channel"] for row in batch}, {row["purpose"] for row in batch}
-    for start in range(0, len(ids), CONSENT_CHUNK):
-        part = ids[start:start + CONSENT_CHUNK]
+    for part in chunked(ids, CONSENT_CHUNK):
         erased_at.update({r.id: r.pseudonymized_at for r in db.session.execute(
             select(Customer.id, Customer.pseudonymized_at).where(Customer.id.in_(part)))})
         for r in db.session.execute(select(Consent.customer_id, Consent.channel, Consent.purpose, Consent.recorded_at,
@@ -443,13 +442,13 @@ def record_consents(rows: Iterable[dict[str, Any]], *,
     if not consents:
         return 0
     write_intent()
-    for start in range(0, len(consents), CONSENT_CHUNK):
-        db.session.execute(insert(Consent), consents[start:start + CONSENT_CHUNK])
-        db.session.execute(insert(AuditEvent), events[start:start + CONSENT_CHUNK])
+    for rows, audits in zip(chunked(consents, CONSENT_CHUNK), chunked(events, CONSENT_CHUNK), strict=True):
+        db.session.execute(insert(Consent), list(rows))
+        db.session.execute(insert(AuditEvent), list(audits))
     _expire_consents({v["customer_id"] for v in consents})
     if fires:
-        customers = {c.id: c for start in range(0, len(ids), CONSENT_CHUNK) for c in db.session.execute(
-            select(Customer).where(Customer.id.in_(ids[start:start + CONSENT_CHUNK]))).scalars()}
+        customers = {c.id: c for part in chunked(ids, CONSENT_CHUNK) for c in db.session.execute(
+            select(Customer).where(Customer.id.in_(part))).scalars()}
         for i, values, change in fires:
             customer, actor = customers[values["customer_id"]], batch[i].get("actor")
             _fire("portal_consent_changed", customer=customer, channel=values["channel"], purpose=values["purpose"],

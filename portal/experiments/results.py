@@ -29,7 +29,7 @@ from sqlalchemy import Float, Select, and_, cast, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ..bounds import MIN_DATE
-from ..db_utils import is_postgres
+from ..db_utils import chunked, is_postgres
 from ..extensions import db
 from ..models import Category, SaleLine, utcnow
 from .assignment import ExperimentError
@@ -291,8 +291,8 @@ def _per_customer(ids: Sequence[int], start: date, end: date, category_id: int |
     """``customer id → 1.0`` (bought) or their revenue in the window, for the buyers among ``ids``."""
     lines = _lines_by_customer(start, end, category_id)
     out: dict[int, float] = {}
-    for i in range(0, len(ids), 5_000):
-        for c, rev in db.session.execute(lines.where(SaleLine.customer_id.in_(ids[i:i + 5_000]))):
+    for part in chunked(ids, 5_000):
+        for c, rev in db.session.execute(lines.where(SaleLine.customer_id.in_(part))):
             out[int(c)] = 1.0 if metric == "purchase" else float(rev or 0)
     return out
 
