@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres lint translations demo clean bench
+.PHONY: run test lint translations clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

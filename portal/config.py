@@ -87,6 +87,7 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # machine), its rate limit, the claim lease after which a dead dispatcher's rows are taken
         # over, the retry back-off in seconds, and whether queueing enqueues a dispatch at once.
         "PORTAL_SMTP_URL": env("PORTAL_SMTP_URL", ""),
+        "PORTAL_SMTP_HELO": env("PORTAL_SMTP_HELO", ""),
         "PORTAL_SMTP_RATE_PER_SECOND": float(env("PORTAL_SMTP_RATE_PER_SECOND", "0")) or None,
         "PORTAL_MESSAGES_LEASE_SECONDS": float(env("PORTAL_MESSAGES_LEASE_SECONDS", "300")),
         "PORTAL_MESSAGES_RETRY_DELAYS": env("PORTAL_MESSAGES_RETRY_DELAYS", "60,300,1800"),

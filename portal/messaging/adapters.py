@@ -305,6 +305,15 @@ def _close_quietly(conn: Any) -> None:
         pass
 
 
+def mail_from(config: dict[str, Any]) -> str:
+    """``PORTAL_MAIL_FROM`` with the legal sender's name (``PORTAL_SENDER_NAME``) as its display
+    name when it has none of its own: the inbox shows the company, as the ad law's sender line does."""
+    configured = config.get("PORTAL_MAIL_FROM") or "no-reply@partner-portal.local"
+    name, addr = parseaddr(configured)
+    sender = (config.get("PORTAL_SENDER_NAME") or "").strip()
+    return formataddr((sender, addr)) if addr and not name and sender else configured
+
+
 def email_adapter(config: dict[str, Any]) -> Any:
     """The core's e-mail adapter from the settings: SMTP when ``PORTAL_SMTP_URL`` is set, else the
     local outbox (the demo)."""
@@ -312,7 +321,7 @@ def email_adapter(config: dict[str, Any]) -> Any:
     if not url:
         return LocalOutboxAdapter()
     rate = config.get("PORTAL_SMTP_RATE_PER_SECOND") or None
-    return SmtpAdapter(url, config.get("PORTAL_MAIL_FROM") or "no-reply@partner-portal.local",
+    return SmtpAdapter(url, mail_from(config),
                        rate_per_second=float(rate) if rate else None,
                        local_hostname=config.get("PORTAL_SMTP_HELO") or socket.getfqdn())
 

@@ -72,7 +72,7 @@ def outbox():
                            purposes=PURPOSES, channels=channels, sources=sources, pauses=pauses,
                            args_all={k: v for k, v in args.items() if k != "status"},
                            source_paused=bool(args.get("source")) and is_paused(args["source"], args.get("source_object")),
-                           can_manage=has_permission(current_user, MANAGE))
+                           can_manage=has_global_permission(current_user, MANAGE))
     shown = sum(1 for m in page.items if m.customer_id is not None)
     if shown:
         audit.log_access("list", count=shown, detail=f"messaging.outbox page={page_no}")
@@ -90,7 +90,7 @@ def detail(message_id: int):
     if m.customer_id is not None:
         audit.log_access("view", m.customer_id, detail=f"message {m.id}" + (" text" if can_read else ""))
     html = render_template("messaging/detail.html", m=m, can_read=can_read,
-                           paused=is_paused(m.source, m.source_object), can_manage=has_permission(current_user, MANAGE))
+                           paused=is_paused(m.source, m.source_object), can_manage=has_global_permission(current_user, MANAGE))
     db.session.commit()
     return html, 200, {"Cache-Control": "no-store"}
 
@@ -113,9 +113,17 @@ def _back(source: str, obj: str | None):
     return redirect(url_for("messaging.outbox", source=source, **({"source_object": obj} if obj else {})))
 
 
+def _manage_everywhere() -> None:
+    """Pausing a source stops its messages to every branch's customers, so it takes the
+    permission everywhere, not a local grant on one region."""
+    if not has_global_permission(current_user, MANAGE):
+        abort(403)
+
+
 @bp.post("/pause")
 @permission_required(MANAGE)
 def pause_source():
+    _manage_everywhere()
     source, obj = _source_form()
     if pause(source, obj, actor=current_user):
         audit.record("messages.paused", None, summary=f"{source} {obj or ''}".strip())
@@ -127,6 +135,7 @@ def pause_source():
 @bp.post("/resume")
 @permission_required(MANAGE)
 def resume_source():
+    _manage_everywhere()
     source, obj = _source_form()
     if resume(source, obj):
         audit.record("messages.resumed", None, summary=f"{source} {obj or ''}".strip())

@@ -131,3 +131,20 @@ def test_dm_print_file_then_mailed(app, client, login_as):
     row = db.session.execute(text("SELECT status, provider_id FROM message WHERE id = :i"), {"i": mine}).one()
     assert row.status == "sent" and row.provider_id == f"print:{token}"
     assert db.session.execute(text("SELECT count(*) FROM access_log WHERE action = 'export' AND detail LIKE 'messaging.dm%'")).scalar_one() == 1
+
+
+def test_pausing_a_source_takes_the_permission_everywhere_not_on_one_region(app, client, login_as):
+    """A regional HQ grant may see the outbox of its region, but a pause stops the source's messages
+    to every branch: 403, nothing paused, and no pause button on the page."""
+    from portal.models import LocalRole, OrgUnit, User, UserRole
+
+    hq = db.session.execute(db.select(User).where(User.email == "hq@example.com")).scalar_one()
+    region = db.session.execute(db.select(OrgUnit).where(OrgUnit.kind == "region").order_by(OrgUnit.id)).scalars().first()
+    db.session.execute(db.delete(UserRole).where(UserRole.user_id == hq.id))
+    db.session.add(LocalRole(user_id=hq.id, role="HQ Staff", org_unit_id=region.id))
+    db.session.commit()
+    _queue(app, customer_id=_customer_of("B001"), source="sample", source_object="campaign:9")
+    login_as("hq@example.com")
+    resp = post_form(client, "/manage/messages/pause", {"source": "sample", "source_object": "campaign:9"})
+    assert resp.status_code == 403
+    assert db.session.execute(text("SELECT count(*) FROM message_pause")).scalar_one() == 0
