@@ -8,8 +8,7 @@ from argon2 import extract_parameters
 from sqlalchemy import func, inspect, select
 
 from portal.extensions import db
-from tests.conftest import bearer, login, make_app
-from tests.dbs import fresh_empty_db
+from tests.conftest import bearer, empty_db_app, login
 
 ADMIN_EMAIL = "owner@partner.example"
 ADMIN_PASSWORD = "violet-Marsh-kettle-41"
@@ -24,14 +23,9 @@ def empty_app(tmp_path, monkeypatch):
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
     for name in ("PORTAL_ADMIN_EMAIL", "PORTAL_ADMIN_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
-    url, drop = fresh_empty_db(tmp_path)
-    app = make_app(url)
-    with app.app_context():
+    with empty_db_app(tmp_path) as app:
         upgrade_core()
         yield app
-        db.session.remove()
-        db.engine.dispose()
-    drop()
 
 
 def _users() -> list:
