@@ -92,7 +92,8 @@ def test_demo_profile_builds_a_consistent_lived_in_programme(bare_app):
     assert scalar("SELECT COUNT(*) FROM loy_entry WHERE kind = 'expire'") > 0
     assert scalar("SELECT COUNT(DISTINCT changed_on) FROM loy_tier_change") > 3  # a history, month by month
     assert scalar("SELECT COUNT(*) FROM loy_account WHERE kind = 'family'") == 3
-    assert scalar("SELECT COUNT(*) FROM loy_approval WHERE status = 'pending'") == 1
+    # one seeded directly, two requested by 강남점 staff through request_adjustment (limits, workflow)
+    assert scalar("SELECT COUNT(*) FROM loy_approval WHERE status = 'pending'") == 3
     # The demo's dates follow its sales (which end yesterday), and its texts are Korean only.
     last_sale = date.fromisoformat(str(scalar("SELECT MAX(sold_at) FROM sale_line"))[:10])
     promotions = [date.fromisoformat(str(d)[:10]) for d in (scalar("SELECT MIN(starts_on) FROM loy_promotion"),
