@@ -239,14 +239,15 @@ def _check_url(url: str | None) -> str | None:
 
 
 def notify(recipients: Any, kind: str, obj: Any = None, text: str = "", *, url: str | None = None,
-           dedupe_key: str | None = None) -> int:
+           dedupe_key: str | None = None, title: str | None = None) -> int:
     """Notify ``recipients`` (users, user ids, :func:`role_in_scope`, or a list of them) of
     ``kind`` about ``obj``; returns how many notifications were created.
 
     With ``dedupe_key`` a recipient who already has a notification with that key gets nothing
     new (e.g. ``"bm.reminder:B012:2026-12-07:level1"``), safe under concurrent calls. Users whose
     preference for ``kind`` is "e-mail at once" get an e-mail queued in the same transaction
-    (links only). Inactive users are skipped. Raises :class:`NotifyError` for an unknown kind,
+    (links only). ``title`` overrides the label kept for ``obj`` (its code, name or "type #id");
+    it is shown in the inbox only. Inactive users are skipped. Raises :class:`NotifyError` for an unknown kind,
     a URL outside the portal, an over-long key or a recipient of the wrong type.
     """
     info = kind_info(kind) if isinstance(kind, str) else None
@@ -257,13 +258,13 @@ def notify(recipients: Any, kind: str, obj: Any = None, text: str = "", *, url: 
         raise NotifyError(f"dedupe_key must be a non-empty text of at most {MAX_DEDUPE_KEY} characters.")
     url = _check_url(url)
     object_type = object_id = None
-    title = ""
+    given_title, title = title, ""
     if obj is not None:
         object_type = getattr(obj, "__tablename__", None) or type(obj).__name__.lower()
         object_id = getattr(obj, "id", None)
         if object_id is not None and (isinstance(object_id, bool) or not isinstance(object_id, int)):
             object_id = None
-        title = _title_of(obj)
+        title = given_title if isinstance(given_title, str) and given_title.strip() else _title_of(obj)
         if url is None and object_type in OBJECT_PAGES and object_id is not None:
             endpoint, arg = OBJECT_PAGES[object_type]
             url = build_path(endpoint, **{arg: object_id})

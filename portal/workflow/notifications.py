@@ -134,7 +134,7 @@ def _send(user_ids: list[int], kind: str, obj: Any, url: str | None, key: str, t
     created = 0
     for locale, ids in sorted(by_locale.items()):
         with force_locale(locale):
-            created += notify(ids, kind, obj, text(), url=url, dedupe_key=key)
+            created += notify(ids, kind, obj, text(), url=url, dedupe_key=key, title=_binding_title(obj))
     return created
 
 
@@ -168,6 +168,16 @@ def _waiting(obj: Any, actor: Any = None, *, entry_id: int | None = None) -> int
     return _send(ids, KIND_WAITING, obj, _url_of(binding, obj), key,
                  lambda: _("%(kind)s “%(title)s” is %(state)s and waits for your decision.",
                            kind=str(label), title=title, state=_state_title(wf, state)))
+
+
+def _binding_title(obj: Any) -> str | None:
+    """The workflow binding's own title of ``obj`` (e.g. "C00012 · +8,000 P · reason"), not "type #id"."""
+    from .service import binding_of
+
+    try:
+        return str(binding_of(obj).title(obj))
+    except Exception:  # a title that cannot be built must not stop the notification
+        return None
 
 
 def _state_title(wf: Workflow, state: str) -> str:

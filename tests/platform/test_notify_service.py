@@ -85,6 +85,17 @@ def test_notify_users_and_ids_skips_inactive_and_snapshots_the_object(app, outbo
     assert notify([], KIND) == 0 and notify(None, KIND) == 0
 
 
+def test_a_given_title_replaces_the_type_and_id_label(app, outbox):
+    """A workflow-bound object without a title of its own (a loyalty approval) is labelled by its
+    binding's title, never "loy_approval #3" in the inbox."""
+    store1 = user("store1@example.com")
+    org = unit("B001")
+    notify([store1], KIND, org, "x", title="강남점 · 확인 필요", dedupe_key="t1")
+    notify([store1], KIND, org, "y", title="   ", dedupe_key="t2")
+    db.session.commit()
+    assert [r.title for r in rows(kind=KIND)] == ["강남점 · 확인 필요", org.name]
+
+
 def test_role_in_scope_follows_local_role_inheritance(app, outbox):
     b001 = unit("B001")
     region_hq = make_user("r01hq@example.com", local=(HQ_STAFF, unit("R01")))
