@@ -12,6 +12,7 @@ from . import audit
 from .api.support import authenticate_bearer, error, json_payload, require
 from .customers.labels import register as register_labels
 from .customers.labels import register_resolver, register_summary
+from .customers.normalize import normalize_phone
 from .exports import ExportTooLarge, logged_export
 from .extensions import csrf, db
 from .hookspecs import hookimpl
@@ -57,6 +58,8 @@ __all__ = [
     "SITE_ADMIN", "HQ_STAFF", "GROUP_LEADER", "DISTRIBUTOR", "BRANCH_STAFF", "has_permission",
     "has_global_permission", "permission_required", "scope_filter", "register_scoped", "get_scoped_or_404", "id_or_404",
     "not_found_message", "csrf",
+    # contact data: the core's Korean phone normaliser (``+82 10-1234-5678`` → ``01012345678``)
+    "normalize_phone",
     # audit trail and access log (audit.record, audit.log_access), logged exports
     "audit", "logged_export", "ExportTooLarge",
     # lists and the JSON API

@@ -5,16 +5,32 @@ from __future__ import annotations
 
 from portal.toolkit import hookimpl  # noqa: F401
 
-
-@hookimpl
-def portal_channel_adapters():
-    from .providers import adapters_from_config
-
-    return adapters_from_config()
+# --- consent lifecycle (080 opt-out file, suppression list, inbound replies): plugins/cem_channels/optout/
 
 
 @hookimpl
-def portal_settings_schema():
-    from .providers.config import SETTINGS_SCHEMA
+def portal_cli(cli):
+    from .cli import register
 
-    return SETTINGS_SCHEMA
+    register(cli)
+
+
+@hookimpl
+def portal_message_policies():
+    from .optout.policy import POLICIES
+
+    return POLICIES
+
+
+@hookimpl
+def portal_personal_data(customer):
+    from .optout.privacy import export_customer
+
+    return export_customer(customer)
+
+
+@hookimpl
+def portal_personal_data_erased(customer, actor):
+    from .optout.privacy import erase_customer
+
+    erase_customer(customer)
