@@ -5,6 +5,21 @@ from __future__ import annotations
 
 from portal.toolkit import hookimpl  # noqa: F401
 
+
+@hookimpl
+def portal_channel_adapters():
+    from .providers import adapters_from_config
+
+    return adapters_from_config()
+
+
+@hookimpl
+def portal_settings_schema():
+    from .providers.config import SETTINGS_SCHEMA
+
+    return SETTINGS_SCHEMA
+
+
 # --- consent lifecycle (080 opt-out file, suppression list, inbound replies): plugins/cem_channels/optout/
 
 
