@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from portal.toolkit import hookimpl  # noqa: F401
 
+from . import voice_models  # noqa: F401  (puts the one-voice cem_ tables on the shared metadata)
+
 
 @hookimpl
 def portal_channel_adapters():
