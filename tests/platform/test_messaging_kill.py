@@ -1,6 +1,15 @@
 """kill -9 of the sending process in the middle of 1,000 e-mails, then a restart: the SMTP server
-receives every message exactly once (by Message-ID), and the batch is not done before every
-message is terminal."""
+never receives a message twice (by Message-ID), receives every message exactly once except at
+most the one that was in flight at the kill, and the batch is not done before every message is
+terminal.
+
+Why "at most one": the commit point is the ``sending`` row committed just before SMTP's final dot.
+A kill -9 that lands after PostgreSQL committed that row but before the dot left the socket (the
+commit's round trip is inside that window) leaves one message the server discarded while the
+database cannot know it — SMTP has no way to ask "did you get it?". No implementation can close
+that window (sending the dot first only moves it: a kill after the server's 250 but before our
+commit would send a duplicate). The dispatcher records it ``sent`` with reason ``in_doubt``
+(shown on the outbox page) rather than risk a duplicate; ``docs/platform/messaging.md``."""
 
 from __future__ import annotations
 
@@ -28,7 +37,7 @@ def _sender(app, sink, tmp_path) -> subprocess.Popen:
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_kill_9_mid_batch_then_restart_delivers_each_message_exactly_once(app, smtp_sink, tmp_path):  # noqa: F811
+def test_kill_9_mid_batch_then_restart_never_duplicates_and_loses_at_most_the_one_in_flight(app, smtp_sink, tmp_path):  # noqa: F811
     app.config["PORTAL_MESSAGES_DISPATCH_ON_QUEUE"] = False
     rows = [{"channel": "email", "purpose": "service", "to": f"r{i}@example.com", "subject": f"안내 {i}",
              "body": f"본문 {i}", "idempotency_key": f"kill:{i}", "source": "test", "source_object": "batch:1"}
@@ -57,12 +66,18 @@ def test_kill_9_mid_batch_then_restart_delivers_each_message_exactly_once(app, s
     assert proc.returncode == 0, err[-2000:]
 
     ids = smtp_sink.message_ids()
-    assert len(ids) == N, f"{N - len(ids)} messages never arrived"
-    assert max(ids.values()) == 1, [k for k, v in ids.items() if v > 1]
+    assert max(ids.values()) == 1, [k for k, v in ids.items() if v > 1]  # never twice
     report = progress("test", "batch:1")
     assert report["done"] and report["counts"]["sent"] == N
-    # Every row names the Message-ID the server received.
     from sqlalchemy import text
 
-    provider_ids = {r[0] for r in db.session.execute(text("SELECT provider_id FROM message WHERE source = 'test'"))}
-    assert provider_ids == set(ids)
+    rows = db.session.execute(text("SELECT provider_id, status_reason FROM message WHERE source = 'test'")).all()
+    certain = {pid for pid, reason in rows if reason != "in_doubt"}
+    in_doubt = {pid for pid, reason in rows if reason == "in_doubt"}
+    # "in doubt": rows the dead sender had marked ``sending`` (its "sent" outcomes are written in
+    # small groups, so delivered ones are among them); at most the one in flight never arrived.
+    assert certain <= set(ids), f"{len(certain - set(ids))} messages recorded sent never arrived"
+    assert set(ids) <= certain | in_doubt  # the server got nothing the outbox does not name
+    lost = in_doubt - set(ids)
+    assert len(lost) <= 1, lost
+    assert len(ids) == N - len(lost)
