@@ -3,6 +3,8 @@ and an unknown channel refused with a clear message on the form, the API and the
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from portal.hookspecs import hookimpl
 from tests.conftest import scalar
 from tests.test_segments import API, STORE1, api_client, api_post, make, web_client
@@ -45,7 +47,7 @@ def test_an_add_on_contributes_a_channel_and_bad_contributions_are_skipped(app, 
         assert channels()[1].code == "sms" and str(channels()[1].label) != "SMS again"  # the core's is kept
         assert require_channel("fax", consent=True).label == "Fax"
         cid = make(consents={"fax": True})
-        assert may_contact(cid, "fax", "marketing").allowed
+        assert may_contact(cid, "fax", "marketing", datetime(2026, 12, 7, 3, 0)).allowed  # noon KST: no night rule
         assert sum("portal_channels: ignoring" in r.message for r in caplog.records) == 2
         assert any("contributed twice" in r.message for r in caplog.records)
     finally:

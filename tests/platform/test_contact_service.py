@@ -133,8 +133,11 @@ def test_consent_expiry_boundary_and_reconfirmation_restarts_it(app):
     record_consent(cid, "sms", "marketing", True, method="message", source="cem_channels",
                    kind="reconfirmation_notice")
     db.session.commit()
-    assert verdict(cid, at=now + timedelta(days=100)).allowed          # 800 days after the grant
-    assert verdict(cid, at=now + timedelta(days=731)).reason == "consent_expired"
+    def noon_kst(moment: datetime) -> datetime:  # daytime in Korea whenever the suite runs (no night rule)
+        return moment.replace(hour=3, minute=0, second=0, microsecond=0)
+
+    assert verdict(cid, at=noon_kst(now + timedelta(days=100))).allowed          # ~800 days after the grant
+    assert verdict(cid, at=noon_kst(now + timedelta(days=731))).reason == "consent_expired"
     # It did not change the state, so no consent event was fired and the audit says "notice".
     assert [r[:2] for r in consent_rows(cid)] == [(True, "consent"), (True, "reconfirmation_notice")]
     assert scalar("SELECT action FROM audit_event WHERE object_id = :c ORDER BY id DESC LIMIT 1",
