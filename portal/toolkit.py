@@ -37,6 +37,7 @@ from .security import (
     DISTRIBUTOR,
     GROUP_LEADER,
     HQ_STAFF,
+    REVIEWER,
     SITE_ADMIN,
     get_scoped_or_404,
     has_global_permission,
@@ -55,7 +56,7 @@ __all__ = [
     # plugin machinery
     "PluginInfo", "hookimpl", "active_plugin_names", "get_settings", "run_plugin_env",
     # security: roles, permission checks, SQL scope filters, 404 for out-of-scope records
-    "SITE_ADMIN", "HQ_STAFF", "GROUP_LEADER", "DISTRIBUTOR", "BRANCH_STAFF", "has_permission",
+    "SITE_ADMIN", "HQ_STAFF", "REVIEWER", "GROUP_LEADER", "DISTRIBUTOR", "BRANCH_STAFF", "has_permission",
     "has_global_permission", "permission_required", "scope_filter", "register_scoped", "get_scoped_or_404", "id_or_404",
     "not_found_message", "csrf",
     # contact data: the core's Korean phone normaliser (``+82 10-1234-5678`` → ``01012345678``)
@@ -203,3 +204,14 @@ from .customers.tiers import TierError, clear_tiers, set_tiers  # noqa: E402
 from .events import EventArgError, FireResult, fire, register_event  # noqa: E402
 
 __all__ += ["fire", "register_event", "FireResult", "EventArgError", "set_tiers", "clear_tiers", "TierError"]
+# --- segments and target lists (the audiences of campaigns and programmes) ---
+from .analytics.extraction import PreviewResult, owner_place  # noqa: E402
+from .analytics.extraction import create as create_extraction  # noqa: E402
+from .analytics.extraction import preview as preview_audience  # noqa: E402
+from .analytics.segment_store import segment_or_404  # noqa: E402
+from .analytics.segments import Problem as RuleProblem  # noqa: E402
+from .analytics.segments import RuleError, segment_query  # noqa: E402
+from .models import Extraction, ExtractionMember, Segment  # noqa: E402
+
+__all__ += ["RuleError", "RuleProblem", "segment_query", "segment_or_404", "preview_audience", "PreviewResult",
+            "create_extraction", "owner_place", "Segment", "Extraction", "ExtractionMember"]

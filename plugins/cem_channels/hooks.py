@@ -1,11 +1,63 @@
-"""cem_channels' hook implementations. Each area (providers, one voice, consent lifecycle) keeps
-its code in its own module; only the thin ``@hookimpl`` functions live here."""
+"""cem_channels' hook implementations. Each area (providers, one voice, consent lifecycle,
+campaigns, pages) keeps its code in its own module; only thin ``@hookimpl`` functions live here."""
 
 from __future__ import annotations
 
-from portal.toolkit import hookimpl  # noqa: F401
+from portal.toolkit import hookimpl
 
-from . import voice_models  # noqa: F401  (puts the one-voice cem_ tables on the shared metadata)
+from . import campaign_models, optout_models, voice_models  # noqa: F401  (put the cem_ tables on the metadata)
+
+
+@hookimpl
+def portal_add_hookspecs(pm):
+    from . import hookspecs
+
+    pm.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def portal_init_app(app):
+    from .campaigns.workflow import register
+    from .setup import init_app
+
+    register()
+    init_app(app)
+
+
+@hookimpl
+def portal_blueprints():
+    from .web import blueprints
+
+    return blueprints()
+
+
+@hookimpl
+def portal_permissions():
+    from .permissions import permissions
+
+    return permissions()
+
+
+@hookimpl
+def portal_menu_items(user):
+    from .menu import menu_items
+
+    return menu_items(user)
+
+
+@hookimpl
+def portal_workflows():
+    from .campaigns.workflow import WORKFLOWS
+
+    return WORKFLOWS
+
+
+@hookimpl
+def portal_jobs():
+    from .campaigns.jobs import JOBS
+    from .optout.notices import JOBS as NOTICE_JOBS
+
+    return [*JOBS, *NOTICE_JOBS]
 
 
 @hookimpl
@@ -22,9 +74,6 @@ def portal_settings_schema():
     return SETTINGS_SCHEMA
 
 
-# --- consent lifecycle (080 opt-out file, suppression list, inbound replies): plugins/cem_channels/optout/
-
-
 @hookimpl
 def portal_cli(cli):
     from .cli import register
@@ -34,9 +83,11 @@ def portal_cli(cli):
 
 @hookimpl
 def portal_message_policies():
-    from .optout.policy import POLICIES
+    from .campaigns.caps import POLICIES as CAPS
+    from .optout.policy import POLICIES as OPTOUT
+    from .providers.policy import POLICIES as KAKAO
 
-    return POLICIES
+    return [*OPTOUT, *KAKAO, *CAPS]
 
 
 @hookimpl

@@ -38,6 +38,7 @@ MAX_BODY = 1_000_000  # characters of text (or HTML) in one message
 MAX_KEY = 200
 COPY_FROM = 200  # rows per chunk from which PostgreSQL loads by COPY
 SOURCE_RE = re.compile(r"[a-z0-9_.:-]{1,40}")  # as the contact history's source (it is copied there)
+HEADER_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,60}")  # caller headers: the adapters' options (sender, kakao_template)
 _DISPATCH_FLAG = "portal_messaging_dispatch"
 
 
@@ -99,7 +100,7 @@ def _sender() -> dict[str, Any]:
 
 def _validate(spec: dict[str, Any], channels: set[str], now: datetime) -> dict[str, Any]:
     allowed = {"channel", "purpose", "body", "idempotency_key", "source", "customer_id", "user_id", "to", "subject",
-               "html", "source_object", "step", "variant", "not_before", "expires_at"}
+               "html", "source_object", "step", "variant", "not_before", "expires_at", "headers"}
     unknown = set(spec) - allowed
     if unknown:
         raise MessagingError(sorted(unknown)[0], f"unknown field {sorted(unknown)[0]!r}")
@@ -139,10 +140,16 @@ def _validate(spec: dict[str, Any], channels: set[str], now: datetime) -> dict[s
         raise MessagingError("expires_at", "expires_at must be after not_before")
     if channel == "email" and spec.get("subject") is None and purpose == "service":
         raise MessagingError("subject", "an e-mail needs a subject")
+    headers = spec.get("headers")
+    if headers is not None and (not isinstance(headers, dict) or len(headers) > 20 or not all(
+            isinstance(k, str) and HEADER_NAME_RE.fullmatch(k) and isinstance(v, str) and len(v) <= 500
+            and "\n" not in v and "\r" not in v for k, v in headers.items())):
+        raise MessagingError("headers", "headers must be at most 20 names (letters, digits, - and _) with "
+                                        "one-line texts of at most 500 characters")
     return {
         "channel": channel, "purpose": purpose, "customer_id": customer_id, "user_id": user_id,
         "to_addr": spec.get("to"), "subject": spec.get("subject"), "body": body, "html": spec.get("html"),
-        "headers": None, "source": source, "source_object": spec.get("source_object"),
+        "headers": dict(headers) if headers else None, "source": source, "source_object": spec.get("source_object"),
         "step": spec.get("step"), "variant": spec.get("variant"), "idempotency_key": key,
         "not_before": not_before, "expires_at": expires_at, "status": "queued", "attempts": 0,
         "created_at": now, "updated_at": now,
@@ -172,7 +179,10 @@ def _fill(rows: list[dict[str, Any]]) -> None:
             elif r["channel"] == "email":
                 r["to_addr"] = users.get(r["user_id"])
         if r["purpose"] == "marketing":
+            own = r["headers"]
             r["subject"], r["body"], r["html"], r["headers"] = _compose_cached(cache, r, sender)
+            if own:  # the caller's (a caller number, a 알림톡 template) beside the law's, the law's win
+                r["headers"] = {**own, **(r["headers"] or {})}
 
 
 # The customer's unsubscribe link is minted when the message is sent (``personalize``), not when
@@ -242,7 +252,7 @@ def queue_message(*, channel: str, purpose: str, body: str, idempotency_key: str
                   customer_id: int | None = None, user_id: int | None = None, to: str | None = None,
                   subject: str | None = None, html: str | None = None, source_object: str | None = None,
                   step: str | None = None, variant: str | None = None, not_before: datetime | None = None,
-                  expires_at: datetime | None = None) -> Message:
+                  expires_at: datetime | None = None, headers: dict[str, str] | None = None) -> Message:
     """Queue one message in the caller's transaction; the existing row when the key was used before.
 
     Raises ``MessagingError`` (bad input) or ``LawViolation`` (marketing that cannot comply) with
@@ -255,7 +265,8 @@ def queue_message(*, channel: str, purpose: str, body: str, idempotency_key: str
     spec = {k: v for k, v in dict(
         channel=channel, purpose=purpose, body=body, idempotency_key=idempotency_key, source=source,
         customer_id=customer_id, user_id=user_id, to=to, subject=subject, html=html, source_object=source_object,
-        step=step, variant=variant, not_before=not_before, expires_at=expires_at).items() if v is not None}
+        step=step, variant=variant, not_before=not_before, expires_at=expires_at, headers=headers).items()
+        if v is not None}
     row = _validate(spec, known_channels(), utcnow())
     _fill([row])
     _insert_ignore([row])

@@ -25,3 +25,7 @@ def kakao_night_check(messages: list[Any], now: datetime) -> dict[int, Any]:
         return {}
     until = until.astimezone(UTC).replace(tzinfo=None)
     return {m.id: Verdict(allowed=False, reason="deferred:night_window", deferred_until=until) for m in kakao}
+
+
+# Order 30: after the core's consent check and the 080 list (20); a deferral, not a suppression.
+POLICIES = [{"name": "cem.kakao_night", "order": 30, "check": kakao_night_check}]

@@ -1,0 +1,26 @@
+"""Hooks cem_channels declares for other add-ons (``portal_add_hookspecs``). Other add-ons reach
+campaigns only through these: prm_groups sends its programme messages as campaigns, knowledge_share
+reuses a campaign. Implemented by cem_channels itself; call them as ``pm.hook.cem_create_campaign(...)``
+(firstresult: the one answer). Placeholder until the campaigns API lands (owner: results/hooks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("portal")
+
+
+@hookspec(firstresult=True)
+def cem_create_campaign(draft: dict[str, Any], actor: Any) -> dict[str, Any] | None:
+    """Create a campaign draft from ``draft`` (the ``POST /api/v1/campaigns`` fields, plus ``origin``
+    naming the caller's object) as ``actor``; returns ``{"id", "state", "url"}``. Raises the add-on's
+    ``CampaignError`` (a ``ValueError`` with ``errors`` and ``status``) on bad input."""
+
+
+@hookspec(firstresult=True)
+def cem_campaign_result(ref: int | str) -> dict[str, Any] | None:
+    """The results of campaign ``ref`` (its id or ``origin``): the ``GET …/results`` document
+    (``arms`` with ``n`` and ``conversions``, ``lift``, ``ci_low``, ``ci_high``, ``p_value``,
+    ``verdict``, ``frozen``); None for an unknown campaign."""
