@@ -156,6 +156,7 @@ from .workflow import (  # noqa: E402
     register_type,
     revision_hash,
     state_of,
+    system_transition,
     transition,
 )
 from .workflow import history as workflow_history  # noqa: E402
@@ -164,7 +165,7 @@ __all__ += [
     "SIMPLE_PUBLICATION", "WorkflowConflict", "WorkflowError", "WorkflowForbidden", "WorkflowInvalid",
     "WorkflowNotFound", "approval_for", "approve", "available_transitions", "check_transition", "content_changed",
     "current_revision", "not_owner", "notify_waiting", "owner_only", "purge_type", "register_type", "revision_hash", "state_of",
-    "transition", "workflow_history",
+    "system_transition", "transition", "workflow_history",
 ]
 # --- notifications ---
 from .notify import NotifyError, notify, role_in_scope  # noqa: E402

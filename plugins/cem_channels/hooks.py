@@ -102,3 +102,20 @@ def portal_personal_data_erased(customer, actor):
     from .optout.privacy import erase_customer
 
     erase_customer(customer)
+
+
+# --- the add-on's own hooks (hookspecs.py): other add-ons create campaigns and read results this way
+
+
+@hookimpl
+def cem_create_campaign(draft, actor):
+    from .campaigns.service import create_from_hook
+
+    return create_from_hook(draft, actor)
+
+
+@hookimpl
+def cem_campaign_result(ref):
+    from .campaigns.results import result_for_ref
+
+    return result_for_ref(ref)

@@ -30,6 +30,7 @@ from .service import (
     register_type,
     revision_hash,
     state_of,
+    system_transition,
     transition,
     workflows,
 )
@@ -39,7 +40,7 @@ __all__ = [
     "SIMPLE_PUBLICATION", "Transition", "Workflow", "WorkflowConflict", "WorkflowError", "WorkflowForbidden",
     "WorkflowInvalid", "WorkflowNotFound", "approval_for", "approve", "available_transitions", "bp",
     "check_transition", "content_changed", "current_revision", "history", "init_app", "not_owner", "notify_waiting", "owner_only",
-    "purge_type", "register_type", "revision_hash", "state_of", "transition", "workflow_info", "workflows",
+    "purge_type", "register_type", "revision_hash", "state_of", "system_transition", "transition", "workflow_info", "workflows",
 ]
 
 

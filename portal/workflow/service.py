@@ -390,6 +390,22 @@ def transition(obj: Any, name: str, user: Any, comment: str = "", *, revision: s
     return _move(binding, wf, obj, t, state, user, clean)
 
 
+def system_transition(obj: Any, name: str, comment: str = "") -> WorkflowHistory:
+    """Fire ``name`` on ``obj`` for the system (a job starting, expiring or finishing a campaign):
+    no user, so no scope, permission or guard check — only that the transition exists and leaves
+    from the current state (422 / 409 as in :func:`transition`). History and audit name no actor."""
+    binding = binding_of(obj)
+    wf = workflow_for(binding)
+    t = wf.transitions.get(name) if isinstance(name, str) else None
+    if t is None or t.on_edit:
+        raise WorkflowInvalid(_l("Unknown action."), code="unknown_transition")
+    state = state_of(obj)
+    if state not in t.from_states:
+        raise WorkflowConflict(_l("This cannot be done now: the item is “%(state)s”.",
+                                  state=_state_title(wf, state)), code="wrong_state")
+    return _move(binding, wf, obj, t, state, None, comment[:MAX_COMMENT] if comment else "")
+
+
 def approve(obj: Any, user: Any, revision_hash: str, comment: str = "") -> WorkflowHistory:
     """Approve exactly revision ``revision_hash`` of ``obj``: fires the workflow's approving
     transition available in the current state (409 when none is, or when the object's current
