@@ -4,57 +4,19 @@ and its send-time policy, inbound STOP replies and the review queue (CE-12)."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
-from tests import dbs
-from tests.conftest import _app_on_clone, make_app
 
 NUMBER = "01077770001"  # a customer's phone in these tests (no demo customer has it)
 OTHER = "01077770002"   # nobody's
 
 
-def _optout_app(url: str, **extra):
-    return make_app(url, PORTAL_PLUGINS=["cem_channels"], **extra)
-
-
-class _Template(dbs.TemplateDB):
-    def __init__(self, template_db, tmp: Path):
-        self.tmp = tmp
-        url, self._drop = template_db.clone()
-        app = _optout_app(url)
-        with app.app_context():
-            from portal.extensions import db
-            from portal.plugins_lifecycle import install
-
-            install("cem_channels")
-            db.session.remove()
-            db.engine.dispose()
-        self.url = url
-        if dbs.BACKEND == "postgres":
-            self.name = url.rsplit("/", 1)[1]
-        else:
-            self.path = Path(url.removeprefix("sqlite:///"))
-        self.finish()
-
-    def drop(self) -> None:
-        self._drop()
-
-
-@pytest.fixture(scope="module")
-def optout_template(template_db, tmp_path_factory) -> Iterator[_Template]:
-    tpl = _Template(template_db, tmp_path_factory.mktemp("cem_optout"))
-    yield tpl
-    tpl.drop()
-
-
 @pytest.fixture
-def optout_app(optout_template):
-    yield from _app_on_clone(optout_template, factory=_optout_app)
+def optout_app(unconfigured_app):
+    """cem_channels installed (the package's template), no provider: the consent lifecycle needs none."""
+    return unconfigured_app
 
 
 def _customer_with_phone(number: str, granted: bool = True) -> int:

@@ -10,23 +10,16 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from portal.toolkit import db
-from tests.conftest import _app_on_clone, make_app
 
 LEGAL = {"PORTAL_SENDER_NAME": "파트너포털", "PORTAL_SENDER_CONTACT": "02-1234-5678",
          "PORTAL_SENDER_ADDRESS": "서울시 강남구 테헤란로 1", "PORTAL_OPTOUT_080": "080-123-4567"}
 
 
-def _cem_app(url: str, **extra):
-    return make_app(url, PORTAL_PLUGINS=["cem_channels"], **LEGAL, **extra)
-
-
 @pytest.fixture
-def app(template_db) -> Iterator:
-    from portal.plugins_lifecycle import install
-
-    for app in _app_on_clone(template_db, _cem_app):
-        install("cem_channels")
-        yield app
+def app(unconfigured_app) -> Iterator:
+    """cem_channels installed (the package's template) with the legal sender settings."""
+    unconfigured_app.config.update(LEGAL)
+    return unconfigured_app
 
 
 def _set(**master_overrides):
