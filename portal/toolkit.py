@@ -216,3 +216,12 @@ from .models import Extraction, ExtractionMember, Segment  # noqa: E402
 
 __all__ += ["RuleError", "RuleProblem", "segment_query", "segment_or_404", "preview_audience", "PreviewResult",
             "create_extraction", "owner_place", "Segment", "Extraction", "ExtractionMember"]
+# --- campaign sending (cem_channels, issue 15): set-based reads of the outbox, the contact history and a draw ---
+from .contact.models import Contact  # noqa: E402
+from .db_utils import chunked, dialect_insert, id_in, is_postgres  # noqa: E402
+from .experiments.models import ExperimentAssignment  # noqa: E402
+from .messaging.models import TERMINAL as MESSAGE_TERMINAL  # noqa: E402
+from .messaging.models import Message  # noqa: E402
+
+__all__ += ["Contact", "Message", "MESSAGE_TERMINAL", "ExperimentAssignment", "chunked", "dialect_insert", "id_in",
+            "is_postgres"]

@@ -20,6 +20,11 @@ SETTINGS_SCHEMA: list[dict[str, Any]] = [
     {"name": "kakao_night_window", "label": _l("KakaoTalk friend-talk night window (KST)"), "type": "str",
      "default": "20:00-08:00", "help": _l("No KakaoTalk advertising in this window, whatever the consent.")},
     {"name": "kakao_fallback_sms", "label": _l("Send by SMS when KakaoTalk fails"), "type": "bool", "default": True},
+    # frequency caps across channels (campaigns/caps.py); a campaign's own caps take precedence
+    {"name": "cap_per_day", "label": _l("Marketing messages per customer per 24 hours"), "type": "int",
+     "default": None, "min": 1, "max": 1000, "help": _l("Across every channel; empty = no cap.")},
+    {"name": "cap_per_7_days", "label": _l("Marketing messages per customer per 7 days"), "type": "int",
+     "default": None, "min": 1, "max": 1000, "help": _l("Across every channel; empty = no cap.")},
 ]
 
 
