@@ -225,3 +225,8 @@ from .messaging.models import Message  # noqa: E402
 
 __all__ += ["Contact", "Message", "MESSAGE_TERMINAL", "ExperimentAssignment", "chunked", "dialect_insert", "id_in",
             "is_postgres"]
+# --- campaign service (cem_channels): cancel a campaign's pending messages, estimate its arms ---
+from .experiments import global_control_share  # noqa: E402
+from .messaging import cancel_source  # noqa: E402
+
+__all__ += ["cancel_source", "global_control_share"]

@@ -1,7 +1,7 @@
 """One outbox for every channel: message rows, channel adapters, dispatch with send-time policies.
 
 Public API (also in ``portal.toolkit``): :func:`queue_message`, :func:`queue_many`,
-:func:`cancel_queued`, :func:`pause`, :func:`resume`, :func:`progress`, :func:`dispatch`,
+:func:`cancel_queued`, :func:`cancel_source`, :func:`pause`, :func:`resume`, :func:`progress`, :func:`dispatch`,
 ``SendResult`` for adapters. See docs/platform/messaging.md.
 """
 
@@ -17,6 +17,7 @@ from .models import Message  # noqa: E402
 from .service import (  # noqa: E402
     MessagingError,
     cancel_queued,
+    cancel_source,
     pause,
     progress,
     queue_many,
@@ -24,7 +25,7 @@ from .service import (  # noqa: E402
     resume,
 )
 
-__all__ = ["Message", "MessagingError", "SendResult", "bp", "cancel_queued", "dispatch", "pause", "progress",
+__all__ = ["Message", "MessagingError", "SendResult", "bp", "cancel_queued", "cancel_source", "dispatch", "pause", "progress",
            "queue_many", "queue_message", "resume"]
 
 

@@ -336,6 +336,22 @@ def cancel_queued(customer_id: int, *, channel: str | None = None, purpose: str 
     return result.rowcount or 0
 
 
+def cancel_source(source: str, source_object: str | None, *, reason: str) -> int:
+    """Cancel every message of ``source`` (and ``source_object``: one campaign) not handed to a
+    provider yet — one UPDATE in the caller's transaction, so a cancelled campaign and its
+    pending messages change together. Returns how many; sent rows are never touched."""
+    if not source or not reason or len(reason) > 60:
+        raise MessagingError("reason" if source else "source", "source and a reason of 1–60 characters are required")
+    conds = [Message.source == source, Message.status.in_(PENDING)]
+    if source_object is not None:
+        conds.append(Message.source_object == source_object)
+    result = db.session.execute(
+        update(Message).where(*conds).values(status=CANCELLED, status_reason=reason, claimed_by=None,
+                                             updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
 def pause(source: str, source_object: str | None = None, *, actor: Any = None) -> bool:
     """Stop the dispatcher claiming this source's (or this object's) messages; a batch being
     sent stops before its next message. False when it was paused already."""
