@@ -1,7 +1,8 @@
 """The SMS/LMS, KakaoTalk and push adapters (protocol: docs/platform/messaging.md).
 
 Each adapter has ``rate_per_second`` and ``send(message) -> SendResult``; ``open()`` loads the
-registered sender numbers and approved 알림톡 templates once per batch."""
+registered sender numbers and approved 알림톡 templates once per batch and keeps one connection to
+the provider until ``close()``."""
 
 from __future__ import annotations
 
@@ -58,9 +59,11 @@ class SmsAdapter:
 
     def open(self) -> None:
         self._senders = verified_senders()
+        self.provider.open()
 
     def close(self) -> None:
         self._senders = None
+        self.provider.close()
 
     def senders(self) -> set[str]:
         if self._senders is None:
@@ -163,6 +166,12 @@ class PushAdapter:
     def __init__(self, provider: HttpProvider, config: ProviderConfig) -> None:
         self.provider = provider
         self.rate_per_second = config.rate_per_second
+
+    def open(self) -> None:
+        self.provider.open()
+
+    def close(self) -> None:
+        self.provider.close()
 
     def send(self, message: Any) -> SendResult:
         payload = {"idempotency_key": message.idempotency_key, "to": message.to_addr,
