@@ -191,6 +191,17 @@ def _recover_in_doubt(run: _Run, adapters: dict[str, Any]) -> None:
         run.commit()
 
 
+def held_condition():
+    """SQL: this message comes from an add-on that is installed but disabled. Such messages are
+    held — not claimed, not expired, not lost — and go out once the add-on is enabled again (if
+    still before their ``expires_at``). Read from ``plugin_state`` by every claim, never cached:
+    a disable takes effect at the next claim. Core sources (no add-on of that name) never match."""
+    from ..models import PluginState
+
+    return Message.source.in_(select(PluginState.name).where(PluginState.installed.is_(True),
+                                                               PluginState.enabled.is_(False)))
+
+
 def _claim(run: _Run, limit: int, channels: list[str]) -> list[Message]:
     """Take due rows (and claims whose lease passed) for this run, and commit the claim."""
     pg = is_postgres()
@@ -205,7 +216,7 @@ def _claim(run: _Run, limit: int, channels: list[str]) -> list[Message]:
         room = limit - len(ids)
         if room <= 0:
             break
-        q = (select(Message.id).where(*conds, Message.channel.in_(channels), ~paused_condition())
+        q = (select(Message.id).where(*conds, Message.channel.in_(channels), ~paused_condition(), ~held_condition())
              .order_by(Message.not_before).limit(room))
         if pg:
             q = q.with_for_update(skip_locked=True, of=Message)

@@ -22,7 +22,7 @@ from ..extensions import db
 from ..models import Customer
 from ..models.base import utcnow
 from ..security import scope_filter
-from .dispatch import _after, _check, _contact_row, _Run, _summary, settings
+from .dispatch import _after, _check, _contact_row, _Run, _summary, held_condition, settings
 from .models import CLAIMED, QUEUED, SENT, Message
 from .service import MessagingError, paused_condition, personalize
 
@@ -33,7 +33,7 @@ MAX_FILE = 20_000
 def _due(user: Any):
     scope = select(Customer.id).where(scope_filter(user, "customer.export", Customer))
     return (Message.channel == "dm", Message.status == QUEUED, Message.not_before <= utcnow(),
-            Message.customer_id.in_(scope), ~paused_condition())
+            Message.customer_id.in_(scope), ~paused_condition(), ~held_condition())
 
 
 def due_count(user: Any) -> int:
