@@ -225,6 +225,13 @@ from .messaging.models import Message  # noqa: E402
 
 __all__ += ["Contact", "Message", "MESSAGE_TERMINAL", "ExperimentAssignment", "chunked", "dialect_insert", "id_in",
             "is_postgres"]
+# --- campaign results, A/B decisions and call lists (cem_channels, issue 15) ---
+from .experiments.stats import ArmStats  # noqa: E402
+from .experiments.stats import compare as compare_arms  # noqa: E402
+from .messaging.manual import record_manual_outcome  # noqa: E402
+from .models import Consent  # noqa: E402
+
+__all__ += ["ArmStats", "compare_arms", "record_manual_outcome", "Consent"]
 # --- campaign service (cem_channels): cancel a campaign's pending messages, estimate its arms ---
 from .experiments import global_control_share  # noqa: E402
 from .messaging import cancel_source  # noqa: E402

@@ -14,3 +14,6 @@ def init_app(app: Any) -> None:
 
     csrf.exempt(campaigns_api)
     csrf.exempt(voice_api)
+    from .campaigns.tracking import delivery_reports
+
+    csrf.exempt(delivery_reports)  # the provider's webhook: authenticated by the provider key

@@ -101,5 +101,9 @@ class FakeProvider:
     def delivery_report(self, provider_id: str) -> str | None:
         return self.reports.get(provider_id)
 
+    def report_payload(self, provider_ids: list[str], at: str = "2026-11-02T03:00:00Z") -> list[dict[str, Any]]:
+        """The JSON body this provider POSTs to ``/c/delivery-reports`` for these ids (its webhook)."""
+        return [{"provider_id": pid, "status": self.reports.get(pid, "undelivered"), "at": at} for pid in provider_ids]
+
     def to(self, path: str) -> list[Request]:
         return [r for r in self.requests if r.path == path]
