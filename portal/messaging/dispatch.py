@@ -363,6 +363,9 @@ def _send_channel(run: _Run, adapter: Any, batch: list[Message]) -> None:
         return
     limiter = _RateLimit(rate)
     two_phase = bool(getattr(adapter, "two_phase", False))
+    group = 1 if two_phase else _group_size(adapter, rate)
+    group_end = 0  # the current mark group ends before batch[group_end]; its ids marked sending:
+    group_marked: set[int] = set()
     opened = False
     try:
         for index, m in enumerate(batch):
@@ -383,9 +386,12 @@ def _send_channel(run: _Run, adapter: Any, batch: list[Message]) -> None:
                 marked.append(ok)
                 return ok
 
+            if group > 1 and index >= group_end:
+                group_end = index + group
+                group_marked = _mark_sending_group(run, batch[index:group_end])
             if two_phase:
                 result = adapter.send(m, commit_point=commit_point)
-            elif commit_point():
+            elif (m.id in group_marked) if group > 1 else commit_point():
                 try:
                     result = adapter.send(m)
                 except Exception as exc:  # the adapter broke after the point of no return
@@ -395,6 +401,7 @@ def _send_channel(run: _Run, adapter: Any, batch: list[Message]) -> None:
                 result = SendResult("skipped")
             if result.status == "skipped" or (marked and not marked[-1]):
                 if _paused_now(m):
+                    _unmark(run, [x.id for x in batch[index:group_end] if x.id in group_marked])
                     _release(run, batch[index:])
                     return
                 run.stats["skipped"] += 1
@@ -411,6 +418,41 @@ def _send_channel(run: _Run, adapter: Any, batch: list[Message]) -> None:
                 except Exception:
                     log.warning("closing the %s adapter failed", batch[0].channel, exc_info=True)
             _release_lock(lock)
+
+
+MAX_MARK_GROUP = 100
+
+
+def _group_size(adapter: Any, rate: float | None) -> int:
+    """Messages marked ``sending`` by one commit: the adapter's ``mark_group``, only for an adapter
+    whose provider de-duplicates by our key (``resend_in_doubt``), at most one second's worth
+    under a rate limit (a marked row must not wait long for its turn)."""
+    size = getattr(adapter, "mark_group", 1)
+    if not getattr(adapter, "resend_in_doubt", False) or not isinstance(size, int) or size <= 1:
+        return 1
+    size = min(size, MAX_MARK_GROUP)
+    return max(1, min(size, int(rate))) if rate else size
+
+
+def _mark_sending_group(run: _Run, group: list[Message]) -> set[int]:
+    """The point of no return for a group: commit ``sending`` for every row still ours, not
+    cancelled and not paused (with the outcomes written so far); returns their ids. A crash then
+    leaves the whole group in doubt, which ``resend_in_doubt`` queues again with the same keys."""
+    ids = {f"id{i}": m.id for i, m in enumerate(group)}
+    sql = _MARK_SENDING.replace("WHERE id = :id ", "WHERE id IN (" + ", ".join(f":{k}" for k in ids) + ") ")
+    marked = set(_driver_result(sql + " RETURNING id", {"now": utcnow(), "token": run.token, **ids}).scalars())
+    run.commit()
+    return marked
+
+
+def _unmark(run: _Run, ids: list[int]) -> None:
+    """Rows of a marked group not handed over (sending stopped by a pause): claimed again, so
+    :func:`_release` gives them back to the queue instead of leaving them in doubt."""
+    if ids:
+        params = {f"id{i}": v for i, v in enumerate(ids)}
+        placeholders = ", ".join(f":{k}" for k in params)  # parameter names, never values
+        _driver_sql("UPDATE message SET status = 'claimed' WHERE status = 'sending' "  # noqa: S608
+                    f"AND claimed_by = :token AND id IN ({placeholders})", {"token": run.token, **params})
 
 
 def _paused_now(m: Message) -> bool:
@@ -431,7 +473,12 @@ _MARK_SENDING = (
 
 
 def _driver_sql(sql: str, params: dict[str, Any] | list[dict[str, Any]]) -> int:
-    """One statement straight to the driver on the session's transaction; its rowcount.
+    """:func:`_driver_result`'s rowcount."""
+    return _driver_result(sql, params).rowcount
+
+
+def _driver_result(sql: str, params: dict[str, Any] | list[dict[str, Any]]) -> Any:
+    """One statement straight to the driver on the session's transaction; its cursor result.
 
     The two statements every message costs (its ``sending`` mark and its outcome) skip
     SQLAlchemy's statement handling — a third of the dispatcher's CPU per message. Named
@@ -442,7 +489,7 @@ def _driver_sql(sql: str, params: dict[str, Any] | list[dict[str, Any]]) -> int:
         sql = _PG_PARAM.sub(r"%(\1)s", sql)
     else:  # stored as SQLAlchemy stores DateTime on SQLite, microseconds always written
         params = [_sqlite_params(p) for p in params] if isinstance(params, list) else _sqlite_params(params)
-    return conn.exec_driver_sql(sql, params).rowcount
+    return conn.exec_driver_sql(sql, params)
 
 
 def _sqlite_params(params: dict[str, Any]) -> dict[str, Any]:

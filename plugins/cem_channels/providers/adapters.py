@@ -17,6 +17,10 @@ from .config import ProviderConfig, provider_config
 from .http import PERMANENT, SENT, HttpProvider
 
 PLUGIN = "cem_channels"
+#: Messages the dispatcher marks ``sending`` per commit when the provider de-duplicates by our key
+#: (one commit per SMS otherwise cost more than the send; a crash re-sends at most this many, and
+#: a provider that de-duplicates accepts each once).
+MARK_GROUP = 50
 
 
 def normalise_number(raw: str | None) -> str:
@@ -40,6 +44,12 @@ def approved_templates() -> set[str]:
     return set(db.session.execute(select(KakaoTemplate.code).where(KakaoTemplate.approved_at.is_not(None))).scalars())
 
 
+def _in_doubt_policy(config: ProviderConfig) -> tuple[bool, int]:
+    """``resend_in_doubt`` and ``mark_group`` (docs/platform/messaging.md): only a provider that
+    de-duplicates by our key gets in-doubt messages again, and so may have them marked in groups."""
+    return (True, MARK_GROUP) if config.deduplicates else (False, 1)
+
+
 def _header(message: Any, name: str) -> str | None:
     headers = getattr(message, "headers", None) or {}
     value = headers.get(name) if isinstance(headers, dict) else None
@@ -56,6 +66,7 @@ class SmsAdapter:
         self.config = config
         self.rate_per_second = config.rate_per_second
         self._senders: set[str] | None = None
+        self.resend_in_doubt, self.mark_group = _in_doubt_policy(config)
 
     def open(self) -> None:
         self._senders = verified_senders()
@@ -113,6 +124,7 @@ class KakaoAdapter:
         self.sms = sms
         self.rate_per_second = config.rate_per_second
         self._templates: set[str] | None = None
+        self.resend_in_doubt, self.mark_group = _in_doubt_policy(config)
 
     def open(self) -> None:
         self._templates = approved_templates()
@@ -166,6 +178,7 @@ class PushAdapter:
     def __init__(self, provider: HttpProvider, config: ProviderConfig) -> None:
         self.provider = provider
         self.rate_per_second = config.rate_per_second
+        self.resend_in_doubt, self.mark_group = _in_doubt_policy(config)
 
     def open(self) -> None:
         self.provider.open()

@@ -63,6 +63,9 @@ class ProviderConfig:
     sender: str | None = None  # default caller number for SMS/LMS
     night_window: tuple[time, time] = DEFAULT_NIGHT_WINDOW
     kakao_fallback_sms: bool = True
+    # The provider answers a repeated Idempotency-Key with the first answer (PORTAL_CEM_PROVIDER_DEDUPLICATES):
+    # in-doubt messages are sent again, and the dispatcher may mark a group of them ``sending`` at once.
+    deduplicates: bool = False
 
 
 def _float(name: str, raw: str | None, default: float | None) -> float | None:
@@ -96,4 +99,5 @@ def provider_config(settings: dict[str, Any] | None = None) -> ProviderConfig | 
         sender=(settings.get("sms_sender") or _conf("PORTAL_CEM_SMS_SENDER") or None),
         night_window=_window(settings.get("kakao_night_window") or _conf("PORTAL_CEM_KAKAO_NIGHT_WINDOW")),
         kakao_fallback_sms=bool(settings.get("kakao_fallback_sms", True)),
+        deduplicates=(_conf("PORTAL_CEM_PROVIDER_DEDUPLICATES") or "").lower() in {"1", "true", "yes", "on"},
     )
