@@ -12,6 +12,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from flask_babel import gettext as _
+
 from portal.toolkit import Segment, db, global_control_share, preview_audience
 
 from ..campaign_models import CemCampaign
@@ -56,7 +58,7 @@ def preview(actor: Any, campaign_or_data: Any) -> dict[str, Any]:
     (422) for input that does not validate or a saved segment that is gone."""
     src = _inputs(actor, campaign_or_data)
     if src["rules"] is None or not src["channel"]:
-        raise CampaignError({"rules": "The campaign has no audience or no first step."}, 422)
+        raise CampaignError({"rules": _("The campaign has no audience or no first step.")}, 422)
     from portal.toolkit import RuleError
 
     channel = PREVIEW_CHANNEL.get(src["channel"], src["channel"])

@@ -43,6 +43,7 @@ from ..campaign_models import (
     EDITABLE,
     EXPIRED,
     PENDING,
+    SCHEDULED,
     CemCampaign,
     CemCampaignStep,
     CemCampaignVariant,
@@ -143,6 +144,8 @@ def update_draft(actor: Any, campaign: CemCampaign, data: Any) -> CemCampaign:
     if campaign.state not in EDITABLE:
         raise CampaignError({"state": _("A campaign that is sending or over cannot be edited.")}, 409)
     values = clean(data, actor=actor, existing=campaign)
+    if campaign.state == SCHEDULED and values["start_at"] != campaign.start_at:
+        _check_schedulable(campaign, values["start_at"], None)  # a scheduled campaign keeps a future start
     before = campaign_revision(campaign)
     _apply(campaign, values)
     db.session.flush()
