@@ -237,3 +237,7 @@ from .experiments import global_control_share  # noqa: E402
 from .messaging import cancel_source  # noqa: E402
 
 __all__ += ["cancel_source", "global_control_share"]
+# --- campaign pages (cem_channels): suppression reasons in the reader's language ---
+from .analytics.suppression import reason_labels as suppression_reason_labels  # noqa: E402
+
+__all__ += ["suppression_reason_labels"]
