@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.toolkit import (
     audit,
+    contains_ad_label,
     db,
     get_settings,
     normalize_phone,
@@ -125,7 +126,12 @@ def banned_term_add():
         return banned_terms(form, 422)
     row = CemBannedTerm(category=category, term=term, note=(form.note.data or "").strip() or None)
     db.session.add(row)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # added by someone else a moment ago
+        db.session.rollback()
+        form.term.errors = [_("This term is already banned in %(category)s.", category=category)]
+        return banned_terms(form, 422)
     audit.record("cem.banned_term_added", row, summary=f"{category}: {term}")
     db.session.commit()
     flash(_("“%(term)s” is banned in %(category)s copy.", term=term, category=category), "success")
@@ -178,7 +184,12 @@ def banned_terms_upload():
     db.session.add_all(new)
     audit.record("cem.banned_terms_imported", summary=_("%(new)s banned terms added, %(known)s already listed.",
                                                         new=len(new), known=len(rows) - len(new)))
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # another import added some of these terms meanwhile
+        db.session.rollback()
+        flash(_("Someone changed the list at the same time: nothing was imported. Try again."), "error")
+        return _back(".banned_terms")
     flash(_("%(new)s banned terms added, %(known)s already listed.", new=len(new), known=len(rows) - len(new)),
           "success")
     return _back(".banned_terms")
@@ -293,13 +304,21 @@ def kakao_template_add():
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,60}", code):
         form.code.errors = [_("Letters, digits, '_', '.', ':' or '-' as Kakao gave it.")]
         return kakao_templates(form, 422)
+    if contains_ad_label(form.body.data):
+        form.body.errors = [_("알림톡 carries no advertising: remove the ad label (advertising goes as 친구톡).")]
+        return kakao_templates(form, 422)
     if db.session.execute(select(KakaoTemplate.id).where(KakaoTemplate.code == code)).scalar_one_or_none():
         form.code.errors = [_("A template with this code exists.")]
         return kakao_templates(form, 422)
     row = KakaoTemplate(code=code, name=(form.name.data or "").strip(), body=form.body.data,
                         approved_at=_on(form.approved_on.data) if form.approved_on.data else None)
     db.session.add(row)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        form.code.errors = [_("A template with this code exists.")]
+        return kakao_templates(form, 422)
     audit.record("cem.kakao_template_added", row, summary=code)
     db.session.commit()
     flash(_("Template %(code)s added.", code=code), "success")

@@ -14,11 +14,13 @@ differs from the master (CE-31). Banned terms do not block a save: they block ap
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from flask import abort
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -382,6 +384,36 @@ def set_dict(message_set: CemMessageSet, user: Any) -> dict[str, Any]:
             "updated_at": message_set.updated_at.isoformat() if message_set.updated_at else None}
 
 
+LAW_REASONS = {
+    "missing": _l("the ad label \"(광고)\" is missing"),
+    "malformed": _l("the ad label must be written exactly \"(광고)\" (not [광고], (광 고), {광고} …)"),
+    "not_at_start": _l("\"(광고)\" must come first"),
+    "empty_body": _l("the text is empty"),
+    "subject_missing": _l("the subject is missing"),
+    "sender_missing": _l("the sender name is not configured"),
+    "contact_missing": _l("the sender's contact is not configured"),
+    "optout_missing": _l("080 opt-out number not configured"),
+    "optout_not_080": _l("the opt-out number is not an 080 number"),
+    "unsubscribe_missing": _l("there is no unsubscribe link"),
+    "unsubscribe_invalid": _l("the unsubscribe link is not valid"),
+    "not_cp949": _l("not encodable in CP949"),
+    "too_long": _l("longer than an LMS may be (2,000 bytes)"),
+}
+
+
+def law_text(raw: str) -> str:
+    """``LawViolation``'s reason codes ("malformed", "not_cp949: 😀") in words."""
+    codes, _sep, detail = raw.partition(": ")
+    words = [str(LAW_REASONS.get(c.strip(), c.strip())) for c in codes.split(",")]
+    return "; ".join(words) + (f" ({detail})" if detail else "")
+
+
+def _readable(problem: Problem) -> Problem:
+    if problem.code != "law" or "detail" not in problem.params:
+        return problem
+    return dataclasses.replace(problem, params={**problem.params, "detail": law_text(str(problem.params["detail"]))})
+
+
 def preview_rows(ms: CemMessageSet, customer: dict[str, Any] | None, marketing: bool) -> list[dict[str, Any]]:
     """Each rendition as rendered (and wrapped for marketing) with its byte class and problems."""
     rows = []
@@ -392,6 +424,7 @@ def preview_rows(ms: CemMessageSet, customer: dict[str, Any] | None, marketing: 
                 size, klass = cp949_len(r.body), sms_class(r.body)
             except LawViolation as exc:
                 r.problems.append(Problem("law", ERROR, "sms", params={"detail": str(exc)}))
+        r.problems = [_readable(p) for p in r.problems]
         rows.append({"r": r, "size": size, "klass": klass,
                      "subject": r.composed_subject if r.composed_subject is not None else r.subject,
                      "body": r.composed_body if r.composed_body is not None else r.body,

@@ -39,8 +39,13 @@ def test_pages_render_for_hq_in_korean_and_english_and_are_refused_to_store_staf
     assert store.post(path, data={"csrf_token": token}).status_code in (403, 405)
 
 
-def test_index_counts(app, client):
+def test_index_counts_and_the_menu(app, client):
     html = client.get("/manage/cem/").get_data(as_text=True)
+    assert 'href="/manage/cem/"' in html and 'href="/message-sets/"' in html  # both menu entries for HQ
+    store = app.test_client()
+    login(store, "store1@example.com")
+    menu = store.get("/message-sets/").get_data(as_text=True)
+    assert 'href="/message-sets/"' in menu and 'href="/manage/cem/"' not in menu
     assert "2개 중 1개 통신사 등록 완료" in html  # the fixture's verified and unverified numbers
     assert "기본 발신번호: 0215881234" in html
 
@@ -104,6 +109,8 @@ def test_kakao_templates(app, client):
     resp = post_form(client, page, {"code": "ORDER_01", "body": "x"}, form_page=page)
     assert resp.status_code == 422 and "이미 있습니다" in resp.get_data(as_text=True)
     assert post_form(client, page, {"code": "bad code!", "body": "x"}, form_page=page).status_code == 422
+    resp = post_form(client, page, {"code": "AD_01", "body": "(광고) 세일"}, form_page=page)
+    assert resp.status_code == 422 and "친구톡" in resp.get_data(as_text=True)  # 알림톡 carries no ads (CE-24)
     tid = scalar("SELECT id FROM cem_kakao_template WHERE code = 'ORDER_01'")
     assert scalar("SELECT approved_at FROM cem_kakao_template WHERE id = :i", i=tid) is None
     assert post_form(client, f"{page}/{tid}/approve", {"verified_on": "2026-05-30"}, form_page=page).status_code == 302

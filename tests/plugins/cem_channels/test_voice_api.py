@@ -105,6 +105,10 @@ def test_preview(api):
     assert out["kakao"]["problems"] == [] and "😀" in out["kakao"]["body"]
     service = api.post(f"{URL}/{sid}/preview", json={"purpose": "service"}, headers=api.hq).get_json()
     assert {r["channel"]: r for r in service["renditions"]}["sms"]["sms_class"] == "sms"
+    # CE-1: a malformed label in a marketing SMS is a law problem in the preview
+    bad = make_set("라벨", renditions={"sms": {"body": "[광고] {{ offer }}"}})
+    sms = api.post(f"{URL}/{bad}/preview", json={}, headers=api.hq).get_json()["renditions"][0]
+    assert [p["code"] for p in sms["problems"]] == ["law"] and "정확히 \"(광고)\"" in sms["problems"][0]["message"]
     mine = scalar("SELECT c.id FROM customer c JOIN org_unit o ON o.id = c.branch_id WHERE o.code = 'B001' "
                   "AND c.pseudonymized_at IS NULL ORDER BY c.id")
     theirs = scalar("SELECT c.id FROM customer c JOIN org_unit o ON o.id = c.branch_id WHERE o.code = 'B002' "
