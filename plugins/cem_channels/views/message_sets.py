@@ -18,7 +18,7 @@ from ..forms import ActionForm, MessageSetForm
 from ..permissions import COMPOSE
 from ..voice import blocking, check_approvable, highlight, store
 from ..voice.render import MASTER_FIELDS
-from ..voice_models import CemMessageSet
+from ..voice_models import CemBannedTerm, CemMessageSet
 
 bp = Blueprint("cem_message_sets", __name__, url_prefix="/message-sets", template_folder="../templates")
 
@@ -61,6 +61,11 @@ def index():
                            args={"q": q, "sort": sort} if q else {"sort": sort})
 
 
+def _categories() -> list[str]:
+    """The categories HQ keeps banned terms for: suggestions for the category field."""
+    return list(db.session.scalars(select(CemBannedTerm.category).distinct().order_by(CemBannedTerm.category)))
+
+
 def _editor(form: MessageSetForm, message_set: CemMessageSet | None):
     """Validate through the store; on refusal the errors go next to their fields (422)."""
     new = message_set is None
@@ -81,7 +86,8 @@ def _editor(form: MessageSetForm, message_set: CemMessageSet | None):
                 else:
                     general.append(message)
             return render_template("cem_channels/message_sets/edit.html", form=form, message_set=message_set,
-                                   general=general, variables=VARIABLES, findings=exc.problems), 422
+                                   general=general, variables=VARIABLES, findings=exc.problems,
+                                   categories=_categories()), 422
         db.session.commit()
         for p in findings:
             flash(p.message, "info")
@@ -89,7 +95,7 @@ def _editor(form: MessageSetForm, message_set: CemMessageSet | None):
         return redirect(url_for(".detail", set_id=ms.id))
     status = 422 if form.is_submitted() else 200
     return render_template("cem_channels/message_sets/edit.html", form=form, message_set=message_set, general=[],
-                           variables=VARIABLES, findings=[]), status
+                           variables=VARIABLES, findings=[], categories=_categories()), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
