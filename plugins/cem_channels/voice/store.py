@@ -55,6 +55,7 @@ FIELDS = ("name", "category", "master", "renditions", "place")
 RENDITION_FIELDS = {"email": ("subject", "body", "html"), "sms": ("body",), "kakao": ("body",), "push": ("subject", "body"),
                     "dm": ("body",)}
 LIMITS = {"name": 200, "category": 100, "subject": 500, "body": 20_000, "html": 100_000, "master": 1000}
+MAX_PRICE = 100_000_000_000  # 1,000억 원: far above any offer, far below what JSON or Jinja would mangle
 
 
 class SetError(ValueError):
@@ -215,10 +216,13 @@ def validate(data: Any, user: Any, current: CemMessageSet | None = None) -> tupl
             for p in master_problems:
                 errors.setdefault(_problem_key(p), p.message)
             problems += master_problems
+            if isinstance(master.get("price"), int) and master["price"] > MAX_PRICE:
+                errors["master.price"] = _("At most %(n)s won.", n=f"{MAX_PRICE:,}")
     clean["master"] = master
     # renditions
     if current is None or "renditions" in data:
-        raw_r = data.get("renditions") or {}
+        raw_r = data.get("renditions")
+        raw_r = {} if raw_r is None else raw_r
     else:
         raw_r = {r.channel: {"subject": r.subject, "body": r.body, "html": r.html} for r in current.renditions}
     renditions: dict[str, dict[str, str | None]] = {}

@@ -72,6 +72,10 @@ def test_validation_names_the_fields_and_writes_nothing(api):
     assert ("push", "price_differs", 1) in codes
     resp = api.post(URL, json=_body(master={**MASTER, "valid_from": "2026-07-01"}), headers=api.hq)
     assert resp.status_code == 422 and "master.valid_until" in resp.get_json()["fields"]
+    for price in (10**30, "9" * 40, -5, True, 1.5):
+        resp = api.post(URL, json=_body(master={**MASTER, "price": price}), headers=api.hq)
+        assert resp.status_code == 422 and "master.price" in resp.get_json()["fields"], price
+    assert api.post(URL, json=_body(renditions=[]), headers=api.hq).status_code == 422
     assert scalar("SELECT COUNT(*) FROM cem_message_set") == 0
 
 
