@@ -222,6 +222,15 @@ def _step1_preview(message_set_id: Any, purpose: Any) -> tuple[CemMessageSet | N
         return ms, []
 
 
+def _kakao_templates() -> list[tuple[str, str]]:
+    """Approved 알림톡 templates (code, name) to pick from for a service KakaoTalk step."""
+    from ..models import KakaoTemplate
+
+    return [(r.code, r.name) for r in db.session.execute(
+        select(KakaoTemplate.code, KakaoTemplate.name).where(KakaoTemplate.approved_at.is_not(None))
+        .order_by(KakaoTemplate.code).limit(500))]
+
+
 def _reason_labels(channel: str | None = None) -> dict[str, str]:
     """Suppression reasons in the reader's language (the core's and the add-ons'), codes as fallback."""
     try:
@@ -237,7 +246,7 @@ def _composer(values: dict[str, Any], campaign: CemCampaign | None = None, error
     return render_template(
         TEMPLATES + "compose.html", values=values, campaign=campaign, errors=errors or {}, preview=preview,
         message_sets=_message_sets(), segments=_segments(), choices=forms.CHOICES, max_steps=forms.MAX_STEPS,
-        step1_set=step1_set, step1_rows=step1_rows,
+        step1_set=step1_set, step1_rows=step1_rows, kakao_templates=_kakao_templates(),
         reason_labels=_reason_labels(preview.get("channel")) if preview else {},
     ), status
 

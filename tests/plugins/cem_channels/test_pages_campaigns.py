@@ -75,6 +75,7 @@ def test_every_page_renders_for_hq_and_branch_staff(app, lang):
                 continue
             html = resp.get_data(as_text=True)
             assert f'<html lang="{lang}">' in html, url
+            assert ">None<" not in html and "{'" not in html, url
         listing = client.get("/campaigns/").get_data(as_text=True)
         assert "강남점 캠페인" in listing
         assert ("HQ 캠페인" in listing) == (email == "hq@example.com")
@@ -333,3 +334,111 @@ def test_calendar_month_navigation_and_junk(app):
         assert client.get(f"/campaigns/calendar?month={junk}").status_code == 200
     other = _as(_fresh(app), "store2@example.com", "en")
     assert "3월 캠페인" not in other.get("/campaigns/calendar?month=2026-03").get_data(as_text=True)
+
+
+def test_results_page_with_a_measured_lift_frozen_and_exported(app):
+    """A launched campaign (the real draw, 50 % holdout): 30 treated vs 10 held-out buyers."""
+    from plugins.cem_channels.campaign_models import DONE
+    from plugins.cem_channels.campaigns.results import freeze_results
+    from tests.plugins.cem_channels import results_fixtures as rf
+
+    ids = rf.customers(200)
+    campaign = rf.make_campaign(name="겨울 건강식품", holdout_share=0.5, attribution_days=14,
+                                created_by_id=users().hq.id)
+    treatment, holdout = rf.launch(campaign, ids, holdout_share=0.5)
+    sent = rf.queue(campaign, treatment, channel="email", step=1)
+    rf.settle(sent[:90], "sent")
+    rf.settle(sent[90:93], "suppressed_at_send", reason="opted_out")
+    for cid in treatment[:30]:
+        rf.sale(cid, rf.LAUNCH_DAY + timedelta(days=1))
+    for cid in holdout[:10]:
+        rf.sale(cid, rf.LAUNCH_DAY + timedelta(days=2))
+    db.session.commit()
+    client = _as(_fresh(app), "hq@example.com", "en")
+    html = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert 'data-testid="results"' in html and 'data-frozen="false"' in html
+    assert 'data-verdict="significant"' in html
+    assert "+20.00 pp" in html and 'data-testid="results-interval"' in html and 'data-testid="interval-bar"' in html
+    assert 'data-arm="treatment"' in html and 'data-arm="holdout"' in html
+    assert 'data-bar="sent">90<' in html and 'data-bar="converted">30<' in html
+    assert "Opted out" in html  # the suppression reason's label, not its code
+    # frozen at close: the page says so and keeps the figures
+    campaign.state = DONE
+    freeze_results(campaign)
+    db.session.commit()
+    html = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert 'data-testid="results-frozen"' in html and "+20.00 pp" in html
+    assert 'data-testid="workflow-actions"' not in html  # nothing to press on a finished campaign
+    rows = client.get(f"/campaigns/{campaign.id}/export.csv").get_data(as_text=True).splitlines()
+    assert len(rows) == 2 and rows[1].startswith("1,email,")
+    # in Korean
+    _lang(client, "ko")
+    ko = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "유의함" in ko and "홀드아웃" in ko and "opted_out" not in ko
+
+
+def test_ab_test_waiting_for_a_person_shows_the_choose_winner_form(app):
+    from tests.plugins.cem_channels import results_fixtures as rf
+
+    u = users()
+    campaign = rf.make_campaign(name="A/B 문자", variants=("A", "B"), default="A", ab_test_share=0.2,
+                                ab_winner_metric="conversion", ab_wait_hours=48, ab_fallback="manual",
+                                created_by_id=u.store1.id, branch_id=u.store1.local_roles[0].org_unit_id)
+    db.session.commit()
+    author = _as(_fresh(app), "store1@example.com", "en")
+    html = author.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert 'data-testid="choose-winner"' in html and 'data-testid="results-variants"' in html
+    other = _as(_fresh(app), "store2@example.com", "en")
+    assert post_form(other, f"/campaigns/{campaign.id}/winner", {"code": "B"}, form_page="/campaigns/").status_code == 404
+    bad = post_form(author, f"/campaigns/{campaign.id}/winner", {"code": "Z"}, form_page=f"/campaigns/{campaign.id}")
+    assert bad.status_code == 422 and 'data-testid="action-errors"' in bad.get_data(as_text=True)
+    resp = post_form(author, f"/campaigns/{campaign.id}/winner", {"code": "b"}, form_page=f"/campaigns/{campaign.id}")
+    assert resp.status_code == 303
+    assert scalar("SELECT ab_winner FROM cem_campaign WHERE id = :i", i=campaign.id) == "B"
+    html = author.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert 'data-testid="ab-winner"' in html and 'data-testid="choose-winner"' not in html
+    again = post_form(author, f"/campaigns/{campaign.id}/winner", {"code": "A"}, form_page=f"/campaigns/{campaign.id}")
+    assert again.status_code == 409
+
+
+def test_composer_ab_variants_two_steps_and_the_edit_form_round_trip(app):
+    ms, other = make_message_set(), make_message_set("6월 비타민 B안")
+    client = _as(_fresh(app), "hq@example.com", "en")
+    form = _composer_form(ms.id, **{
+        "steps-0-channel": "email", "steps-2-channel": "sms", "steps-2-message_set_id": str(ms.id),
+        "steps-2-delay_hours": "48", "steps-2-condition": "not_opened",
+        "variants-A-message_set_id": str(ms.id), "variants-B-message_set_id": str(other.id), "variant_default": "B",
+        "ab_test_share": "25", "ab_fallback": "manual", "cap_per_day": "1", "cap_per_7_days": "2",
+        "start_at": _next_noon_kst_text(3)})
+    resp = post_form(client, "/campaigns/new", form, form_page="/campaigns/new")
+    assert resp.status_code == 303, resp.get_data(as_text=True)[:3000]
+    cid = int(resp.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    assert scalar("SELECT COUNT(*) FROM cem_campaign_step WHERE campaign_id = :i", i=cid) == 2
+    assert scalar("SELECT condition FROM cem_campaign_step WHERE campaign_id = :i AND position = 2", i=cid) == "not_opened"
+    assert scalar("SELECT code FROM cem_campaign_variant WHERE campaign_id = :i AND is_default", i=cid) == "B"
+    assert scalar("SELECT ab_test_share FROM cem_campaign WHERE id = :i", i=cid) == pytest.approx(0.25)
+    assert scalar("SELECT cap_per_7_days FROM cem_campaign WHERE id = :i", i=cid) == 2
+    edit = client.get(f"/campaigns/{cid}/edit").get_data(as_text=True)
+    assert 'name="variant_default" value="B" checked' in edit
+    assert '<option value="not_opened" selected>' in edit and 'value="25"' in edit
+    assert f'value="{_next_noon_kst_text(3)}"' in edit  # the start in KST, as typed
+    detail = client.get(f"/campaigns/{cid}").get_data(as_text=True)
+    assert 'data-testid="variants-table"' in detail and "12:00" in detail
+    # saving the edit form unchanged keeps everything (no field lost on the way back)
+    values = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', edit))
+    assert values["name"] == "12월 비타민"
+
+
+def test_submit_refused_for_a_banned_term_shows_the_term_and_writes_nothing(app):
+    from plugins.cem_channels.voice_models import CemBannedTerm
+
+    db.session.add(CemBannedTerm(category="건강식품", term="치료"))
+    db.session.commit()
+    ms = make_message_set(renditions={"sms": {"body": "{{ offer }} 면역 치료 효과"}})
+    c = make_campaign(users().hq, ms)
+    client = _as(_fresh(app), "hq@example.com", "en")
+    resp = post_form(client, f"/campaigns/{c.id}/submit", {}, form_page=f"/campaigns/{c.id}")
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert 'data-testid="action-errors"' in html and "치료" in html
+    assert scalar("SELECT state FROM cem_campaign WHERE id = :i", i=c.id) == "draft"
