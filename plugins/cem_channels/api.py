@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request, url_for
 from flask_babel import force_locale
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from portal.toolkit import authenticate_bearer, db, error, json_payload, paginate, parse_page_args, require
 
@@ -33,6 +34,14 @@ MESSAGES = {403: "You may not do this.", 404: "No campaign with this id.",
 ACTION_FIELDS = {"submit": ("comment",), "approve": ("revision", "comment"), "reject": ("comment",),
                  "retract": ("comment",), "schedule": ("start_at",), "unschedule": ("comment",),
                  "reschedule": ("start_at",), "pause": ("comment",), "resume": ("comment",), "cancel": ("comment",)}
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    """``require``'s 403, a 400 for bad JSON …: the same shape as every other refusal here."""
+    db.session.rollback()
+    code = exc.code or 500
+    return error(code, (exc.name or "error").lower().replace(" ", "_"), exc.description or "", fields={})
 
 
 def english(view: Callable[..., Any]) -> Callable[..., Any]:

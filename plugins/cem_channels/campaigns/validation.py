@@ -14,10 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, or_, true
 
 from portal.toolkit import (
-    OrgUnit,
     RuleError,
     Segment,
     db,
@@ -35,7 +33,6 @@ from ..campaign_models import (
     CemCampaign,
 )
 from ..models import KakaoTemplate
-from ..permissions import COMPOSE
 from ..voice_models import CemMessageSet
 from . import CampaignError
 
@@ -104,44 +101,18 @@ def parse_start(value: Any) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=KST)
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def _place_units(actor: Any) -> tuple[set[int], set[int], set[str]]:
-    """The org units (ids and path prefixes of the granted subtrees) and partner groups of the
-    actor's ``cem.compose`` grants: where the message sets they may use sit."""
-    unit_ids: set[int] = set()
-    prefixes: set[str] = set()
-    groups: set[int] = set()
-    for lr in getattr(actor, "local_roles", []):
-        if lr.org_unit is not None:
-            path = lr.org_unit.path or ""
-            unit_ids.update(int(p) for p in path.strip("/").split("/") if p.isdigit())  # the unit and its ancestors
-            unit_ids.add(lr.org_unit.id)
-            prefixes.add(path)
-        if lr.partner_group_id is not None:
-            groups.add(lr.partner_group_id)
-        if lr.partner is not None:
-            groups.add(lr.partner.group_id)
-    return unit_ids, groups, prefixes
+    try:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # year 1 or 9999 shifted past the calendar's end
+        return None
 
 
 def usable_message_sets(actor: Any) -> Any:
-    """SQL condition: the message sets ``actor`` may put in a campaign — every set for a global
-    composer; otherwise HQ's shared sets (placed nowhere) and those of their units (or a unit above
-    or below) and partner groups."""
-    if has_global_permission(actor, COMPOSE):
-        return true()
-    unit_ids, groups, prefixes = _place_units(actor)
-    conds = [and_(CemMessageSet.org_unit_id.is_(None), CemMessageSet.partner_group_id.is_(None))]
-    if unit_ids:
-        conds.append(CemMessageSet.org_unit_id.in_(sorted(unit_ids)))
-    if prefixes:
-        below = db.select(OrgUnit.id).where(or_(*(OrgUnit.path.like(f"{p}%") for p in prefixes if p)))
-        conds.append(CemMessageSet.org_unit_id.in_(below))
-    if groups:
-        conds.append(CemMessageSet.partner_group_id.in_(sorted(groups)))
-    return or_(*conds)
+    """SQL condition: the message sets ``actor`` may put in a campaign — those the one-voice pages
+    show them (``voice.store.visible_condition``: their place's and HQ's shared sets)."""
+    from ..voice.store import visible_condition
+
+    return visible_condition(actor)
 
 
 def _segment_visible(actor: Any, segment_id: int) -> Segment | None:

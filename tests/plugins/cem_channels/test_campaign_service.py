@@ -245,6 +245,15 @@ def test_create_from_hook_allows_origin(app):
     with pytest.raises(CampaignError) as exc:
         create_draft(u.hq, {**campaign_data(ms), "origin": "x"})  # only other add-ons name an origin
     assert "origin" in exc.value.errors
+    # what prm_groups / knowledge_share call: the add-on's own hookspec
+    from portal.plugins import hook
+
+    answer = hook("cem_create_campaign")(draft={**campaign_data(ms), "origin": "knowledge_share:story:3"},
+                                         actor=u.store1)  # firstresult: the draft's id, state, url
+    from plugins.cem_channels.campaign_models import CemCampaign
+
+    made = db.session.get(CemCampaign, answer["id"])
+    assert made.origin == "knowledge_share:story:3" and made.created_by_id == u.store1.id and made.branch_id
 
 
 # -- audience ---------------------------------------------------------------------------------------------
@@ -280,6 +289,13 @@ def test_preview_counts_suppression_and_arms(app):
     assert arms["holdout"] == round((after["eligible"] - arms["global_control"]) * 0.2)
     assert sum(arms.values()) == after["eligible"]
     assert after["capped"] == 0  # nobody was contacted yet
+    app.config["PORTAL_GLOBAL_CONTROL_SHARE"] = 0.1
+    with_control = preview(u.store1, c)["arms"]
+    assert with_control["global_control"] == round(after["eligible"] * 0.1)
+    assert with_control["holdout"] == round((after["eligible"] - with_control["global_control"]) * 0.2)
+    c.use_global_control = False
+    assert preview(u.store1, c)["arms"]["global_control"] == 0
+    db.session.rollback()
     service = preview(u.store1, campaign_data(make_message_set(), purpose="service"))
     assert service["eligible"] >= after["eligible"] and "no_consent" not in service["suppressed"]
 
