@@ -50,6 +50,7 @@ from ..campaign_models import (
     CALL_OUTCOMES,
     CANCELLED,
     DONE,
+    EDITABLE,
     EXPIRED,
     PAUSED,
     PENDING,
@@ -305,6 +306,10 @@ def new():
 def edit(campaign_id: int):
     """Edit a campaign; an approved or scheduled one goes back to approval when saved (CE-27)."""
     campaign = _campaign(campaign_id)
+    if campaign.state not in EDITABLE:
+        flash(_("A campaign that is %(state)s can no longer be edited.",
+                state=str(STATE_LABELS.get(campaign.state, campaign.state)).lower()), "error")
+        return redirect(url_for(".detail", campaign_id=campaign.id), 303)
     if request.method == "POST":
         return _save(campaign)
     return _composer(forms.campaign_to_form(campaign), campaign)

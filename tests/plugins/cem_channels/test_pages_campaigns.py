@@ -369,6 +369,9 @@ def test_results_page_with_a_measured_lift_frozen_and_exported(app):
     html = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
     assert 'data-testid="results-frozen"' in html and "+20.00 pp" in html
     assert 'data-testid="workflow-actions"' not in html  # nothing to press on a finished campaign
+    assert client.get(f"/campaigns/{campaign.id}/edit").status_code == 303  # no longer editable
+    resp = post_form(client, f"/campaigns/{campaign.id}/edit", {"name": "x"}, form_page=f"/campaigns/{campaign.id}")
+    assert resp.status_code == 303 and scalar("SELECT name FROM cem_campaign WHERE id = :i", i=campaign.id) == "겨울 건강식품"
     rows = client.get(f"/campaigns/{campaign.id}/export.csv").get_data(as_text=True).splitlines()
     assert len(rows) == 2 and rows[1].startswith("1,email,")
     # in Korean
