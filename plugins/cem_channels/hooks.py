@@ -119,3 +119,10 @@ def cem_campaign_result(ref):
     from .campaigns.results import result_for_ref
 
     return result_for_ref(ref)
+
+
+@hookimpl
+def portal_seed(profile):
+    from .seed import seed
+
+    seed(profile)
