@@ -237,7 +237,9 @@ from .experiments import global_control_share  # noqa: E402
 from .messaging import cancel_source  # noqa: E402
 
 __all__ += ["cancel_source", "global_control_share"]
-# --- campaign pages (cem_channels): suppression reasons in the reader's language ---
+# --- campaign pages (cem_channels): suppression reasons in the reader's language, the rule builder ---
+from .analytics.segments import field_catalog as segment_field_catalog  # noqa: E402
+from .analytics.segments import op_labels as segment_op_labels  # noqa: E402
 from .analytics.suppression import reason_labels as suppression_reason_labels  # noqa: E402
 
-__all__ += ["suppression_reason_labels"]
+__all__ += ["suppression_reason_labels", "segment_field_catalog", "segment_op_labels"]

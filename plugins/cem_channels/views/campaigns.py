@@ -41,6 +41,8 @@ from portal.toolkit import (
     progress,
     register_labels,
     scope_filter,
+    segment_field_catalog,
+    segment_op_labels,
     suppression_reason_labels,
     workflow_history,
 )
@@ -223,6 +225,24 @@ def _step1_preview(message_set_id: Any, purpose: Any) -> tuple[CemMessageSet | N
         return ms, []
 
 
+def _builder() -> dict[str, Any] | None:
+    """The core segment builder's configuration (``static/js/segment_builder.js`` turns the rules
+    field into condition rows with a live count), for users who may build segments; else None and
+    the rules stay a JSON field."""
+    if not has_permission(current_user, "segment.manage"):
+        return None
+    return {"fields": segment_field_catalog(current_user), "ops": segment_op_labels(),
+            "preview_url": url_for("analytics.segment_preview"),
+            "messages": {"matching": _("customers match"), "contactable": _("may be contacted on this channel"),
+                         "checking": _("Counting…"), "invalid": _("Fix the marked conditions to see the count."),
+                         "failed": _("The count could not be computed; use the Preview button."),
+                         "all": _("All conditions (AND)"), "any": _("Any condition (OR)"), "not": _("None of (NOT)"),
+                         "add_condition": _("Add condition"), "add_group": _("Add group"), "remove": _("Remove"),
+                         "field": _("Field"), "op": _("Operator"), "value": _("Value"), "days": _("days"),
+                         "from": _("from"), "to": _("to"), "any_time": _("any time"), "choose": _("Choose…"),
+                         "yes": _("yes"), "no": _("no"), "everyone": _("No conditions: every customer in your scope.")}}
+
+
 def _kakao_templates() -> list[tuple[str, str]]:
     """Approved 알림톡 templates (code, name) to pick from for a service KakaoTalk step."""
     from ..models import KakaoTemplate
@@ -248,6 +268,7 @@ def _composer(values: dict[str, Any], campaign: CemCampaign | None = None, error
         TEMPLATES + "compose.html", values=values, campaign=campaign, errors=errors or {}, preview=preview,
         message_sets=_message_sets(), segments=_segments(), choices=forms.CHOICES, max_steps=forms.MAX_STEPS,
         step1_set=step1_set, step1_rows=step1_rows, kakao_templates=_kakao_templates(),
+        builder=_builder(),
         reason_labels=_reason_labels(preview.get("channel")) if preview else {},
     ), status
 

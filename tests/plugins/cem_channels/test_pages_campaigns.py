@@ -176,6 +176,9 @@ def test_composer_audience_preview_and_step1_message_set(app):
     ms = make_message_set()
     grant_marketing(branch_customer_ids("B001", limit=20), "sms")
     client = _as(_fresh(app), "store1@example.com", "en")
+    page = client.get("/campaigns/new").get_data(as_text=True)  # the core's rule builder on the rules field
+    assert 'id="segment-builder-config"' in page and "js/segment_builder.js" in page and 'id="rules-field"' in page
+    assert '"preview_url": "/analytics/segments/preview"' in page
     form = _composer_form(ms.id, action="preview")
     before = scalar("SELECT COUNT(*) FROM cem_campaign")
     resp = post_form(client, "/campaigns/new", form, form_page="/campaigns/new")
@@ -445,3 +448,67 @@ def test_submit_refused_for_a_banned_term_shows_the_term_and_writes_nothing(app)
     html = resp.get_data(as_text=True)
     assert 'data-testid="action-errors"' in html and "치료" in html
     assert scalar("SELECT state FROM cem_campaign WHERE id = :i", i=c.id) == "draft"
+
+
+@pytest.mark.browser
+def test_in_chromium_rule_builder_live_progress_and_the_calendar_on_a_phone(app):
+    """Real Chromium against a live server: the composer mounts the core's rule builder on its rules
+    field, the detail page's progress.js updates the counts as messages settle (no reload), and the
+    calendar is a list on a phone — without a script error or a CSP violation."""
+    from pathlib import Path
+
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    from plugins.cem_channels.campaign_models import SENDING
+    from portal.toolkit import queue_message
+    from tests.conftest import PASSWORD
+    from tests.live_server import serve
+
+    u = users()
+    c = make_campaign(u.store1, make_message_set(), name="라이브 캠페인")
+    ids = branch_customer_ids("B001", limit=3)
+    for cid in ids:
+        queue_message(channel="email", to=f"c{cid}@example.com", subject="s", body="b", purpose="service",
+                      source="cem_channels", source_object=c.source_object, customer_id=cid, step="1",
+                      idempotency_key=f"cem:{c.id}:1:{cid}")
+    c.state, c.started_at, c.start_at = SENDING, datetime.utcnow(), datetime.utcnow()
+    db.session.commit()
+    with serve(app) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        errors: list[str] = []
+        try:
+            context = browser.new_context(base_url=base, locale="ko-KR")
+            page = context.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda msg: errors.append(msg.text)
+                    if msg.type == "error" and "Content Security Policy" in msg.text else None)
+            page.goto("/login")
+            page.fill("input[name=email]", "store1@example.com")
+            page.fill("input[name=password]", PASSWORD)
+            page.get_by_test_id("login-submit").click()
+            page.goto("/campaigns/new")
+            expect(page.locator("#segment-builder")).to_be_visible()
+            expect(page.get_by_test_id("rules-json")).to_be_hidden()  # folded under the builder
+            page.goto(f"/campaigns/{c.id}")
+            expect(page.locator("[data-field=total]")).to_have_text("3")
+            expect(page.locator("[data-field=terminal]")).to_have_text("0")
+            sql_settle = "UPDATE message SET status = 'sent', sent_at = CURRENT_TIMESTAMP WHERE source_object = :o"
+            from sqlalchemy import text
+
+            db.session.execute(text(sql_settle), {"o": c.source_object})
+            db.session.commit()
+            expect(page.locator("[data-field=terminal]")).to_have_text("3", timeout=15_000)  # polled, no reload
+            phone = browser.new_context(base_url=base, locale="ko-KR", viewport={"width": 390, "height": 844},
+                                        storage_state=context.storage_state()).new_page()
+            phone.on("pageerror", lambda exc: errors.append(str(exc)))
+            phone.goto("/campaigns/calendar")
+            expect(phone.get_by_test_id("calendar-list")).to_be_visible()
+            expect(phone.get_by_test_id("calendar")).to_be_hidden()
+            expect(phone.get_by_test_id("calendar-list")).to_contain_text("라이브 캠페인")
+            width = phone.evaluate("() => ({scroll: document.documentElement.scrollWidth, width: innerWidth})")
+            assert width["scroll"] <= width["width"], width
+            assert errors == [], errors
+        finally:
+            browser.close()
