@@ -17,9 +17,9 @@ Usage::
 3. Two consumers (``flask portal messages send --channel sms``, separate processes) drain the
    outbox into the provider, now limited to ``--rate`` (2,000/s; above it answers 429, a
    temporary failure retried after 1 s, up to 20 times). Timed until every
-   message is terminal. ``--dedup`` declares the provider de-duplicating by idempotency key
-   (``PORTAL_CEM_PROVIDER_DEDUPLICATES=1``): the dispatcher then commits ``sending`` for 50
-   messages at a time instead of one.
+   message is terminal. Twice (``--mode both``): with the adapter as configured by default (a
+   ``sending`` commit per message), and with the provider declared de-duplicating by idempotency
+   key (``PORTAL_CEM_PROVIDER_DEDUPLICATES=1``: ``sending`` committed for 50 messages at a time).
 
 Reported: messages/s (wall, from the consumers' start until every message is terminal, and steady,
 from the provider's first accepted request to its last), CPU per message of the consumers, PostgreSQL and the provider, the load
@@ -193,6 +193,19 @@ def queue(url: str, n: int, run: str) -> None:
     engine.dispose()
 
 
+def startup(url: str) -> float:
+    """Wall seconds of one consumer with nothing due: what each consumer pays before sending."""
+    import psycopg
+
+    with psycopg.connect(raw(url), autocommit=True) as conn:
+        conn.execute("TRUNCATE message")
+    env = cem_env(url, PORTAL_CEM_PROVIDER_URL="http://127.0.0.1:9")
+    t = time.perf_counter()
+    subprocess.run([str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", "portal", "messages", "send",
+                    "--channel", "sms"], cwd=ROOT, env=env, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
 def _open_counts(url: str) -> tuple[dict[str, int], float | None]:
     import psycopg
 
@@ -251,8 +264,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--rate", type=float, default=2000.0, help="the fake provider's limit, messages/s")
-    ap.add_argument("--dedup", action="store_true",
-                    help="PORTAL_CEM_PROVIDER_DEDUPLICATES=1: in-doubt SMS re-sent, 'sending' marked per group of 50")
+    ap.add_argument("--mode", choices=("both", "message", "group"), default="both",
+                    help="message: a commit per message (the default adapter); group: PORTAL_CEM_PROVIDER_DEDUPLICATES=1, "
+                         "'sending' marked per group of 50; both (default): one run of each")
     ap.add_argument("--floor-only", action="store_true")
     ap.add_argument("--no-floor", action="store_true")
     ap.add_argument("--label", default="cem-dispatch")
@@ -273,40 +287,46 @@ def main() -> None:
     if not args.floor_only:
         url = prepare(args.pg_url, max(args.messages, 100_000))
         result["server"] = server_settings(url)
-        run_id = datetime.now().strftime("%H%M%S")
-        t = time.perf_counter()
-        queue(url, args.messages, run_id)
-        result["queue_seconds"] = time.perf_counter() - t
-        with ProviderProcess(rate=args.rate) as provider:
-            before = provider.stats()["cpu"]
-            run = consumers(url, provider.url, args.messages, args.workers, args.batch, args.profile, args.dedup)
-            run["provider"] = provider.stop()
-        p = run["provider"]
-        run["cpu_provider_ms_per_msg"] = 1000 * (p["cpu"] - before) / args.messages
-        # From the provider's first request to its last: the rate once both consumers are started
-        # (the wall figure also holds their start-up, about 1.5 s of imports and app set-up).
-        span = (p["last_at"] or 0) - (p["first_at"] or 0)
-        run["steady_per_second"] = p["accepted"] / span if span > 0 else None
-        run["before_first_request"] = (p["first_at"] or run["started"]) - run["started"]
-        run["after_last_request"] = run["ended"] - (p["last_at"] or run["ended"])
-        result["dispatch"] = run
-        sent = run["statuses"].get("sent", 0)
-        ok = p["distinct_keys"] == args.messages and p["duplicates"] == 0 and sent == args.messages
-        verdict = "PASS" if ok and run["per_second"] >= TARGET else "FAIL"
-        print(f"dispatch, {args.workers} consumers: {args.messages:,} SMS in {run['seconds']:.1f} s "
-              f"({run['rounds']} round(s)) = {run['per_second']:,.0f} msg/s ({run['steady_per_second'] or 0:,.0f} msg/s "
-              f"from the provider's first request to its last; {run['before_first_request']:.1f} s before it, "
-              f"{run['after_last_request']:.1f} s after); CPU per message: consumers "
-              f"{run['cpu_consumers_ms_per_msg']:.2f} ms, PostgreSQL {run['cpu_postgres_ms_per_msg']:.2f} ms, provider "
-              f"{run['cpu_provider_ms_per_msg']:.3f} ms; provider: {p['distinct_keys']:,} distinct keys, "
-              f"{p['duplicates']} duplicates, {p['rate_limited']} answered 429; statuses {run['statuses']}; "
-              f"load {run['load'][0][0]:.1f} → {run['load'][-1][0]:.1f} — target ≥ {TARGET:.0f}/s: {verdict}", flush=True)
-        mode = "marks per group of 50 (provider de-duplicates)" if args.dedup else "a commit per message"
-        lines.append(f"| dispatch × {args.workers} consumers, {mode}, provider limit {args.rate:,.0f}/s | "
-                     f"{run['per_second']:,.0f} "
-                     f"(steady {run['steady_per_second'] or 0:,.0f}) | "
-                     f"{run['cpu_consumers_ms_per_msg']:.2f} | {run['cpu_postgres_ms_per_msg']:.2f} | "
-                     f"{run['cpu_provider_ms_per_msg']:.3f} | {run['load'][-1][0]:.1f} |")
+        result["startup_seconds"] = startup(url)
+        print(f"a consumer with nothing due (imports, app, one empty claim): {result['startup_seconds']:.2f} s", flush=True)
+        modes = {"message": [False], "group": [True], "both": [False, True]}[args.mode]
+        result["dispatch"] = []
+        for dedup in modes:
+            run_id = datetime.now().strftime("%H%M%S")
+            t = time.perf_counter()
+            queue(url, args.messages, run_id)
+            result["queue_seconds"] = time.perf_counter() - t
+            with ProviderProcess(rate=args.rate) as provider:
+                before = provider.stats()["cpu"]
+                run = consumers(url, provider.url, args.messages, args.workers, args.batch, args.profile, dedup)
+                run["provider"] = provider.stop()
+            p = run["provider"]
+            run["cpu_provider_ms_per_msg"] = 1000 * (p["cpu"] - before) / args.messages
+            # From the provider's first request to its last: the rate once both consumers are started
+            # (the wall figure also holds their start-up, about 1.5 s of imports and app set-up).
+            span = (p["last_at"] or 0) - (p["first_at"] or 0)
+            run["steady_per_second"] = p["accepted"] / span if span > 0 else None
+            run["before_first_request"] = (p["first_at"] or run["started"]) - run["started"]
+            run["after_last_request"] = run["ended"] - (p["last_at"] or run["ended"])
+            run["dedup"] = dedup
+            result["dispatch"].append(run)
+            sent = run["statuses"].get("sent", 0)
+            ok = p["distinct_keys"] == args.messages and p["duplicates"] == 0 and sent == args.messages
+            verdict = "PASS" if ok and run["per_second"] >= TARGET else "FAIL"
+            print(f"dispatch ({'groups of 50' if dedup else 'commit per message'}), {args.workers} consumers: {args.messages:,} SMS in {run['seconds']:.1f} s "
+                  f"({run['rounds']} round(s)) = {run['per_second']:,.0f} msg/s ({run['steady_per_second'] or 0:,.0f} msg/s "
+                  f"from the provider's first request to its last; {run['before_first_request']:.1f} s before it, "
+                  f"{run['after_last_request']:.1f} s after); CPU per message: consumers "
+                  f"{run['cpu_consumers_ms_per_msg']:.2f} ms, PostgreSQL {run['cpu_postgres_ms_per_msg']:.2f} ms, provider "
+                  f"{run['cpu_provider_ms_per_msg']:.3f} ms; provider: {p['distinct_keys']:,} distinct keys, "
+                  f"{p['duplicates']} duplicates, {p['rate_limited']} answered 429; statuses {run['statuses']}; "
+                  f"load {run['load'][0][0]:.1f} → {run['load'][-1][0]:.1f} — target ≥ {TARGET:.0f}/s: {verdict}", flush=True)
+            mode = "sending marked per group of 50 (provider de-duplicates)" if dedup else "a commit per message"
+            lines.append(f"| dispatch × {args.workers} consumers, {mode}, provider limit {args.rate:,.0f}/s | "
+                         f"{run['per_second']:,.0f} "
+                         f"(steady {run['steady_per_second'] or 0:,.0f}) | "
+                         f"{run['cpu_consumers_ms_per_msg']:.2f} | {run['cpu_postgres_ms_per_msg']:.2f} | "
+                         f"{run['cpu_provider_ms_per_msg']:.3f} | {run['load'][-1][0]:.1f} |")
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     (RESULTS / f"{args.label}-{stamp}.json").write_text(json.dumps(result, indent=2, default=str))
