@@ -189,3 +189,40 @@ def test_sending_until_every_row_is_terminal(app, provider):
     assert set(keys) == {m.idempotency_key for m in sent}
     assert db.session.execute(select(CemCampaign.counts).where(CemCampaign.id == campaign.id)).scalar_one()[
         "messages"]["sent"] == len(sent)
+
+
+def test_ce17_pause_change_the_rate_resume(app, provider):
+    """CE-17: paused after the first third, the provider's rate lowered, resumed: nobody of the first
+    third gets a second message, and the rest goes out at the new rate (no 1-second window over it)."""
+    from portal.toolkit import pause, resume
+
+    ids = branch_ids("B001")
+    consent(ids, "sms", night=True)
+    campaign = scheduled(user("hq@example.com"), message_set(), steps=[{"channel": "sms"}], dedupe_by_address=False)
+    tick()
+    total = len(messages(campaign))
+    first = total // 3
+    assert dispatch(limit=first)["sent"] == first
+    hq = user("hq@example.com")
+    campaign = _reload(campaign)
+    transition(campaign, "pause", hq)
+    pause("cem_channels", campaign.source_object, actor=hq)
+    db.session.commit()
+    assert dispatch()["claimed"] == 0 and tick().get("finished", 0) == 0
+    app.config["PORTAL_CEM_RATE_PER_SECOND"] = "4"
+    campaign = _reload(campaign)
+    transition(campaign, "resume", hq)
+    resume("cem_channels", campaign.source_object)
+    campaign_steps.resumed(campaign)
+    db.session.commit()
+    before = len(provider.to("/v1/sms"))
+    assert before == first
+    assert dispatch()["sent"] == total - first
+    requests = provider.to("/v1/sms")
+    keys = [r.body["idempotency_key"] for r in requests]
+    assert len(keys) == len(set(keys)) == total
+    later = sorted(r.at for r in requests[first:])
+    assert later[-1] - later[0] >= (len(later) - 1) / 4 - 0.3
+    for i, t in enumerate(later):
+        assert sum(1 for u in later[i:] if u - t < 1.0) <= 4 + 1  # evenly spaced at the new rate
+    assert tick()["finished"] == 1
