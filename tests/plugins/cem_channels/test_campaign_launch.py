@@ -239,3 +239,22 @@ def test_disabled_add_on_holds_the_campaigns_messages(app):
     tick()
     assert _reload(campaign).state == "done"
 
+
+
+def test_service_campaign_needs_no_marketing_consent(app):
+    """A service campaign (an order notice) reaches the scoped segment whatever the marketing consent,
+    without the ad wrapper; a service KakaoTalk step carries its 알림톡 template and the sender."""
+    ids = branch_ids("B002")
+    consent(ids, "sms", granted=False)
+    ms = message_set("배송 안내", offer="주문하신 상품이 발송되었습니다")
+    campaign = scheduled(user("hq@example.com"), ms, purpose="service", use_global_control=True,
+                         rules={"all": [{"field": "branch", "op": "in", "value": ["B002"]}]},
+                         steps=[{"channel": "kakao", "kakao_template": "ORDER_SHIPPED"}])
+    launch(campaign)
+    db.session.commit()
+    campaign = _reload(campaign)
+    rows = messages(campaign)
+    assert {m.customer_id for m in rows} == set(ids) and campaign.extraction_id is None
+    assert {(m.purpose, m.channel) for m in rows} == {("service", "kakao")}
+    assert not any(m.body.startswith("(광고)") for m in rows)
+    assert rows[0].headers == {"sender": "0215881234", "kakao_template": "ORDER_SHIPPED"}
