@@ -258,3 +258,29 @@ def test_service_campaign_needs_no_marketing_consent(app):
     assert {(m.purpose, m.channel) for m in rows} == {("service", "kakao")}
     assert not any(m.body.startswith("(광고)") for m in rows)
     assert rows[0].headers == {"sender": "0215881234", "kakao_template": "ORDER_SHIPPED"}
+
+
+def test_tick_asks_for_the_winner_after_the_wait(app):
+    """After ``ab_wait_hours`` the tick asks ``ab.decide_winner``: too few per variant for a winner, so
+    the ``default`` fallback sends the rest the default variant; with ``manual`` the rest waits."""
+    ids = branch_ids("B004", with_email=True) + branch_ids("B007", with_email=True)
+    consent(ids)
+    a, b = message_set("A안", offer="A 혜택"), message_set("B안", offer="B 혜택")
+    rules = {"all": [{"field": "branch", "op": "in", "value": ["B004", "B007"]}]}
+    start = utcnow() - timedelta(hours=30)
+    made = {}
+    for fallback in ("default", "manual"):
+        made[fallback] = scheduled(user("hq@example.com"), a, rules=rules, ab_test_share=0.5, ab_wait_hours=24,
+                                   ab_fallback=fallback, start_at=start, max_lateness_minutes=60,
+                                   variants=[{"code": "A", "message_set_id": a.id},
+                                             {"code": "B", "message_set_id": b.id, "is_default": True}])
+        launch(made[fallback], now=start)
+    db.session.commit()
+    assert tick(now=start + timedelta(hours=23)).get("advanced", 0) == 0  # still waiting
+    tick(now=start + timedelta(hours=24, minutes=1))
+    chosen, waiting = _reload(made["default"]), _reload(made["manual"])
+    assert chosen.ab_winner == "B" and chosen.ab_decision["fallback"] == "default"
+    rest = [m for m in messages(chosen) if m.variant is None]
+    assert rest and {m.subject for m in rest} == {"(광고)B 혜택"}
+    assert waiting.ab_winner is None and [m for m in messages(waiting) if m.variant is None] == []
+    assert not campaign_steps.all_queued(waiting)
