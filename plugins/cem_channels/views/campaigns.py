@@ -389,7 +389,9 @@ def _detail(campaign: CemCampaign, errors: dict[str, str] | None = None, status:
     return render_template(
         TEMPLATES + "detail.html", c=campaign, transitions=transitions, sets=sets, history=history, people=people,
         segment=db.session.get(Segment, campaign.segment_id) if campaign.segment_id else None,
-        progress=progress(SOURCE, campaign.source_object) if started else None, results=results,
+        # a scheduled campaign shows its (empty) progress too: the polling notices the start and reloads
+        progress=progress(SOURCE, campaign.source_object) if started or campaign.state == SCHEDULED else None,
+        results=results,
         chart=_chart(results), revision=revision, approval=approval, errors=errors or {},
         may_choose=may_choose, state_labels=STATE_LABELS, live=campaign.state in (SCHEDULED, SENDING, PAUSED),
         final=campaign.state in (DONE, EXPIRED, CANCELLED), reason_labels=_reason_labels() if results else {},

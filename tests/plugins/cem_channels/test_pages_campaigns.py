@@ -239,6 +239,8 @@ def test_submit_approve_by_another_account_then_schedule_through_the_pages(app):
     assert scalar("SELECT state FROM cem_campaign WHERE id = :i", i=c.id) == "scheduled"
     html = author.get(detail).get_data(as_text=True)
     assert 'data-testid="action-unschedule"' in html and 'data-testid="action-cancel"' in html
+    assert 'data-testid="progress-panel"' in html and 'data-live="true"' in html  # polls for the start
+    assert 'data-testid="results"' not in html
     assert "12:00" in html  # shown in KST
     # on the calendar of its month
     month = _next_noon_kst_text()[:7]
