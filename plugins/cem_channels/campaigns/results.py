@@ -123,6 +123,19 @@ def step_counts(campaign: CemCampaign) -> list[dict[str, Any]]:
             c["opened"] = int(n)
         elif kind == "click":
             c["clicked"] = int(n)
+    planned = {str(st.position): st.channel for st in campaign.steps}
+    for position, counted in ((campaign.counts or {}).get("steps") or {}).items():
+        # customers left out because another one had the same address: never queued, so only the
+        # sending pipeline's counts know them (per variant on an A/B step)
+        channel = planned.get(str(position))
+        if channel is None or not isinstance(counted, dict):
+            continue
+        per_variant = counted.get("variants") or {}
+        if per_variant:
+            for code, vc in per_variant.items():
+                cell(str(position), channel, code)["deduped"] += int((vc or {}).get("deduped") or 0)
+        elif counted.get("deduped"):
+            cell(str(position), channel, None)["deduped"] += int(counted["deduped"])
     for key, c in cells.items():
         got = reports.get(key, {})
         if c["channel"] in SENT_IS_DELIVERED:

@@ -127,10 +127,10 @@ def _insert_events(rows: list[dict[str, Any]]) -> int:
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     table = CemMessageEvent.__table__
     new = 0
-    for start in range(0, len(rows), 500):  # one multi-row statement per chunk: its rowcount is exact
+    for start in range(0, len(rows), 500):  # one multi-row statement per chunk; RETURNING counts the new rows
         stmt = (dialect.insert(table).values(rows[start:start + 500])
-                .on_conflict_do_nothing(index_elements=["message_id", "kind"]))
-        new += max(db.session.execute(stmt).rowcount or 0, 0)
+                .on_conflict_do_nothing(index_elements=["message_id", "kind"]).returning(table.c.id))
+        new += len(db.session.execute(stmt).all())
     return new
 
 
