@@ -65,7 +65,7 @@ def test_every_page_renders_for_hq_and_branch_staff(app, lang):
     for email in ("hq@example.com", "store1@example.com"):
         client = _as(_fresh(app), email, lang)
         pages = ["/campaigns/", "/campaigns/calendar", "/campaigns/new", f"/campaigns/{theirs.id}",
-                 f"/campaigns/{theirs.id}/edit", f"/campaigns/{theirs.id}/progress.json"]
+                 f"/campaigns/{theirs.id}/edit", f"/campaigns/{theirs.id}/progress.json", "/campaigns/calls"]
         if email == "hq@example.com":
             pages += ["/campaigns/approvals", f"/campaigns/{mine.id}"]
         for url in pages:
@@ -132,6 +132,7 @@ def test_empty_states(app):
     assert "No campaigns yet" in client.get("/campaigns/").get_data(as_text=True)
     assert "Nothing waits for your approval" in client.get("/campaigns/approvals").get_data(as_text=True)
     assert 'data-testid="calendar-empty"' in client.get("/campaigns/calendar").get_data(as_text=True)
+    assert "No calls to make" in client.get("/campaigns/calls").get_data(as_text=True)
     ko = _as(_fresh(app), "store1@example.com")
     assert "캠페인" in ko.get("/campaigns/").get_data(as_text=True)
 
@@ -396,6 +397,11 @@ def test_ab_test_waiting_for_a_person_shows_the_choose_winner_form(app):
     author = _as(_fresh(app), "store1@example.com", "en")
     html = author.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
     assert 'data-testid="choose-winner"' in html and 'data-testid="results-variants"' in html
+    assert "Testing: the decision comes 48 hours after the start." in html
+    campaign.ab_decision = {"pending": "manual", "reason": "too_small"}  # as decide_winner leaves it
+    db.session.commit()
+    html = author.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "a person decides" in html and "fewer than 100 customers" in html
     other = _as(_fresh(app), "store2@example.com", "en")
     assert post_form(other, f"/campaigns/{campaign.id}/winner", {"code": "B"}, form_page="/campaigns/").status_code == 404
     bad = post_form(author, f"/campaigns/{campaign.id}/winner", {"code": "Z"}, form_page=f"/campaigns/{campaign.id}")
@@ -405,8 +411,48 @@ def test_ab_test_waiting_for_a_person_shows_the_choose_winner_form(app):
     assert scalar("SELECT ab_winner FROM cem_campaign WHERE id = :i", i=campaign.id) == "B"
     html = author.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
     assert 'data-testid="ab-winner"' in html and 'data-testid="choose-winner"' not in html
+    assert "chosen by a person" in html
     again = post_form(author, f"/campaigns/{campaign.id}/winner", {"code": "A"}, form_page=f"/campaigns/{campaign.id}")
     assert again.status_code == 409
+
+
+def test_call_list_page_scope_and_outcome_form(app):
+    from tests.plugins.cem_channels import results_fixtures as rf
+
+    b001 = rf.customers(2, branch_code="B001", phone=True)
+    b002 = rf.customers(1, branch_code="B002", phone=True)
+    campaign = rf.make_campaign(name="안부 전화", channel="phone")
+    rf.add_recipients(campaign, b001 + b002)
+    mids = dict(zip(b001 + b002, rf.queue(campaign, b001 + b002, channel="phone", body="신제품 안내드립니다."),
+                    strict=True))
+    db.session.commit()
+    store1 = _as(_fresh(app), "store1@example.com", "en")
+    html = store1.get("/campaigns/calls").get_data(as_text=True)
+    assert html.count('data-testid="call-row"') == 2 and "신제품 안내드립니다." in html and "안부 전화" in html
+    assert f'data-message="{mids[b002[0]]}"' not in html
+    # another branch's call: 404, nothing recorded
+    assert post_form(store1, f"/campaigns/calls/{mids[b002[0]]}", {"outcome": "reached"},
+                     form_page="/campaigns/calls").status_code == 404
+    # a bad outcome: a message, nothing recorded
+    resp = post_form(store1, f"/campaigns/calls/{mids[b001[0]]}", {"outcome": "teleported"}, form_page="/campaigns/calls")
+    assert resp.status_code == 303 and scalar("SELECT COUNT(*) FROM cem_call_outcome") == 0
+    resp = post_form(store1, f"/campaigns/calls/{mids[b001[0]]}", {"outcome": "reached", "note": "관심 있음"},
+                     form_page="/campaigns/calls")
+    assert resp.status_code == 303
+    assert scalar("SELECT outcome FROM cem_call_outcome WHERE message_id = :m", m=mids[b001[0]]) == "reached"
+    html = store1.get("/campaigns/calls").get_data(as_text=True)
+    assert html.count('data-testid="call-row"') == 1
+    twice = post_form(store1, f"/campaigns/calls/{mids[b001[0]]}", {"outcome": "reached"}, form_page="/campaigns/calls")
+    assert twice.status_code == 303 and "already been recorded" in store1.get("/campaigns/calls").get_data(as_text=True)
+    assert store1.get(f"/campaigns/calls?campaign={campaign.id}").status_code == 404  # an HQ campaign
+    hq = _as(_fresh(app), "hq@example.com", "en")
+    filtered = hq.get(f"/campaigns/calls?campaign={campaign.id}").get_data(as_text=True)
+    assert filtered.count('data-testid="call-row"') == 2 and "안부 전화" in filtered
+    assert store1.get("/campaigns/calls?campaign=abc").status_code == 404
+    # reviewers hold no cem.call: 403
+    assert _as(_fresh(app), "reviewer@example.com").get("/campaigns/calls").status_code == 403
+    ko = _as(_fresh(app), "store2@example.com")
+    assert ko.get("/campaigns/calls").status_code == 200
 
 
 def test_composer_ab_variants_two_steps_and_the_edit_form_round_trip(app):
