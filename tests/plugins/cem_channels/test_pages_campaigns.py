@@ -247,6 +247,22 @@ def test_submit_approve_by_another_account_then_schedule_through_the_pages(app):
     month = _next_noon_kst_text()[:7]
     cal = author.get(f"/campaigns/calendar?month={month}").get_data(as_text=True)
     assert 'data-testid="calendar-item"' in cal and c.name in cal
+    # the tick starts it at its start time: the page shows the queued messages; pause, resume, cancel
+    from plugins.cem_channels.campaigns.jobs import tick
+
+    db.session.expire_all()
+    tick(now=db.session.get(type(c), c.id).start_at + timedelta(minutes=1))
+    db.session.commit()
+    assert scalar("SELECT state FROM cem_campaign WHERE id = :i", i=c.id) == "sending"
+    live = author.get(f"{detail}/progress.json").get_json()
+    assert live["state"] == "sending" and live["total"] > 0
+    html = author.get(detail).get_data(as_text=True)
+    assert 'data-testid="results-table"' in html and 'data-testid="action-pause"' in html
+    for action, state in (("pause", "paused"), ("resume", "sending"), ("cancel", "cancelled")):
+        resp = post_form(author, f"{detail}/{action}", {}, form_page=detail)
+        assert resp.status_code == 303, (action, resp.get_data(as_text=True)[:1000])
+        assert scalar("SELECT state FROM cem_campaign WHERE id = :i", i=c.id) == state
+    assert author.get(f"{detail}/progress.json").get_json()["done"] is True  # every message cancelled
     # an unknown action, a GET on an action: 404 / 405
     assert post_form(author, f"{detail}/explode", {}, form_page=detail).status_code == 404
     assert author.get(f"{detail}/submit").status_code == 405
