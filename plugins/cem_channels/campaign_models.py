@@ -23,6 +23,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.toolkit import db, register_scoped, utcnow
 
+from . import voice_models  # noqa: F401  (cem_campaign_step / _variant reference cem_message_set)
+
 BIGID = BigInteger().with_variant(Integer, "sqlite")
 
 DRAFT, PENDING, APPROVED, SCHEDULED = "draft", "pending_approval", "approved", "scheduled"
