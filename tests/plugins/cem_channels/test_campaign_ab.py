@@ -1,5 +1,8 @@
 """A/B winner (issue 15, CE-23): the exact figures, the significance guard, ≥ 100 per variant, the
-fallback (default variant or a person), variant outcomes from sale lines and tracking events."""
+fallback (default variant or a person), variant outcomes from sale lines and tracking events.
+
+The pure tests take ``app`` too: importing the campaign models alone (without the add-on's other
+models) would leave a foreign key to ``cem_message_set`` dangling in the shared metadata."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ def _cmp(decision, against: str) -> dict:
     return next(c for c in decision.comparisons if c["against"] == against)
 
 
-def test_ce23_not_significant_no_automatic_winner():
+def test_ce23_not_significant_no_automatic_winner(app):
     from plugins.cem_channels.campaigns.ab import decide
 
     d = decide({"A": (1000, 30), "B": (1000, 45)}, default="A")
@@ -24,7 +27,7 @@ def test_ce23_not_significant_no_automatic_winner():
     assert round(c["p_value"], 3) == 0.078
 
 
-def test_ce23_significant_b_wins():
+def test_ce23_significant_b_wins(app):
     from plugins.cem_channels.campaigns.ab import decide
 
     d = decide({"A": (1000, 30), "B": (1000, 60)}, default="A")
@@ -35,7 +38,7 @@ def test_ce23_significant_b_wins():
     assert round(c["p_value"], 4) == 0.0012
 
 
-def test_ce23_fewer_than_100_per_variant_no_winner():
+def test_ce23_fewer_than_100_per_variant_no_winner(app):
     from plugins.cem_channels.campaigns.ab import decide
 
     d = decide({"A": (99, 0), "B": (99, 60)}, default="A")
@@ -43,7 +46,7 @@ def test_ce23_fewer_than_100_per_variant_no_winner():
     assert decide({"A": (100, 0), "B": (100, 60)}, default="A").winner == "B"
 
 
-def test_winner_must_beat_every_other_variant():
+def test_winner_must_beat_every_other_variant(app):
     from plugins.cem_channels.campaigns.ab import decide
 
     # B beats A clearly, but not C: no winner
@@ -55,7 +58,7 @@ def test_winner_must_beat_every_other_variant():
     assert decide({"A": (1000, 5)}, default="A").reason == "no_variants"
 
 
-def test_decision_is_json_safe():
+def test_decision_is_json_safe(app):
     import json
 
     from plugins.cem_channels.campaigns.ab import decide
