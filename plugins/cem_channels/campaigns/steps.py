@@ -189,7 +189,8 @@ def queue_step(campaign: CemCampaign, step: CemCampaignStep, recipients_select: 
 
     ``due`` (default ``now``) is the rows' ``not_before``; they expire ``max_lateness`` after it.
     ``variant`` / ``message_set``: an A/B variant's code and its message set (default: the step's).
-    ``channel`` and ``key_suffix``: a fallback (``":fb"``) on another channel. With the campaign's
+    ``channel`` and ``key_suffix``: a fallback (``":fb"``) on another channel. Customers merged away
+    or erased since the freeze are left out (no row). With the campaign's
     ``dedupe_by_address`` only the first customer (lowest id) of each normalised address gets a
     row on this step — also against rows of the step queued earlier (the A/B test group) — and
     the others are counted as ``deduped``. Raises ``CampaignError`` (409) when a text cannot be
@@ -208,7 +209,10 @@ def queue_step(campaign: CemCampaign, step: CemCampaignStep, recipients_select: 
     used = _used_addresses(campaign, step.position, channel) if dedupe else {}
     headers = _headers(campaign, step, channel)
     track = _track() if channel == "email" else None
-    ids = list(db.session.scalars(select(recipients_select.subquery().c[0]).distinct()))
+    wanted = recipients_select.subquery().c[0]
+    # customers still there and not erased (a merge deletes the duplicate; an erasure excludes, CE-28)
+    ids = list(db.session.scalars(select(wanted).join(Customer, Customer.id == wanted)
+                                  .where(Customer.pseudonymized_at.is_(None)).distinct()))
     ids.sort()
     stats = {"recipients": len(ids), "queued": 0, "deduped": 0}
     if not ids:

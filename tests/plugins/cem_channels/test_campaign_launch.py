@@ -164,12 +164,17 @@ def test_ab_split_is_even_seeded_and_the_rest_waits_for_the_winner(app):
     first = _reload(first)
     assert campaign_steps.advance(first, utcnow()) == {}
     assert not campaign_steps.finish_if_done(first, utcnow())
+    erased = next(c for c, (arm, v) in arms.items() if arm == "treatment" and v is None)
+    db.session.execute(text("UPDATE customer SET pseudonymized_at = :t WHERE id = :i"), {"t": utcnow(), "i": erased})
+    db.session.commit()
+    first = _reload(first)
     first.ab_winner = "B"
     done = campaign_steps.advance(first, utcnow())
     db.session.commit()
     first = _reload(first)
     rest = [m for m in messages(first) if m.variant is None]
-    assert done["ab_rest"]["queued"] == len(rest) == len(treatment) - n_test
+    assert done["ab_rest"]["queued"] == len(rest) == len(treatment) - n_test - 1  # not the erased customer (CE-28)
+    assert erased not in {m.customer_id for m in rest}
     assert {m.subject for m in rest} == {"(광고)B 혜택"}
     assert campaign_steps.advance(first, utcnow()) == {}  # once
 
