@@ -22,6 +22,10 @@ def _user(email: str | None) -> User | None:
 
 
 def register(cli: click.Group) -> None:
+    from .campaigns.cli import register as register_campaigns
+
+    register_campaigns(cli)
+
     @cli.command("optout-import")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--as", "as_user", help="E-mail of the staff member running the import (for the audit trail).")

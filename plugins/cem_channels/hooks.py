@@ -91,6 +91,13 @@ def portal_message_policies():
 
 
 @hookimpl
+def portal_workflow_transitioned(obj, transition, actor, comment):
+    from .campaigns.steps import on_workflow_transitioned
+
+    on_workflow_transitioned(obj, transition, actor, comment)
+
+
+@hookimpl
 def portal_personal_data(customer):
     from .optout.privacy import export_customer
 
