@@ -243,3 +243,8 @@ from .analytics.segments import op_labels as segment_op_labels  # noqa: E402
 from .analytics.suppression import reason_labels as suppression_reason_labels  # noqa: E402
 
 __all__ += ["suppression_reason_labels", "segment_field_catalog", "segment_op_labels"]
+# --- cem_channels demo (issue 15): the daily sales report importer, products for its lines ---
+from .models import Product  # noqa: E402
+from .sales.importer import import_report as import_sales_report  # noqa: E402
+
+__all__ += ["Product", "import_sales_report"]
