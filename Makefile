@@ -31,6 +31,10 @@ translations-update: $(STAMP)
 ## make run: install, migrate, load the demo (only into an empty database), serve on :$(PORT) (make run PORT=8080)
 ## with a background-job consumer beside the web server (its own session, so Ctrl-C reaches it only
 ## through the trap: it finishes the running job, then stops with the server)
+# The demo's fictitious sender contact and 080 number (as portal/demo/platform.py uses), so the
+# scheduled demo campaign can launch; a real deployment sets its own (docs/platform/adlaw.md).
+run: export PORTAL_SENDER_CONTACT ?= 02-555-0100
+run: export PORTAL_OPTOUT_080 ?= 080-555-0100
 run: $(STAMP) translations
 	$(FLASK) portal db upgrade
 	$(FLASK) portal demo

@@ -206,6 +206,7 @@ def _draft_and_approve(hq: User, reviewer: User, name: str, ms: CemMessageSet, s
 def _finished_campaign(hq: User, reviewer: User, ms: CemMessageSet, end: date) -> None:
     """Launched ~40 days before ``end``, sent, its effect imported as sales, closed and frozen."""
     from .campaigns import launch, steps
+    from .campaigns.results import freeze_due
 
     if _campaign(FINISHED) is not None:
         return
@@ -238,6 +239,7 @@ def _finished_campaign(hq: User, reviewer: User, ms: CemMessageSet, end: date) -
     _import_effect(campaign, at.date())
     campaign = db.session.get(CemCampaign, campaign.id)
     steps.finish_if_done(campaign, now=sent_at + timedelta(minutes=10))
+    freeze_due(campaign, utcnow())  # its attribution window ended weeks ago: frozen as the tick would
     _backdate_history(campaign, at)
     db.session.commit()
 

@@ -1,5 +1,6 @@
 """The periodic job ``cem.campaigns.tick`` (every minute): start due campaigns, expire late ones,
-queue later steps, A/B rests and fallbacks, close finished ones.
+queue later steps, A/B rests and fallbacks, close finished ones, freeze results when their
+attribution window's sales are in.
 
 Each campaign runs in its own transaction: one that fails is rolled back and logged, the others go
 on. Before touching a campaign the tick takes its row (``UPDATE … SET state = state WHERE id = …
@@ -16,11 +17,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 
 from portal.toolkit import db, utcnow
 
-from ..campaign_models import SCHEDULED, SENDING, CemCampaign
+from ..campaign_models import DONE, SCHEDULED, SENDING, CemCampaign, CemCampaignResult
 from .steps import _naive
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,10 @@ def _each(ids: list[int], state: str, work: Callable[[CemCampaign], Any], stats:
 
 def tick(now: datetime | None = None) -> dict[str, int]:
     """Launch or expire every scheduled campaign whose start has come, then advance and close every
-    sending one. Returns counts (``launched``, ``expired``, ``advanced``, ``finished``, ``failed``)."""
+    sending one, then freeze the results of done ones whose attribution window has passed. Returns
+    counts (``launched``, ``expired``, ``advanced``, ``finished``, ``frozen``, ``failed``)."""
     from .launch import launch
+    from .results import freeze_due
     from .steps import advance, finish_if_done
 
     now = _naive(now or utcnow())
@@ -83,6 +86,16 @@ def tick(now: datetime | None = None) -> dict[str, int]:
     sending = list(db.session.scalars(select(CemCampaign.id).where(CemCampaign.state == SENDING).order_by(CemCampaign.id)))
     db.session.rollback()
     _each(sending, SENDING, step_on, stats)
+
+    def close(campaign: CemCampaign) -> list[str]:
+        return ["frozen"] if freeze_due(campaign, now) else []
+
+    unfrozen = list(db.session.scalars(
+        select(CemCampaign.id).where(CemCampaign.state == DONE,
+                                     ~exists().where(CemCampaignResult.campaign_id == CemCampaign.id))
+        .order_by(CemCampaign.id)))
+    db.session.rollback()
+    _each(unfrozen, DONE, close, stats)
     return stats
 
 

@@ -250,6 +250,31 @@ def freeze_results(campaign: CemCampaign, *, now: datetime | None = None) -> dic
     return doc
 
 
+#: Days after the attribution window's last (KST) day before the results freeze: that day's daily
+#: sales reports arrive the next morning, and a late branch gets one more day.
+FREEZE_LAG_DAYS = 2
+
+
+def freeze_at(campaign: CemCampaign) -> datetime | None:
+    """When a done campaign's results freeze (UTC, naive): 00:00 KST ``FREEZE_LAG_DAYS`` days after
+    the window's last day; None before the launch."""
+    window = attribution_window(campaign)
+    if window is None:
+        return None
+    day = window[1] + timedelta(days=FREEZE_LAG_DAYS)
+    return datetime.combine(day, datetime.min.time()) - timedelta(hours=9)
+
+
+def freeze_due(campaign: CemCampaign, now: datetime) -> bool:
+    """Freeze a done campaign's results once :func:`freeze_at` has passed (the tick calls it every
+    minute; idempotent). Returns whether it froze them now."""
+    at = freeze_at(campaign)
+    if campaign.state != "done" or at is None or now < at or stored_results(campaign) is not None:
+        return False
+    freeze_results(campaign, now=now)
+    return True
+
+
 def result_for_ref(ref: int | str) -> dict[str, Any] | None:
     """The hookspec ``cem_campaign_result``: by id (int or digits) or by ``origin``; None when unknown."""
     campaign: CemCampaign | None = None

@@ -564,8 +564,8 @@ def all_queued(campaign: CemCampaign) -> bool:
 
 def finish_if_done(campaign: CemCampaign, now: datetime | None = None) -> bool:
     """``sending → done`` when every step (and an A/B rest) is queued, no fallback is owed and every
-    message row is terminal (``progress()["done"]``: never at 500 of 1,000, CE-16); then the
-    results are frozen (``results.freeze_results``) and ``finished_at`` set. Returns whether it closed."""
+    message row is terminal (``progress()["done"]``: never at 500 of 1,000, CE-16); ``finished_at``
+    set. Returns whether it closed. The results stay interim until ``results.freeze_due``."""
     now = _naive(now or utcnow())
     if campaign.state != SENDING or not all_queued(campaign):
         return False
@@ -578,10 +578,6 @@ def finish_if_done(campaign: CemCampaign, now: datetime | None = None) -> bool:
     campaign.finished_at = now
     set_counts(campaign, messages=report["counts"])
     system_transition(campaign, "finish")
-    try:
-        from .results import freeze_results
-    except ImportError:  # the results area is not there: the counts above stand
-        freeze_results = None
-    if freeze_results is not None:
-        freeze_results(campaign, now=now)
+    # The results are frozen later, once the attribution window's sales can have been imported
+    # (results.freeze_due, from the tick): frozen now, a campaign would show no conversions at all.
     return True

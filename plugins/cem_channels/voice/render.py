@@ -7,6 +7,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Mapping
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
@@ -77,13 +78,19 @@ def _line_from_traceback(exc: BaseException) -> int | None:
     return line
 
 
+@lru_cache(maxsize=256)
+def _compiled(html: bool, source: str) -> Any:
+    """A campaign renders one rendition per customer: compile each text once (a Jinja template is
+    immutable and safe to render from many threads), not a million times."""
+    return (_HTML if html else _PLAIN).from_string(source)
+
+
 def render_text(source: str, context: Mapping[str, Any], *, html: bool = False, rendition: str = "",
                 field: str = "body") -> str:
     """Render one field; raises :class:`RenderError` (with rendition, field and line) on a syntax
     error, an undefined variable, a sandbox violation or any other template failure."""
-    env = _HTML if html else _PLAIN
     try:
-        template = env.from_string(source or "")
+        template = _compiled(html, source or "")
     except TemplateSyntaxError as exc:
         raise RenderError(Problem("render_syntax", ERROR, rendition, field, exc.lineno, params={
             "detail": exc.message or str(exc)})) from None
