@@ -30,6 +30,7 @@ from portal.toolkit import (
     OrgUnit,
     PartnerGroup,
     audit,
+    content_changed,
     cp949_len,
     db,
     has_global_permission,
@@ -328,7 +329,26 @@ def save(user: Any, data: Any, current: CemMessageSet | None = None) -> tuple[Ce
     if before != ms.revision:
         audit.record(action, ms, summary=f"#{ms.id} {ms.name} · {ms.revision[:12]}")
     db.session.flush()
+    if current is not None and before != ms.revision:
+        _reopen_campaigns(user, ms.id)
     return ms, problems
+
+
+def _reopen_campaigns(user: Any, set_id: int) -> None:
+    """A changed set is new content for every campaign that sends it: an approved or scheduled
+    one goes back to approval (CE-27, as for an edit of the campaign itself); one that is sending
+    or paused would send unapproved text in its later steps, so the edit is refused (409)."""
+    from ..campaign_models import APPROVED, PAUSED, PENDING, SCHEDULED, SENDING, CemCampaign
+
+    used = (select(CemCampaignStep.campaign_id).where(CemCampaignStep.message_set_id == set_id)
+            .union(select(CemCampaignVariant.campaign_id).where(CemCampaignVariant.message_set_id == set_id)))
+    campaigns = db.session.scalars(select(CemCampaign).where(
+        CemCampaign.id.in_(used), CemCampaign.state.in_((PENDING, APPROVED, SCHEDULED, SENDING, PAUSED)))).all()
+    if any(c.state in (SENDING, PAUSED) for c in campaigns):
+        raise SetError({"": _("A campaign is sending this message set: it cannot be changed now. "
+                              "Copy it into a new set instead.")}, 409)
+    for campaign in campaigns:
+        content_changed(campaign, user, reason="message set edited")
 
 
 def usage_count(set_id: int) -> int:
