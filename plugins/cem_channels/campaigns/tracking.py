@@ -220,9 +220,9 @@ def _parse_at(raw: Any) -> datetime | None:
         return None
     try:
         at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
+    except (ValueError, OverflowError):  # year 1 at +14:00 leaves the calendar: a bad row, not a 503
         return None
-    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
 
 
 def record_reports(items: list[Any]) -> dict[str, Any]:

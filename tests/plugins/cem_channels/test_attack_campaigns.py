@@ -70,3 +70,16 @@ def test_a_message_set_a_campaign_is_sending_cannot_change(app):
     db.session.expire_all()
     assert db.session.get(CemMessageSet, ms.id).name == name
     assert client.get(f"{API}/{cid}", headers=t["store1"]).get_json()["state"] == "sending"
+
+
+def test_a_delivery_report_time_off_the_calendar_is_a_bad_row_not_a_503(app):
+    """``0001-01-01T00:00:00+14:00`` overflowed converting to UTC: the whole request answered 503
+    and the provider would retry it for ever; it is one rejected row."""
+    app.config["PORTAL_CEM_PROVIDER_KEY"] = "k3y"
+    client = app.test_client()
+    for at in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        resp = client.post("/c/delivery-reports", json=[{"provider_id": "x", "status": "delivered", "at": at}],
+                           headers={"Authorization": "Bearer k3y"})
+        assert resp.status_code == 200, resp.get_json()
+        errors = resp.get_json()["errors"]
+        assert [e["index"] for e in errors] == [0] and list(errors[0]["errors"]) == ["at"], errors
