@@ -214,6 +214,8 @@ def _step1_preview(message_set_id: Any, purpose: Any) -> tuple[CemMessageSet | N
         set_id = int(message_set_id)
     except (TypeError, ValueError):
         return None, []
+    if not 0 < set_id < 2**31:  # beyond the id column: no set (SQLite cannot even bind 2**63)
+        return None, []
     ms = db.session.execute(select(CemMessageSet).where(CemMessageSet.id == set_id,
                                                         visible_condition(current_user))).scalar_one_or_none()
     if ms is None:

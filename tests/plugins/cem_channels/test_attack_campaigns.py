@@ -83,3 +83,21 @@ def test_a_delivery_report_time_off_the_calendar_is_a_bad_row_not_a_503(app):
         assert resp.status_code == 200, resp.get_json()
         errors = resp.get_json()["errors"]
         assert [e["index"] for e in errors] == [0] and list(errors[0]["errors"]) == ["at"], errors
+
+
+def test_composer_with_a_huge_message_set_id_is_a_422_not_a_500(app):
+    """The composer re-rendered after a refusal looked step 1's set up with the raw number:
+    ``99999999999999999999`` overflowed the database driver (500)."""
+    from plugins.cem_channels.campaign_models import CemCampaign
+    from tests.conftest import csrf_token, login
+    from tests.plugins.cem_channels.test_pages_campaigns import _composer_form
+
+    ms = make_message_set()
+    client = app.test_client()
+    login(client, "store1@example.com")
+    token = csrf_token(client, "/campaigns/new")
+    for bad in ("99999999999999999999", "9223372036854775808", "-5", "0"):
+        resp = client.post("/campaigns/new", data={**_composer_form(ms.id), "steps-0-message_set_id": bad,
+                                                   "csrf_token": token})
+        assert resp.status_code == 422, (bad, resp.status_code)
+    assert db.session.scalar(db.select(db.func.count()).select_from(CemCampaign)) == 0
