@@ -234,9 +234,9 @@ from .models import Consent  # noqa: E402
 __all__ += ["ArmStats", "compare_arms", "record_manual_outcome", "Consent"]
 # --- campaign service (cem_channels): cancel a campaign's pending messages, estimate its arms ---
 from .experiments import global_control_share  # noqa: E402
-from .messaging import cancel_source  # noqa: E402
+from .messaging import cancel_source, postpone_expiry  # noqa: E402
 
-__all__ += ["cancel_source", "global_control_share"]
+__all__ += ["cancel_source", "postpone_expiry", "global_control_share"]
 # --- campaign pages (cem_channels): suppression reasons in the reader's language, the rule builder ---
 from .analytics.segments import field_catalog as segment_field_catalog  # noqa: E402
 from .analytics.segments import op_labels as segment_op_labels  # noqa: E402
@@ -248,3 +248,7 @@ from .models import Product  # noqa: E402
 from .sales.importer import import_report as import_sales_report  # noqa: E402
 
 __all__ += ["Product", "import_sales_report"]
+# --- demo data only: move the services' "now" timestamps of one demo object into the past ---
+from .demo.backdate import demo_backdate_history, demo_backdate_messages  # noqa: E402
+
+__all__ += ["demo_backdate_history", "demo_backdate_messages"]

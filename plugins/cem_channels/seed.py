@@ -25,10 +25,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import String, func, insert, literal, select, text, update
+from sqlalchemy import String, func, insert, literal, select
 
 from portal.toolkit import (
-    Contact,
     Customer,
     Message,
     OrgUnit,
@@ -37,8 +36,11 @@ from portal.toolkit import (
     User,
     current_revision,
     db,
+    demo_backdate_history,
+    demo_backdate_messages,
     dispatch,
     import_sales_report,
+    postpone_expiry,
     utcnow,
 )
 
@@ -220,20 +222,14 @@ def _finished_campaign(hq: User, reviewer: User, ms: CemMessageSet, end: date) -
     # The dispatcher runs now; the messages were due 40 days ago: let them out, then put the
     # send where it happened (the outbox, the contact history).
     source_object = campaign.source_object
-    db.session.execute(update(Message).where(Message.source == "cem_channels", Message.source_object == source_object)
-                       .values(expires_at=None))
+    postpone_expiry("cem_channels", source_object, seconds=int((utcnow() - at).total_seconds()) + 86400)
     db.session.commit()
     for _ in range(50):
         if not dispatch(limit=2000, channel="email")["claimed"]:
             break
     sent_at = at + timedelta(minutes=3)
-    ids = select(Message.id).where(Message.source == "cem_channels", Message.source_object == source_object)
-    db.session.execute(update(Message).where(Message.id.in_(ids))
-                       .values(sent_at=sent_at, claimed_at=sent_at, created_at=at, updated_at=sent_at))
-    cust = select(Message.customer_id).where(Message.source == "cem_channels", Message.source_object == source_object)
-    db.session.execute(update(Contact).where(Contact.source == "cem_channels", Contact.customer_id.in_(cust),
-                                             Contact.at >= at + timedelta(days=LAUNCH_DAYS_BEFORE_END - 5))
-                       .values(at=sent_at))
+    demo_backdate_messages("cem_channels", source_object, created_at=at, sent_at=sent_at,
+                           contacts_after=at + timedelta(days=LAUNCH_DAYS_BEFORE_END - 5))
     _opens_and_clicks(campaign, sent_at)
     db.session.commit()
     _import_effect(campaign, at.date())
@@ -260,12 +256,7 @@ def _backdate_history(campaign: CemCampaign, at: datetime) -> None:
     """The campaign's own times and its workflow history where they happened: composed, approved
     and scheduled two days before the launch, started and closed on the launch day."""
     campaign.created_at = at - timedelta(days=3)
-    db.session.execute(text("UPDATE workflow_history SET at = :at WHERE object_type = :type "
-                            "AND object_id = :id AND transition NOT IN ('start', 'finish')"),
-                       {"at": at - timedelta(days=2), "id": campaign.id, "type": TYPE_NAME})
-    db.session.execute(text("UPDATE workflow_history SET at = :at WHERE object_type = :type "
-                            "AND object_id = :id AND transition IN ('start', 'finish')"),
-                       {"at": at, "id": campaign.id, "type": TYPE_NAME})
+    demo_backdate_history(TYPE_NAME, campaign.id, {"start": at, "finish": at}, default=at - timedelta(days=2))
 
 
 def _import_effect(campaign: CemCampaign, launch_day: date) -> int:

@@ -19,13 +19,14 @@ from .service import (  # noqa: E402
     cancel_queued,
     cancel_source,
     pause,
+    postpone_expiry,
     progress,
     queue_many,
     queue_message,
     resume,
 )
 
-__all__ = ["Message", "MessagingError", "SendResult", "bp", "cancel_queued", "cancel_source", "dispatch", "pause", "progress",
+__all__ = ["Message", "MessagingError", "SendResult", "bp", "cancel_queued", "cancel_source", "dispatch", "pause", "postpone_expiry", "progress",
            "queue_many", "queue_message", "resume"]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -349,6 +349,24 @@ def cancel_source(source: str, source_object: str | None, *, reason: str) -> int
         update(Message).where(*conds).values(status=CANCELLED, status_reason=reason, claimed_by=None,
                                              updated_at=utcnow())
         .execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
+def postpone_expiry(source: str, source_object: str | None, *, seconds: int) -> int:
+    """Push the ``expires_at`` of a source's (object's) messages not handed to a provider yet by
+    ``seconds`` — a campaign resumed after a pause keeps its lateness budget. One UPDATE in the
+    caller's transaction; rows without an expiry and sent rows are left alone. Returns how many."""
+    if not source or not isinstance(seconds, int) or isinstance(seconds, bool) or not 0 < seconds <= 366 * 86400:
+        raise MessagingError("seconds" if source else "source", "a source and 1 s to 366 days are required")
+    conds = [Message.source == source, Message.status.in_(PENDING), Message.expires_at.is_not(None)]
+    if source_object is not None:
+        conds.append(Message.source_object == source_object)
+    if is_postgres():
+        moved = Message.expires_at + timedelta(seconds=seconds)
+    else:  # SQLite keeps datetimes as text: shift it in the same format
+        moved = func.strftime("%Y-%m-%d %H:%M:%f000", Message.expires_at, f"+{seconds} seconds")
+    result = db.session.execute(update(Message).where(*conds).values(expires_at=moved, updated_at=utcnow())
+                                .execution_options(synchronize_session=False))
     return result.rowcount or 0
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from flask_babel import gettext as _
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, update
+from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select
 from sqlalchemy.sql import Select
 
 from portal.toolkit import (
@@ -33,8 +33,8 @@ from portal.toolkit import (
     db,
     get_settings,
     id_in,
-    is_postgres,
     normalize_phone,
+    postpone_expiry,
     progress,
     queue_many,
     system_transition,
@@ -352,16 +352,9 @@ def resumed(campaign: CemCampaign, now: datetime | None = None) -> int:
     delta = total - applied
     if delta <= 0:
         return 0
-    if is_postgres():
-        moved = Message.expires_at + timedelta(seconds=delta)
-    else:
-        moved = func.strftime("%Y-%m-%d %H:%M:%S.000000", Message.expires_at, f"+{delta} seconds")
-    result = db.session.execute(
-        update(Message).where(Message.source == SOURCE, Message.source_object == campaign.source_object,
-                              Message.status.in_(PENDING_STATUSES), Message.expires_at.is_not(None))
-        .values(expires_at=moved).execution_options(synchronize_session=False))
+    moved = postpone_expiry(SOURCE, campaign.source_object, seconds=delta)
     set_counts(campaign, paused_seconds=total)
-    return int(result.rowcount or 0)
+    return moved
 
 
 def on_workflow_transitioned(obj: Any, transition: str, actor: Any = None, comment: str = "") -> None:
