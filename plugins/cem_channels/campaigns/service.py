@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, text
 
 from portal.toolkit import (
     Partner,
@@ -259,6 +259,9 @@ def approve(actor: Any, campaign: CemCampaign, revision: Any, comment: str = "")
     author never (four-eyes, 403), a changed campaign not (409), an unlawful text not (422)."""
     if not isinstance(revision, str) or not revision:
         raise CampaignError({"revision": _("The revision you approve is missing.")}, 422)
+    if campaign.state == PENDING and _edited_by(campaign, actor):
+        raise CampaignError({"permission": _("You changed this campaign's content: another person must approve it.")},
+                            403)
     try:
         if campaign.state == PENDING:
             check_transition(campaign, "approve", actor, comment, revision)  # scope, four-eyes, revision first
@@ -269,6 +272,15 @@ def approve(actor: Any, campaign: CemCampaign, revision: Any, comment: str = "")
     except WorkflowError as exc:
         raise CampaignError({"state" if exc.status != 403 else "permission": str(exc.message)}, exc.status) from None
     return campaign
+
+
+def _edited_by(campaign: CemCampaign, actor: Any) -> bool:
+    """Whether ``actor`` changed the campaign's content (an audited edit with changes): four-eyes
+    means nobody approves what they wrote, not only the author of the draft."""
+    rows = db.session.execute(text(
+        "SELECT changes FROM audit_event WHERE action = 'cem.campaign.edit' AND object_type = 'cem_campaign' "
+        "AND object_id = :oid AND actor_id = :aid"), {"oid": str(campaign.id), "aid": getattr(actor, "id", None)})
+    return any(changes not in (None, "null", {}, "{}") for (changes,) in rows)
 
 
 def reject(actor: Any, campaign: CemCampaign, comment: str = "") -> CemCampaign:

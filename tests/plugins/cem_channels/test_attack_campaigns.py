@@ -101,3 +101,23 @@ def test_composer_with_a_huge_message_set_id_is_a_422_not_a_500(app):
                                                    "csrf_token": token})
         assert resp.status_code == 422, (bad, resp.status_code)
     assert db.session.scalar(db.select(db.func.count()).select_from(CemCampaign)) == 0
+
+
+def test_an_approver_who_changed_the_content_cannot_approve_it(app):
+    """Four-eyes bypass: HQ (compose and approve) edited store1's campaign waiting for approval
+    and approved its own text (200). Whoever changed the content is an author too (403); an
+    approver who changed nothing still approves."""
+    client = app.test_client()
+    t = _tokens()
+    grant_marketing(branch_customer_ids("B001"))
+    ms = make_message_set()
+    cid = client.post(API, json=campaign_data(ms), headers=t["store1"]).get_json()["id"]
+    assert client.post(f"{API}/{cid}/submit", headers=t["store1"]).status_code == 200
+    resp = client.patch(f"{API}/{cid}", json={"holdout_share": 0.5}, headers=t["hq"])
+    assert resp.status_code == 200 and resp.get_json()["state"] == "pending_approval"
+    revision = client.get(f"{API}/{cid}", headers=t["hq"]).get_json()["revision"]
+    resp = client.post(f"{API}/{cid}/approve", json={"revision": revision}, headers=t["hq"])
+    assert resp.status_code == 403 and resp.get_json()["error"] == "forbidden", resp.get_json()
+    assert client.get(f"{API}/{cid}", headers=t["hq"]).get_json()["state"] == "pending_approval"
+    resp = client.post(f"{API}/{cid}/approve", json={"revision": revision}, headers=t["reviewer"])
+    assert resp.status_code == 200 and resp.get_json()["state"] == "approved"
