@@ -156,6 +156,14 @@ def portal_message_policies() -> list[dict[str, Any]]:
 
 
 @hookspec
+def portal_message_personalize(message: Any) -> None:
+    """Change a message right before it is handed to its channel (the dispatcher's detached copy;
+    nothing is stored): e.g. an add-on's open pixel and click links, minted per message at send
+    time like the core's unsubscribe link. Called for every message sent, so return at once for
+    messages that are not yours (``message.source``)."""
+
+
+@hookspec
 def portal_messages_settled(messages: list[Any]) -> None:
     """Messages reached a terminal state (sent, failed_permanent, suppressed_at_send, expired,
     cancelled); after the dispatcher's commit, isolated per add-on."""

@@ -98,6 +98,13 @@ def portal_workflow_transitioned(obj, transition, actor, comment):
 
 
 @hookimpl
+def portal_message_personalize(message):
+    from .campaigns.tracking import personalize
+
+    personalize(message)
+
+
+@hookimpl
 def portal_personal_data(customer):
     from .optout.privacy import export_customer
 

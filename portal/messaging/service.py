@@ -210,8 +210,12 @@ def _compose_cached(cache: dict[tuple, tuple], r: dict[str, Any], sender: dict[s
 
 
 def personalize(message: Message) -> Message:
-    """Put the customer's own unsubscribe link in place of the marker (the dispatcher calls this
-    on its detached copy right before handing the message to an adapter; nothing is stored)."""
+    """Put the customer's own unsubscribe link in place of the marker, after the add-ons'
+    ``portal_message_personalize`` (the dispatcher calls this on its detached copy right before
+    handing the message to an adapter; nothing is stored)."""
+    from ..plugins import hook
+
+    hook("portal_message_personalize")(message=message)  # add-ons' send-time parts (tracking links)
     mark = UNSUBSCRIBE_MARK
     if message.customer_id is None or not (mark in (message.body or "") or mark in (message.html or "")
                                            or any(mark in v for v in (message.headers or {}).values())):

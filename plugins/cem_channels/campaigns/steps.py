@@ -12,7 +12,7 @@ its template uses ``customer.…``, and then per customer from plain dicts read 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -169,15 +169,6 @@ def _stored_key(channel: str, to_addr: str | None) -> str | None:
     return None
 
 
-def _track() -> Callable[[str | None, str], str | None] | None:
-    """``tracking.track_html`` (open pixel, click redirects) when the tracking area provides it."""
-    try:
-        from .tracking import track_html
-    except ImportError:
-        return None
-    return track_html
-
-
 # -- queueing one step ---------------------------------------------------------------------------------------
 
 
@@ -208,7 +199,6 @@ def queue_step(campaign: CemCampaign, step: CemCampaignStep, recipients_select: 
     dedupe = campaign.dedupe_by_address and channel in DEDUPE_CHANNELS if dedupe is None else dedupe
     used = _used_addresses(campaign, step.position, channel) if dedupe else {}
     headers = _headers(campaign, step, channel)
-    track = _track() if channel == "email" else None
     wanted = recipients_select.subquery().c[0]
     # customers still there and not erased (a merge deletes the duplicate; an erasure excludes, CE-28)
     ids = list(db.session.scalars(select(wanted).join(Customer, Customer.id == wanted)
@@ -239,9 +229,7 @@ def queue_step(campaign: CemCampaign, step: CemCampaignStep, recipients_select: 
                                                                       if not k.startswith("_")}, step.position)
                 else:
                     subject, body, html = fixed  # type: ignore[misc]
-                idem = f"{prefix}{cid}{key_suffix}"
-                if track is not None and html:
-                    html = track(html, idem)
+                idem = f"{prefix}{cid}{key_suffix}"  # e-mail tracking is added when sent (tracking.personalize)
                 row = {"channel": channel, "purpose": campaign.purpose, "customer_id": cid, "subject": subject,
                        "body": body, "html": html, "idempotency_key": idem, "source": SOURCE,
                        "source_object": campaign.source_object, "step": str(step.position), "variant": variant,

@@ -91,8 +91,8 @@ def _trackable(url: str) -> bool:
 def track_html(html: str | None, idempotency_key: str) -> str | None:
     """``html`` with its http(s) links sent through the click redirect and a 1×1 open pixel at the
     end of the body. ``mailto:``, ``tel:``, anchors and unsubscribe links are left alone. Called at
-    queue time (per message: the tokens name its idempotency key); None or empty HTML is returned
-    as it is."""
+    send time by :func:`personalize` (per message: the tokens name its idempotency key); None or
+    empty HTML is returned as it is."""
     if not html:
         return html
     if not isinstance(idempotency_key, str) or not idempotency_key:
@@ -115,6 +115,16 @@ def track_html(html: str | None, idempotency_key: str) -> str | None:
         at = ends[-1].start()
         return out[:at] + pixel + out[at:]
     return out + pixel
+
+
+def personalize(message: Any) -> None:
+    """``portal_message_personalize``: a campaign e-mail's pixel and click links, added to the
+    dispatcher's copy right before it is sent — like the core's unsubscribe link. Queued rows keep
+    one HTML per step and variant, so queueing a million stays one legal wrapper per text (and
+    signs no million tokens for messages that may never be sent)."""
+    if message.source != "cem_channels" or message.channel != "email" or not message.html:
+        return
+    message.html = track_html(message.html, message.idempotency_key)
 
 
 # --- recording ---------------------------------------------------------------------------------
