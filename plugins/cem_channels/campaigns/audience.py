@@ -14,7 +14,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from portal.toolkit import Segment, db, global_control_share, preview_audience
+from portal.toolkit import Segment, User, db, global_control_share, preview_audience
 
 from ..campaign_models import CemCampaign
 from . import CampaignError
@@ -46,9 +46,22 @@ def _inputs(actor: Any, campaign_or_data: Any) -> dict[str, Any]:
             "caps": SimpleNamespace(cap_per_day=values["cap_per_day"], cap_per_7_days=values["cap_per_7_days"])}
 
 
+def _counted_as(actor: Any, campaign_or_data: Any) -> Any:
+    """A stored campaign is counted in its creator's scope — the audience its launch will freeze
+    (an approver at HQ must see the 0 that store staff's B002 rules will reach, not HQ's 21).
+    Safe to show: whoever may open the campaign sees its place, and the creator's scope lies
+    inside it; and these are counts only."""
+    if isinstance(campaign_or_data, CemCampaign) and campaign_or_data.created_by_id is not None:
+        creator = db.session.get(User, campaign_or_data.created_by_id)
+        if creator is not None:  # as the launch does
+            return creator
+    return actor
+
+
 def preview(actor: Any, campaign_or_data: Any) -> dict[str, Any]:
     """``{"channel", "purpose", "matched", "eligible", "suppressed": {reason: n}, "arms":
-    {"global_control", "holdout", "treatment"}, "ab_test"}`` for ``actor``'s view of the audience.
+    {"global_control", "holdout", "treatment"}, "ab_test"}``: a draft's input in ``actor``'s scope, a
+    stored campaign in its creator's (what the launch will freeze).
 
     Marketing: eligible after every suppression reason of the channel (consent, opt-out, expiry,
     address, complaint, recent contact, the add-ons' reasons such as the 080 list), each excluded
@@ -57,6 +70,7 @@ def preview(actor: Any, campaign_or_data: Any) -> dict[str, Any]:
     control share of the eligible, then the holdout share of the rest. Raises ``CampaignError``
     (422) for input that does not validate or a saved segment that is gone."""
     src = _inputs(actor, campaign_or_data)
+    actor = _counted_as(actor, campaign_or_data)
     if src["rules"] is None or not src["channel"]:
         raise CampaignError({"rules": _("The campaign has no audience or no first step.")}, 422)
     from portal.toolkit import RuleError
