@@ -27,7 +27,7 @@ Usage::
    suppression, ``INSERT … SELECT`` of the members), ``ids`` (the members read back into Python),
    ``draw`` (``portal.experiments.draw``: strata, numpy permutation, assignments written),
    ``recipients`` (``cem_campaign_recipient`` ``INSERT … SELECT`` and its counts), ``queue``
-   (``queue_step``: ids read, render, tracking, ``queue_many``) and ``commit``.
+   (``queue_step``: ids read, render, ``queue_many``; e-mail tracking is added at send time) and ``commit``.
 4. **Floor**: the same rows written with nothing of ours around them, in one transaction rolled
    back at the end — the members and the assignments by ``INSERT … SELECT`` from the launch's own
    rows, the recipients likewise, and the messages by a bare COPY of the launch's own first message
@@ -175,46 +175,7 @@ def make_campaign(url: str, personal: bool) -> int:
 
 # --- the child: launch() with its stages timed -----------------------------------------------------------------
 
-def _swap_tracking(mode: str) -> None:
-    """Diagnostics only (``--tracking``): ``off`` queues the e-mails without the open pixel and
-    click redirects; ``fast`` signs the same tokens with the key derived once per salt and each
-    link signed once per launch — byte for byte the tokens of ``tracking.py`` (checked here)."""
-    import hmac
-    from functools import lru_cache
-
-    from flask import current_app
-    from itsdangerous import URLSafeSerializer
-    from itsdangerous.encoding import base64_encode
-
-    from plugins.cem_channels.campaigns import steps as steps_mod
-    from plugins.cem_channels.campaigns import tracking as tracking_mod
-
-    if mode == "off":
-        steps_mod._track = lambda: None
-        return
-    secret = current_app.config["SECRET_KEY"]
-
-    def dumper(salt: str) -> Any:
-        ser = URLSafeSerializer(secret, salt=salt)
-        signer = ser.make_signer(salt)
-        key, sep, digest, dump = signer.derive_key(), signer.sep, signer.algorithm.digest_method, ser.dump_payload
-
-        def dumps(obj: Any) -> str:
-            payload = dump(obj)
-            return (payload + sep + base64_encode(hmac.new(key, payload, digest).digest())).decode()
-        return dumps
-
-    fast = {name: dumper(salt) for name, salt in (("open_token", tracking_mod.OPEN_SALT),
-                                                  ("click_token", tracking_mod.CLICK_SALT),
-                                                  ("sign_url", tracking_mod.URL_SALT))}
-    fast["sign_url"] = lru_cache(maxsize=1024)(fast["sign_url"])
-    for name, func in fast.items():
-        for sample in ("cem:1:1:42", "https://shop.example.com/spring"):
-            assert func(sample) == getattr(tracking_mod, name)(sample), name
-        setattr(tracking_mod, name, func)
-
-
-def child(url: str, campaign_id: int, profile: bool, tracking: str = "real") -> None:
+def child(url: str, campaign_id: int, profile: bool) -> None:
     """Runs in its own process: launch the campaign, commit, print one JSON object on stdout."""
     os.environ.update(launch_env(url))
     from sqlalchemy import text
@@ -248,8 +209,6 @@ def child(url: str, campaign_id: int, profile: bool, tracking: str = "real") -> 
         launch_mod._write_recipients = timed("recipients", launch_mod._write_recipients)
         launch_mod._recipient_counts = timed("recipients", launch_mod._recipient_counts)
         launch_mod.queue_step = timed("queue", launch_mod.queue_step)
-        if tracking != "real":
-            _swap_tracking(tracking)
         campaign = db.session.get(CemCampaign, campaign_id)
         t, c, b = time.perf_counter(), cpu(), process_cpu(backend)
         if profile:
@@ -277,11 +236,11 @@ def child(url: str, campaign_id: int, profile: bool, tracking: str = "real") -> 
     print(json.dumps(out, default=str, ensure_ascii=False))
 
 
-def run_child(url: str, campaign_id: int, profile: bool, tracking: str = "real") -> dict[str, Any]:
+def run_child(url: str, campaign_id: int, profile: bool) -> dict[str, Any]:
     """The child as an operator's process would run: wall, CPU and peak RSS from ``wait4``
     (as ``child_process.run_cli``; stderr read by a thread so neither pipe fills up)."""
     t0 = time.perf_counter()
-    args = [PYTHON, __file__, "--child", str(campaign_id), "--url", url, "--tracking", tracking] + (
+    args = [PYTHON, __file__, "--child", str(campaign_id), "--url", url] + (
         ["--profile"] if profile else [])
     proc = subprocess.Popen(args, cwd=ROOT, env=launch_env(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -408,13 +367,11 @@ def main() -> None:
     ap.add_argument("--personal", action="store_true", help="render per customer ({{ customer.name }})")
     ap.add_argument("--profile", action="store_true", help="run the launch under cProfile")
     ap.add_argument("--no-floor", action="store_true")
-    ap.add_argument("--tracking", choices=("real", "fast", "off"), default="real",
-                    help="diagnostics: e-mail tracking as it is, with cached signing keys, or none")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.url, args.child, args.profile, args.tracking)
+        child(args.url, args.child, args.profile)
         return
     url = prepare(args.pg_url, args.customers, args.db_name)
     reset(url)
@@ -423,8 +380,7 @@ def main() -> None:
                               "cpus": os.cpu_count(), "personal": args.personal, "server": server_settings(url),
                               "load_before": os.getloadavg()}
     print(f"launching campaign {campaign_id} (load {result['load_before'][0]:.1f}) …", flush=True)
-    result["tracking"] = args.tracking
-    result["launch"] = launch = run_child(url, campaign_id, args.profile, args.tracking)
+    result["launch"] = launch = run_child(url, campaign_id, args.profile)
     result["load_after"] = os.getloadavg()
     if not args.no_floor:
         result["floor"] = floor(url, campaign_id)
@@ -437,8 +393,7 @@ def main() -> None:
         print(launch.get("profile", ""))
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-    label = "cem-launch" + ("-personal" if args.personal else "") + (
-        f"-tracking-{args.tracking}" if args.tracking != "real" else "")
+    label = "cem-launch" + ("-personal" if args.personal else "")
     (RESULTS / f"{label}-{stamp}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     (RESULTS / f"{label}-latest.md").write_text(text)
 
