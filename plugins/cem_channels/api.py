@@ -189,16 +189,14 @@ def audience(campaign_id: str):
 @english
 def results(campaign_id: str):
     """Per step and variant counts, conversions and lift (frozen once the campaign closed)."""
-    from .campaigns import results as results_module
+    from .campaigns.results import campaign_results
 
     require(VIEW)
     try:
         campaign = _campaign(campaign_id)
     except CampaignError as exc:
         return _refused(exc)
-    compute = getattr(results_module, "campaign_results", None)
-    body = compute(campaign) if compute is not None else results_module.result_for_ref(campaign.id)
-    return jsonify({"campaign_id": campaign.id, "state": campaign.state, **(body or {})})
+    return jsonify({"campaign_id": campaign.id, "state": campaign.state, **campaign_results(campaign)})
 
 
 @bp.post("/<campaign_id>/<action>")

@@ -55,9 +55,8 @@ def portal_workflows():
 @hookimpl
 def portal_jobs():
     from .campaigns.jobs import JOBS
-    from .optout.notices import JOBS as NOTICE_JOBS
 
-    return [*JOBS, *NOTICE_JOBS]
+    return JOBS  # the 14-day opt-out result notices are the core's jobs (portal/adlaw/notices.py)
 
 
 @hookimpl

@@ -428,10 +428,8 @@ def queue_rest(campaign: CemCampaign, now: datetime) -> dict[str, int] | None:
     if not _rest_pending(campaign):
         return None
     if campaign.ab_winner is None:
-        try:
-            from .ab import decide_winner
-        except ImportError:  # the A/B area is not there: the rest waits for a person's choice
-            return None
+        from .ab import decide_winner
+
         if campaign.started_at is None or now < campaign.started_at + timedelta(hours=campaign.ab_wait_hours or 0):
             return None
         decide_winner(campaign, now)

@@ -342,12 +342,10 @@ def edit(campaign_id: int):
 
 
 def _results(campaign: CemCampaign) -> dict[str, Any] | None:
-    """The campaign's results document, or None before results can exist (never a 500 for a
-    results service that is not there yet or fails on one campaign: the page still shows)."""
-    try:
-        from ..campaigns.results import campaign_results
-    except ImportError:
-        return None
+    """The campaign's results document, or None when computing it fails on this campaign (logged;
+    never a 500: the rest of the page still shows)."""
+    from ..campaigns.results import campaign_results
+
     try:
         return campaign_results(campaign)
     except Exception:  # noqa: BLE001 - logged; the rest of the page matters more
