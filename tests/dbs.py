@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -203,3 +204,33 @@ def fresh_empty_db(tmp: Path) -> tuple[str, Callable[[], None]]:
         return _pg_url_for(name), lambda: _pg_drop(name)
     path = tmp / f"empty{n}.db"
     return f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
+
+
+class AddonTemplate(TemplateDB):
+    """The core's seeded template cloned, an add-on installed by ``factory(url)``'s app (and
+    ``prepare()`` run in its context), made cloneable like the core's: each add-on's test
+    package builds its per-worker template with this."""
+
+    def __init__(self, template_db: TemplateDB, tmp: Path, factory: Callable[..., Any], plugin: str,
+                 prepare: Callable[[], None] | None = None):
+        self.tmp = tmp
+        url, self._drop = template_db.clone()
+        app = factory(url)
+        with app.app_context():
+            from portal.extensions import db
+            from portal.plugins_lifecycle import install
+
+            install(plugin)
+            if prepare is not None:
+                prepare()
+            db.session.remove()
+            db.engine.dispose()
+        self.url = url
+        if BACKEND == "postgres":
+            self.name = url.rsplit("/", 1)[1]
+        else:
+            self.path = Path(url.removeprefix("sqlite:///"))
+        self.finish()
+
+    def drop(self) -> None:
+        self._drop()

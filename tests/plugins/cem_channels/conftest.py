@@ -4,7 +4,6 @@ and a fake HTTP provider (``fake_provider.FakeProvider``) the adapters are point
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,34 +19,10 @@ def cem_app(url: str, **extra):
     return make_app(url, PORTAL_PLUGINS=PLUGINS, **extra)
 
 
-class CemTemplate(dbs.TemplateDB):
-    """The core's seeded template plus cem_channels installed; cloned like the core's."""
-
-    def __init__(self, template_db, tmp: Path):
-        self.tmp = tmp
-        url, self._drop = template_db.clone()
-        app = cem_app(url)
-        with app.app_context():
-            from portal.extensions import db
-            from portal.plugins_lifecycle import install
-
-            install("cem_channels")
-            db.session.remove()
-            db.engine.dispose()
-        self.url = url
-        if dbs.BACKEND == "postgres":
-            self.name = url.rsplit("/", 1)[1]
-        else:
-            self.path = Path(url.removeprefix("sqlite:///"))
-        self.finish()
-
-    def drop(self) -> None:
-        self._drop()
-
-
 @pytest.fixture(scope="session")
-def cem_template(template_db, tmp_path_factory) -> Iterator[CemTemplate]:
-    tpl = CemTemplate(template_db, tmp_path_factory.mktemp("cem"))
+def cem_template(template_db, tmp_path_factory) -> Iterator[dbs.AddonTemplate]:
+    """The core's seeded template plus cem_channels installed; cloned like the core's."""
+    tpl = dbs.AddonTemplate(template_db, tmp_path_factory.mktemp("cem"), cem_app, "cem_channels")
     yield tpl
     tpl.drop()
 

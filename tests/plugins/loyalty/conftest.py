@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -48,40 +47,17 @@ def loyalty_app(url: str, **extra):
     return make_app(url, PORTAL_PLUGINS=PLUGINS, **extra)
 
 
-class LoyaltyTemplate(dbs.TemplateDB):
-    """The core's seeded template plus the loyalty add-on installed; cloned like the core's."""
-
-    def __init__(self, template_db, tmp: Path):
-        self.tmp = tmp
-        url, self._drop = template_db.clone()
-        app = loyalty_app(url)
-        with app.app_context():
-            from portal.extensions import db
-            from portal.plugins_lifecycle import install
-
-            install("loyalty")
-            _end_demo_sales_before(SALES_FROM)
-            db.session.remove()
-            db.engine.dispose()
-        self.url = url
-        if dbs.BACKEND == "postgres":
-            self.name = url.rsplit("/", 1)[1]
-        else:
-            self.path = Path(url.removeprefix("sqlite:///"))
-        self.finish()
-
-    def drop(self) -> None:
-        self._drop()
-
-
 @pytest.fixture(scope="session")
-def loyalty_template(template_db, tmp_path_factory) -> Iterator[LoyaltyTemplate]:
-    tpl = LoyaltyTemplate(template_db, tmp_path_factory.mktemp("loyalty"))
+def loyalty_template(template_db, tmp_path_factory) -> Iterator[dbs.AddonTemplate]:
+    """The core's seeded template plus the loyalty add-on installed (demo sales cut before
+    SALES_FROM); cloned like the core's."""
+    tpl = dbs.AddonTemplate(template_db, tmp_path_factory.mktemp("loyalty"), loyalty_app, "loyalty",
+                            prepare=lambda: _end_demo_sales_before(SALES_FROM))
     yield tpl
     tpl.drop()
 
 
-def _app_on(tpl: LoyaltyTemplate, **extra) -> Iterator:
+def _app_on(tpl: dbs.AddonTemplate, **extra) -> Iterator:
     yield from _app_on_clone(tpl, factory=loyalty_app, **extra)
 
 
