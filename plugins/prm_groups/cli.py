@@ -1,0 +1,5 @@
+"""Placeholder: the add-on's CLI commands (``flask prm …``)."""
+
+
+def register(cli):
+    return None

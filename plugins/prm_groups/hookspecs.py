@@ -1,0 +1,23 @@
+"""Hooks prm_groups declares for other add-ons (``portal_add_hookspecs``): knowledge_share turns a
+closed programme with a significant result into a success-story draft (the hand-off)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("portal")
+
+
+@hookspec
+def prm_programme_closed(programme: dict[str, Any], result: dict[str, Any], actor: Any) -> None:
+    """A programme was closed with its final, frozen ``result`` (the ``GET …/results`` document:
+    ``verdict``, ``holdout`` and ``did`` blocks). ``programme``: ``id``, ``name``, ``group``,
+    ``category``, ``url``. Called inside the closing transaction; raise nothing."""
+
+
+@hookspec(firstresult=True)
+def prm_programme_result(programme_id: int) -> dict[str, Any] | None:
+    """The results document of programme ``programme_id`` (as ``GET /api/v1/prm/programmes/<id>/results``),
+    for another add-on showing a verified result; None for an unknown programme."""

@@ -1,0 +1,1 @@
+"""Measurement: power check at approval, holdout lift with its interval, group-level difference-in-differences, interim and final frozen results."""

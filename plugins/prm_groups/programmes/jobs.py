@@ -1,0 +1,3 @@
+"""Placeholder (owner: programmes): periodic jobs."""
+
+JOBS: list = []

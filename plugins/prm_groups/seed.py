@@ -1,0 +1,5 @@
+"""Placeholder: demo data (``portal_seed``)."""
+
+
+def seed(profile):
+    return None

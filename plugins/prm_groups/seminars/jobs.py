@@ -1,0 +1,3 @@
+"""Placeholder (owner: seminars): periodic jobs."""
+
+JOBS: list = []

@@ -1,0 +1,5 @@
+"""Placeholder (owner: checkin): segment fields of the add-on."""
+
+
+def segment_fields() -> list:
+    return []
