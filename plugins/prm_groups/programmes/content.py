@@ -29,7 +29,14 @@ def approved_revision(step: PrmStep) -> PrmContentRevision | None:
 
 
 def programme_revision(programme: PrmProgramme) -> dict[str, Any]:
-    """What the leader's approval binds to: per message step, its latest revision's number and hash."""
-    return {"programme": programme.id,
+    """What the leader's approval binds to: the plan (group, category, windows, design, holdout,
+    seed, budget) and, per message step, its latest revision's number and hash. Editing any of it
+    withdraws the approval and sends the programme back to the leader."""
+    p = programme
+    plan = {"group": p.partner_group_id, "category": p.category_id, "metric": p.objective_metric,
+            "baseline": [p.baseline_start, p.baseline_end], "run": [p.run_start, p.run_end],
+            "measure": [p.measure_start, p.measure_end], "design": sorted(p.design or []),
+            "holdout_share": p.holdout_share, "seed": p.seed, "budget": p.budget, "target_mde": p.target_mde}
+    return {"programme": programme.id, "plan": plan,
             "steps": [{"position": s.position, "revision": (r.number, r.sha256) if (r := latest_revision(s)) else None}
                       for s in programme.steps if s.kind == "message"]}
