@@ -252,3 +252,7 @@ __all__ += ["Product", "import_sales_report"]
 from .demo.backdate import demo_backdate_history, demo_backdate_messages  # noqa: E402
 
 __all__ += ["demo_backdate_history", "demo_backdate_messages"]
+# --- add-on to add-on calls (prm_groups, issue 16): another add-on's declared hooks, active plugins only ---
+from .plugins import hook as plugin_hook  # noqa: E402
+
+__all__ += ["plugin_hook"]
