@@ -256,3 +256,7 @@ __all__ += ["demo_backdate_history", "demo_backdate_messages"]
 from .plugins import hook as plugin_hook  # noqa: E402
 
 __all__ += ["plugin_hook"]
+# --- leader-voiced content previews (prm_groups content, issue 16): the From header e-mails go out with ---
+from .messaging.adapters import mail_from  # noqa: E402
+
+__all__ += ["mail_from"]

@@ -139,3 +139,10 @@ def portal_seed(profile):
     from .seed import seed
 
     seed(profile)
+
+
+@hookimpl
+def cem_preview_message_set(data):
+    from .voice.bridge import preview_message_set
+
+    return preview_message_set(data)

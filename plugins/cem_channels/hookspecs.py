@@ -24,3 +24,12 @@ def cem_campaign_result(ref: int | str) -> dict[str, Any] | None:
     """The results of campaign ``ref`` (its id or ``origin``): the ``GET …/results`` document
     (``arms`` with ``n`` and ``conversions``, ``lift``, ``ci_low``, ``ci_high``, ``p_value``,
     ``verdict``, ``frozen``); None for an unknown campaign."""
+
+
+@hookspec(firstresult=True)
+def cem_preview_message_set(data: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Preview a message set given as data (``{"name", "category", "master", "renditions":
+    {channel: {"subject", "body", "html"}}}``; ``"marketing": False`` for a service message) for
+    the sample customer, exactly as cem_channels sends it: per channel the rendered
+    ``subject``/``body``/``html``, the same after the ad-law wrapper (``composed_*``), ``sender``
+    and ``problems`` (render, law, lint, banned terms) with field paths. Stores nothing."""
