@@ -86,9 +86,9 @@ def add_session(p, *, capacity=30, days_ahead=30, title="1회차", deadline=None
     from portal.extensions import db
 
     start = noon_kst(days_ahead)
+    extra.setdefault("address", "서울 강남구 테헤란로 1")
     s = PrmSession(programme_id=p.id, step_id=series(p).id, title=title, starts_at=start,
-                   ends_at=start + timedelta(hours=2), capacity=capacity, address="서울 강남구 테헤란로 1",
-                   registration_deadline=deadline, **extra)
+                   ends_at=start + timedelta(hours=2), capacity=capacity, registration_deadline=deadline, **extra)
     db.session.add(s)
     db.session.commit()
     return s
@@ -109,3 +109,13 @@ def invite_customers(p, n: int):
     db.session.add_all(invs)
     db.session.commit()
     return invs
+
+
+def consent_email(customer_ids) -> None:
+    """E-mail marketing consent (web) for ``customer_ids``."""
+    from portal.extensions import db
+    from portal.toolkit import record_consents
+
+    record_consents([{"customer_id": c, "channel": "email", "purpose": "marketing", "granted": True, "method": "web",
+                      "source": "test"} for c in customer_ids])
+    db.session.commit()
