@@ -137,7 +137,7 @@ def window(end: date | None = None, months: int = 12) -> tuple[date, date]:
 
 
 def parse_args(args: Any) -> dict[str, Any]:
-    """``end``/``months``/``category`` from a query string, or :class:`RadarError` naming the bad ones."""
+    """``end``/``months``/``category``/``group`` (comma-separated codes) from a query string, or :class:`RadarError` naming the bad ones."""
     from flask_babel import gettext as _
 
     errors: dict[str, str] = {}
@@ -162,9 +162,16 @@ def parse_args(args: Any) -> dict[str, Any]:
         unknown = [c for c in categories if c not in known]
         if unknown:
             errors["category"] = _("Unknown category: %(codes)s.", codes=", ".join(unknown))
+    raw_groups = (args.get("group") or "").strip()[:500]
+    groups = [g.strip() for g in raw_groups.split(",") if g.strip()] or None
+    if groups:
+        known = set(db.session.execute(select(PartnerGroup.code).where(PartnerGroup.code.in_(groups))).scalars())
+        unknown = [g for g in groups if g not in known]
+        if unknown:
+            errors["group"] = _("Unknown group: %(codes)s.", codes=", ".join(unknown))
     if errors:
         raise RadarError(errors)
-    return {"end": end, "months": months, "categories": categories}
+    return {"end": end, "months": months, "categories": categories, "groups": groups}
 
 
 _ONE_DAY = date(2000, 1, 2) - date(2000, 1, 1)
