@@ -11,6 +11,15 @@ from sqlalchemy import select
 from tests.plugins.prm_groups.checkin_fixtures import make_series, noon, user
 
 
+@pytest.fixture(autouse=True)
+def english(app):
+    """The messages are asserted in English (the catalogs translate them to Korean)."""
+    from flask_babel import force_locale
+
+    with force_locale("en"):
+        yield
+
+
 def _scan(series, session_idx, token, actor, now):
     from plugins.prm_groups.seminars.checkin import scan
 
