@@ -260,3 +260,7 @@ __all__ += ["plugin_hook"]
 from .messaging.adapters import mail_from  # noqa: E402
 
 __all__ += ["mail_from"]
+# --- programme measurement (prm_groups measurement, issue 16): a programme's experiment by its stored id ---
+from .experiments.models import Experiment  # noqa: E402
+
+__all__ += ["Experiment"]
