@@ -43,7 +43,7 @@ def end_runs(today: date | str | None = None) -> dict[str, int]:
             if programme is None or programme.state != RUNNING:
                 stats["skipped"] += 1
                 continue
-            system_transition(programme, "run_ended", f"run window ended {programme.run_end.isoformat()}")
+            system_transition(programme, "run_ended")
             programme.updated_at = utcnow()
             db.session.commit()
             stats["moved"] += 1
