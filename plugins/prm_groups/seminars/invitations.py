@@ -68,18 +68,20 @@ def translate_rules(programme: PrmProgramme, rules: Any, path: str = "rules") ->
             return [walk(n, f"{where}[{i}]") for i, n in enumerate(node)]
         if not isinstance(node, dict):
             return node
-        if node.get("field") == ENGAGEMENT_FIELD:
-            raw = str(node.get("value", ""))
-            position, _, what = raw.partition(":")
-            step = steps.get(int(position)) if position.strip().isdigit() else None
-            if step is None or step.kind != "message" or what not in ENGAGEMENTS:
-                raise ProgrammeError({f"{where}.value": str(_l(
-                    "Expected “<message step number>:opened|clicked|opened_or_clicked|delivered”, e.g. 1:opened_or_clicked."))})
-            if step.campaign_id is None:
-                raise ProgrammeError({f"{where}.value": str(_l(
-                    "Step %(n)d has not been sent yet; invite after it went out.", n=step.position))}, 409)
-            return {"field": CEM_ENGAGEMENT_FIELD, "op": node.get("op", "eq"), "value": f"{step.campaign_id}:{what}"}
-        return {k: walk(v, f"{where}.{k}") for k, v in node.items()}
+        raw = str(node.get("value", ""))
+        if node.get("field") == CEM_ENGAGEMENT_FIELD and raw.startswith("step:"):
+            raw = raw[len("step:"):]  # the launch's spelling: {"field": "cem.engagement", "value": "step:1:opened"}
+        elif node.get("field") != ENGAGEMENT_FIELD:
+            return {k: walk(v, f"{where}.{k}") for k, v in node.items()}
+        position, _, what = raw.partition(":")
+        step = steps.get(int(position)) if position.strip().isdigit() else None
+        if step is None or step.kind != "message" or what not in ENGAGEMENTS:
+            raise ProgrammeError({f"{where}.value": str(_l(
+                "Expected “<message step number>:opened|clicked|opened_or_clicked|delivered”, e.g. 1:opened_or_clicked."))})
+        if step.campaign_id is None:
+            raise ProgrammeError({f"{where}.value": str(_l(
+                "Step %(n)d has not been sent yet; invite after it went out.", n=step.position))}, 409)
+        return {"field": CEM_ENGAGEMENT_FIELD, "op": node.get("op", "eq"), "value": f"{step.campaign_id}:{what}"}
 
     return walk(copy.deepcopy(rules), path)
 
@@ -175,3 +177,54 @@ def invitation_by_token(token: str) -> PrmInvitation | None:
     if not isinstance(token, str) or not 20 <= len(token) <= 64 or not _TOKEN_RE.fullmatch(token):
         return None  # retired (erased, merged) tokens contain ':' and never match
     return db.session.scalar(select(PrmInvitation).where(PrmInvitation.token == token))
+
+
+def due_series(now: datetime | None = None) -> list[tuple[PrmProgramme, PrmStep]]:
+    """Running programmes' seminar series whose day has come (run start + the step's offset, in
+    Seoul) and that still have a session open for registration."""
+    from datetime import UTC, timedelta
+
+    from sqlalchemy import or_
+
+    from ..seminar_models import PrmSession
+    from .sessions import SEOUL
+
+    now = now or utcnow()
+    today = now.replace(tzinfo=UTC).astimezone(SEOUL).date()
+    open_session = (select(PrmSession.id).where(PrmSession.step_id == PrmStep.id, PrmSession.cancelled_at.is_(None),
+                                                or_(PrmSession.registration_deadline > now,
+                                                    PrmSession.registration_deadline.is_(None) & (PrmSession.starts_at > now)))
+                    .exists())
+    rows = db.session.execute(select(PrmProgramme, PrmStep).join(PrmStep, PrmStep.programme_id == PrmProgramme.id)
+                              .where(PrmProgramme.state == RUNNING, PrmProgramme.experiment_id.is_not(None),
+                                     PrmStep.kind == "seminar_series", open_session)
+                              .order_by(PrmProgramme.id)).all()
+    return [(p, s) for p, s in rows if p.run_start + timedelta(days=s.offset_days or 0) <= today]
+
+
+def send_due_invitations(now: datetime | None = None) -> dict[str, int]:
+    """The daily job: invite the new matches of every due series, as the programme's creator
+    (whose customer scope the rules are compiled in). One programme per transaction; a refused
+    one (step 1 not sent yet, the creator gone) is logged and left for the next day."""
+    from flask import current_app
+
+    from portal.toolkit import User
+
+    done = {"programmes": 0, "invited": 0, "skipped": 0}
+    for programme, step in due_series(now):
+        actor = db.session.get(User, programme.created_by_id) if programme.created_by_id else None
+        if actor is None or not actor.is_active:
+            current_app.logger.warning("prm: programme %s has no active creator to invite as", programme.id)
+            done["skipped"] += 1
+            continue
+        try:
+            n = invite(programme, step, actor, now=now)
+            db.session.commit()
+        except ProgrammeError as exc:
+            db.session.rollback()
+            current_app.logger.info("prm: invitations of programme %s not sent yet: %s", programme.id, exc)
+            done["skipped"] += 1
+            continue
+        done["programmes"] += 1
+        done["invited"] += n
+    return done

@@ -97,3 +97,42 @@ def test_invite_refused_unless_running(app):
     with pytest.raises(ProgrammeError) as err:
         invite(p, series(p), hq())
     assert err.value.status == 409
+
+
+def test_daily_job_invites_due_series_once(app):
+    from datetime import date, timedelta
+
+    from plugins.prm_groups.seminar_models import PrmInvitation
+    from plugins.prm_groups.seminars.jobs import send_invitations_job
+    from portal.extensions import db
+
+    p = make_programme()
+    add_session(p)
+    consent_email(_group_ids(p))
+    p.created_by_id = hq().id
+    series(p).offset_days = 14
+    p.run_start = date.today() - timedelta(days=20)
+    db.session.commit()
+    first = send_invitations_job()
+    assert first["programmes"] == 1 and first["invited"] > 0
+    assert send_invitations_job()["invited"] == 0
+    assert db.session.scalar(select(func.count()).select_from(PrmInvitation)
+                             .where(PrmInvitation.step_id == series(p).id)) == first["invited"]
+    # Not due yet: nothing.
+    q = make_programme("G02", extra_customers=0)
+    add_session(q)
+    q.created_by_id = hq().id
+    series(q).offset_days = 30
+    db.session.commit()
+    assert send_invitations_job()["programmes"] == 1  # only p again, with nobody new
+
+
+def test_launch_spelling_of_step_engagement(app):
+    from plugins.prm_groups.seminars.invitations import translate_rules
+
+    p = make_programme(draw=False, extra_customers=0)
+    p.steps[0].campaign_id = 5
+    assert translate_rules(p, {"field": "cem.engagement", "op": "eq", "value": "step:1:clicked"}) == \
+        {"field": "cem.engagement", "op": "eq", "value": "5:clicked"}
+    assert translate_rules(p, {"field": "cem.engagement", "op": "eq", "value": "9:clicked"}) == \
+        {"field": "cem.engagement", "op": "eq", "value": "9:clicked"}
