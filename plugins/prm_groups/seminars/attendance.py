@@ -171,9 +171,10 @@ def sheet_statement(session: PrmSession, *, q: str | None = None, attendance: st
             .where(r.session_id == session.id, r.status == REGISTERED))
     if attendance in ATTENDANCE:
         stmt = stmt.where(r.attendance == attendance)
-    if q:
-        needle = f"%{q.strip()[:60]}%"
-        stmt = stmt.where(name.ilike(needle) | code.ilike(needle))
+    if q and q.strip():
+        needle = q.strip()[:60].lower()
+        stmt = stmt.where(func.lower(name).contains(needle, autoescape=True)
+                          | func.lower(code).contains(needle, autoescape=True))
     order = {"name": (name, r.id), "-name": (name.desc(), r.id.desc()),
              "checked_in": (r.checked_in_at.desc(), r.id), "attendance": (r.attendance, name, r.id)}
     return stmt.order_by(*order.get(sort, order["name"]))

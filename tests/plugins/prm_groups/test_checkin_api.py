@@ -92,4 +92,8 @@ def test_attendance_api_mark_rest_and_sheet(app):
     only = client.get(f"/api/v1/prm/sessions/{sid}/attendance?attendance=not_marked", headers=h).get_json()
     assert len(only["items"]) == 3
     assert client.get(f"/api/v1/prm/sessions/{sid}/attendance?attendance=zzz", headers=h).status_code == 422
+    name = s.customers[2].name
+    found = client.get(f"/api/v1/prm/sessions/{sid}/attendance", query_string={"q": name}, headers=h).get_json()
+    assert name in {i["name"] for i in found["items"]}
+    assert client.get(f"/api/v1/prm/sessions/{sid}/attendance?q=%25%25", headers=h).get_json()["items"] == []
     assert scalar("SELECT count(*) FROM access_log WHERE object_type = 'prm_session'") >= 2

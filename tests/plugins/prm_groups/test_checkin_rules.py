@@ -261,3 +261,38 @@ def test_attribution_is_set_based_and_descriptive(app):
     assert groups["not_marked"]["customers"] == 1
     assert groups["not_registered"]["customers"] == 1 and groups["not_registered"]["buyers"] == 1
     assert all(g["rate"] is None or 0 <= g["rate"] <= 1 for g in groups.values())
+
+
+def test_refusals_in_korean_and_segment_values(app):
+    """Staff read the refusals in Korean; ``in`` takes several programmes; junk values match nobody."""
+    from flask_babel import force_locale
+
+    from plugins.prm_groups.seminars.checkin import CheckinError
+    from plugins.prm_groups.seminars.segment_fields import segment_fields
+    from portal.extensions import db
+    from portal.models import Customer
+
+    day = date.today() + timedelta(days=1)
+    s = make_series(starts=[noon(day) + timedelta(hours=7)])
+    hq = user("hq@example.com")
+    reg = s.registrations[0][0]
+    at = s.sessions[0].starts_at + timedelta(minutes=2)
+    _scan(s, 0, reg.checkin_token, hq, at)
+    db.session.commit()
+    with force_locale("ko"), pytest.raises(CheckinError) as exc:
+        _scan(s, 0, reg.checkin_token, hq, at)
+    assert exc.value.message == "이미 19:02에 체크인되었습니다."
+    fields = {f["name"]: f for f in segment_fields()}
+    cond = fields["prm.sessions_attended"]["condition"]
+    ids = [c.id for c in s.customers]
+
+    def members(expr):
+        return set(db.session.scalars(db.select(Customer.id).where(expr, Customer.id.in_(ids))))
+
+    pid = s.programme.id
+    assert members(cond("in", [f"{pid}:1", "999999:1"])) == {ids[0]}
+    assert members(cond("not_in", [f"{pid}:1"])) == set(ids[1:])
+    for junk in ("x", f"{pid}", f"{pid}:-1", f"{pid}:1:2", "99999999999999:1", ""):
+        assert members(cond("eq", junk)) == set()
+    assert members(cond("eq", f"{pid}:0")) == set(ids)
+    assert members(fields["prm.step_engagement"]["condition"]("eq", "1:opened_or_clicked")) == set()
