@@ -128,9 +128,23 @@ def _window(start: date, end: date) -> dict[str, str]:
     return {"start": start.isoformat(), "end": end.isoformat()}
 
 
-def eligible_estimate(programme: PrmProgramme) -> dict[str, Any]:
-    """How many customers the holdout will be drawn from: the drawn counts once the experiment
-    exists, else the group's customers (an upper bound: suppression reasons remove some at start)."""
+def _reader(actor: Any) -> Any:
+    """The actor given, else the signed-in user of the request (None outside a request)."""
+    if actor is not None:
+        return actor
+    from flask import has_request_context
+    from flask_login import current_user
+
+    if has_request_context() and getattr(current_user, "is_authenticated", False):
+        return current_user
+    return None
+
+
+def eligible_estimate(programme: PrmProgramme, actor: Any = None) -> dict[str, Any]:
+    """How many customers the holdout is drawn from: the drawn counts once the experiment exists;
+    before that the programme's eligible audience now (after every suppression reason, counted in
+    one aggregate by the programmes area, in ``actor``'s scope); failing that the group's customers
+    (an upper bound)."""
     from portal.toolkit import Experiment
 
     if programme.experiment_id is not None:
@@ -138,18 +152,32 @@ def eligible_estimate(programme: PrmProgramme) -> dict[str, Any]:
         if exp is not None and exp.drawn_counts:
             counts = {k: int(v) for k, v in exp.drawn_counts.items()}
             return {"n": counts.get("treatment", 0) + counts.get("holdout", 0), "source": "drawn"}
+    reader = _reader(actor)
+    if reader is not None:
+        try:
+            from ..programmes.audience import eligible_count
+        except ImportError:
+            eligible_count = None
+        if eligible_count is not None:
+            try:
+                with db.session.begin_nested():
+                    return {"n": int(eligible_count(programme, reader)), "source": "eligible"}
+            except Exception:  # noqa: BLE001 — rules that no longer validate: fall back to the upper bound
+                pass
     n = int(db.session.scalar(select(func.count()).select_from(
         group_customer_ids(programme.partner_group_id).subquery())) or 0)
     return {"n": n, "source": "group_customers"}
 
 
-def build_plan(programme: PrmProgramme, eligible: int | None = None) -> dict[str, Any]:
+def build_plan(programme: PrmProgramme, eligible: int | None = None, actor: Any = None) -> dict[str, Any]:
     """The pre-registered plan as JSON: metric, windows, design, holdout share, seed, eligible
-    estimate, the group's baseline rate, the target effect, α, power and the power check."""
+    estimate, the group's baseline rate, the target effect, α, power and the power check.
+    ``eligible`` overrides the estimate; ``actor`` is whose scope counts the eligible audience
+    (default: the signed-in user)."""
     p = programme
     design = [d for d in ("holdout", "did_vs_groups") if d in (p.design or [])]
     baseline = purchase_rate(group_customer_ids(p.partner_group_id), p.baseline_start, p.baseline_end, p.category_id)
-    est = eligible_estimate(p) if eligible is None else {"n": int(eligible), "source": "given"}
+    est = eligible_estimate(p, actor) if eligible is None else {"n": int(eligible), "source": "given"}
     power = None
     if "holdout" in design:
         power = power_block(baseline["rate"], est["n"], float(p.holdout_share), float(p.target_mde))
@@ -177,7 +205,7 @@ def build_plan(programme: PrmProgramme, eligible: int | None = None) -> dict[str
     }
 
 
-def freeze_plan(programme: PrmProgramme) -> dict[str, Any]:
+def freeze_plan(programme: PrmProgramme, actor: Any = None) -> dict[str, Any]:
     """Store the plan in ``programme.plan`` at the leader's approval (the programmes service calls
     it after ``approve``). A re-approval before the start (the plan or the text was edited and the
     leader approved again) stores the newly approved plan; once the programme started, the plan is
@@ -185,16 +213,16 @@ def freeze_plan(programme: PrmProgramme) -> dict[str, Any]:
     current = programme.plan or {}
     if current.get("frozen_at") and (programme.started_at is not None or programme.experiment_id is not None):
         return current
-    plan = build_plan(programme)
+    plan = build_plan(programme, actor=actor)
     plan["frozen_at"] = utcnow().isoformat(timespec="seconds") + "Z"
     programme.plan = plan
     return plan
 
 
-def power_summary(programme: PrmProgramme) -> dict[str, Any] | None:
+def power_summary(programme: PrmProgramme, actor: Any = None) -> dict[str, Any] | None:
     """The power check for the approval page: the frozen plan's when there is one, else computed
     now from the programme's current values. None when the design has no holdout."""
-    plan = programme.plan if (programme.plan or {}).get("frozen_at") else build_plan(programme)
+    plan = programme.plan if (programme.plan or {}).get("frozen_at") else build_plan(programme, actor=actor)
     return plan.get("power_check")
 
 

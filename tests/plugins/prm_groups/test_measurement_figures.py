@@ -146,3 +146,25 @@ def test_plan_records_baseline_power_and_is_frozen_once_started(app):
     p.holdout_share = 0.2
     assert freeze_plan(p)["holdout_share"] == 0.1
     assert [d["field"] for d in plan_kept(p)] == ["holdout_share"]
+
+
+def test_spend_metric_judges_on_spend_per_customer_and_did_in_won(app):
+    from flask_babel import force_locale
+
+    from plugins.prm_groups.measurement.results import compute
+    from portal.toolkit import db
+
+    cat = fx.category()
+    p = fx.programme(cat, metric="category_spend")
+    arms = fx.draw_holdout(p, fx.new_customers(400), share=0.5)
+    fx.buy(arms["treatment"][:60], fx.IN_MEASURE, cat, amount=50000)   # same buyers' share, more spend
+    fx.buy(arms["holdout"][:60], fx.IN_MEASURE, cat, amount=20000)
+    db.session.commit()
+    with app.test_request_context(), force_locale("en"):
+        res = compute(p)
+    h = res["holdout"]
+    assert h["lift"] == 0 and h["verdict"] == "not_significant"
+    assert h["spend_diff"] == 60 * 30000 / 200 and h["spend_ci"][0] > 0
+    assert res["verdict"] == "significant_increase" and "₩" in res["verdict_text"]
+    d = res["did"]
+    assert d["unit"] == "KRW" and d["metric"] == "spend_per_customer" and d["estimate"] > 0
