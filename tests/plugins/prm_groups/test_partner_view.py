@@ -230,3 +230,53 @@ def test_closed_programme_shows_its_final_verdict(app, login_as):
     assert 'data-verdict="significant_increase"' in result.split(">")[0]
     assert "8.1" in result and "5.1" in result and "11.1" in result
     assert f"/prm/programmes/{p.id}/results" in card
+
+
+@pytest.mark.browser
+def test_in_chromium_on_a_phone(world, app):
+    """Real Chromium at 390 px: the leader's dashboard and the distributor's invitations fit the
+    screen (no sideways scrolling), "copy link" copies without a script error or CSP violation."""
+    from pathlib import Path
+
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    from portal.toolkit import db
+    from tests.conftest import PASSWORD
+    from tests.live_server import serve
+
+    db.session.close()  # SQLite: no read transaction of the test may hold the lock the server writes under
+    with serve(app) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        errors: list[str] = []
+        try:
+            for email, url, testid in (("leader1@example.com", "/prm/my/", "prm-downline"),
+                                       ("ibo1@example.com", "/prm/my/invitations", "prm-invitations")):
+                context = browser.new_context(base_url=base, locale="ko-KR", viewport={"width": 390, "height": 844})
+                context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+                page = context.new_page()
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.on("console", lambda msg: errors.append(msg.text)
+                        if msg.type == "error" and "Content Security Policy" in msg.text else None)
+                page.goto("/login")
+                page.fill("input[name=email]", email)
+                page.fill("input[name=password]", PASSWORD)
+                with page.expect_navigation():
+                    page.get_by_test_id("login-submit").click()
+                page.goto(url)
+                expect(page.get_by_test_id(testid)).to_be_visible()
+                width = page.evaluate("() => ({scroll: document.documentElement.scrollWidth, width: innerWidth})")
+                assert width["scroll"] <= width["width"], (url, width)
+                if testid == "prm-downline":  # Korean category names in the Korean UI
+                    expect(page.get_by_test_id("prm-programme").first).to_contain_text("건강식품")
+                if testid == "prm-invitations":
+                    button = page.locator("[data-copy-target]").first
+                    button.click()
+                    expect(button).to_have_text("복사됨")
+                    copied = page.evaluate("() => navigator.clipboard.readText()")
+                    assert "/prm/r/" in copied
+                context.close()
+            assert errors == [], errors
+        finally:
+            browser.close()
