@@ -15,13 +15,24 @@ single grouped statements — a series may have thousands of registrants.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, and_, case, func, literal, select, update
 
-from portal.toolkit import Category, Customer, Partner, SaleLine, audit, db, has_permission, utcnow
+from portal.toolkit import (
+    Category,
+    Customer,
+    Partner,
+    SaleLine,
+    audit,
+    db,
+    has_permission,
+    scope_filter,
+    utcnow,
+)
 
 from ..models import CANCELLED as PROGRAMME_CANCELLED
 from ..models import PrmProgramme, PrmStep
@@ -156,15 +167,57 @@ def session_counts(session_ids: list[int]) -> dict[int, dict[str, int]]:
     return out
 
 
-def sheet_statement(session: PrmSession, *, q: str | None = None, attendance: str | None = None,
-                    sort: str = "name") -> Select:
+#: The core permission whose scope decides whose names a viewer may read in full.
+CUSTOMER_VIEW = "customer.view"
+
+
+def mask_name(name: str | None) -> str:
+    """``김정훈`` → ``김*훈``, ``김정`` → ``김*``: enough to match a face to a ticket, no more."""
+    name = (name or "").strip()
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    """One line of the attendance sheet as shown: a registrant outside the viewer's customer
+    scope (another branch's customer at this branch's seminar) appears masked, without a code."""
+
+    id: int
+    name: str
+    code: str
+    attendance: str
+    checked_in_at: datetime | None
+    marked_at: datetime | None
+    mark_reason: str | None
+    masked: bool
+
+
+def present(row: Any) -> SheetRow:
+    visible = bool(row.visible)
+    return SheetRow(row.id, row.name if visible else mask_name(row.name), row.code if visible else "",
+                    row.attendance, row.checked_in_at, row.marked_at, row.mark_reason, not visible)
+
+
+def sheet_statement(session: PrmSession, viewer: Any = None, *, q: str | None = None,
+                    attendance: str | None = None, sort: str = "name") -> Select:
     """The attendance sheet's rows: confirmed seats of the session with the registrant's name and
-    code (a customer, or an invited distributor)."""
+    code (a customer, or an invited distributor) and ``visible`` — whether ``viewer`` may read the
+    customer in full (their customer scope; an invited distributor always). Show rows through
+    :func:`present`; a search matches visible rows only, so it cannot confirm a hidden name."""
     r = PrmRegistration
     name = func.coalesce(Customer.name, Partner.name, literal(""))
     code = func.coalesce(Customer.code, Partner.code, literal(""))
-    stmt = (select(r.id, name.label("name"), code.label("code"), Customer.phone, r.attendance, r.checked_in_at,
-                   r.marked_at, r.mark_reason)
+    if viewer is None:
+        visible = literal(True)
+    else:
+        visible = case((r.customer_id.is_(None), literal(True)),
+                       (scope_filter(viewer, CUSTOMER_VIEW, Customer), literal(True)), else_=literal(False))
+    stmt = (select(r.id, name.label("name"), code.label("code"), r.attendance, r.checked_in_at,
+                   r.marked_at, r.mark_reason, visible.label("visible"))
             .select_from(r).join(PrmInvitation, PrmInvitation.id == r.invitation_id)
             .outerjoin(Customer, Customer.id == r.customer_id)
             .outerjoin(Partner, Partner.id == PrmInvitation.partner_invitee_id)
@@ -173,7 +226,7 @@ def sheet_statement(session: PrmSession, *, q: str | None = None, attendance: st
         stmt = stmt.where(r.attendance == attendance)
     if q and q.strip():
         needle = q.strip()[:60].lower()
-        stmt = stmt.where(func.lower(name).contains(needle, autoescape=True)
+        stmt = stmt.where(visible == literal(True), func.lower(name).contains(needle, autoescape=True)
                           | func.lower(code).contains(needle, autoescape=True))
     order = {"name": (name, r.id), "-name": (name.desc(), r.id.desc()),
              "checked_in": (r.checked_in_at.desc(), r.id), "attendance": (r.attendance, name, r.id)}

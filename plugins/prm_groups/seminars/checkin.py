@@ -166,16 +166,20 @@ def qr_svg(registration: PrmRegistration, *, scale: int = 6) -> str:
 # -- scanning -----------------------------------------------------------------------------------
 
 
-def registrant_name(registration: PrmRegistration) -> str:
-    """The name staff see after a scan (customer, or an invited distributor)."""
+def registrant_name(registration: PrmRegistration, viewer: Any = None) -> str:
+    """The name staff see after a scan (customer, or an invited distributor); masked (``김*훈``)
+    when the customer is outside the viewer's customer scope."""
     from portal.toolkit import Customer, Partner
 
     from ..seminar_models import PrmInvitation
+    from .attendance import CUSTOMER_VIEW, mask_name
 
     if registration.customer_id is not None:
-        name = db.session.scalar(select(Customer.name).where(Customer.id == registration.customer_id))
-        if name:
-            return name
+        stmt = select(Customer.name, scope_filter(viewer, CUSTOMER_VIEW, Customer) if viewer is not None else true()
+                      ).where(Customer.id == registration.customer_id)
+        row = db.session.execute(stmt).first()
+        if row is not None and row[0]:
+            return row[0] if row[1] else mask_name(row[0])
     inv = db.session.get(PrmInvitation, registration.invitation_id)
     if inv is not None and inv.partner_invitee_id is not None:
         return db.session.scalar(select(Partner.name).where(Partner.id == inv.partner_invitee_id)) or ""
@@ -239,7 +243,7 @@ def scan(session: PrmSession, token: Any, actor: Any, *, now: datetime | None = 
     db.session.refresh(reg)
     if done.rowcount != 1:
         raise _already(reg)
-    return ScanResult(reg, now, registrant_name(reg))
+    return ScanResult(reg, now, registrant_name(reg, actor))
 
 
 def _already(reg: PrmRegistration) -> CheckinError:

@@ -148,12 +148,14 @@ def sheet(session_id: str):
         return error(422, "validation_failed", f"attendance must be one of {', '.join(ATTENDANCE)}.",
                      errors={"attendance": "unknown value"})
     page, per_page = parse_page_args(request.args, default_size=100)
-    result = paginate(att.sheet_statement(session, attendance=wanted, q=request.args.get("q")), page, per_page,
-                      scalars=False)
-    items = [{"registration_id": r.id, "name": r.name, "code": r.code, "attendance": r.attendance,
+    result = paginate(att.sheet_statement(session, current_user, attendance=wanted, q=request.args.get("q")), page,
+                      per_page, scalars=False)
+    rows = [att.present(r) for r in result.items]
+    items = [{"registration_id": r.id, "name": r.name, "code": r.code or None, "masked": r.masked,
+              "attendance": r.attendance,
               "checked_in_at": kst(r.checked_in_at).isoformat() if r.checked_in_at else None,
               "marked_at": kst(r.marked_at).isoformat() if r.marked_at else None, "reason": r.mark_reason}
-             for r in result.items]
+             for r in rows]
     audit.log_access("view", object_id=session.id, count=len(items), object_type="prm_session",
                      detail="attendance sheet (API)")
     db.session.commit()

@@ -103,8 +103,9 @@ def _render_session(session: PrmSession, status: int = 200, token: str = "", res
     sort = request.args.get("sort") if request.args.get("sort") in SORTS else "name"
     q = (request.args.get("q") or "").strip()[:60]
     page_no, per_page = parse_page_args(request.args, default_size=50)
-    page = paginate(att.sheet_statement(session, q=q, attendance=wanted, sort=sort), page_no, per_page,
-                    scalars=False)
+    page = paginate(att.sheet_statement(session, current_user, q=q, attendance=wanted, sort=sort), page_no,
+                    per_page, scalars=False)
+    page.items = [att.present(r) for r in page.items]
     audit.log_access("view", object_id=session.id, count=len(page.items), object_type="prm_session",
                      detail="attendance sheet")
     db.session.commit()
@@ -177,17 +178,18 @@ def do_rest_no_show(session_id: str):
 def export(session_id: str):
     """The attendance sheet as CSV (formula cells neutralised; the export is access-logged)."""
     session = _session_or_404(session_id)
-    stmt = att.sheet_statement(session)
+    stmt = att.sheet_statement(session, current_user)
     count = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
     def rows():
-        for r in db.session.execute(stmt):
+        for row in db.session.execute(stmt):
+            r = att.present(row)
             yield [r.code, r.name, r.attendance, kst(r.checked_in_at) if r.checked_in_at else None,
                    kst(r.marked_at) if r.marked_at else None, r.mark_reason or ""]
 
     try:
         return logged_export("csv", f"attendance-session-{session.id}.csv",
-                             ["code", "name", "attendance", "checked_in_at", "marked_at", "reason"], rows,
+                             ["code", "name", _("Attendance"), _("Checked in"), _("Marked at"), _("Reason")], rows,
                              sheet_title="attendance", count=count, object_id=session.id,
                              object_type="prm_session", detail="attendance sheet export")
     except ExportTooLarge:  # pragma: no cover - CSV has no row limit

@@ -53,7 +53,7 @@ def test_checkin_on_a_phone(app):
             expect(page.get_by_test_id("session-title")).to_have_text(title)
             page.get_by_test_id("token-input").fill(f"{base}/prm/checkin/t/{token}")
             page.get_by_test_id("checkin-button").click()
-            expect(page.locator(".flash-success")).to_contain_text(name)
+            expect(page.locator(".flash-success")).to_contain_text(name[0])  # masked when of another branch
             expect(page.get_by_test_id("count-attended")).to_have_text("1")
             page.get_by_test_id("token-input").fill(token)
             page.get_by_test_id("checkin-button").click()
