@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 
+import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
@@ -156,3 +158,45 @@ def test_staff_api_sessions_scope_and_validation(app, client):
     assert r.status_code == 200 and r.get_json()["notified"] == 1
     db.session.expire_all()
     assert series(p).id
+
+
+@pytest.mark.browser
+def test_public_page_in_chromium_on_a_phone(app):
+    """Real Chromium at 390 px, no login: the invitee registers, sees the QR, fits the screen,
+    no script error or CSP violation."""
+    from pathlib import Path
+
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    from portal.extensions import db
+    from tests.live_server import serve
+
+    p = make_programme()
+    add_session(p, capacity=5)
+    add_session(p, capacity=None, days_ahead=37, title="2회차 온라인", address=None,
+                online_url="https://meet.example.com/very/long/path/that/should/wrap/on/a/small/screen")
+    inv = invite_customers(p, 1)[0]
+    _named(inv)
+    token = inv.token
+    db.session.close()
+    with serve(app) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        errors: list[str] = []
+        try:
+            page = browser.new_context(base_url=base, locale="ko-KR", viewport={"width": 390, "height": 844}).new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda msg: errors.append(msg.text)
+                    if msg.type == "error" and "Content Security Policy" in msg.text else None)
+            page.goto(f"/prm/r/{token}")
+            expect(page.get_by_test_id("prm-greeting")).to_contain_text("한빛")
+            page.get_by_test_id("prm-register").first.click()
+            expect(page.get_by_test_id("prm-qr")).to_be_visible()
+            width = page.evaluate("() => ({scroll: document.documentElement.scrollWidth, width: innerWidth})")
+            assert width["scroll"] <= width["width"], width
+            if os.environ.get("PRM_SHOT"):
+                page.screenshot(path=os.environ["PRM_SHOT"], full_page=True)
+        finally:
+            browser.close()
+    assert not errors, errors
