@@ -128,6 +128,14 @@ def _apply_steps(actor: Any, programme: PrmProgramme, steps: list[dict[str, Any]
     from . import content as content_module
 
     existing = {s.position: s for s in programme.steps}
+    wanted = {d["position"]: d["kind"] for d in steps}
+    gone = [s.id for s in programme.steps if s.kind == "seminar_series" and wanted.get(s.position) != s.kind]
+    if gone:
+        from ..seminar_models import PrmSession
+
+        if db.session.scalar(select(func.count()).select_from(PrmSession).where(PrmSession.step_id.in_(gone))):
+            raise ProgrammeError({"steps": _("The seminar series has sessions: cancel or move them on the seminar "
+                                             "page before removing the series.")}, 409)
     keep: list[PrmStep] = []
     for data in steps:
         row = existing.get(data["position"])

@@ -301,3 +301,17 @@ def test_content_errors_carry_step_paths(app, hq):
     errors = resp.get_json()["errors"]
     assert "steps[0].content.signer" in errors and "steps[0].content.email.body" in errors
     assert "steps[0].content.dm" in errors
+
+
+def test_a_series_with_sessions_is_not_dropped_by_an_edit(app, hq):
+    client = app.test_client()
+    session = {"title": "1회차", "starts_at": "2027-01-24T19:00", "ends_at": "2027-01-24T21:00",
+               "address": "서울 강남구", "capacity": 30}
+    resp = client.post(URL, json=body(sessions=[session]), headers=hq)
+    assert resp.status_code == 201, resp.get_json()
+    pid = resp.get_json()["id"]
+    resp = client.patch(f"{URL}/{pid}", json={"steps": [BODY_STEPS[0]], "name": "바꿈"}, headers=hq)
+    assert resp.status_code == 409 and "steps" in resp.get_json()["errors"]
+    with app.app_context():
+        assert scalar("SELECT count(*) FROM prm_session WHERE programme_id = :p", p=pid) == 1
+        assert scalar("SELECT name FROM prm_programme WHERE id = :p", p=pid) == BODY["name"]

@@ -157,3 +157,29 @@ def test_pg23_disabled_add_on_answers_404_and_comes_back(app):
         db.session.commit()
     assert client.get(f"/prm/programmes/{pid}").status_code == 200
     assert client.get(f"/api/v1/prm/programmes/{pid}", headers=headers).status_code == 200
+
+
+def test_leader_approves_on_the_detail_page_the_revision_shown(app):
+    import re
+
+    with app.app_context():
+        from plugins.prm_groups.programmes.service import fire
+        from portal.toolkit import db
+        from tests.plugins.prm_groups.programmes_fixtures import user
+
+        p = programme(steps=[{"kind": "seminar_series", "completion_min": 1}])
+        fire(p, "submit", user("hq@example.com"))
+        db.session.commit()
+        pid = p.id
+    leader = _client(app, "leader1@example.com")
+    detail = f"/prm/programmes/{pid}"
+    html = leader.get(detail).get_data(as_text=True)
+    assert "action-approve" in html and "action-reject" in html and "edit-programme" not in html
+    revision = re.search(r'name="revision" value="([0-9a-f]{64})"', html).group(1)
+    token = csrf_token(leader, detail)
+    stale = leader.post(f"{detail}/transition", data={"transition": "approve", "revision": "0" * 64, "csrf_token": token})
+    assert stale.status_code == 409
+    resp = leader.post(f"{detail}/transition", data={"transition": "approve", "revision": revision, "csrf_token": token})
+    assert resp.status_code == 303
+    html = leader.get(detail).get_data(as_text=True)
+    assert 'data-state="approved"' in html and "approval-in-force" in html
