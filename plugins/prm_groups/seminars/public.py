@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from portal.toolkit import Customer, db
+from portal.toolkit import Customer, db, utcnow
 
 from ..models import CANCELLED as PROGRAMME_CANCELLED
 from ..models import CLOSED, PrmProgramme, PrmStep
@@ -79,9 +79,11 @@ def page_context(inv: PrmInvitation, programme: PrmProgramme, step: PrmStep) -> 
     counts = taken_seats([s.id for s in sessions])
     mine = reg_service.registrations_of(inv)
     rows = []
+    now = utcnow()
     for s in sessions:
         r = mine.get(s.id)
-        rows.append({"session": s, "starts": to_seoul(s.starts_at), "ends": to_seoul(s.ends_at),
+        rows.append({"session": s, "closed": now >= reg_service.registration_deadline(s),
+                     "started": now >= s.starts_at, "starts": to_seoul(s.starts_at), "ends": to_seoul(s.ends_at),
                      "deadline": to_seoul(reg_service.registration_deadline(s)),
                      "seats_left": seats_left(s, counts[s.id]), "reg": r,
                      "rank": reg_service.waitlist_rank(r) if r is not None else None,

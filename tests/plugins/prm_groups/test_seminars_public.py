@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 
 import pytest
 from icalendar import Calendar
@@ -200,3 +201,17 @@ def test_public_page_in_chromium_on_a_phone(app):
         finally:
             browser.close()
     assert not errors, errors
+
+
+def test_closed_session_shows_no_register_button(app, client):
+    from portal.extensions import db
+
+    p = make_programme()
+    s = add_session(p, days_ahead=5)
+    s.registration_deadline = s.starts_at - timedelta(days=10)  # closed already
+    db.session.commit()
+    inv = invite_customers(p, 1)[0]
+    html = client.get(f"/prm/r/{inv.token}").get_data(as_text=True)
+    assert 'data-testid="prm-register"' not in html
+    r = client.post(f"/api/v1/prm/r/{inv.token}/register", json={"session": s.id})
+    assert r.status_code == 409 and r.get_json()["errors"]["session"]
