@@ -34,7 +34,8 @@ from ..permissions import APPROVE, MANAGE, VIEW
 from . import ProgrammeError
 from . import content as svc
 
-bp = Blueprint("prm_content", __name__, url_prefix="/prm/programmes", template_folder="../templates")
+bp = Blueprint("prm_content", __name__, url_prefix="/prm/programmes", template_folder="../templates",
+               static_folder="../static/content", static_url_path="/content-static")
 PER_PAGE = 25
 
 
