@@ -136,3 +136,27 @@ def test_launch_spelling_of_step_engagement(app):
         {"field": "cem.engagement", "op": "eq", "value": "5:clicked"}
     assert translate_rules(p, {"field": "cem.engagement", "op": "eq", "value": "9:clicked"}) == \
         {"field": "cem.engagement", "op": "eq", "value": "9:clicked"}
+
+
+def test_invite_thousands_in_chunks(app):
+    """5,000 invitees: several insert chunks and queue chunks, one invitation and one e-mail each."""
+    import time
+
+    from plugins.prm_groups.seminar_models import PrmInvitation
+    from plugins.prm_groups.seminars.invitations import invite
+    from portal.extensions import db
+    from portal.toolkit import Message
+
+    p = make_programme(extra_customers=5000, holdout=0.1)
+    add_session(p)
+    consent_email(_group_ids(p))
+    started = time.monotonic()
+    n = invite(p, series(p), hq())
+    db.session.commit()
+    elapsed = time.monotonic() - started
+    assert n >= 4500
+    assert db.session.scalar(select(func.count()).select_from(PrmInvitation)
+                             .where(PrmInvitation.step_id == series(p).id)) == n
+    assert db.session.scalar(select(func.count()).select_from(Message)
+                             .where(Message.idempotency_key.like(f"prm:invite:{series(p).id}:%"))) == n
+    assert elapsed < 60, elapsed
