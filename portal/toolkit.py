@@ -264,3 +264,7 @@ __all__ += ["mail_from"]
 from .experiments.models import Experiment  # noqa: E402
 
 __all__ += ["Experiment"]
+# --- programme launch (prm_groups launch, issue 16): a channel's suppression reasons over a segment select ---
+from .analytics.suppression import suppression as channel_suppression  # noqa: E402
+
+__all__ += ["channel_suppression"]

@@ -146,3 +146,17 @@ def cem_preview_message_set(data):
     from .voice.bridge import preview_message_set
 
     return preview_message_set(data)
+
+
+@hookimpl
+def cem_create_message_set(data, actor):
+    from .campaigns.bridge import create_message_set
+
+    return create_message_set(data, actor)
+
+
+@hookimpl
+def portal_segment_fields():
+    from .campaigns.segment_fields import segment_fields
+
+    return segment_fields()

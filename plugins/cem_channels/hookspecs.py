@@ -16,7 +16,13 @@ hookspec = pluggy.HookspecMarker("portal")
 def cem_create_campaign(draft: dict[str, Any], actor: Any) -> dict[str, Any] | None:
     """Create a campaign draft from ``draft`` (the ``POST /api/v1/campaigns`` fields, plus ``origin``
     naming the caller's object) as ``actor``; returns ``{"id", "state", "url"}``. Raises the add-on's
-    ``CampaignError`` (a ``ValueError`` with ``errors`` and ``status``) on bad input."""
+    ``CampaignError`` (a ``ValueError`` with ``errors`` and ``status``) on bad input.
+
+    Content approved elsewhere (prm_groups: the group leader approved the exact text): with
+    ``"approval": {"approved_by": <user id>, "note": "…"}`` the campaign is created already
+    approved (history comment naming the approver; four-eyes kept: the approver is not ``actor``,
+    403) after the law checks of an approval (422), and with ``"schedule": true`` also scheduled
+    at its ``start_at`` (a future time; 409 when nobody may be contacted)."""
 
 
 @hookspec(firstresult=True)
@@ -33,3 +39,11 @@ def cem_preview_message_set(data: dict[str, Any]) -> list[dict[str, Any]] | None
     the sample customer, exactly as cem_channels sends it: per channel the rendered
     ``subject``/``body``/``html``, the same after the ad-law wrapper (``composed_*``), ``sender``
     and ``problems`` (render, law, lint, banned terms) with field paths. Stores nothing."""
+
+
+@hookspec(firstresult=True)
+def cem_create_message_set(data: dict[str, Any], actor: Any) -> dict[str, Any] | None:
+    """Create a message set from ``data`` (the ``POST /api/v1/message-sets`` fields: ``name``,
+    ``category``, ``master``, ``renditions``, ``place`` — ``"hq"`` or ``"group:<id>"``) as
+    ``actor``, validated and linted like the API; returns ``{"id", "revision"}``. Raises the
+    add-on's ``SetError`` (``errors`` by field path, ``status``)."""

@@ -158,11 +158,12 @@ def update_draft(actor: Any, campaign: CemCampaign, data: Any) -> CemCampaign:
 
 def create_from_hook(draft: dict[str, Any], actor: Any) -> dict[str, Any] | None:
     """``cem_create_campaign``: another add-on (prm_groups, knowledge_share) creates a draft in
-    the actor's name and scope; ``origin`` says where it came from. Raises ``CampaignError``."""
-    campaign = create_draft(actor, draft, allow_origin=True)
-    from .workflow import _url
+    the actor's name and scope; ``origin`` says where it came from, and an ``approval`` made
+    elsewhere (plus ``schedule``) creates it approved and scheduled (``bridge.create_from_hook``).
+    Raises ``CampaignError``."""
+    from .bridge import create_from_hook as create
 
-    return {"id": campaign.id, "state": campaign.state, "url": _url(campaign)}
+    return create(draft, actor)
 
 
 # -- scope ----------------------------------------------------------------------------------------------
