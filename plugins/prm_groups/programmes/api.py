@@ -19,7 +19,7 @@ from flask_babel import force_locale
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from portal.toolkit import authenticate_bearer, db, error, json_payload, paginate, parse_page_args, require
+from portal.toolkit import authenticate_bearer, db, error, json_payload, parse_page_args, require
 
 from ..models import STATES
 from ..permissions import MANAGE, VIEW
@@ -74,7 +74,8 @@ def _body() -> dict[str, Any]:
 @english
 def index():
     """``?state=&group=&q=&sort=&page=&per_page=``: the caller's programmes, newest change first."""
-    from .service import SORTS, programme_dict, visible_programmes
+    from .service import SORTS, programme_dict
+    from .service import page as programmes_page
 
     require(VIEW)
     try:
@@ -93,8 +94,7 @@ def index():
             fields[name] = "At most 100 characters."
     if fields:
         return error(422, "validation_failed", "Some parameters are not valid.", errors=fields, fields=fields)
-    page = paginate(visible_programmes(current_user, state=state, q=q, group=group, sort=sort or "-updated"),
-                    page_no, per_page)
+    page = programmes_page(current_user, page_no, per_page, state=state, q=q, group=group, sort=sort or "-updated")
     body: dict[str, Any] = {"items": [programme_dict(p, current_user, detail=False) for p in page.items],
                             "page": page.page, "per_page": page.per_page, "total": page.total}
     if page.has_next:

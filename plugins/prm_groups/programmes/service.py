@@ -15,6 +15,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
 
 from portal.toolkit import (
     GROUP_LEADER,
@@ -95,8 +96,11 @@ def state_counts(actor: Any, q: str | None = None, group: str | None = None) -> 
 
 
 def page(actor: Any, page_no: int = 1, per_page: int = 25, **filters: Any) -> Any:
-    """One page of :func:`visible_programmes` (``filters``: state, q, group, sort)."""
-    return paginate(visible_programmes(actor, **filters), page_no, per_page)
+    """One page of :func:`visible_programmes` (``filters``: state, q, group, sort), with each row's
+    group and category loaded in two queries (not two per row)."""
+    stmt = visible_programmes(actor, **filters).options(selectinload(PrmProgramme.group),
+                                                        selectinload(PrmProgramme.category))
+    return paginate(stmt, page_no, per_page)
 
 
 def programme_or_404(actor: Any, ident: Any) -> PrmProgramme:

@@ -37,7 +37,8 @@ from ..models import DESIGNS, EDITABLE, MESSAGE_CHANNELS, METRICS, STATES, PrmPr
 from ..permissions import MANAGE, VIEW
 from . import ProgrammeError
 
-bp = Blueprint("prm_programmes", __name__, url_prefix="/prm/programmes", template_folder="../templates")
+bp = Blueprint("prm_programmes", __name__, url_prefix="/prm/programmes", template_folder="../templates",
+               static_folder="../static/programmes", static_url_path="/programmes-static")
 
 KST = ZoneInfo("Asia/Seoul")
 PER_PAGE = 25
