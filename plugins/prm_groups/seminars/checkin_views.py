@@ -32,7 +32,7 @@ from portal.toolkit import (
     utcnow,
 )
 
-from ..models import PrmProgramme
+from ..models import PrmProgramme, PrmStep
 from ..permissions import CHECKIN
 from ..seminar_models import ATTENDANCE, ATTENDED, EDIT_DAYS, NO_SHOW, NOT_MARKED, PrmRegistration, PrmSession
 from . import attendance as att
@@ -110,6 +110,7 @@ def _render_session(session: PrmSession, status: int = 200, token: str = "", res
                      detail="attendance sheet")
     db.session.commit()
     programme = db.session.get(PrmProgramme, session.programme_id)
+    step = db.session.get(PrmStep, session.step_id)
     venue = db.session.get(OrgUnit, session.venue_branch_id) if session.venue_branch_id else None
     late = now > session.ends_at + timedelta(days=EDIT_DAYS)
     started = now >= session.starts_at
@@ -118,7 +119,7 @@ def _render_session(session: PrmSession, status: int = 200, token: str = "", res
         "prm/checkin_session.html", session=session, programme=programme, venue=venue,
         counts=att.session_counts([session.id])[session.id], page=page, attendance=wanted, sort=sort, q=q,
         late=late, started=started, ended=ended, token=token or (clean_token(request.args.get("token")) or ""),
-        result=result, kst=kst, edit_days=EDIT_DAYS, values=ATTENDANCE,
+        result=result, kst=kst, completion=att.completion(step) if step is not None else None, edit_days=EDIT_DAYS, values=ATTENDANCE,
         args={"attendance": wanted or "", "sort": sort, "q": q})
     return resp, status, {"Permissions-Policy": CAMERA_POLICY}
 

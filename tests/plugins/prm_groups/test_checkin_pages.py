@@ -28,6 +28,7 @@ def test_branch_staff_checks_in_on_the_session_page(app):
     assert page.status_code == 200 and 'data-testid="token-input"' in html
     assert page.headers["Permissions-Policy"].startswith("camera=(self)")
     assert html.count('data-testid="sheet-row"') == 4
+    assert 'data-testid="series-completion"' in html and "총 2회" in html
     token = csrf_token(client, f"/prm/checkin/{sid}")
     reg = s.registrations[0][0]
     ok = client.post(f"/prm/checkin/{sid}/scan", data={"token": f"https://x.example/prm/checkin/t/{reg.checkin_token}",
