@@ -33,7 +33,7 @@ from portal.toolkit import (
     utcnow,
 )
 
-from ..models import CLOSED, MEASURING, RUNNING, PrmProgramme, PrmResult
+from ..models import CANCELLED, CLOSED, MEASURING, RUNNING, PrmProgramme, PrmResult
 from ..programmes import ProgrammeError
 from .plan import group_customer_ids, other_groups_customer_ids
 
@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 KST = ZoneInfo("Asia/Seoul")
 VERDICTS = ("significant_increase", "significant_decrease", "not_significant", "no_conversions_yet", "too_small",
             "not_available")
-#: States in which results are measured (interim while running and measuring, final at close).
+#: States in which results are measured (interim while running and measuring, final at close; a
+#: programme cancelled after its start is measured too — what was sent may have had an effect).
 MEASURED = (RUNNING, MEASURING, CLOSED)
 
 
@@ -263,7 +264,7 @@ def compute(programme: PrmProgramme, as_of: date | None = None, *, final: bool =
     the seminar attribution. ``final`` freezes the core's holdout result for the window."""
     window = measurement_window(programme, as_of)
     design = programme.design or []
-    if programme.state in MEASURED:
+    if programme.state in MEASURED or (programme.state == CANCELLED and programme.started_at is not None):
         holdout = holdout_block(programme, window, final=final) if "holdout" in design else None
         did_res = did_block(programme, window) if "did_vs_groups" in design else None
     else:  # nothing was sent yet (or the programme was cancelled before its start): nothing to measure

@@ -203,3 +203,16 @@ def test_results_page_scope_and_korean(app, login_as):
 
     login(store, "store1@example.com")
     assert store.get(f"/prm/programmes/{p1.id}/results").status_code == 403
+
+
+def test_cancelled_after_start_is_still_measured_but_not_frozen_again(app):
+    from portal.toolkit import db, utcnow
+
+    p, _cat, _arms = _lift_programme(state="cancelled")
+    p.started_at = utcnow()
+    db.session.commit()
+    client = app.test_client()
+    doc = _get(client, "hq@example.com", p.id).get_json()
+    assert doc["holdout"]["available"] and doc["verdict"] == "significant_increase"
+    resp = client.post(f"/api/v1/prm/programmes/{p.id}/results/interim", headers=bearer(api_token_for("hq@example.com")))
+    assert resp.status_code == 409
