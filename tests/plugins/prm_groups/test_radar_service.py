@@ -117,3 +117,45 @@ def test_default_groups_are_all_active_groups(radar_data):
         codes = [g["code"] for g in res.groups]
         assert "G01" in codes and "RB1" in codes
         assert {c.category for c in res.cells} == {"health"}
+
+
+def test_customers_count_in_their_current_group(radar_data):
+    """A customer who moved to another group counts, with their window purchases, in the new group
+    (the group's customers as they are now); a customer without a distributor counts nowhere."""
+    from sqlalchemy import select, update
+
+    from plugins.prm_groups.radar.service import compute
+    from portal.extensions import db
+    from portal.toolkit import Customer, Partner, PartnerGroup
+
+    with radar_data.app_context():
+        rb2 = db.session.execute(select(Partner.id).join(PartnerGroup).where(PartnerGroup.code == "RB2")).scalar()
+        db.session.execute(update(Customer).where(Customer.code == "RC-RB1-00000").values(partner_id=rb2))
+        db.session.execute(update(Customer).where(Customer.code == "RC-RB1-00001").values(partner_id=None))
+        db.session.commit()
+        res = compute(end=END, groups=["RB1", *PEERS])
+        assert (res.cell("RB1", "health").n, res.cell("RB1", "health").buyers) == (998, 98)
+        assert (res.cell("RB2", "health").n, res.cell("RB2", "health").buyers) == (1001, 201)
+
+
+def test_fast_and_plain_paths_agree(radar_data):
+    """PostgreSQL's bit-mask statement and the plain GROUPING SETS statement give one answer (on
+    SQLite both calls take the plain path); lines without a category make a customer active only."""
+    from sqlalchemy import select, update
+
+    from plugins.prm_groups.radar.service import counts, window
+    from portal.extensions import db
+    from portal.toolkit import Customer, SaleLine
+
+    with radar_data.app_context():
+        cid = db.session.execute(select(Customer.id).where(Customer.code == "RC-RB3-00999")).scalar()
+        db.session.execute(update(SaleLine).where(SaleLine.customer_id == cid).values(category_id=None))
+        db.session.commit()
+        for months in (12, 3, 36):
+            start, end = window(END, months)
+            fast, plain = counts(start, end), counts(start, end, plain=True)
+            assert fast == plain
+            assert sum(fast[0].values()) > 0
+        start, end = window(END, 12)
+        ids = list(db.session.execute(select(Customer.partner_id).where(Customer.id == cid)).scalars())
+        assert ids and counts(start, end)[0]  # the customer without categories is still active
