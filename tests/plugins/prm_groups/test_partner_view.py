@@ -280,3 +280,14 @@ def test_in_chromium_on_a_phone(world, app):
             assert errors == [], errors
         finally:
             browser.close()
+
+
+def test_dashboard_links_to_own_programmes_and_other_groups_are_404(world, login_as):
+    client = login_as("leader1@example.com")
+    html = client.get("/prm/my/").get_data(as_text=True)
+    assert f'href="/prm/programmes/{world.p1.id}"' in html
+    assert f'href="/prm/programmes/{world.r1.id}/approval"' in html
+    assert f"/prm/programmes/{world.p2.id}" not in html and f"/prm/programmes/{world.r2.id}" not in html
+    assert client.get(f"/prm/programmes/{world.p1.id}").status_code == 200
+    for url in (f"/prm/programmes/{world.p2.id}", f"/prm/programmes/{world.r2.id}/approval"):
+        assert client.get(url).status_code == 404, url
