@@ -160,3 +160,10 @@ def portal_segment_fields():
     from .campaigns.segment_fields import segment_fields
 
     return segment_fields()
+
+
+@hookimpl
+def cem_cancel_campaign(ref, actor, comment):
+    from .campaigns.bridge import cancel_from_hook
+
+    return cancel_from_hook(ref, actor, comment)

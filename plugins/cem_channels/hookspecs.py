@@ -47,3 +47,10 @@ def cem_create_message_set(data: dict[str, Any], actor: Any) -> dict[str, Any] |
     ``category``, ``master``, ``renditions``, ``place`` — ``"hq"`` or ``"group:<id>"``) as
     ``actor``, validated and linted like the API; returns ``{"id", "revision"}``. Raises the
     add-on's ``SetError`` (``errors`` by field path, ``status``)."""
+
+
+@hookspec(firstresult=True)
+def cem_cancel_campaign(ref: int | str, actor: Any, comment: str) -> dict[str, Any] | None:
+    """Cancel campaign ``ref`` (its id or ``origin``) as ``actor`` (the workflow's permission and
+    scope; its unsent messages cancelled in the same transaction); one already over is left as it
+    is. Returns ``{"id", "state"}``, None for a campaign ``actor`` cannot see. Raises ``CampaignError``."""

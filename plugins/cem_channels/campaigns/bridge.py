@@ -108,3 +108,31 @@ def create_message_set(data: dict[str, Any], actor: Any) -> dict[str, Any]:
         ms.org_unit_id, ms.partner_group_id = None, group_id
         db.session.flush()
     return {"id": ms.id, "revision": ms.revision}
+
+
+def cancel_from_hook(ref: Any, actor: Any, comment: str = "") -> dict[str, Any] | None:
+    """``cem_cancel_campaign``: cancel the campaign ``ref`` (its id, or the newest with that
+    ``origin``) as ``actor`` through ``service.cancel`` — the workflow's permission and scope, and
+    every message not yet handed to a provider cancelled in the same transaction. A campaign
+    already over (done, expired, cancelled) is left as it is. Returns ``{"id", "state"}``; None
+    when there is no such campaign ``actor`` may see. Raises ``CampaignError``."""
+    from ..campaign_models import FINAL, CemCampaign
+    from .service import campaign_or_404, cancel
+
+    if isinstance(ref, bool) or not isinstance(ref, int | str) or not isinstance(comment, str):
+        return None
+    ident: Any = ref
+    if isinstance(ref, str) and not (ref.isascii() and ref.isdigit()):
+        if not 0 < len(ref) <= 120:
+            return None
+        ident = db.session.scalar(select(CemCampaign.id).where(CemCampaign.origin == ref)
+                                  .order_by(CemCampaign.id.desc()).limit(1))
+        if ident is None:
+            return None
+    try:
+        campaign = campaign_or_404(actor, ident)
+    except CampaignError:
+        return None
+    if campaign.state not in FINAL:
+        cancel(actor, campaign, comment[:MAX_NOTE])
+    return {"id": campaign.id, "state": campaign.state}

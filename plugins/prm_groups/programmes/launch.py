@@ -282,3 +282,27 @@ def start(programme: PrmProgramme, actor: Any, *, now: datetime | None = None) -
         raise
     savepoint.commit()
     return result
+
+
+def cancel(programme: PrmProgramme, actor: Any, comment: str = "") -> list[dict[str, Any]]:
+    """Cancel the campaigns of a started programme (``service.fire(…, "cancel")`` from
+    ``running``): each message step's campaigns by origin through ``cem_cancel_campaign``, as
+    ``actor`` — their unsent messages are cancelled in the same transaction, so a cancelled
+    programme sends nothing more. Campaigns already over stay as they are; the holdout draw stays
+    (never re-drawn). Returns ``[{"id", "state"}]``. Raises ``ProgrammeError`` 409 when cem refuses;
+    the caller rolls back. Does not commit."""
+    out: list[dict[str, Any]] = []
+    note = comment or _("The programme was cancelled.")
+    for step in sorted(programme.steps, key=lambda s: s.position):
+        if step.kind != "message" or step.campaign_id is None:
+            continue
+        for origin in step_origins(programme, step):
+            try:
+                answer = plugin_hook("cem_cancel_campaign")(ref=origin, actor=actor, comment=str(note))
+            except (ValueError, LookupError) as exc:
+                if getattr(exc, "errors", None) is None:
+                    raise
+                raise ProgrammeError(_errors_of(exc, f"steps[{step.position - 1}]"), 409) from None
+            if answer:
+                out.append(answer)
+    return out

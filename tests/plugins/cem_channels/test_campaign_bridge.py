@@ -227,3 +227,24 @@ def test_engagement_segment_field(app):
     assert who("eq", "nonsense") == set() and who("eq", f"{cid + 1}:opened") == set()
     with pytest.raises(RuleError):
         segment_query(u.hq, {"all": [{"field": "cem.engagement", "op": "gt", "value": f"{cid}:opened"}]})
+
+
+def test_cancel_by_origin_in_scope_only(app):
+    from plugins.cem_channels.campaign_models import CemCampaign
+    from portal.plugins import hook
+
+    u = users()
+    grant_marketing(branch_customer_ids("B001", limit=10), "sms")
+    ms = make_message_set()
+    made = hook("cem_create_campaign")(
+        draft=_draft(ms, approval={"approved_by": u.leader1.id}, schedule=True), actor=u.hq)
+    db.session.commit()
+    cancel = hook("cem_cancel_campaign")
+    assert cancel(ref="prm_groups:programme:7:step:1", actor=u.store1, comment="") is None  # not theirs to see
+    assert cancel(ref="no-such-origin", actor=u.hq, comment="") is None
+    assert cancel(ref=True, actor=u.hq, comment="") is None
+    assert db.session.get(CemCampaign, made["id"]).state == "scheduled"
+    assert cancel(ref="prm_groups:programme:7:step:1", actor=u.hq, comment="취소") == {"id": made["id"],
+                                                                                       "state": "cancelled"}
+    db.session.commit()
+    assert cancel(ref=made["id"], actor=u.hq, comment="") == {"id": made["id"], "state": "cancelled"}

@@ -13,7 +13,7 @@ from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from tests.plugins.cem_channels.campaign_fixtures import users
-from tests.plugins.prm_groups.launch_fixtures import make_group, make_programme
+from tests.plugins.prm_groups.launch_fixtures import grant, make_group, make_programme, settle
 
 
 def _counts():
@@ -171,12 +171,12 @@ def test_two_channels_two_campaigns_union_of_eligible(app):
     from plugins.cem_channels.campaign_models import CemCampaign
     from plugins.prm_groups.programmes import launch
     from portal.toolkit import db
-    from tests.plugins.prm_groups.launch_fixtures import grant
 
     with app.app_context():
         group, ids = make_group("G95", customers=300, consented=200, partners=3)
         grant(ids[200:250], "dm")  # 50 more reachable by DM only
         db.session.commit()
+        settle()
         p = make_programme(group, channels=("email", "dm"))
         out = launch.start(p, users().hq)
         db.session.commit()
@@ -204,3 +204,29 @@ def test_leader_as_actor_cannot_be_own_approver(app):
             create_from_hook(draft, u.hq)
         assert exc.value.status == 403 and "approval.approved_by" in exc.value.errors
         db.session.rollback()
+
+
+def test_cancel_cancels_the_campaigns_and_their_messages(app):
+    from plugins.cem_channels.campaign_models import CemCampaign
+    from plugins.prm_groups.programmes import launch
+    from portal.toolkit import db
+
+    with app.app_context():
+        hq = users().hq
+        group, _ids = make_group("G97", customers=200, partners=2)
+        grant(_ids[:100], "dm")
+        db.session.commit()
+        settle()
+        p = make_programme(group, channels=("email", "dm"))
+        out = launch.start(p, hq)
+        db.session.commit()
+        done = launch.cancel(db.session.get(type(p), p.id), hq, "예산 취소")
+        db.session.commit()
+        assert sorted(d["id"] for d in done) == sorted(c["campaign"] for c in out["campaigns"])
+        assert {db.session.get(CemCampaign, c["campaign"]).state for c in out["campaigns"]} == {"cancelled"}
+        assert launch.cancel(db.session.get(type(p), p.id), hq) == [
+            {"id": c["campaign"], "state": "cancelled"} for c in out["campaigns"]]  # idempotent
+        # another user's scope: a leader of another group sees no campaign to cancel
+        from portal.plugins import hook
+
+        assert hook("cem_cancel_campaign")(ref="prm_groups:nothing", actor=hq, comment="") is None
