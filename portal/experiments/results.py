@@ -286,13 +286,19 @@ def freeze(experiment: Experiment, *, start: date, end: date, category_id: int |
 # -- difference in differences ------------------------------------------------------------------------
 
 
-def _per_customer(ids: Sequence[int], start: date, end: date, category_id: int | None,
+def _per_customer(ids: Sequence[int] | Select, start: date, end: date, category_id: int | None,
                   metric: str) -> dict[int, float]:
-    """``customer id → 1.0`` (bought) or their revenue in the window, for the buyers among ``ids``."""
+    """``customer id → 1.0`` (bought) or their revenue in the window, for the buyers among ``ids``:
+    a list is looked up in chunks; a SELECT of ids is one semi-join (no parameter list of a hundred
+    thousand ids to send and for the driver to parse)."""
     lines = _lines_by_customer(start, end, category_id)
+    if isinstance(ids, Select):
+        parts: Iterable[Select] = [lines.where(SaleLine.customer_id.in_(ids))]
+    else:
+        parts = (lines.where(SaleLine.customer_id.in_(part)) for part in chunked(ids, 5_000))
     out: dict[int, float] = {}
-    for part in chunked(ids, 5_000):
-        for c, rev in db.session.execute(lines.where(SaleLine.customer_id.in_(part))):
+    for stmt in parts:
+        for c, rev in db.session.execute(stmt):
             out[int(c)] = 1.0 if metric == "purchase" else float(rev or 0)
     return out
 
@@ -321,6 +327,7 @@ def did(*, treated: Iterable[int] | Select, control: Iterable[int] | Select, pre
     post = _window(*post)
     _category_code(category_id)
     t_ids, c_ids = _ids(treated, "treated"), _ids(control, "control")
+    t_source, c_source = t_ids, c_ids  # a SELECT stays the buyers' semi-join; a list is chunked
     if isinstance(t_ids, Select):
         t_ids = sorted(int(i) for i in db.session.scalars(t_ids))
     if isinstance(c_ids, Select):
@@ -328,9 +335,9 @@ def did(*, treated: Iterable[int] | Select, control: Iterable[int] | Select, pre
     if set(t_ids) & set(c_ids):
         raise ExperimentError({"control": _("The treated and control groups overlap.")})
     values = {}
-    for label, ids in (("t", t_ids), ("c", c_ids)):
+    for label, ids, source in (("t", t_ids, t_source), ("c", c_ids, c_source)):
         for wname, (ws, we) in (("pre", pre), ("post", post)):
-            got = _per_customer(ids, ws, we, category_id, metric)
+            got = _per_customer(source, ws, we, category_id, metric)
             values[label + wname] = [got.get(i, 0.0) for i in ids]
     return did_from_arrays(values["tpre"], values["tpost"], values["cpre"], values["cpost"], alpha=alpha)
 
