@@ -1,6 +1,7 @@
 """The programme pages in a real Chromium on a 390 px phone and a 1366 px laptop: nothing wider
 than the window, no Korean word or date broken syllable by syllable (the core layout test's
-measures, on pages with a programme of every kind of step and a refused form)."""
+measures, on pages with a programme of every kind of step and a refused form), and the form's
+rows showing only what their kind and channels use."""
 
 from __future__ import annotations
 
@@ -43,7 +44,14 @@ def test_programme_pages_fit_a_phone(app):
                 page.set_viewport_size(PHONE)
                 response = page.goto(path)
                 assert response is not None and response.status == 200, path
-                if path.endswith("/new"):  # and the refused form, errors next to the fields
+                if path.endswith("/new"):  # a row shows what its kind uses; then the refused form
+                    assert page.locator("#steps-0-email-subject").is_visible()
+                    assert page.locator("#steps-0-sms-body").is_hidden()  # SMS not checked
+                    assert page.locator("#steps-1-completion_min").is_visible()
+                    assert page.locator("#steps-1-signer").is_hidden()
+                    assert page.locator("#steps-3-title").is_hidden()  # no kind: an empty row
+                    page.check("input[name=steps-0-channels][value=sms]")
+                    assert page.locator("#steps-0-sms-body").is_visible()
                     page.get_by_test_id("save-programme").click()
                     page.wait_for_selector("[data-testid=form-errors]")
                 for size in (PHONE, LAPTOP):
