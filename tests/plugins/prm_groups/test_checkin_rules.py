@@ -296,3 +296,47 @@ def test_refusals_in_korean_and_segment_values(app):
         assert members(cond("eq", junk)) == set()
     assert members(cond("eq", f"{pid}:0")) == set(ids)
     assert members(fields["prm.step_engagement"]["condition"]("eq", "1:opened_or_clicked")) == set()
+
+
+def test_two_phones_scan_the_same_ticket_at_once(app):
+    """Two staff phones scan one ticket at the same moment: one check-in, one "already checked in".
+    PostgreSQL only: SQLite serialises whole write transactions, so the race cannot happen there."""
+    import threading
+
+    from portal.toolkit import is_postgres
+
+    if not is_postgres():
+        pytest.skip("SQLite serialises writers; the concurrent scan is a PostgreSQL concern")
+
+    from plugins.prm_groups.seminar_models import PrmSession
+    from plugins.prm_groups.seminars.checkin import CheckinError, scan
+    from portal.extensions import db
+
+    s = make_series()
+    sid, token, at = s.sessions[0].id, s.registrations[0][0].checkin_token, s.sessions[0].starts_at
+    db.session.commit()
+    db.session.close()
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def phone(email: str) -> None:
+        with app.app_context():
+            session = db.session.get(PrmSession, sid)
+            actor = user(email)
+            barrier.wait()
+            try:
+                scan(session, token, actor, now=at)
+                db.session.commit()
+                results.append("ok")
+            except CheckinError as exc:
+                db.session.rollback()
+                results.append(exc.reason)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=phone, args=(e,)) for e in ("hq@example.com", "store1@example.com")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(results) == ["already_checked_in", "ok"]
