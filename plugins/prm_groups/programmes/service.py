@@ -224,8 +224,8 @@ def _check_ready_to_submit(programme: PrmProgramme) -> None:
 def fire(programme: PrmProgramme, name: str, actor: Any, comment: str = "", revision: str | None = None) -> None:
     """Fire transition ``name`` as ``actor`` with the other areas' work attached: ``approve`` →
     the content approval and the frozen plan; ``start`` → the launch (checked before the state
-    moves: content not approved or an empty audience is 409 with nothing written); ``close`` → the
-    final result. Raises ``ProgrammeError`` (404/403/409/422). The caller commits, or rolls back on
+    moves: content not approved or an empty audience is 409 with nothing written); ``cancel`` of a
+    started programme → its campaigns cancelled; ``close`` → the final result. Raises ``ProgrammeError`` (404/403/409/422). The caller commits, or rolls back on
     an error."""
     if not isinstance(name, str) or name in NOT_FOR_PEOPLE:
         raise ProgrammeError({"transition": _("Unknown transition.")}, 422)
@@ -245,6 +245,10 @@ def fire(programme: PrmProgramme, name: str, actor: Any, comment: str = "", revi
         from . import launch
 
         launch.start(programme, actor)  # raises ProgrammeError (409) before anything is written
+    elif name == "cancel" and any(s.campaign_id is not None for s in programme.steps):
+        from . import launch
+
+        launch.cancel(programme, actor, comment or "")  # its campaigns send nothing more (409 if cem refuses)
     try:
         transition(programme, name, actor, comment or "", revision=revision)
     except WorkflowError as exc:

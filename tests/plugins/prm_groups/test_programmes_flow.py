@@ -16,8 +16,9 @@ from tests.plugins.prm_groups.programmes_fixtures import body
 URL = "/api/v1/prm/programmes"
 
 
-def test_create_submit_approve_start_and_measure(app):
-    from plugins.prm_groups.programmes.jobs import end_runs
+def _running(app):
+    """A G01 programme through create → submit → the leader's approval → start; returns
+    (client, pid, go, hq, leader, end of the run window)."""
     from portal.toolkit import Customer, Partner, PartnerGroup, db
 
     with app.app_context():
@@ -51,6 +52,13 @@ def test_create_submit_approve_start_and_measure(app):
     assert resp.status_code == 200, resp.get_json()
     doc = resp.get_json()
     assert doc["state"] == "running" and doc["started_at"] and doc["steps"][0]["campaign_id"]
+    return client, pid, go, hq, leader, end
+
+
+def test_create_submit_approve_start_and_measure(app):
+    from plugins.prm_groups.programmes.jobs import end_runs
+
+    client, pid, go, hq, leader, end = _running(app)
     with app.app_context():
         leader_id = scalar("SELECT id FROM user_account WHERE email = 'leader1@example.com'")
         assert scalar("SELECT count(*) FROM notification WHERE kind = 'prm.programme_started' AND user_id = :u",
@@ -65,3 +73,15 @@ def test_create_submit_approve_start_and_measure(app):
         assert scalar("SELECT count(*) FROM notification WHERE kind = 'prm.programme_closed' AND user_id = :u",
                       u=leader_id) == 1
     assert go(hq, transition="cancel").status_code == 409
+
+
+def test_cancelling_a_running_programme_cancels_its_campaigns(app):
+    client, pid, go, hq, leader, end = _running(app)
+    with app.app_context():
+        campaign = scalar("SELECT campaign_id FROM prm_step WHERE programme_id = :p AND kind = 'message'", p=pid)
+    assert go(leader, transition="cancel").status_code == 403
+    resp = go(hq, transition="cancel", comment="예산 문제로 중단")
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["state"] == "cancelled"
+    with app.app_context():
+        assert scalar("SELECT state FROM cem_campaign WHERE id = :c", c=campaign) == "cancelled"
