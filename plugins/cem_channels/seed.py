@@ -25,27 +25,21 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import String, func, insert, literal, select
+from sqlalchemy import func, select
 
 from portal.toolkit import (
     Customer,
-    Message,
     OrgUnit,
     Product,
     SaleLine,
     User,
     current_revision,
     db,
-    demo_backdate_history,
-    demo_backdate_messages,
-    dispatch,
     import_sales_report,
-    postpone_expiry,
     utcnow,
 )
 
-from .campaign_models import CemCampaign, CemCampaignRecipient, CemMessageEvent
-from .campaigns.workflow import TYPE_NAME
+from .campaign_models import CemCampaign, CemCampaignRecipient
 from .models import KakaoTemplate, SenderNumber
 from .voice_models import CemBannedTerm, CemMessageSet
 
@@ -207,56 +201,21 @@ def _draft_and_approve(hq: User, reviewer: User, name: str, ms: CemMessageSet, s
 
 def _finished_campaign(hq: User, reviewer: User, ms: CemMessageSet, end: date) -> None:
     """Launched ~40 days before ``end``, sent, its effect imported as sales, closed and frozen."""
-    from .campaigns import launch, steps
+    from .campaigns.demo import send_in_the_past
     from .campaigns.results import freeze_due
 
     if _campaign(FINISHED) is not None:
         return
     at = _launch_at(end)
     campaign = _draft_and_approve(hq, reviewer, FINISHED, ms, at, now=at - timedelta(days=2))
-    result = launch.launch(campaign, now=at)
-    if result.get("state") != "sending":
-        db.session.commit()
+    db.session.commit()
+    if not send_in_the_past(campaign, at, contacts_after=at + timedelta(days=LAUNCH_DAYS_BEFORE_END - 5)):
         return
-    db.session.commit()
-    # The dispatcher runs now; the messages were due 40 days ago: let them out, then put the
-    # send where it happened (the outbox, the contact history).
-    source_object = campaign.source_object
-    postpone_expiry("cem_channels", source_object, seconds=int((utcnow() - at).total_seconds()) + 86400)
-    db.session.commit()
-    for _ in range(50):
-        if not dispatch(limit=2000, channel="email")["claimed"]:
-            break
-    sent_at = at + timedelta(minutes=3)
-    demo_backdate_messages("cem_channels", source_object, created_at=at, sent_at=sent_at,
-                           contacts_after=at + timedelta(days=LAUNCH_DAYS_BEFORE_END - 5))
-    _opens_and_clicks(campaign, sent_at)
-    db.session.commit()
     _import_effect(campaign, at.date())
     campaign = db.session.get(CemCampaign, campaign.id)
-    steps.finish_if_done(campaign, now=sent_at + timedelta(minutes=10))
     freeze_due(campaign, utcnow())  # its attribution window ended weeks ago: frozen as the tick would
-    _backdate_history(campaign, at)
-    db.session.commit()
-
-
-def _opens_and_clicks(campaign: CemCampaign, sent_at: datetime) -> None:
-    """About a third of the e-mails opened, one in ten clicked (as the tracking pixel and the
-    signed redirect would have recorded them), in one INSERT … SELECT each."""
-    for kind, per_mille, url in (("open", 340, None), ("click", 95, "https://example.com/seminar")):
-        db.session.execute(insert(CemMessageEvent).from_select(
-            ["message_id", "campaign_id", "customer_id", "kind", "url", "at"],
-            select(Message.id, literal(campaign.id), Message.customer_id, literal(kind),
-                   literal(url, String), literal(sent_at + timedelta(hours=2)))
-            .where(Message.source == "cem_channels", Message.source_object == campaign.source_object,
-                   Message.status == "sent", (Message.id * 7907 + len(kind)) % 1000 < per_mille)))
-
-
-def _backdate_history(campaign: CemCampaign, at: datetime) -> None:
-    """The campaign's own times and its workflow history where they happened: composed, approved
-    and scheduled two days before the launch, started and closed on the launch day."""
     campaign.created_at = at - timedelta(days=3)
-    demo_backdate_history(TYPE_NAME, campaign.id, {"start": at, "finish": at}, default=at - timedelta(days=2))
+    db.session.commit()
 
 
 def _import_effect(campaign: CemCampaign, launch_day: date) -> int:

@@ -137,3 +137,13 @@ def portal_seed(profile):
     from .seed import seed
 
     seed(profile)
+
+
+# --- the add-on's own hooks (hookspecs.py): other add-ons read a programme's results this way
+
+
+@hookimpl
+def prm_programme_result(programme_id):
+    from .measurement.hooks_impl import programme_result
+
+    return programme_result(programme_id)

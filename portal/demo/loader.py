@@ -69,6 +69,9 @@ BRANCHES = [
     ("B009", "부산점", "R03"), ("B010", "대구점", "R03"), ("B011", "울산점", "R03"), ("B012", "창원점", "R03"),
 ]
 GROUPS = [("G01", "한빛 그룹"), ("G02", "푸른숲 그룹"), ("G03", "새날 그룹"), ("G04", "다온 그룹"), ("G05", "누리 그룹")]
+#: (group, category it is weak in, what its customers buy instead) and the share of those lines, in tenths.
+WEAK_CATEGORY = ("G01", "health", "home")
+WEAK_SHARE_TENTHS = 6
 DEMO_ACCOUNTS = [
     ("admin@example.com", "관리자", [SITE_ADMIN], None),
     ("hq@example.com", "본사 CRM팀", [HQ_STAFF], None),
@@ -338,6 +341,7 @@ def _sales(rng: random.Random, count: int, categories: list[Category], products:
     for p in products:
         by_cat.setdefault(p.category_id, []).append(p)
     visits = _simulate_visits(rng, first_days, end, count / (sum(LINES_PER_VISIT) / len(LINES_PER_VISIT)))
+    dip = _category_dip(categories)
     lines, reports = [], {}
     next_report = (db.session.execute(select(func.max(SalesReport.id))).scalar() or 0) + 1
     receipt = 0
@@ -355,6 +359,9 @@ def _sales(rng: random.Random, count: int, categories: list[Category], products:
                 cat = rng.choices(categories, weights=CATEGORY_WEIGHTS)[0]
                 product = rng.choice(by_cat[cat.id])
                 qty = rng.choice((1, 1, 1, 1, 2, 2, 3))
+                if dip and cat.id == dip[0] and partner_id in dip[2] and (cid * 7 + receipt) % 10 < WEAK_SHARE_TENTHS:
+                    cat = dip[1]  # the group buys the product next to it on the shelf instead
+                    product = by_cat[cat.id][by_cat[dip[0]].index(product) % len(by_cat[cat.id])]
                 lines.append({"report_id": report_id, "customer_id": cid, "branch_id": branch_id,
                               "partner_id": partner_id, "product_id": product.id, "category_id": cat.id,
                               "receipt_no": f"R{sold:%y%m%d}-{receipt % 100000:05d}", "sold_at": sold,
@@ -381,6 +388,20 @@ def _sales(rng: random.Random, count: int, categories: list[Category], products:
     refresh_customer_totals()
     db.session.commit()
     return len(lines)
+
+
+def _category_dip(categories: list[Category]) -> tuple[int, Category, set[int]] | None:
+    """The demo's story (Amway Korea's PRM case): group A — here G01 — is weak in health food
+    compared with the other groups. Some of its customers' health-food lines are drawn as home-care
+    lines instead: decided by a hash of the customer and receipt, never by the random streams, so
+    every other customer and line stays exactly as before. (weak category id, substitute, partner ids)"""
+    by_code = {c.code: c for c in categories}
+    weak, instead = by_code.get(WEAK_CATEGORY[1]), by_code.get(WEAK_CATEGORY[2])
+    if weak is None or instead is None:
+        return None
+    partners = set(db.session.execute(select(Partner.id).join(PartnerGroup, PartnerGroup.id == Partner.group_id)
+                                      .where(PartnerGroup.code == WEAK_CATEGORY[0])).scalars())
+    return (weak.id, instead, partners) if partners else None
 
 
 def _install_demo_plugins(echo: Callable[[str], None]) -> None:
