@@ -250,8 +250,9 @@ from .sales.importer import import_report as import_sales_report  # noqa: E402
 __all__ += ["Product", "import_sales_report"]
 # --- demo data only: move the services' "now" timestamps of one demo object into the past ---
 from .demo.backdate import demo_backdate_history, demo_backdate_messages  # noqa: E402
+from .demo.refile import demo_refile_report  # noqa: E402
 
-__all__ += ["demo_backdate_history", "demo_backdate_messages"]
+__all__ += ["demo_backdate_history", "demo_backdate_messages", "demo_refile_report"]
 # --- add-on to add-on calls (prm_groups, issue 16): another add-on's declared hooks, active plugins only ---
 from .plugins import hook as plugin_hook  # noqa: E402
 

@@ -17,8 +17,6 @@ Nothing is sent through a real relay: with ``PORTAL_SMTP_URL`` set the campaigns
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,7 +33,7 @@ from portal.toolkit import (
     User,
     current_revision,
     db,
-    import_sales_report,
+    demo_refile_report,
     utcnow,
 )
 
@@ -235,32 +233,11 @@ def _import_effect(campaign: CemCampaign, launch_day: date) -> int:
                (Customer.id * 7919 + campaign.id) % 1000 < EFFECT_PER_MILLE)
         .order_by(Customer.id)).scalars())
     day = launch_day + timedelta(days=SEMINAR_AFTER_DAYS)
-    data = _report_csv(SEMINAR_BRANCH, day, codes, product)
-    staff = _user("store1@example.com")
-    result = import_sales_report(data, f"판매일보_{SEMINAR_BRANCH}_{day:%Y%m%d}_정정.csv", staff, replace=True)
+    result = demo_refile_report(SEMINAR_BRANCH, day, codes, product, _user("store1@example.com"))
     if result.status != "committed":
         current_app.logger.warning("cem_channels demo: the seminar's report was not imported: %s", result.message)
         return 0
     return len(codes)
-
-
-def _report_csv(branch: str, day: date, codes: list[str], product: Any) -> bytes:
-    """The branch's report of ``day``: its lines as filed, plus the seminar purchases."""
-    rows = db.session.execute(
-        select(SaleLine.receipt_no, Customer.code, Product.sku, SaleLine.quantity, SaleLine.unit_price, SaleLine.amount)
-        .join(Customer, Customer.id == SaleLine.customer_id).join(Product, Product.id == SaleLine.product_id)
-        .join(OrgUnit, OrgUnit.id == SaleLine.branch_id)
-        .where(OrgUnit.code == branch, SaleLine.sold_at == day).order_by(SaleLine.id)).all()
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["report_date", "branch_code", "receipt_no", "customer_code", "product_sku", "quantity", "unit_price",
-                "amount"])
-    for receipt, code, sku, qty, price, amount in rows:
-        w.writerow([day.isoformat(), branch, receipt or "", code, sku, qty, price, amount])
-    for i, code in enumerate(codes, 1):
-        w.writerow([day.isoformat(), branch, f"S{day:%y%m%d}-{i:04d}", code, product.sku, 1, product.unit_price,
-                    product.unit_price])
-    return out.getvalue().encode("utf-8")
 
 
 def _scheduled_campaign(hq: User, reviewer: User, ms: CemMessageSet) -> None:
