@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from portal.toolkit import (
     Customer,
+    audit,
     authenticate_bearer,
     db,
     error,
@@ -221,6 +222,9 @@ def registrations(programme_id: str):
     visible = {c.id: {"id": c.id, "code": c.code, "name": c.name} for c in db.session.execute(
         select(Customer.id, Customer.code, Customer.name).where(
             Customer.id.in_(ids), scope_filter(current_user, "customer.view", Customer)))} if ids else {}
+    audit.log_access("view", object_id=programme.id, count=len(visible), object_type="prm_programme",
+                     detail="seminar registrations (API)")
+    db.session.commit()
     return jsonify({"items": [registration_json(r, visible.get(r.customer_id)) for r in result.items],
                     "page": result.page, "per_page": result.per_page, "total": result.total})
 

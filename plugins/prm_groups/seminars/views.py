@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 from portal.toolkit import (
     Customer,
     OrgUnit,
+    audit,
     db,
     has_permission,
     paginate,
@@ -204,6 +205,10 @@ def detail(programme_id: int, session_id: int):
     stmt = stmt.order_by(PrmRegistration.status == WAITLISTED, PrmRegistration.waitlist_position,
                          PrmRegistration.id)
     page = paginate(stmt, page_no, per_page, scalars=False)
+    # Registrants' names and codes are personal data: who saw them is in the access log.
+    audit.log_access("view", object_id=s.id, count=sum(1 for _r, code, _n in page.items if code is not None),
+                     object_type="prm_session", detail="seminar registrations")
+    db.session.commit()
     args = {"programme_id": programme.id, "session_id": s.id, "status": status, "q": q}
     return render_template("prm/seminar_detail.html", programme=programme, s=s, counts=counts,
                            left=seats_left(s, counts), starts=to_seoul(s.starts_at), ends=to_seoul(s.ends_at),
