@@ -269,3 +269,8 @@ __all__ += ["Experiment"]
 from .analytics.suppression import suppression as channel_suppression  # noqa: E402
 
 __all__ += ["channel_suppression"]
+# --- postal DM print files (demo seeds send a programme's letters; a DM add-on would print them) ---
+from .messaging.dm import mark_mailed as dm_mark_mailed  # noqa: E402
+from .messaging.dm import take_print_file as dm_take_print_file  # noqa: E402
+
+__all__ += ["dm_take_print_file", "dm_mark_mailed"]

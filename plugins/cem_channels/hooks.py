@@ -167,3 +167,10 @@ def cem_cancel_campaign(ref, actor, comment):
     from .campaigns.bridge import cancel_from_hook
 
     return cancel_from_hook(ref, actor, comment)
+
+
+@hookimpl
+def cem_demo_send_in_the_past(ref, at):
+    from .campaigns.demo import send_ref_in_the_past
+
+    return send_ref_in_the_past(ref, at)

@@ -54,3 +54,10 @@ def cem_cancel_campaign(ref: int | str, actor: Any, comment: str) -> dict[str, A
     """Cancel campaign ``ref`` (its id or ``origin``) as ``actor`` (the workflow's permission and
     scope; its unsent messages cancelled in the same transaction); one already over is left as it
     is. Returns ``{"id", "state"}``, None for a campaign ``actor`` cannot see. Raises ``CampaignError``."""
+
+
+@hookspec(firstresult=True)
+def cem_demo_send_in_the_past(ref: int | str, at: Any) -> bool | None:
+    """Demo seeds only: the scheduled campaign ``ref`` (its id or ``origin``) launched and sent as if at ``at``
+    (naive UTC, in the past) — real launch and dispatcher into the local outbox, then the send,
+    opens and clicks dated there (``campaigns/demo.py``). Commits. False when it did not send."""

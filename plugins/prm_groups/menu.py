@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from .permissions import APPROVE, INVITATIONS, MANAGE, VIEW
+from .permissions import APPROVE, CHECKIN, INVITATIONS, MANAGE, VIEW
 
 
 def menu_items(user: Any) -> list[dict[str, Any]]:
@@ -20,5 +20,7 @@ def menu_items(user: Any) -> list[dict[str, Any]]:
          "match": ("prm_partner.index",)},
         {"label": _l("Seminar invitations"), "endpoint": "prm_partner.invitations", "permission": INVITATIONS,
          "order": 43, "match": ("prm_partner.invitations",)},
+        {"label": _l("Seminar check-in"), "endpoint": "prm_checkin.index", "permission": CHECKIN, "order": 44,
+         "match": ("prm_checkin.",)},
     ]
     return [i for i in items if i["endpoint"] in current_app.view_functions]

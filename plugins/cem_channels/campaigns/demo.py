@@ -15,10 +15,13 @@ from sqlalchemy import String, insert, literal, select
 
 from portal.toolkit import (
     Message,
+    User,
     db,
     demo_backdate_history,
     demo_backdate_messages,
     dispatch,
+    dm_mark_mailed,
+    dm_take_print_file,
     postpone_expiry,
     utcnow,
 )
@@ -47,8 +50,11 @@ def send_in_the_past(campaign: CemCampaign, at: datetime, *, click_url: str = "h
     postpone_expiry("cem_channels", source_object, seconds=int((utcnow() - at).total_seconds()) + 86400)
     db.session.commit()
     for channel in sorted({s.channel for s in campaign.steps}):
+        if channel == "dm":
+            _print_and_mail(campaign, at)
+            continue
         for _ in range(50):
-            if not dispatch(limit=2000, channel=channel)["claimed"]:
+            if not dispatch(limit=2000, channel=channel).get("claimed"):
                 break
     sent_at = at + timedelta(minutes=3)
     demo_backdate_messages("cem_channels", source_object, created_at=at, sent_at=sent_at,
@@ -60,6 +66,18 @@ def send_in_the_past(campaign: CemCampaign, at: datetime, *, click_url: str = "h
     demo_backdate_history(TYPE_NAME, campaign.id, {"start": at, "finish": at}, default=at - timedelta(days=2))
     db.session.commit()
     return True
+
+
+def _print_and_mail(campaign: CemCampaign, at: datetime) -> int:
+    """Postal DM: the campaign's creator takes the print file and marks it mailed on the send day."""
+    user = db.session.get(User, campaign.created_by_id) if campaign.created_by_id else None
+    if user is None:
+        return 0
+    token, rows = dm_take_print_file(user)
+    db.session.commit()
+    if not rows:
+        return 0
+    return dm_mark_mailed(user, token, (at + timedelta(hours=9)).date())
 
 
 def _opens_and_clicks(campaign: CemCampaign, sent_at: datetime, click_url: str) -> None:
@@ -74,9 +92,14 @@ def _opens_and_clicks(campaign: CemCampaign, sent_at: datetime, click_url: str) 
                    (Message.id * 7907 + len(kind)) % 1000 < per_mille)))
 
 
-def send_ref_in_the_past(ref: int, at: datetime) -> bool:
-    """The hook's body: campaign ``ref`` (an id) sent at ``at``; False for an unknown or unscheduled one."""
-    campaign = db.session.get(CemCampaign, ref) if isinstance(ref, int) else None
+def send_ref_in_the_past(ref: int | str, at: datetime) -> bool:
+    """The hook's body: campaign ``ref`` (its id, or its ``origin``: the newest with it) sent at
+    ``at``; False for an unknown or unscheduled one."""
+    if isinstance(ref, str):
+        campaign = db.session.execute(select(CemCampaign).where(CemCampaign.origin == ref)
+                                      .order_by(CemCampaign.id.desc()).limit(1)).scalar_one_or_none()
+    else:
+        campaign = db.session.get(CemCampaign, ref) if isinstance(ref, int) else None
     if campaign is None or campaign.state != "scheduled":
         return False
     return send_in_the_past(campaign, at)
