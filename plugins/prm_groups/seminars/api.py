@@ -204,7 +204,10 @@ def registrations(programme_id: str):
     customer's code and name appear only for customers in the caller's own customer scope."""
     require(VIEW)
     programme = programme_or_404(programme_id, current_user, VIEW)
-    page, per_page = parse_page_args(request.args, strict=True)
+    try:
+        page, per_page = parse_page_args(request.args, strict=True)
+    except ValueError as exc:  # page 0, 99999999999999999999, "abc": the client's mistake, not a 500
+        raise ProgrammeError({"page": str(exc)}) from None
     q = (select(PrmRegistration).join(PrmSession, PrmSession.id == PrmRegistration.session_id)
          .where(PrmSession.programme_id == programme.id))
     status = request.args.get("status")

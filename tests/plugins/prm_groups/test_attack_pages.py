@@ -139,3 +139,35 @@ def test_programme_form_with_junk_in_any_field_answers_with_the_form(app, field)
         saved += resp.status_code == 303
     with app.app_context():
         assert scalar("SELECT count(*) FROM prm_programme") == before + saved
+
+
+QUERIES = ["page=99999999999999999999", "page=-1&per_page=100000", "per_page=abc", "sort=__class__",
+           "q=" + "가" * 3000, "q=%25_%5C%27", "status=x&state=x&group=G02&category=x", "step=abc&from=x&to=x",
+           "q=😀&attendance=x&session=99999999999999999999", "end=2027-02-30&months=9999999"]
+
+
+@pytest.mark.parametrize("who", ["hq@example.com", "leader1@example.com", "ibo1@example.com"])
+def test_every_page_with_junk_parameters_is_never_a_500(app, who):
+    from tests.plugins.prm_groups.seminars_fixtures import add_session, make_programme
+
+    with app.app_context():
+        p = make_programme()
+        s = add_session(p)
+        pid, sid = p.id, s.id
+    client = app.test_client()
+    with app.app_context():
+        login(client, who)
+        routes = [r for r in app.url_map.iter_rules() if r.rule.startswith("/prm") and "GET" in r.methods
+                  and "<token>" not in r.rule and "static" not in r.endpoint]
+        headers = bearer(api_token_for(who))
+        routes += [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/prm") and "GET" in r.methods
+                   and "<token>" not in r.rule]
+    failures = []
+    for rule in routes:
+        url = VAR.sub(lambda m: str(sid) if "session" in m.group(2) else "1" if m.group(2) == "position"
+                      else str(pid), rule.rule)
+        for query in QUERIES:
+            resp = client.get(f"{url}?{query}", headers=headers)
+            if resp.status_code >= 500:
+                failures.append((url, query[:40], resp.status_code))
+    assert not failures, failures
