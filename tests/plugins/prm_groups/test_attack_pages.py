@@ -171,3 +171,39 @@ def test_every_page_with_junk_parameters_is_never_a_500(app, who):
             if resp.status_code >= 500:
                 failures.append((url, query[:40], resp.status_code))
     assert not failures, failures
+
+
+JUNK_FORMS = [{}, {"transition": "approve", "revision": "x" * 5000, "comment": "가" * 100_000},
+              {"transition": ["submit", "cancel"], "session": "abc", "decision": "approve", "note": "😀" * 1000},
+              {"title": "😀", "starts_at": "2027-02-30T25:00", "ends_at": "junk", "capacity": "1e400",
+               "venue_branch": "B" * 500, "online_url": "javascript:alert(1)", "registration_deadline": "-1"},
+              {"token": "x" * 5000, "attendance": "x", "reason": "가" * 10_000, "registration": "99999999999999999999",
+               "customer": "-1", "invitation": "abc", "transition": "__init__", "revision": "", "step": "1e3"}]
+
+
+@pytest.mark.parametrize("who", ["hq@example.com", "leader1@example.com"])
+def test_every_form_with_junk_values_is_never_a_500(app, who):
+    from tests.conftest import csrf_token
+    from tests.plugins.prm_groups.seminars_fixtures import add_session, make_programme
+
+    with app.app_context():
+        p = make_programme(state="draft", draw=False)
+        s = add_session(p)
+        pid, sid = p.id, s.id
+    client = app.test_client()
+    with app.app_context():
+        login(client, who)
+        routes = [r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/prm") and "POST" in r.methods
+                  and "<token>" not in r.rule]
+    token = csrf_token(client, "/prm/my/" if "leader" in who else "/prm/programmes/new")
+    failures, seen = [], set()
+    for rule in routes:
+        url = VAR.sub(lambda m: str(sid) if "session" in m.group(2) else "1" if m.group(2) == "position"
+                      else str(pid), rule)
+        for form in JUNK_FORMS:
+            resp = client.post(url, data={**form, "csrf_token": token})
+            seen.add(resp.status_code)
+            if resp.status_code >= 500:
+                failures.append((url, sorted(form)[:3], resp.status_code))
+    assert not failures, failures
+    assert seen - {400}, seen  # the token was accepted: the forms really ran
