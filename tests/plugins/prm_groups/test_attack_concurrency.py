@@ -73,3 +73,38 @@ def test_double_submit_approve_and_start(app):
                       r=f"%{pid}") == 1
         assert scalar("SELECT count(*) FROM prm_content_revision r JOIN prm_step s ON s.id = r.step_id "
                       "WHERE s.programme_id = :p AND r.approved_at IS NOT NULL", p=pid) == 1
+
+
+def test_the_same_invitee_registering_four_times_at_once_is_one_registration(app):
+    from tests.plugins.prm_groups.seminars_fixtures import add_session, invite_customers, make_programme
+
+    with app.app_context():
+        p = make_programme()
+        s = add_session(p, capacity=5)
+        inv = invite_customers(p, 1)[0]
+        token, sid = inv.token, s.id
+    codes = _race(app, f"/api/v1/prm/r/{token}/register", [({}, {"session": sid})] * 4)
+    assert codes == [200] * 4, codes
+    with app.app_context():
+        assert scalar("SELECT count(*) FROM prm_registration WHERE session_id = :s", s=sid) == 1
+
+
+def test_two_invite_runs_at_once_invite_each_customer_once(app):
+    from sqlalchemy import select
+
+    from portal.toolkit import ExperimentAssignment, db
+    from tests.plugins.prm_groups.seminars_fixtures import add_session, consent_email, make_programme
+
+    with app.app_context():
+        p = make_programme()
+        add_session(p)
+        pid = p.id
+        consent_email(list(db.session.scalars(select(ExperimentAssignment.customer_id).where(
+            ExperimentAssignment.experiment_id == p.experiment_id))))
+        hq = bearer(api_token_for("hq@example.com"))
+    codes = _race(app, f"{URL}/{pid}/invitations", [(hq, {})] * 2)
+    assert all(c in (200, 409) for c in codes) and 200 in codes, codes
+    with app.app_context():
+        assert scalar("SELECT count(*) FROM prm_invitation WHERE programme_id = :p", p=pid) > 10
+        assert scalar("SELECT count(*) FROM prm_invitation WHERE programme_id = :p", p=pid) == scalar(
+            "SELECT count(DISTINCT customer_id) FROM prm_invitation WHERE programme_id = :p", p=pid)

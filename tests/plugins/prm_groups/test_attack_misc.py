@@ -141,3 +141,21 @@ def test_only_hq_freezes_an_interim_result(app, tokens, who):
     assert resp.status_code in (403, 404)
     with app.app_context():
         assert scalar("SELECT count(*) FROM prm_result") == before
+
+
+@pytest.mark.parametrize("who", ["hq", "admin", "ibo1", "store1"])
+def test_only_the_groups_leader_approves(app, tokens, who):
+    """HQ, the site admin, a distributor of the group and branch staff cannot approve."""
+    client = app.test_client()
+    resp = client.post(URL, json=body(steps=[_content_step("본문")]), headers=tokens["hq"])
+    pid = resp.get_json()["id"]
+    assert client.post(f"{URL}/{pid}/transitions", json={"transition": "submit"}, headers=tokens["hq"]).status_code == 200
+    rev = client.get(f"{URL}/{pid}", headers=tokens["hq"]).get_json()["revision"]
+    with app.app_context():
+        headers = tokens.get(who) or bearer(api_token_for(f"{who}@example.com"))
+    resp = client.post(f"{URL}/{pid}/transitions", json={"transition": "approve", "revision": rev}, headers=headers)
+    assert resp.status_code in (403, 404), (who, resp.status_code)
+    with app.app_context():
+        assert scalar("SELECT state FROM prm_programme WHERE id = :p", p=pid) == "leader_review"
+        assert scalar("SELECT count(*) FROM prm_content_revision WHERE programme_id = :p AND approved_at IS NOT NULL",
+                      p=pid) == 0

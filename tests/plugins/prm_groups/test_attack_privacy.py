@@ -176,3 +176,18 @@ def test_leader_never_sees_the_holdout(app, client):
         "/prm/my/invitations")]
     for code in (row[0] for row in holdout):
         assert not any(code in t for t in texts), code
+
+
+def test_attendance_export_neutralises_formulas_and_is_logged(app, client):
+    p = make_programme()
+    s = add_session(p)
+    inv = invite_customers(p, 1)[0]
+    _name(inv, "=HYPERLINK(\"http://evil.example\",\"x\")")
+    assert client.post(f"/api/v1/prm/r/{inv.token}/register", json={"session": s.id}).status_code == 200
+    login(client, "hq@example.com")
+    before = _access_rows()
+    resp = client.get(f"/prm/checkin/{s.id}/export.csv")
+    assert resp.status_code == 200
+    text = resp.get_data(as_text=True)
+    assert "HYPERLINK" in text and not re.search(r"(^|,)\"?=HYPERLINK", text, re.M)
+    assert _access_rows() == before + 1
