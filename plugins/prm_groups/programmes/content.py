@@ -168,7 +168,10 @@ def check_content(raw: Any, path: str, channels: Iterable[str] | None = None
             value = _field(errors, f"{cpath}.{name}", block.get(name),
                            required=name == "body" or (channel == "email" and name == "subject"),
                            max_len={"subject": SUBJECT_MAX, "body": BODY_MAX, "html": HTML_MAX}[name])
-            if value is not None:
+            if value is not None and name == "subject" and ("\n" in value or "\r" in value):
+                # sent as one header line: the leader approves it as it is sent, nothing smuggled in
+                errors[f"{cpath}.{name}"] = _("The subject must be one line.")
+            elif value is not None:
                 out[name] = value
         clean[channel] = out
     return clean, errors

@@ -159,3 +159,30 @@ def test_only_the_groups_leader_approves(app, tokens, who):
         assert scalar("SELECT state FROM prm_programme WHERE id = :p", p=pid) == "leader_review"
         assert scalar("SELECT count(*) FROM prm_content_revision WHERE programme_id = :p AND approved_at IS NOT NULL",
                       p=pid) == 0
+
+
+@pytest.mark.parametrize("subject", ["안내\r\nBcc: evil@example.com", "안내\nX-Evil: 1", "안내\r드림"])
+def test_an_email_subject_is_one_line(app, tokens, subject):
+    """A subject with a line break is refused (422 with its path): the leader approves the subject
+    exactly as it is sent, and no header can be smuggled in."""
+    step = _content_step("본문")
+    step["content"]["email"]["subject"] = subject
+    resp = app.test_client().post(URL, json=body(steps=[step]), headers=tokens["hq"])
+    assert resp.status_code == 422, resp.get_json()
+    assert "steps[0].content.email.subject" in resp.get_json()["errors"]
+
+
+def test_session_text_cannot_inject_calendar_lines(app, client):
+    from icalendar import Calendar
+
+    from tests.plugins.prm_groups.seminars_fixtures import add_session, invite_customers, make_programme
+
+    p = make_programme()
+    add_session(p, title="1회\r\nBEGIN:VEVENT\r\nSUMMARY:evil", address="서울\nATTACH:http://evil.example")
+    inv = invite_customers(p, 1)[0]
+    resp = client.get(f"/prm/r/{inv.token}/calendar.ics")
+    assert resp.status_code == 200
+    cal = Calendar.from_ical(resp.get_data())
+    events = [c for c in cal.walk() if c.name == "VEVENT"]
+    assert len(events) == 1 and not events[0].get("ATTACH")
+    assert b"\r\nBEGIN:VEVENT\r\nSUMMARY:evil" not in resp.get_data()
