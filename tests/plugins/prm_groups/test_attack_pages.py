@@ -207,3 +207,37 @@ def test_every_form_with_junk_values_is_never_a_500(app, who):
                 failures.append((url, sorted(form)[:3], resp.status_code))
     assert not failures, failures
     assert seen - {400}, seen  # the token was accepted: the forms really ran
+
+
+JUNK_JSON = ["[]", "\"x\"", "null", "1e400", "{\"a\": NaN}", "{\"session\": \"1\", \"token\": [1], \"attendance\": {}}",
+             "{\"transition\": 1, \"revision\": [], \"step\": {}, \"content\": []}", "[" * 5000 + "]" * 5000,
+             "{\"invitation\": 1e400, \"customer\": -1, \"registration\": \"x\", \"reason\": 5}", "\"\\ud800\""]
+
+
+NO_BODY = ("/invitations", "/results/interim")  # actions without a body: what is sent is not read
+
+
+@pytest.mark.parametrize("who", ["hq@example.com", "leader1@example.com", "store1@example.com"])
+def test_every_api_write_with_junk_json_is_a_4xx(app, who):
+    from tests.plugins.prm_groups.seminars_fixtures import add_session, make_programme
+
+    with app.app_context():
+        p = make_programme()
+        s = add_session(p)
+        pid, sid = p.id, s.id
+        headers = bearer(api_token_for(who))
+        routes = [(r.rule, set(r.methods) & {"POST", "PATCH", "PUT"}) for r in app.url_map.iter_rules()
+                  if r.rule.startswith("/api/v1/prm") and set(r.methods) & {"POST", "PATCH", "PUT"}]  # DELETE has no body
+    client = app.test_client()
+    failures = []
+    for rule, methods in routes:
+        url = VAR.sub(lambda m: (str(sid) if "session" in m.group(2) else "x" * 43 if m.group(2) == "token"
+                                 else re.search(r"any\(([^,)]+)", m.group(0)).group(1).strip()
+                                 if m.group(1) == "any" else str(pid)), rule)
+        for method in methods:
+            for raw in JUNK_JSON:
+                resp = client.open(url, method=method, data=raw, content_type="application/json", headers=headers)
+                if not 400 <= resp.status_code < 500 or not resp.is_json:
+                    failures.append((method, url, raw[:20], resp.status_code))
+    failures = [f for f in failures if not f[1].endswith(NO_BODY)]
+    assert not failures, failures
