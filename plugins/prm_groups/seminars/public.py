@@ -31,6 +31,11 @@ from .sessions import seats_left, sessions_of, taken_seats, to_seoul
 bp = Blueprint("prm_public", __name__, url_prefix="/prm/r")
 
 
+#: Korean two-syllable family names: 남궁민수 is greeted as 민수, not 궁민수 (half the family name).
+TWO_SYLLABLE_SURNAMES = frozenset({"남궁", "황보", "제갈", "선우", "독고", "사공", "서문", "동방", "어금", "망절", "장곡",
+                                   "강전", "소봉"})
+
+
 def given_name(full: str | None) -> str:
     """The part of a name a greeting uses: a Korean name's given name (김한빛 → 한빛), else the
     first word. Nothing else about the customer is shown on the page."""
@@ -38,7 +43,7 @@ def given_name(full: str | None) -> str:
     if not name:
         return ""
     if " " not in name and 2 <= len(name) <= 4 and all("\uac00" <= ch <= "\ud7a3" for ch in name):
-        return name[1:]
+        return name[2:] if len(name) == 4 and name[:2] in TWO_SYLLABLE_SURNAMES else name[1:]
     return name.split()[0]
 
 

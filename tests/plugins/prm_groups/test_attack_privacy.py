@@ -191,3 +191,13 @@ def test_attendance_export_neutralises_formulas_and_is_logged(app, client):
     text = resp.get_data(as_text=True)
     assert "HYPERLINK" in text and not re.search(r"(^|,)\"?=HYPERLINK", text, re.M)
     assert _access_rows() == before + 1
+
+
+@pytest.mark.parametrize(("full", "shown"), [("김한빛", "한빛"), ("남궁민수", "민수"), ("황보영", "보영"), ("제갈공명", "공명"),
+                                            ("선우진아", "진아"), ("John Smith", "John"), ("", "")])
+def test_given_name_never_shows_any_part_of_the_family_name(full, shown):
+    """Four syllables starting with a two-syllable family name (남궁, 황보, 제갈, 선우 …) greet by the
+    last two; three syllables are read as one-syllable family name + given name (황 보영)."""
+    from plugins.prm_groups.seminars.public import given_name
+
+    assert given_name(full) == shown
