@@ -241,3 +241,29 @@ def test_every_api_write_with_junk_json_is_a_4xx(app, who):
                     failures.append((method, url, raw[:20], resp.status_code))
     failures = [f for f in failures if not f[1].endswith(NO_BODY)]
     assert not failures, failures
+
+
+def test_a_real_programme_with_a_second_id_out_of_range_is_404(app):
+    """``/prm/programmes/<real id>/seminars/<99999999999999999999>``: the second id is checked too."""
+    from tests.plugins.prm_groups.seminars_fixtures import add_session, make_programme
+
+    with app.app_context():
+        p = make_programme()
+        add_session(p)
+        pid = p.id
+        headers = bearer(api_token_for("hq@example.com"))
+    client = app.test_client()
+    with app.app_context():
+        login(client, "hq@example.com")
+        routes = [(r.rule, set(r.methods) - {"HEAD", "OPTIONS"}) for r in app.url_map.iter_rules()
+                  if (r.rule.startswith("/prm") or r.rule.startswith("/api/v1/prm")) and "programme_id" in r.arguments
+                  and len(r.arguments) > 1]
+    failures = []
+    for rule, methods in routes:
+        for bad in BAD:
+            url = VAR.sub(lambda m, bad=bad: str(pid) if m.group(2) == "programme_id" else bad, rule)
+            for method in methods:
+                resp = client.open(url, method=method, json={} if url.startswith("/api") else None, headers=headers)
+                if resp.status_code >= 500 or resp.status_code == 200:
+                    failures.append((method, url, resp.status_code))
+    assert not failures, failures
