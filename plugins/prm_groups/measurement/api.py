@@ -11,35 +11,20 @@ from flask_babel import force_locale
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from portal.toolkit import ExperimentError, authenticate_bearer, db, error, require
+from portal.toolkit import ExperimentError, authenticate_bearer, db, require
 
+from ..api_support import http_error, refused
 from ..permissions import MANAGE, VIEW
 from ..programmes import ProgrammeError
 
 bp = Blueprint("prm_results_api", __name__, url_prefix="/api/v1/prm")
 bp.before_request(authenticate_bearer)
 
-CODES = {403: "forbidden", 404: "not_found", 409: "conflict", 422: "validation_failed"}
-MESSAGES = {403: "You may not do this.", 404: "No programme with this id.",
-            409: "This cannot be done in the programme's current state; nothing was changed.",
-            422: "Some fields are not valid; nothing was written."}
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
-    db.session.rollback()
-    code = exc.code or 500
-    return error(code, (exc.name or "error").lower().replace(" ", "_"), exc.description or "", errors={})
+bp.register_error_handler(HTTPException, http_error)
 
 
 def _refused(exc: ProgrammeError | ExperimentError):
-    db.session.rollback()
-    status = exc.status if exc.status in CODES else 422
-    errors = {k: str(v) for k, v in exc.errors.items()}
-    message = MESSAGES[status]
-    if status == 409 and len(errors) == 1:
-        message = next(iter(errors.values()))
-    return error(status, CODES[status], message, errors=errors)
+    return refused(exc, not_found="No programme with this id.")
 
 
 @bp.get("/programmes/<programme_id>/results")

@@ -10,17 +10,15 @@ written. Writes commit once, after the service succeeded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from flask import Blueprint, jsonify, request, url_for
-from flask_babel import force_locale
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from portal.toolkit import authenticate_bearer, db, error, json_payload, parse_page_args, require
+from portal.toolkit import authenticate_bearer, db, error, parse_page_args, require
 
+from ..api_support import english, http_error, json_object, refused
 from ..models import STATES
 from ..permissions import MANAGE, VIEW
 from . import ProgrammeError
@@ -28,46 +26,15 @@ from . import ProgrammeError
 bp = Blueprint("prm_programmes_api", __name__, url_prefix="/api/v1/prm")
 bp.before_request(authenticate_bearer)
 
-CODES = {403: "forbidden", 404: "not_found", 409: "conflict", 422: "validation_failed"}
-MESSAGES = {403: "You may not do this.", 404: "No programme with this id.",
-            409: "This cannot be done in the programme's current state; nothing was changed.",
-            422: "Some fields are not valid; nothing was written."}
 TRANSITION_FIELDS = ("transition", "comment", "revision")
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
-    """``require``'s 403, a 400 for bad JSON …: the same shape as every other refusal here."""
-    db.session.rollback()
-    return error(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "",
-                 errors={}, fields={})
-
-
-def english(view: Callable[..., Any]) -> Callable[..., Any]:
-    """The API's messages and field errors are English, like the core API's."""
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with force_locale("en"):
-            return view(*args, **kwargs)
-
-    return wrapper
+bp.register_error_handler(HTTPException, http_error)
 
 
 def _refused(exc: ProgrammeError):
-    db.session.rollback()
-    status = exc.status if exc.status in CODES else 422
-    fields = dict(exc.errors)
-    message = MESSAGES[status]
-    if status in (403, 409) and len(fields) == 1:
-        message = next(iter(fields.values()))  # "content not approved", "… not available from …"
-    return error(status, CODES[status], message, errors=fields, fields=fields)
+    return refused(exc, not_found="No programme with this id.")
 
 
-def _body() -> dict[str, Any]:
-    data = json_payload()
-    if not isinstance(data, dict):
-        raise ProgrammeError({"": "Send a JSON object with Content-Type: application/json."}, 422)
-    return data
+_body = json_object
 
 
 @bp.get("/programmes")

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from portal.toolkit import (
     Category,
@@ -26,6 +27,7 @@ from portal.toolkit import (
     require,
 )
 
+from ..api_support import http_error, refused
 from ..models import PrmProgramme, PrmStep
 from ..permissions import MANAGE, VIEW
 from . import ProgrammeError
@@ -35,14 +37,11 @@ from .content_views import programme_or_404, waiting_for
 bp = Blueprint("prm_content_api", __name__, url_prefix="/api/v1/prm")
 bp.before_request(authenticate_bearer)
 
-MESSAGES = {404: "Not found.", 403: "You may not do this.", 409: "Not possible in the programme's current state; "
-            "nothing was written.", 422: "Some fields are not valid; nothing was written."}
-CODES = {404: "not_found", 403: "forbidden", 409: "conflict", 422: "validation_failed"}
+bp.register_error_handler(HTTPException, http_error)
 
 
 def _refused(exc: ProgrammeError):
-    db.session.rollback()
-    return error(exc.status, CODES.get(exc.status, "error"), MESSAGES.get(exc.status, "Refused."), errors=exc.errors)
+    return refused(exc)
 
 
 def _programme(ident: Any) -> PrmProgramme:

@@ -13,17 +13,14 @@ from werkzeug.exceptions import HTTPException
 
 from portal.toolkit import authenticate_bearer, error, has_global_permission, require
 
+from ..api_support import http_error
 from ..permissions import MANAGE
 
 bp = Blueprint("prm_radar_api", __name__, url_prefix="/api/v1/prm")
 bp.before_request(authenticate_bearer)
 
 
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
-    """``require``'s 403 in the API's error shape."""
-    code = exc.code or 500
-    return error(code, (exc.name or "error").lower().replace(" ", "_"), exc.description or "", fields={})
+bp.register_error_handler(HTTPException, http_error)
 
 
 @bp.get("/radar")

@@ -14,7 +14,6 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from flask_babel import force_locale
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
@@ -25,13 +24,14 @@ from portal.toolkit import (
     authenticate_bearer,
     db,
     error,
-    json_payload,
     paginate,
     parse_page_args,
     require,
     scope_filter,
 )
 
+from ..api_support import english as to_english
+from ..api_support import http_error, json_object, refused
 from ..models import FINAL, PrmProgramme
 from ..permissions import MANAGE, VIEW
 from ..programmes import ProgrammeError
@@ -53,10 +53,6 @@ from .sessions import (
 )
 
 bp = Blueprint("prm_seminars_api", __name__, url_prefix="/api/v1/prm")
-CODES = {403: "forbidden", 404: "not_found", 409: "conflict", 422: "validation_failed"}
-MESSAGES = {403: "You may not do this.", 404: "Not found.",
-            409: "This cannot be done in the current state; nothing was changed.",
-            422: "Some fields are not valid; nothing was written."}
 PUBLIC = ("prm_seminars_api.public_act",)
 
 
@@ -68,36 +64,23 @@ def _auth():
     return authenticate_bearer()
 
 
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
-    db.session.rollback()
-    code = exc.code or 500
-    return error(code, (exc.name or "error").lower().replace(" ", "_"), exc.description or "", errors={})
+bp.register_error_handler(HTTPException, http_error)
 
 
 def english(view: Callable[..., Any]) -> Callable[..., Any]:
-    """API messages are English, like the core API's."""
+    """English messages (``api_support.english``), a ``ProgrammeError`` answered in the API's shape."""
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with force_locale("en"):
-            try:
-                return view(*args, **kwargs)
-            except ProgrammeError as exc:
-                db.session.rollback()
-                status = exc.status if exc.status in CODES else 422
-                message = next(iter(exc.errors.values())) if status == 409 and len(exc.errors) == 1 else MESSAGES[status]
-                return error(status, CODES[status], message, errors=exc.errors)
+        try:
+            return to_english(view)(*args, **kwargs)
+        except ProgrammeError as exc:
+            return refused(exc)
 
     return wrapper
 
 
 def _body() -> dict[str, Any]:
-    data = json_payload()
-    if data is None and not request.get_data(cache=True):
-        return {}
-    if not isinstance(data, dict):
-        raise ProgrammeError({"": "Send a JSON object with Content-Type: application/json."})
-    return data
+    return json_object(empty_ok=True)
 
 
 def _series(programme: PrmProgramme):

@@ -11,12 +11,9 @@ unknown ticket, wrong session), 409 (state: already checked in, not open yet, ca
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from flask_babel import force_locale
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
@@ -31,6 +28,7 @@ from portal.toolkit import (
     require,
 )
 
+from ..api_support import english, http_error, refused
 from ..permissions import CHECKIN
 from ..seminar_models import ATTENDANCE, PrmRegistration
 from . import attendance as att
@@ -39,29 +37,11 @@ from .checkin import CheckinError, kst, scan, session_or_none
 bp = Blueprint("prm_checkin_api", __name__, url_prefix="/api/v1/prm")
 bp.before_request(authenticate_bearer)
 
-CODES = {403: "forbidden", 404: "not_found", 409: "conflict", 422: "validation_failed"}
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
-    db.session.rollback()
-    code = exc.code or 500
-    return error(code, (exc.name or "error").lower().replace(" ", "_"), exc.description or "", errors={})
-
-
-def english(view: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with force_locale("en"):
-            return view(*args, **kwargs)
-
-    return wrapper
+bp.register_error_handler(HTTPException, http_error)
 
 
 def _refused(exc: CheckinError):
-    db.session.rollback()
-    status = exc.status if exc.status in CODES else 422
-    return error(status, CODES[status], exc.message, reason=exc.reason, errors=exc.errors)
+    return refused(exc, message=exc.message, reason=exc.reason)
 
 
 def _body(allowed: tuple[str, ...]) -> dict[str, Any]:
