@@ -251,8 +251,9 @@ __all__ += ["Product", "import_sales_report"]
 # --- demo data only: move the services' "now" timestamps of one demo object into the past ---
 from .demo.backdate import demo_backdate_history, demo_backdate_messages  # noqa: E402
 from .demo.refile import demo_refile_report  # noqa: E402
+from .demo.sender import demo_sender_contacts  # noqa: E402
 
-__all__ += ["demo_backdate_history", "demo_backdate_messages", "demo_refile_report"]
+__all__ += ["demo_backdate_history", "demo_backdate_messages", "demo_refile_report", "demo_sender_contacts"]
 # --- add-on to add-on calls (prm_groups, issue 16): another add-on's declared hooks, active plugins only ---
 from .plugins import hook as plugin_hook  # noqa: E402
 

@@ -17,8 +17,6 @@ Nothing is sent through a real relay: with ``PORTAL_SMTP_URL`` set the campaigns
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -34,6 +32,7 @@ from portal.toolkit import (
     current_revision,
     db,
     demo_refile_report,
+    demo_sender_contacts,
     utcnow,
 )
 
@@ -51,8 +50,6 @@ TEMPLATE = ("SEMINAR_REMIND_01", "세미나 참석 안내",
             "#{고객명}님, 신청하신 건강식품 세미나가 #{일시}에 열립니다. 참석 여부를 매장으로 알려 주세요.")
 FINISHED = "건강식품 세미나 초대 (이메일)"
 SCHEDULED = "겨울 면역 세미나 초대 (이메일)"
-#: The demo's fictitious sender contact while its campaign is sent (as the core demo's platform part).
-DEMO_SENDER = {"PORTAL_SENDER_CONTACT": "02-555-0100", "PORTAL_OPTOUT_080": "080-555-0100"}
 LAUNCH_DAYS_BEFORE_END = 40
 DRAW_SEED = 20261015
 #: Share (in 1/1000) of the treatment who bought the seminar's product because of the campaign.
@@ -76,7 +73,7 @@ def seed(profile: str) -> None:
     db.session.commit()
     if current_app.config.get("PORTAL_SMTP_URL"):
         return  # a real relay would carry the demo's e-mails to fictitious addresses
-    with _demo_sender():
+    with demo_sender_contacts():
         _finished_campaign(hq, reviewer, seminar, end)
         _scheduled_campaign(hq, reviewer, winter)
 
@@ -106,18 +103,6 @@ def _demo_end() -> date:
 def _launch_at(end: date) -> datetime:
     """10:00 KST on the launch day, as naive UTC like the database."""
     return datetime.combine(end - timedelta(days=LAUNCH_DAYS_BEFORE_END), time(1, 0))
-
-
-@contextmanager
-def _demo_sender() -> Iterator[None]:
-    cfg = current_app.config
-    saved = {k: cfg.get(k) for k in DEMO_SENDER}
-    for key, value in DEMO_SENDER.items():
-        cfg[key] = cfg.get(key) or value
-    try:
-        yield
-    finally:
-        cfg.update(saved)
 
 
 # -- message sets ------------------------------------------------------------------------------------

@@ -22,8 +22,6 @@ finished programme is left out.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -44,6 +42,7 @@ from portal.toolkit import (
     demo_backdate_history,
     demo_backdate_messages,
     demo_refile_report,
+    demo_sender_contacts,
     dispatch,
     plugin_hook,
     system_transition,
@@ -62,8 +61,6 @@ HOLDOUT_SHARE = 0.3
 EFFECT_PER_MILLE = 90
 #: Share (per mille) of the invited who registered for a session, and of registrants who came.
 REGISTER_PER_MILLE, ATTEND_PER_MILLE, NO_SHOW_PER_MILLE = 180, 780, 150
-#: The demo's fictitious sender contact while its messages are composed (as cem_channels' demo).
-DEMO_SENDER = {"PORTAL_SENDER_CONTACT": "02-555-0100", "PORTAL_OPTOUT_080": "080-555-0100"}
 
 
 def seed(profile: str) -> None:
@@ -75,7 +72,7 @@ def seed(profile: str) -> None:
     if hq is None or leader is None or group is None or _category() is None:
         return  # a demo without its accounts or catalogue: nothing to run a programme with
     end = _demo_end()
-    with _demo_sender():
+    with demo_sender_contacts():
         if not current_app.config.get("PORTAL_SMTP_URL"):
             _finished(hq, leader, group, end)
         _waiting(hq, group, end)
@@ -105,18 +102,6 @@ def _demo_end() -> date:
 def _kst(day: date, hour: int, minute: int = 0) -> datetime:
     """``day`` at ``hour:minute`` Korean time, as naive UTC like the database."""
     return datetime.combine(day, time(hour, minute)) - timedelta(hours=9)
-
-
-@contextmanager
-def _demo_sender() -> Iterator[None]:
-    cfg = current_app.config
-    saved = {k: cfg.get(k) for k in DEMO_SENDER}
-    for key, value in DEMO_SENDER.items():
-        cfg[key] = cfg.get(key) or value
-    try:
-        yield
-    finally:
-        cfg.update(saved)
 
 
 def _top_leader(group: PartnerGroup) -> str:

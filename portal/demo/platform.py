@@ -14,8 +14,7 @@ scipy/statsmodels for the experiment's result (see the README's demo paragraph f
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Customer, OrgUnit, Partner, PartnerGroup, User
+from .sender import demo_sender_contacts
 
 SOURCE = "demo"  # the outbox source and experiment owner of everything made here
 CONTACTS = 300  # customers with a logged call / visit / message
@@ -31,9 +31,6 @@ SERVICE_EVERY = 12  # one past-purchase service e-mail per this many recent buye
 SERVICE_MAX = 80  # … at most this many
 CAMPAIGN_MAX = 200  # customers in the e-mail campaign (the first consenting ones by id)
 PAUSED_MAX = 25  # messages of the paused campaign
-# The advertising law needs a sender contact (and an 080 number for text channels): when the
-# installation has none yet, the demo's own messages name these fictitious ones.
-DEMO_SENDER = {"PORTAL_SENDER_CONTACT": "02-555-0100", "PORTAL_OPTOUT_080": "080-555-0100"}
 
 
 def load_platform_demo(end: date, echo: Callable[[str], None] = print, seed: int = 2026) -> None:
@@ -52,7 +49,7 @@ def load_platform_demo(end: date, echo: Callable[[str], None] = print, seed: int
         # A real relay would carry the demo's e-mail to its fictitious customers' addresses.
         echo("messages: none (PORTAL_SMTP_URL is set: the demo sends no e-mail through a real relay)")
     else:
-        with _demo_sender():
+        with demo_sender_contacts():
             counts = _messages(rng, end)
         echo("messages: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     notes = _notifications(users, past)
@@ -84,20 +81,6 @@ def _staff_for(owner: tuple[str | None, str | None], users: dict[str, User]) -> 
 def _kst(day: date, rng: random.Random) -> datetime:
     """A working-hours moment (10:00–18:00 KST) of ``day``, as naive UTC like the database."""
     return datetime.combine(day, time(1, 0)) + timedelta(minutes=rng.randint(0, 479))
-
-
-@contextmanager
-def _demo_sender() -> Iterator[None]:
-    """The demo's fictitious sender contact while its campaigns are queued, if none is set."""
-    cfg = current_app.config
-    saved = {k: cfg.get(k) for k in DEMO_SENDER}
-    for key, value in DEMO_SENDER.items():
-        if not cfg.get(key):
-            cfg[key] = value
-    try:
-        yield
-    finally:
-        cfg.update(saved)
 
 
 # -- contact history -----------------------------------------------------------------------------
