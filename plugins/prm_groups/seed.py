@@ -274,6 +274,8 @@ def _backdate(programme: PrmProgramme, created: datetime, run: tuple[date, date]
     """The programme's own times and its workflow history where they happened."""
     start = _kst(run[0], 9, 30)
     programme.created_at, programme.approved_at = created, created + timedelta(days=2)
+    if programme.plan and programme.plan.get("frozen_at"):  # frozen when the leader approved
+        programme.plan = {**programme.plan, "frozen_at": programme.approved_at.isoformat(timespec="seconds") + "Z"}
     programme.started_at = start
     demo_backdate_history(TYPE_NAME, programme.id, {
         "submit": created + timedelta(hours=2), "approve": created + timedelta(days=2), "start": start,
