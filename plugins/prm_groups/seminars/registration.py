@@ -269,7 +269,9 @@ def _offer(session: PrmSession, ids: list[int], now: datetime, deadline: datetim
 def expire_offers(*, now: datetime | None = None, limit: int = 1000) -> dict[str, int]:
     """Expire the seat offers whose time ran out and offer each seat to the next on the waiting
     list. Safe to run twice at once: the expiry is a conditional UPDATE under the session's lock,
-    so each offer expires once and each seat is offered once. Returns ``{"expired", "offered"}``."""
+    so each offer expires once and each seat is offered once; then the waiting lists of sessions
+    whose registration has closed end (:func:`close_waiting_lists`). Returns ``{"expired",
+    "offered", "closed"}``."""
     now = now or utcnow()
     due = list(db.session.execute(select(PrmRegistration.session_id).where(
         PrmRegistration.status == OFFERED, PrmRegistration.offer_expires_at <= now)
@@ -286,7 +288,20 @@ def expire_offers(*, now: datetime | None = None, limit: int = 1000) -> dict[str
                                       .values(status=EXPIRED, waitlist_position=None, updated_at=now)).rowcount or 0
         offered += fill_free_seats(session, now=now, locked=True)
         db.session.commit()
-    return {"expired": expired, "offered": offered}
+    return {"expired": expired, "offered": offered, "closed": close_waiting_lists(now=now)}
+
+
+def close_waiting_lists(*, now: datetime | None = None) -> int:
+    """Once registration has closed (the deadline, else the start), nobody can be offered a seat
+    any more: the places still waiting end as ``expired`` instead of waiting for ever. One UPDATE;
+    returns how many. Commits."""
+    now = now or utcnow()
+    closed = select(PrmSession.id).where(func.coalesce(PrmSession.registration_deadline, PrmSession.starts_at) <= now)
+    n = db.session.execute(PrmRegistration.__table__.update()
+                           .where(PrmRegistration.status == WAITLISTED, PrmRegistration.session_id.in_(closed))
+                           .values(status=EXPIRED, waitlist_position=None, updated_at=now)).rowcount or 0
+    db.session.commit()
+    return n
 
 
 def registrations_of(invitation: PrmInvitation) -> dict[int, PrmRegistration]:

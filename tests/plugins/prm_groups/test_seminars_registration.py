@@ -50,9 +50,9 @@ def test_pg16_capacity_waitlist_and_offer_chain(app):
 
     # No answer within 48 h: the job expires the offer and offers the seat to #2; twice is a no-op.
     later = now + timedelta(hours=48, minutes=1)
-    assert expire_offers_job(now=now + timedelta(hours=47)) == {"expired": 0, "offered": 0}
-    assert expire_offers_job(now=later) == {"expired": 1, "offered": 1}
-    assert expire_offers_job(now=later) == {"expired": 0, "offered": 0}
+    assert expire_offers_job(now=now + timedelta(hours=47)) == {"expired": 0, "offered": 0, "closed": 0}
+    assert expire_offers_job(now=later) == {"expired": 1, "offered": 1, "closed": 0}
+    assert expire_offers_job(now=later) == {"expired": 0, "offered": 0, "closed": 0}
     db.session.expire_all()
     assert db.session.get(PrmRegistration, regs[30].id).status == "expired"
     second = db.session.get(PrmRegistration, regs[31].id)
@@ -119,3 +119,25 @@ def test_deadline_and_cancelled_session_refuse(app):
     with pytest.raises(ProgrammeError) as err:
         r.register(inv, s, now=noon_kst(2))
     assert err.value.status == 409
+
+
+def test_waiting_list_ends_when_registration_closes(app):
+    """Nobody can be offered a seat after the deadline: the places still waiting end as expired
+    (the five-minute job), the registered keep their seats; before the deadline nothing changes."""
+    from plugins.prm_groups.seminar_models import PrmRegistration
+    from plugins.prm_groups.seminars import registration as r
+    from plugins.prm_groups.seminars.jobs import expire_offers_job
+    from portal.extensions import db
+
+    p = make_programme()
+    deadline = noon_kst(5)
+    s = add_session(p, capacity=2, deadline=deadline)
+    regs = [r.register(inv, s, now=noon_kst(1)) for inv in invite_customers(p, 4)]
+    db.session.commit()
+    assert _statuses(s.id) == {"registered": 2, "waitlisted": 2}
+    assert expire_offers_job(now=deadline - timedelta(minutes=1))["closed"] == 0
+    assert expire_offers_job(now=deadline + timedelta(minutes=1))["closed"] == 2
+    assert expire_offers_job(now=deadline + timedelta(minutes=6))["closed"] == 0
+    db.session.expire_all()
+    assert _statuses(s.id) == {"registered": 2, "expired": 2}
+    assert all(db.session.get(PrmRegistration, x.id).waitlist_position is None for x in regs[2:])
