@@ -9,7 +9,16 @@ it, never a reach into another ``portal.*`` module.
 from __future__ import annotations
 
 from . import audit
-from .api.support import authenticate_bearer, error, json_payload, require
+from .api.support import (
+    authenticate_bearer,
+    english,
+    error,
+    http_error,
+    json_object,
+    json_payload,
+    refused,
+    require,
+)
 from .customers.labels import register as register_labels
 from .customers.labels import register_resolver, register_summary
 from .customers.normalize import normalize_phone
@@ -65,6 +74,8 @@ __all__ = [
     "audit", "logged_export", "ExportTooLarge",
     # lists and the JSON API
     "paginate", "parse_page_args", "authenticate_bearer", "error", "json_payload", "require",
+    # the add-ons' JSON refusals (``{"error", "message", "errors", "fields"}``), English API messages
+    "english", "http_error", "json_object", "refused",
     # labels of stored codes in the reader's language
     "register_labels", "register_resolver", "register_summary",
 ]

@@ -54,3 +54,63 @@ def json_body() -> dict[str, Any]:
     if not isinstance(data, dict):
         abort(400, description="Send a JSON object with Content-Type: application/json.")
     return data
+
+
+# -- the add-ons' refusals: one shape for every 403/404/409/422 (prm_groups, knowledge_share, …) -----------
+
+REFUSAL_CODES = {403: "forbidden", 404: "not_found", 409: "conflict", 422: "validation_failed"}
+REFUSAL_MESSAGES = {403: "You may not do this.", 404: "Not found.",
+                    409: "This cannot be done in the current state; nothing was changed.",
+                    422: "Some fields are not valid; nothing was written."}
+
+
+def http_error(exc: Any) -> Any:
+    """``require``'s 403, a 400 for bad JSON, a 404 …: the same shape as every other refusal
+    (``bp.register_error_handler(HTTPException, http_error)``), the session rolled back."""
+    from ..extensions import db
+
+    db.session.rollback()
+    return error(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or "",
+                 errors={}, fields={})
+
+
+def refused(exc: Any, *, not_found: str = REFUSAL_MESSAGES[404], message: str | None = None, **extra: Any) -> Any:
+    """A service's refusal (an exception with ``errors`` by field path and ``status``) as
+    ``{"error", "message", "errors", "fields"}``. A 403 or 409 with one reason says that reason;
+    otherwise the status's general message (or ``message``). The session is rolled back: nothing
+    was written."""
+    from ..extensions import db
+
+    db.session.rollback()
+    status = exc.status if getattr(exc, "status", None) in REFUSAL_CODES else 422
+    errors = {k: str(v) for k, v in (getattr(exc, "errors", None) or {}).items()}
+    if message is None:
+        message = not_found if status == 404 else REFUSAL_MESSAGES[status]
+        if status in (403, 409) and len(errors) == 1:
+            message = next(iter(errors.values()))
+    return error(status, REFUSAL_CODES[status], message, errors=errors, fields=errors, **extra)
+
+
+def english(view: Any) -> Any:
+    """The API's messages and field errors are English, like the core API's."""
+    from functools import wraps
+
+    from flask_babel import force_locale
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with force_locale("en"):
+            return view(*args, **kwargs)
+
+    return wrapper
+
+
+def json_object(refusal: Any, *, empty_ok: bool = False) -> dict[str, Any]:
+    """The request's JSON object (``{}`` for an empty body when ``empty_ok``); otherwise raises
+    ``refusal({"": message}, 422)`` (the add-on's own error class)."""
+    data = json_payload()
+    if empty_ok and data is None and not request.get_data(cache=True):
+        return {}
+    if not isinstance(data, dict):
+        raise refusal({"": "Send a JSON object with Content-Type: application/json."}, 422)
+    return data

@@ -1,0 +1,1 @@
+"""Korean search: bigram-expanded terms per story, SQLite FTS5 / PostgreSQL tsvector, scoped in SQL."""

@@ -1,0 +1,1 @@
+"""Knowledge-sharing sessions: agenda of stories, invitees, .ics, attendance, minutes, action items."""

@@ -1,0 +1,1 @@
+"""Comments, helpful votes, followed tags, digests and the freshness flag."""
