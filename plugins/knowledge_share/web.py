@@ -7,11 +7,12 @@ from typing import Any
 
 
 def api_blueprints() -> list[Any]:
+    from .reuse.api import bp as reuse_api
     from .sessions.api import bp as sessions_api
     from .social.api import bp as social_api
     from .stories.api import bp as stories_api
 
-    return [stories_api, social_api, sessions_api]
+    return [stories_api, reuse_api, social_api, sessions_api]
 
 
 def blueprints() -> list[Any]:
