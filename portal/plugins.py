@@ -40,9 +40,13 @@ class PluginInfo:
     description: str = ""
     requires: tuple[str, ...] = ()
     table_prefix: str | None = None  # its tables' prefix, e.g. "loy_"; its migrations own them
+    #: Optional add-ons this one uses when they are there (through their hooks): it is ordered after
+    #: them, so the demo installs and seeds them first (knowledge_share cites prm_groups' programmes).
+    after: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "requires", tuple(self.requires))
+        object.__setattr__(self, "after", tuple(self.after))
 
 
 @dataclass
@@ -103,7 +107,7 @@ class PluginRegistry:
         return found
 
     def ordered_names(self) -> list[str]:
-        """Plugins with each one after the plugins it requires."""
+        """Plugins with each one after the plugins it requires (and those it names in ``after``)."""
         done: list[str] = []
 
         def visit(name: str, trail: tuple[str, ...] = ()) -> None:
@@ -111,7 +115,8 @@ class PluginRegistry:
                 return
             if name in trail:
                 raise RuntimeError(f"Plugin requirement cycle: {' → '.join((*trail, name))}")
-            for req in self.plugins[name].info.requires:
+            info = self.plugins[name].info
+            for req in (*info.requires, *info.after):
                 visit(req, (*trail, name))
             done.append(name)
 

@@ -21,4 +21,5 @@ PLUGIN = PluginInfo(
     description=N_("Success stories with review and verified results, Korean search, knowledge-sharing "
                    "sessions with action items, and \"reuse this campaign\"."),
     table_prefix="ks_",
+    after=("cem_channels", "prm_groups"),
 )
