@@ -286,3 +286,7 @@ from .messaging.dm import mark_mailed as dm_mark_mailed  # noqa: E402
 from .messaging.dm import take_print_file as dm_take_print_file  # noqa: E402
 
 __all__ += ["dm_take_print_file", "dm_mark_mailed"]
+# --- knowledge_share stories (issue 17): who may decide on a waiting object (the add-on's own review notice) ---
+from .workflow.notifications import deciders as workflow_deciders  # noqa: E402
+
+__all__ += ["workflow_deciders"]
