@@ -75,6 +75,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "PORTAL_THROTTLE_MAX_LOCK": timedelta(minutes=15),
         # Uploads (SECURITY.md 5.2.x)
         "MAX_CONTENT_LENGTH": int(env("PORTAL_MAX_UPLOAD_MB", "200")) * 1024 * 1024,
+        # The file store (portal/files, docs/platform/files.md): the largest attachment in MB.
+        "PORTAL_MAX_ATTACHMENT_MB": int(env("PORTAL_MAX_ATTACHMENT_MB", "10")),
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": secure_cookies,
         "BABEL_DEFAULT_LOCALE": env("PORTAL_DEFAULT_LOCALE", "ko"),

@@ -11,7 +11,7 @@ import importlib
 
 from flask import Flask
 
-SERVICES = ("jobs", "contact", "messaging", "adlaw", "workflow", "notify", "experiments", "events")
+SERVICES = ("jobs", "contact", "messaging", "adlaw", "workflow", "notify", "experiments", "events", "files")
 
 
 def import_models() -> None:

@@ -286,6 +286,21 @@ from .messaging.dm import mark_mailed as dm_mark_mailed  # noqa: E402
 from .messaging.dm import take_print_file as dm_take_print_file  # noqa: E402
 
 __all__ += ["dm_take_print_file", "dm_mark_mailed"]
+# --- files (core file store, issue 17; also the resource library's): checked uploads, safe downloads ---
+from .files import (  # noqa: E402
+    CheckedFile,
+    StoredFile,
+    UploadRefused,
+    check_upload,
+    delete_file,
+    file_response,
+    store_file,
+)
+from .sales.reading import ReportFileError as SpreadsheetRefused  # noqa: E402
+from .sales.reading import check_xlsx  # noqa: E402
+
+__all__ += ["CheckedFile", "StoredFile", "UploadRefused", "check_upload", "delete_file", "file_response", "store_file",
+            "SpreadsheetRefused", "check_xlsx"]
 # --- knowledge_share stories (issue 17): who may decide on a waiting object (the add-on's own review notice) ---
 from .workflow.notifications import deciders as workflow_deciders  # noqa: E402
 
