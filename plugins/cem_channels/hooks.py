@@ -174,3 +174,17 @@ def cem_demo_send_in_the_past(ref, at):
     from .campaigns.demo import send_ref_in_the_past
 
     return send_ref_in_the_past(ref, at)
+
+
+@hookimpl
+def cem_campaign_summary(ref, actor):
+    from .campaigns.share import campaign_summary
+
+    return campaign_summary(ref, actor)
+
+
+@hookimpl
+def cem_copy_message_set(set_id, actor):
+    from .campaigns.share import copy_message_set
+
+    return copy_message_set(set_id, actor)

@@ -61,3 +61,19 @@ def cem_demo_send_in_the_past(ref: int | str, at: Any) -> bool | None:
     """Demo seeds only: the scheduled campaign ``ref`` (its id or ``origin``) launched and sent as if at ``at``
     (naive UTC, in the past) — real launch and dispatcher into the local outbox, then the send,
     opens and clicks dated there (``campaigns/demo.py``). Commits. False when it did not send."""
+
+
+@hookspec(firstresult=True)
+def cem_campaign_summary(ref: int | str, actor: Any) -> dict[str, Any] | None:
+    """The configuration of campaign ``ref`` (its id): ``name``, ``state``, ``purpose``, its place
+    (``branch_id``, ``partner_id``), ``rules`` (a saved segment's when it used one), measurement,
+    ``steps``, ``variants``, ``ab_test``, ``message_sets`` (id, name, revision), ``frozen`` /
+    ``frozen_at``, ``url``. None for an unknown campaign or one outside ``actor``'s scope;
+    ``actor`` None skips the scope check (the caller decided the reader may see it)."""
+
+
+@hookspec(firstresult=True)
+def cem_copy_message_set(set_id: int, actor: Any) -> dict[str, Any] | None:
+    """Copy message set ``set_id`` into ``actor``'s place (branch, group or HQ) as a new set with a
+    new revision (validated and linted like a new set; no approval names it yet); returns ``{"id",
+    "revision"}``, None for an unknown set. Raises the add-on's ``SetError``."""
