@@ -305,10 +305,10 @@ def vote(story_id: Any, user: Any) -> tuple[KsStory, bool]:
     version = story.version
     stmt = dialect_insert(KsVote.__table__).values(story_id=story.id, version=version, user_id=user.id,
                                                    created_at=utcnow())
-    stmt = stmt.on_conflict_do_nothing(index_elements=["story_id", "version", "user_id"])
+    stmt = stmt.on_conflict_do_nothing(index_elements=["story_id", "version", "user_id"]).returning(KsVote.id)
     try:
         with db.session.begin_nested():
-            created = db.session.execute(stmt).rowcount == 1
+            created = db.session.execute(stmt).first() is not None
     except IntegrityError:  # a constraint other than the vote's own (e.g. the user was deleted meanwhile)
         created = False
     if created:
@@ -608,15 +608,15 @@ def send_digests(now: datetime | None = None, *, force: bool = False) -> dict[st
 
 
 def needs_review(story: KsStory, today: date | None = None) -> bool:
-    """A published story whose review is due (``review_due`` today or earlier) — flagged, not hidden."""
+    """A published story whose review date has passed (``review_due`` before today) — flagged, not hidden."""
     today = today or seoul_today()
-    return story.state == PUBLISHED and story.review_due is not None and story.review_due <= today
+    return story.state == PUBLISHED and story.review_due is not None and story.review_due < today
 
 
 def needs_review_expr(today: date | None = None, model: Any = KsStory) -> ColumnElement[bool]:
     """SQL of :func:`needs_review` for lists (``select(..., needs_review_expr(today).label("stale"))``)."""
     today = today or seoul_today()
-    return and_(model.state == PUBLISHED, model.review_due.is_not(None), model.review_due <= today)
+    return and_(model.state == PUBLISHED, model.review_due.is_not(None), model.review_due < today)
 
 
 def may_see_freshness(story: KsStory, user: Any) -> bool:
