@@ -256,10 +256,14 @@ def may_edit(story: KsStory) -> bool:
 
 
 def _result_block(story: KsStory) -> dict[str, Any]:
+    """The results service's block (read-only) with the author's own figures rendered from Markdown."""
     from ..results.service import result_block
+    from .markdown import render
 
-    block = result_block(story) or {}
-    return {"mark": block.get("mark") or story.result_mark or SELF_REPORTED, **block}
+    block = dict(result_block(story) or {})
+    block.setdefault("mark", SELF_REPORTED)
+    block["text_html"] = render(block.get("text")) if block.get("text") else None
+    return block
 
 
 def _detail(story: KsStory, errors: dict[str, str] | None = None, status: int = 200, comment: str = ""):

@@ -34,7 +34,7 @@ def test_new_form_errors_next_to_fields_and_nothing_written(app):
     """KS-12 on the page: empty / 201-character title → the form again (422) with the message."""
     store1 = client_for(app, "store1@example.com")
     html = store1.get("/stories/new").get_data(as_text=True)
-    assert 'name="title"' in html and 'name="channels"' in html and "Markdown" in html
+    assert 'name="title"' in html and 'name="channels"' in html and 'data-markdown="1"' in html and "마크다운" in html
     assert '<option value="branch"' in html and '<option value="region"' in html and '<option value="all"' in html
     assert '<option value="group"' not in html  # store1 writes for a branch, not a group
     for title in ("", "가" * 201):
@@ -240,3 +240,26 @@ def test_pages_in_english(app):
     assert "Success stories" in html and "Self-reported result" in html
     html = store2.get(f"/stories/{s.id}").get_data(as_text=True)
     assert "Who may read it" in html and "Everyone in the portal" in html
+
+
+def test_ks5_result_block_on_the_page_is_read_only(app):
+    """KS-5 on the page: a verified block shows its lift and interval, and the form has no field
+    for it (the figures are copied, never typed); an unlinked story says self-reported."""
+    from portal.toolkit import db
+
+    s = published()
+    s.result = {"source": {"kind": "campaign", "id": 42, "name": "건강식품 가을 캠페인", "url": None},
+                "arms": [{"arm": "treatment", "n": 1000, "conversions": 181, "rate": 0.181},
+                         {"arm": "holdout", "n": 1000, "conversions": 100, "rate": 0.1}],
+                "lift_pp": 8.1, "ci_pp": [5.07, 11.13], "p_value": 0.00001, "frozen": True}
+    s.result_mark = "verified"
+    s.campaign_id = 42
+    db.session.commit()
+    store2 = client_for(app, "store2@example.com")
+    html = store2.get(f"/stories/{s.id}").get_data(as_text=True)
+    assert 'data-mark="verified"' in html and "+8.1 pp [5.07, 11.13]" in html and "건강식품 가을 캠페인" in html
+    listing = store2.get("/stories/?mark=verified").get_data(as_text=True)
+    assert f'data-story="{s.id}"' in listing and 'data-testid="mark-verified"' in listing
+    store1 = client_for(app, "store1@example.com")
+    form = store1.get(f"/stories/{s.id}/edit", follow_redirects=True).get_data(as_text=True)
+    assert 'name="result"' not in form and 'name="lift_pp"' not in form
