@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, delete, exists, false, func, insert, or_, select, text, true, update
+from sqlalchemy import and_, bindparam, delete, exists, false, func, or_, select, text, true, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal.toolkit import (
@@ -38,6 +38,7 @@ from portal.toolkit import (
     OrgUnit,
     User,
     db,
+    dialect_insert,
     has_global_permission,
     has_permission,
     is_postgres,
@@ -395,6 +396,7 @@ def set_agenda(s: KsSession, items: Any, actor: Any) -> list[KsAgendaItem]:
         raise StoryError({"": _l("The session is cancelled.")}, 409)
     if not isinstance(items, list):
         raise StoryError({"agenda": _l("Expected a list of agenda items.")})
+    lock(s)
     if len(items) > MAX_AGENDA:
         raise StoryError({"agenda": _l("At most %(n)s agenda items.", n=MAX_AGENDA)})
     errors: dict[str, str] = {}
@@ -555,6 +557,7 @@ def invite(s: KsSession, data: Mapping[str, Any] | None, actor: Any) -> dict[str
         rule = s.invite_rule
     else:
         rule = clean_rule(data)
+    lock(s)
     s.invite_rule = dict(rule)
     db.session.flush()
     match = matching_users(rule)
@@ -562,14 +565,22 @@ def invite(s: KsSession, data: Mapping[str, Any] | None, actor: Any) -> dict[str
     wanted = set(db.session.scalars(match))
     new_ids = sorted(wanted - existing)
     now = utcnow()
-    if new_ids:
-        db.session.execute(insert(KsInvitee), [{"session_id": s.id, "user_id": u, "invited_at": now} for u in new_ids])
+    if new_ids:  # a concurrent run may have added some: those are skipped, never a unique-key error
+        db.session.execute(dialect_insert(KsInvitee).on_conflict_do_nothing(index_elements=["session_id", "user_id"]),
+                           [{"session_id": s.id, "user_id": u, "invited_at": now} for u in new_ids])
     removed = db.session.execute(delete(KsInvitee).where(
         KsInvitee.session_id == s.id, KsInvitee.attended.is_(None), KsInvitee.user_id.not_in(match))).rowcount or 0
     db.session.flush()
     sent = send_invitations(s, new_ids) if new_ids else 0
     total = db.session.scalar(select(func.count()).where(KsInvitee.session_id == s.id)) or 0
     return {"added": len(new_ids), "removed": removed, "notified": sent, "total": total}
+
+
+def lock(s: KsSession) -> None:
+    """Serialise writers of one session's agenda and invitees (PostgreSQL row lock; SQLite
+    serialises writers anyway): two organisers saving at once never collide on a unique key."""
+    if is_postgres():
+        db.session.execute(select(KsSession.id).where(KsSession.id == s.id).with_for_update())
 
 
 def session_url(s: KsSession) -> str:
@@ -693,10 +704,12 @@ def session_json(s: KsSession, viewer: Any, *, full: bool = True) -> dict[str, A
     if full:
         from .actions import action_rows
 
+        manage = may_manage(viewer, s)
+        hidden = {"marked_at"} if manage else {"marked_at", "email"}  # addresses only for the organisers
         out |= {"description": s.description, "minutes": s.minutes, "invite_rule": s.invite_rule,
                 "agenda": agenda_rows(s, viewer),
-                "invitees": [{k: v for k, v in r.items() if k != "marked_at"} | {"marked_at": iso(r["marked_at"])}
+                "invitees": [{k: v for k, v in r.items() if k not in hidden} | {"marked_at": iso(r["marked_at"])}
                              for r in invitee_rows(s)],
                 "actions": action_rows(s),
-                "may_manage": may_manage(viewer, s)}
+                "may_manage": manage}
     return out
