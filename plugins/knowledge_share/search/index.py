@@ -2,10 +2,11 @@
 ``base_id`` NULL) holding its terms (``search/tokens.py``) over the title, summary, the body
 fields and the tags (category names and code, RFM segment, season, channels, keywords).
 
-The application writes ``ks_search_doc`` only; the database keeps its text index in step:
-on SQLite triggers mirror the rows into the FTS5 table ``ks_search_fts`` (external content,
-``rowid`` = ``story_id``), on PostgreSQL a GIN index over ``to_tsvector('simple', terms)`` is an
-index of the table itself (migration ``ks_0002``). A story that is not published (pending,
+The application writes ``ks_search_doc`` only; the database keeps its text index in step
+(migration ``ks_0002``): on SQLite triggers mirror the rows into the contentless FTS5 table
+``ks_search_fts(title, body)`` (``rowid`` = ``story_id``; ``terms`` split at its newline), on
+PostgreSQL two GIN expression indexes of the table itself, over ``to_tsvector('simple', terms)``
+and over the title line ``to_tsvector('simple', split_part(terms, chr(10), 1))``. A story that is not published (pending,
 retracted, archived) or is a working copy has no document, so it can never be found.
 """
 
@@ -19,7 +20,7 @@ from sqlalchemy import delete, insert, select, update
 from portal.toolkit import Category, db, utcnow
 
 from ..models import PUBLISHED, TEXT_FIELDS, KsSearchDoc, KsStory
-from .tokens import document_terms
+from .tokens import MAX_TERMS, document_terms
 
 CHUNK = 1000
 
@@ -35,13 +36,16 @@ def _source():
 
 
 def terms_of(row: Sequence[Any]) -> str:
-    """The ``terms`` text of one row of :func:`_source` (title first, then body, then tags)."""
+    """The ``terms`` text of one row of :func:`_source`: the title's terms on the first line, the
+    body's and the tags' on the second (the title line has its own index, for ranking)."""
     n = len(TEXT_FIELDS)
     title, texts = row[1], row[2:2 + n]
     rfm, season, channels, keywords, code, name_ko, name_en = row[2 + n:]
     tags = [rfm or "", season or "", " ".join(channels or []), " ".join(keywords or []), code or "",
             name_ko or "", name_en or ""]
-    return " ".join(document_terms(title or "", *(t or "" for t in texts), *tags))
+    head = document_terms(title or "")
+    rest = document_terms(*(t or "" for t in texts), *tags)[: max(0, MAX_TERMS - len(head))]
+    return " ".join(head) + "\n" + " ".join(rest)
 
 
 def reindex_story(story_id: int) -> None:

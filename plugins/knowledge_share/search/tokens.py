@@ -15,11 +15,17 @@ writes its own terms and lets the database match whitespace-separated tokens onl
   :data:`MAX_TOKEN` characters (longer ones are dropped).
 
 A query is expanded the same way, but a query word is its own unit (spaces in a query separate
-words; every word must match): a Hangul word of two or more syllables is a *phrase* of its bigrams
-(consecutive positions, so ``세미나`` does not match ``세미`` … ``미나`` far apart), one syllable is
-a prefix match, and a common particle at the end of a word of three or more syllables is dropped
-(``세미나로`` → ``세미나``), which only widens the match. The documents keep term order, so FTS5
-phrases and PostgreSQL's ``<->`` mean the same thing.
+words): a Hangul word of two or more syllables becomes its bigrams, one syllable a prefix match,
+and a common particle at the end of a word of three or more syllables is dropped (``세미나로`` →
+``세미나``), which only widens the match. EVERY term of the query must be in the story (AND); the
+terms need not be adjacent. Positions are not used: on PostgreSQL a phrase (``<->``) makes the
+GIN index recheck every candidate by rebuilding its tsvector (hundreds of milliseconds for a
+common word over 100,000 stories), while a plain AND is answered by the index alone; both
+backends therefore match the same way (bigrams of one word far apart in a story also match —
+rare, and only ever more, never fewer results).
+
+A document's ``terms`` are two lines: the title's terms, then the rest (body and tags). The title
+line has its own index, which ranks the stories whose title has every query term first.
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ from dataclasses import dataclass
 
 #: Longer words are not indexed (PostgreSQL ignores words over 2,047 bytes; nobody searches them).
 MAX_TOKEN = 60
-#: Terms per document at most: PostgreSQL's tsvector positions stop at 16,383, so phrase matches
-#: beyond it would differ between the backends; both therefore index the first 16,000 terms.
+#: Terms per document at most (a tsvector is limited to 1 MB and its positions to 16,383; both
+#: backends index the same first 16,000 terms, so they answer alike even for a huge story).
 MAX_TERMS = 16_000
 #: Query words kept (each is an AND condition); more are ignored.
 MAX_QUERY_WORDS = 8
@@ -117,7 +123,7 @@ def strip_particle(word: str) -> str:
 
 @dataclass(frozen=True)
 class QueryUnit:
-    """One query word: ``terms`` in a row (a phrase), or one prefix term."""
+    """One query word: its terms (bigrams, or one Latin word), or one prefix term."""
 
     terms: tuple[str, ...]
     prefix: bool = False
@@ -141,20 +147,22 @@ def query_units(q: str) -> list[QueryUnit]:
     return units
 
 
-def fts5_query(units: list[QueryUnit]) -> str:
-    """SQLite FTS5 MATCH text: quoted phrases, ``*`` for a prefix, AND between units."""
-    parts = []
+def _flat(units: list[QueryUnit]) -> list[tuple[str, bool]]:
+    seen: list[tuple[str, bool]] = []
     for u in units:
-        phrase = '"' + " ".join(u.terms) + '"'
-        parts.append(phrase + ("*" if u.prefix else ""))
-    return " AND ".join(parts)
+        for t in u.terms:
+            if (t, u.prefix) not in seen:
+                seen.append((t, u.prefix))
+    return seen
+
+
+def fts5_query(units: list[QueryUnit], column: str | None = None) -> str:
+    """SQLite FTS5 MATCH text: every term quoted, ``*`` for a prefix, AND between them; with
+    ``column``, each term restricted to that column (``title : "건강"``)."""
+    col = f"{column} : " if column else ""
+    return " AND ".join(f'{col}"{t}"' + ("*" if prefix else "") for t, prefix in _flat(units))
 
 
 def tsquery(units: list[QueryUnit]) -> str:
-    """PostgreSQL ``to_tsquery('simple', …)`` text: ``<->`` inside a phrase, ``:*`` prefix, ``&``."""
-    parts = []
-    for u in units:
-        words = [f"'{t}'" + (":*" if u.prefix else "") for t in u.terms]
-        phrase = " <-> ".join(words)
-        parts.append(f"({phrase})" if len(words) > 1 else phrase)
-    return " & ".join(parts)
+    """PostgreSQL ``to_tsquery('simple', …)`` text: every term quoted, ``:*`` for a prefix, ``&``."""
+    return " & ".join(f"'{t}'" + (":*" if prefix else "") for t, prefix in _flat(units))

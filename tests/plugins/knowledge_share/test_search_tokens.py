@@ -65,5 +65,7 @@ def test_particles_dropped_from_query_words_of_three_syllables_or_more():
 
 def test_backend_query_texts():
     units = query_units("건강식품 kakao 꿀")
-    assert fts5_query(units) == '"건강 강식 식품" AND "kakao" AND "꿀"*'
-    assert tsquery(units) == "('건강' <-> '강식' <-> '식품') & 'kakao' & '꿀':*"
+    assert fts5_query(units) == '"건강" AND "강식" AND "식품" AND "kakao" AND "꿀"*'
+    assert fts5_query(units, "title") == 'title : "건강" AND title : "강식" AND title : "식품" AND title : "kakao" AND title : "꿀"*'
+    assert tsquery(units) == "'건강' & '강식' & '식품' & 'kakao' & '꿀':*"
+    assert tsquery(query_units("세미나 나로")) == "'세미' & '미나' & '나로'"  # each term once
