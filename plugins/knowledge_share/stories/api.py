@@ -41,6 +41,7 @@ TRANSITION_FIELDS = ("transition", "comment", "revision")
 MARKS = (VERIFIED, INTERIM, SELF_REPORTED)
 SORTS = ("relevance", "newest", "helpful")
 Q_MAX = 200
+PER_PAGE_MAX = 100
 
 
 def _refused(exc: StoryError) -> Any:
@@ -105,7 +106,10 @@ def index():
         fields["q"] = "Remove the control characters."
     if fields:
         return error(422, "validation_failed", "Some parameters are not valid.", errors=fields, fields=fields)
-    result = search(current_user, q, filters=filters, sort=sort, page=page_no, per_page=per_page)
+    try:
+        result = search(current_user, q, filters=filters, sort=sort, page=page_no, per_page=min(per_page, PER_PAGE_MAX))
+    except StoryError as exc:
+        return _refused(exc)
     body: dict[str, Any] = {"items": story_summaries(list(result.items)), "total": result.total,
                             "page": result.page, "per_page": result.per_page}
     if result.page * result.per_page < result.total:
