@@ -23,9 +23,10 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from portal.toolkit import (
+    StoredFile,
     UploadRefused,
     audit,
     check_upload,
@@ -42,7 +43,7 @@ from ..permissions import REVIEW, WRITE
 from .pii import describe, finding_dicts, scan_file
 
 __all__ = ["add_attachment", "remove_attachment", "may_change_attachments", "copy_attachments",
-           "merge_attachments", "MAX_PER_STORY", "KINDS"]
+           "merge_attachments", "discard_attachments", "purge_files", "MAX_PER_STORY", "KINDS"]
 
 MAX_PER_STORY = 10
 KINDS = ("image", "pdf")
@@ -164,3 +165,23 @@ def merge_attachments(copy: KsStory, base: KsStory) -> None:
     db.session.expire(base, ["attachments"])
     db.session.expire(copy, ["attachments"])
     _drop_unreferenced(dropped)
+
+
+def discard_attachments(story: KsStory) -> None:
+    """Before a story row is deleted (a discarded working copy): its attachment rows, and the stored
+    files no other story uses — ``ON DELETE CASCADE`` would leave those files behind."""
+    rows = list(db.session.scalars(select(KsAttachment).where(KsAttachment.story_id == story.id)))
+    file_ids = {a.file_id for a in rows}
+    for a in rows:
+        db.session.delete(a)
+    db.session.flush()
+    db.session.expire(story, ["attachments"])
+    _drop_unreferenced(file_ids)
+
+
+def purge_files() -> int:
+    """Uninstall with purge: every stored file of the add-on's attachments, in one DELETE, before
+    ``ks_attachment`` is dropped (``portal_uninstall(purge=True)``). Returns the number deleted."""
+    result = db.session.execute(delete(StoredFile).where(StoredFile.id.in_(select(KsAttachment.file_id)))
+                                .execution_options(synchronize_session=False))
+    return result.rowcount or 0

@@ -147,3 +147,37 @@ def test_remove_on_a_published_story_is_409(make_story):
     with pytest.raises(StoryError) as exc:
         remove_attachment(a, user("store1@example.com"))
     assert exc.value.status == 409
+
+
+def test_discarding_a_copy_keeps_the_shared_files(make_story):
+    from plugins.knowledge_share.stories.attachments import discard_attachments
+
+    base = make_story()
+    author = user("store1@example.com")
+    add_attachment(base, "kept.png", PNG, author)
+    db.session.commit()
+    base.state = "published"
+    copy = make_story(state="pending", base=base)
+    copy_attachments(base, copy)
+    add_attachment(copy, "only-copy.pdf", PDF, author)
+    db.session.commit()
+    assert counts() == (3, 2)
+    discard_attachments(copy)
+    db.session.delete(copy)
+    db.session.commit()
+    assert counts() == (1, 1) and [a.filename for a in base.attachments] == ["kept.png"]
+
+
+def test_ks13_purge_deletes_the_add_ons_files_only(make_story):
+    """KS-13 (files): uninstall with purge leaves no stored file of a story behind; others stay."""
+    from plugins.knowledge_share.stories.attachments import purge_files
+    from portal.toolkit import check_upload, store_file
+
+    story = make_story()
+    for i in range(3):
+        add_attachment(story, f"p{i}.png", PNG, user("store1@example.com"))
+    other = store_file(check_upload("library.pdf", PDF), PDF, None)  # another add-on's file
+    db.session.commit()
+    assert purge_files() == 3
+    db.session.commit()
+    assert db.session.scalars(select(StoredFile.id)).all() == [other.id]
