@@ -140,9 +140,9 @@ def test_ks11_reviewed_13_months_ago_is_flagged_told_once_and_still_found(app):
         "WHERE n.kind = 'ks.needs_review'")).one()
     assert row == ("store1@example.com", f"/stories/{stale.id}")
 
-    # still searchable: found exactly like the fresh story
+    # still searchable: found like the fresh story
     ids = {s.id for s in search(user("store2"), "건강식품").items}
-    assert (stale.id in ids) == (fresh.id in ids)
+    assert stale.id in ids and fresh.id in ids
 
     # the flag on the story's panel: its author and a reviewer see it, another reader does not
     page = f"/stories/social/{stale.id}/comments"

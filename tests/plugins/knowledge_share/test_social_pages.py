@@ -90,3 +90,17 @@ def test_follows_page_empty_state_and_select(app, login_as):
     resp = client.post("/stories/social/follows", data={"csrf_token": token, "tag": "season:winter",
                                                         "next": "//evil.example/x"})
     assert resp.headers["Location"].endswith("/stories/social/follows")
+
+
+def test_story_page_includes_the_panel_and_posts_come_back_to_it(app, login_as):
+    story = make_story("store1", keywords=["재구매"])
+    client = login_as("store2@example.com")
+    detail = f"/stories/{story.id}"
+    html = client.get(detail).get_data(as_text=True)
+    assert 'data-testid="ks-social"' in html and 'data-testid="ks-comment-form"' in html
+    _phone_ok(html)
+    token = csrf_token(client, detail)
+    resp = client.post(f"/stories/social/{story.id}/vote", data={"csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"{detail}#ks-social")
+    html = client.get(detail).get_data(as_text=True)
+    assert re.search(r'data-testid="ks-helpful-count">1<', html)
