@@ -195,6 +195,15 @@ def comments_page(story: KsStory, user: Any, page: int = 1, per_page: int = 20) 
     return result
 
 
+def _utf8(text: str) -> bool:
+    """False for text a database cannot store (a lone surrogate from JSON's ``\\ud800``)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def clean_comment(body: Any) -> str:
     """The comment's text, or a 422 at ``body`` (also ``body[a:b]`` spans of personal data)."""
     from ..stories.pii import scan_text
@@ -202,6 +211,8 @@ def clean_comment(body: Any) -> str:
     if not isinstance(body, str):
         raise StoryError({"body": _("Write a comment.")})
     text = body.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip()
+    if not _utf8(text):
+        raise StoryError({"body": _("Write a comment.")})
     if not text:
         raise StoryError({"body": _("Write a comment.")})
     if len(text) > COMMENT_MAX:
@@ -246,7 +257,7 @@ def hide_comment(comment_id: Any, user: Any, reason: Any) -> KsComment:
     comment = comment_or_404(comment_id, user)
     if not has_permission(user, MODERATE):
         raise StoryError({"": _("Only moderators hide comments.")}, 403)
-    text = reason.strip() if isinstance(reason, str) else ""
+    text = reason.strip() if isinstance(reason, str) and _utf8(reason) else ""
     if not HIDE_REASON_MIN <= len(text) <= HIDE_REASON_MAX:
         raise StoryError({"reason": _("Give a reason of %(a)s to %(b)s characters.", a=HIDE_REASON_MIN,
                                       b=HIDE_REASON_MAX)})
@@ -392,6 +403,8 @@ def clean_follow(kind: Any, value: Any) -> tuple[str, str]:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise StoryError({"value": _("Choose what to follow.")})
     text = str(value).strip()
+    if not _utf8(text):
+        raise StoryError({"value": _("Choose what to follow.")})
     if kind == "category":
         ident = _parse_id(text)
         if ident is None or db.session.get(Category, ident) is None:

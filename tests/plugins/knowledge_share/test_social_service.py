@@ -165,3 +165,31 @@ def test_follows_api(app):
     assert c.delete(f"{API}/follows?id={other}", headers=bearer(api_token_for("store1@example.com"))).status_code == 404
     assert c.delete(f"{API}/follows?id={other}", headers=h).status_code == 204
     assert len(c.get(f"{API}/follows", headers=h).get_json()["items"]) == 1
+
+
+def test_api_junk_is_a_4xx_never_a_500(app):
+    story = make_story("store1")
+    c = app.test_client()
+    h = bearer(api_token_for("store2@example.com"))
+    assert c.get(f"{API}/stories/{story.id}/comments").status_code == 401
+    assert c.get(f"{API}/stories/{story.id}/comments?page=abc", headers=h).status_code == 422
+    assert c.get(f"{API}/stories/{story.id}/comments?page=99999999999999999999", headers=h).status_code == 422
+    assert c.get(f"{API}/stories/{story.id}/comments?page=5", headers=h).get_json()["items"] == []
+    for body in ([], "x", 1, None, {"body": {"a": 1}}, {"body": "\x00\x00"}):
+        r = c.post(f"{API}/stories/{story.id}/comments", json=body, headers=h)
+        assert r.status_code == 422, (body, r.status_code)
+    for raw in ('{"body": "\\ud800"}', '{"body": "a\\udfff"}'):
+        r = c.post(f"{API}/stories/{story.id}/comments", data=raw, headers={**h, "Content-Type": "application/json"})
+        assert r.status_code == 422, raw
+    r = c.post(f"{API}/follows", data='{"kind": "keyword", "value": "\\ud800"}',
+               headers={**h, "Content-Type": "application/json"})
+    assert r.status_code == 422
+    r = c.post(f"{API}/stories/{story.id}/comments", data="[" * 5000, headers={**h, "Content-Type": "application/json"})
+    assert 400 <= r.status_code < 500
+    for body in ([], {"kind": None}, {"kind": "category", "value": True}, {"kind": "category", "value": 10**30}):
+        r = c.post(f"{API}/follows", json=body, headers=h)
+        assert r.status_code == 422, (body, r.status_code)
+    assert c.delete(f"{API}/follows?id=abc", headers=h).status_code == 404
+    assert c.post(f"{API}/comments/abc/hide", json={"reason": "xxxx"}, headers=h).status_code == 404
+    assert c.post(f"{API}/stories/{story.id}/vote", json={"x": 1}, headers=h).status_code == 201
+    assert scalar("SELECT count(*) FROM ks_comment") == 0
