@@ -33,6 +33,18 @@ READ_ONLY_FIELDS = ("result", "result_mark", "result_checked_at")
 OUTCOME = "purchase_rate"
 
 
+def hook_call(name: str, **kwargs: Any) -> Any:
+    """Call another add-on's hook; None when that add-on is not active — or not even loaded in this
+    process (``PORTAL_PLUGINS`` without it: no hookspec of that name exists then)."""
+    try:
+        caller = plugin_hook(name)
+    except AttributeError:
+        return None
+    if not caller.get_hookimpls():
+        return None
+    return caller(**kwargs)
+
+
 def _ident(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -120,15 +132,15 @@ def _mark(block: Mapping[str, Any]) -> str:
 def read_campaign(campaign_id: int, actor: Any, *, scoped: bool = True) -> dict[str, Any] | None:
     """The block of campaign ``campaign_id`` as ``actor`` may see it (``scoped=False``: the story
     already cites it); None when unknown, unseen or cem_channels is off."""
-    summary = plugin_hook("cem_campaign_summary")(ref=campaign_id, actor=actor if scoped else None)
+    summary = hook_call("cem_campaign_summary", ref=campaign_id, actor=actor if scoped else None)
     if not summary:
         return None
-    doc = plugin_hook("cem_campaign_result")(ref=campaign_id)
+    doc = hook_call("cem_campaign_result", ref=campaign_id)
     return campaign_block(doc, summary) if doc else None
 
 
 def read_programme(programme_id: int, *, name: str | None = None, url: str | None = None) -> dict[str, Any] | None:
-    doc = plugin_hook("prm_programme_result")(programme_id=programme_id)
+    doc = hook_call("prm_programme_result", programme_id=programme_id)
     return programme_block(doc, programme_id, name, url) if doc else None
 
 

@@ -157,3 +157,23 @@ def test_with_cem_disabled_a_campaign_cannot_be_linked_but_the_copy_stays(app):
     with pytest.raises(StoryError):
         link_result(other, campaign_id=campaign.id, actor=u.store1)
     assert result_block(db.session.get(KsStory, s.id))["lift_label"] == "+8.1 pp [5.07, 11.13]"
+
+
+def test_ks5_through_the_stories_api(app):
+    """KS-5 end to end: POST a story naming the closed campaign → GET shows the verified block;
+    PATCH of ``result`` → 422 read-only, nothing changed."""
+    from tests.conftest import api_token_for, bearer
+
+    campaign = measured_campaign()
+    client, auth = app.test_client(), bearer(api_token_for("store1@example.com"))
+    resp = client.post("/api/v1/stories", json={"title": "건강식품 재구매 문자", "campaign": campaign.id},
+                       headers=auth)
+    assert resp.status_code == 201, resp.get_json()
+    sid = resp.get_json()["id"]
+    doc = client.get(f"/api/v1/stories/{sid}", headers=auth).get_json()
+    assert doc["result"]["mark"] == "verified" and doc["result_mark"] == "verified"
+    assert doc["result"]["lift_label"] == "+8.1 pp [5.07, 11.13]"
+    patch = client.patch(f"/api/v1/stories/{sid}", json={"result": {"lift_pp": 50.0}}, headers=auth)
+    assert patch.status_code == 422 and "result" in patch.get_json()["errors"]
+    db.session.expire_all()
+    assert db.session.get(KsStory, sid).result["lift_pp"] == pytest.approx(8.1)
