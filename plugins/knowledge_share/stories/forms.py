@@ -78,14 +78,17 @@ class StoryForm(FlaskForm):
     unit = SelectField(_l("Written for"), validate_choice=False)
     campaign = HiddenField()
 
-    def __init__(self, *args: Any, user: Any = None, **kwargs: Any):
+    def __init__(self, *args: Any, user: Any = None, story: KsStory | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.channels.choices = [(c, str(CHANNEL_LABELS.get(c, c))) for c in STORY_CHANNELS]
         self.category.choices = [("", str(_l("— none —"))), *category_choices()]
         self.rfm_segment.choices = [("", str(_l("— none —"))), *rfm_choices(user)]
         self.season.choices = [("", str(_l("— none —"))), *[(s, str(SEASON_LABELS[s])) for s in SEASONS]]
         units, groups = writer_places(user)
-        self.visibility.choices = [(v, str(VISIBILITY_LABELS[v])) for v in visibility_choices(units, groups)]
+        allowed = visibility_choices(units, groups)
+        if story is not None and story.visibility not in allowed:  # a reviewer's edit keeps the author's choice
+            allowed = [story.visibility, *allowed]
+        self.visibility.choices = [(v, str(VISIBILITY_LABELS.get(v, v))) for v in allowed]
         #: A writer for several units or groups chooses one (the service refuses a guess).
         self.unit.choices = [(u.code, f"{u.code} · {u.name}") for u in units] + \
             [(g.code, f"{g.code} · {g.name}") for g in groups]

@@ -440,7 +440,7 @@ def edit(story_id: int):
         return redirect(url_for(".detail", story_id=story.id), 303)
     if not may_edit(story):
         abort(403)
-    form = StoryForm(user=current_user)
+    form = StoryForm(user=current_user, story=story)
     if request.method == "GET":
         form.fill(story)
         return _form_page(form, story)
