@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, and_, bindparam, column, func, select, text
+from sqlalchemy import Integer, and_, bindparam, case, column, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal.toolkit import db, is_postgres
@@ -143,40 +143,43 @@ def _conditions(user: Any, filters: Mapping[str, Any]) -> list[ColumnElement[boo
     return conds
 
 
-#: The text conditions, per dialect: (matches with their score, matches only). Fixed SQL.
+#: The text index's matches (``story_id``), per dialect. Fixed SQL, the query text bound.
 _MATCH_SQL = {
-    "postgresql": (
-        "SELECT story_id, CASE WHEN story_id IN (SELECT story_id FROM ks_search_doc "
-        "WHERE to_tsvector('simple'::regconfig, split_part(terms, chr(10), 1)) "
-        "@@ to_tsquery('simple'::regconfig, :ks_q)) THEN 0 ELSE 1 END AS score "
-        "FROM ks_search_doc WHERE to_tsvector('simple'::regconfig, terms) @@ to_tsquery('simple'::regconfig, :ks_q)",
-        "SELECT story_id FROM ks_search_doc "
-        "WHERE to_tsvector('simple'::regconfig, terms) @@ to_tsquery('simple'::regconfig, :ks_q)",
-    ),
-    "sqlite": (
-        "SELECT rowid AS story_id, CASE WHEN rowid IN (SELECT rowid FROM ks_search_fts "
-        "WHERE ks_search_fts MATCH :ks_title_q) THEN 0 ELSE 1 END AS score "
-        "FROM ks_search_fts WHERE ks_search_fts MATCH :ks_q",
-        "SELECT rowid AS story_id FROM ks_search_fts WHERE ks_search_fts MATCH :ks_q",
-    ),
+    "postgresql": "SELECT story_id FROM ks_search_doc "
+                  "WHERE to_tsvector('simple'::regconfig, terms) @@ to_tsquery('simple'::regconfig, :ks_q)",
+    "sqlite": "SELECT rowid AS story_id FROM ks_search_fts WHERE ks_search_fts MATCH :ks_q",
+}
+#: The stories whose title holds every term (the title line's own index).
+_TITLE_SQL = {
+    "postgresql": "SELECT story_id FROM ks_search_doc WHERE to_tsvector('simple'::regconfig, "
+                  "split_part(terms, chr(10), 1)) @@ to_tsquery('simple'::regconfig, :ks_tq)",
+    "sqlite": "SELECT rowid AS story_id FROM ks_search_fts WHERE ks_search_fts MATCH :ks_tq",
 }
 
 
-def _matches(q: str, *, ranked: bool):
-    """The text index's matches of ``q`` as a subquery ``(story_id[, score])`` — ``score`` 0 when
-    the title holds every query term, else 1 — or None when ``q`` has no searchable word. Both
-    sides are answered by the index alone (no per-row tsvector, no bm25 over every match)."""
+def _matches(q: str):
+    """The text index's matches of ``q`` as a subquery ``(story_id)``, or None when ``q`` has no
+    searchable word (answered by the index alone: no per-row tsvector, no bm25)."""
     units = query_units(q)
     if not units:
         return None
-    pg = is_postgres()
-    with_score, plain = _MATCH_SQL["postgresql" if pg else "sqlite"]
-    params = {"ks_q": tsquery(units) if pg else fts5_query(units)}
-    if ranked and not pg:
-        params["ks_title_q"] = fts5_query(units, "title")
-    sql = text(with_score if ranked else plain).bindparams(**params)
-    cols = [column("story_id", Integer)] + ([column("score", Integer)] if ranked else [])
-    return sql.columns(*cols).subquery("ks_m" if ranked else "ks_c")
+    if is_postgres():
+        sql = text(_MATCH_SQL["postgresql"]).bindparams(ks_q=tsquery(units))
+    else:
+        sql = text(_MATCH_SQL["sqlite"]).bindparams(ks_q=fts5_query(units))
+    return sql.columns(column("story_id", Integer)).subquery("ks_m")
+
+
+def _title_first(q: str) -> ColumnElement[int]:
+    """0 for a story whose title holds every term of ``q``, else 1 (the title line's own index;
+    evaluated once per query as a set, not per row)."""
+    units = query_units(q)
+    if is_postgres():
+        sql = text(_TITLE_SQL["postgresql"]).bindparams(ks_tq=tsquery(units))
+    else:
+        sql = text(_TITLE_SQL["sqlite"]).bindparams(ks_tq=fts5_query(units, "title"))
+    titles = select(sql.columns(column("story_id", Integer)).subquery("ks_t").c.story_id)
+    return case((KsStory.id.in_(titles), 0), else_=1)
 
 
 def search(user: Any, q: str = "", *, filters: Mapping[str, Any] | None = None, sort: str = "relevance",
@@ -209,22 +212,28 @@ def search(user: Any, q: str = "", *, filters: Mapping[str, Any] | None = None, 
     conds = _conditions(user, clean)
     newest = (KsStory.published_at.desc(), KsStory.id.desc())
     if q:
-        m, c = _matches(q, ranked=True), _matches(q, ranked=False)
-        if m is None or c is None:
+        m = _matches(q)
+        if m is None:
             return result
-        base = select(KsStory).join(m, m.c.story_id == KsStory.id)
-        counted = select(func.count()).select_from(KsStory).join(c, c.c.story_id == KsStory.id)
-        order = {"relevance": (m.c.score, *newest), "newest": newest,
+        ids = select(KsStory.id, func.count().over().label("total")).join(m, m.c.story_id == KsStory.id)
+        counted = select(func.count()).select_from(KsStory).join(m, m.c.story_id == KsStory.id)
+        order = {"relevance": (_title_first(q), *newest), "newest": newest,
                  "helpful": (KsStory.helpful_count.desc(), *newest)}[sort]
     else:
-        base = select(KsStory)
+        ids = select(KsStory.id, func.count().over().label("total"))
         counted = select(func.count()).select_from(KsStory)
         order = (KsStory.helpful_count.desc(), *newest) if sort == "helpful" else newest
     where = and_(*conds)
-    result.total = db.session.execute(counted.where(where)).scalar_one()
-    if result.total:
-        stmt = base.where(where).order_by(*order).limit(per_page).offset((page - 1) * per_page)
-        result.items = list(db.session.execute(stmt).scalars())
+    # one pass over the matches gives the page's ids and the total (a window count); the stories
+    # themselves are loaded for those ids only (a sort of narrow rows, not of whole stories)
+    rows = db.session.execute(ids.where(where).order_by(*order).limit(per_page).offset((page - 1) * per_page)).all()
+    if rows:
+        result.total = rows[0].total
+        by_id = {s.id: s for s in db.session.execute(select(KsStory).where(KsStory.id.in_([r.id for r in rows])))
+                 .scalars()}
+        result.items = [by_id[r.id] for r in rows if r.id in by_id]
+    elif page > 1:  # past the last page: the total still tells the reader how far to go back
+        result.total = db.session.execute(counted.where(where)).scalar_one()
     return result
 
 

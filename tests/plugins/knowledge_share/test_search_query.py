@@ -64,19 +64,23 @@ def test_ks7_region_story_neither_listed_nor_counted_for_another_region(ks7):
     assert page.total == 2 and {s.title for s in page.items} == {HEALTH, "건강 상담 데이 (수도권 한정)"}
 
 
-def test_ks7_region_story_is_404_by_url_for_another_region(ks7):
+def test_ks7_region_story_is_404_by_url_for_another_region(ks7, client):
     from werkzeug.exceptions import NotFound
 
     from plugins.knowledge_share.stories import service
+    from tests.conftest import login
 
     hidden = story("건강 상담 데이 (수도권 한정)", visibility="region", scope="R01")
     r02 = branch_user("store5@example.com", "B005")
-    try:
-        assert service.get_story_or_404(hidden.id, user("store2")).id == hidden.id
-    except NotImplementedError:
-        pytest.skip("stories/service.get_story_or_404 not there yet")
+    assert service.get_story_or_404(hidden.id, user("store2")).id == hidden.id
     with pytest.raises(NotFound):
         service.get_story_or_404(hidden.id, r02)
+    assert login(client, "store5@example.com").status_code == 302
+    assert client.get(f"/stories/{hidden.id}").status_code == 404
+    page = client.get("/stories/?q=건강")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "수도권 한정" not in html and "세미나로" in html
 
 
 def test_branch_and_group_visibility(app):
