@@ -70,7 +70,7 @@ def panel(story: KsStory, page: int = 1, per_page: int = PANEL_COMMENTS) -> dict
                   "kind_label": str(service.KIND_LABELS[k]), "follow_id": followed.get((k, v))} for k, v in tags],
         "needs_review": service.needs_review(story) and service.may_see_freshness(story, user),
         "comment_max": service.COMMENT_MAX,
-        "next": request.full_path.rstrip("?") if request else None,
+        "next": request.full_path.rstrip("?") + "#ks-social",
     }
 
 

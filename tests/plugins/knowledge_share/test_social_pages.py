@@ -26,8 +26,10 @@ def test_panel_comment_vote_follow_and_hide(app, login_as):
     assert "ks-no-comments" in html and 'data-testid="ks-helpful"' in html and 'data-testid="ks-follow-tag"' in html
     token = csrf_token(client, page)
     resp = client.post(f"/stories/social/{story.id}/comments", data={"body": "<b>저희도</b> 해봤어요", "csrf_token": token,
-                                                                      "next": page})
-    assert resp.status_code == 302 and resp.headers["Location"].endswith(page)
+                                                                      "next": f"{page}#ks-social"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"{page}#ks-social")
+    # the panel's own forms come back to the panel
+    assert f'name="next" value="{page}#ks-social"' in client.get(page).get_data(as_text=True)
     html = client.get(page).get_data(as_text=True)
     assert "&lt;b&gt;저희도&lt;/b&gt; 해봤어요" in html and "<b>저희도" not in html
     # an empty comment: flashed, nothing written
