@@ -214,8 +214,10 @@ def index():
     page = Pager(items, result.page, result.per_page or PER_PAGE, result.total)
     args = {k: v for k, v in (("q", q), ("category", category), ("channel", channel), ("season", season),
                               ("mark", mark), ("sort", sort)) if v}
+    from .markdown import render
+
     return render_template(
-        "knowledge_share/stories/index.html", page=page, q=q, args=args, category=category, channel=channel,
+        "knowledge_share/stories/index.html", page=page, ks_markdown=render, q=q, args=args, category=category, channel=channel,
         season=season, mark=mark, sort=sort, sorts=SORTS, sort_labels=SORT_LABELS, marks=MARKS,
         categories=categories, category_names={cid: name for _c, cid, name in categories},
         names=unit_names(items), today=today_kst(), may_write=has_permission(current_user, WRITE),
@@ -410,6 +412,7 @@ def new():
     """A new private story; ``?campaign=<id>`` fills it from a measured campaign and links its result."""
     form = StoryForm(user=current_user)
     if request.method == "GET":
+        form.visibility.data = "all"  # a story is written to be shared; the writer narrows it
         campaign_id, summary = campaign_prefill(request.args.get("campaign"))
         if summary is not None:
             form.campaign.data = str(campaign_id)

@@ -35,7 +35,7 @@ def test_new_form_errors_next_to_fields_and_nothing_written(app):
     store1 = client_for(app, "store1@example.com")
     html = store1.get("/stories/new").get_data(as_text=True)
     assert 'name="title"' in html and 'name="channels"' in html and 'data-markdown="1"' in html and "마크다운" in html
-    assert '<option value="branch"' in html and '<option value="region"' in html and '<option value="all"' in html
+    assert '<option value="branch"' in html and '<option value="region"' in html and '<option selected value="all"' in html
     assert '<option value="group"' not in html  # store1 writes for a branch, not a group
     for title in ("", "가" * 201):
         resp = post(store1, "/stories/new", {**FORM, "title": title}, "/stories/new")
