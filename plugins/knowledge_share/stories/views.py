@@ -81,6 +81,8 @@ STATE_LABELS = {PRIVATE: _l("Private"), PENDING: _l("Pending review"), PUBLISHED
                 ARCHIVED: _l("Archived"), MERGED: _l("Published into the story")}
 MARK_LABELS = {VERIFIED: _l("Verified result"), INTERIM: _l("Interim result"),
                SELF_REPORTED: _l("Self-reported result")}
+#: Button labels of the transitions on the story page (the workflow's titles where they read well).
+BUTTON_LABELS = {"archive": _l("Archive the story"), "restore": _l("Publish the story again")}
 SORT_LABELS = {"relevance": _l("Best match"), "newest": _l("Newest"), "helpful": _l("Most helpful")}
 
 
@@ -169,7 +171,7 @@ def _categories() -> list[tuple[str, int, str]]:
 
 
 def _labels() -> dict[str, Any]:
-    return {"state_labels": STATE_LABELS, "mark_labels": MARK_LABELS, "channel_labels": CHANNEL_LABELS,
+    return {"state_labels": STATE_LABELS, "mark_labels": MARK_LABELS, "button_labels": BUTTON_LABELS, "channel_labels": CHANNEL_LABELS,
             "season_labels": SEASON_LABELS, "visibility_labels": VISIBILITY_LABELS, "text_labels": TEXT_LABELS}
 
 
