@@ -167,7 +167,10 @@ def _matches(q: str):
         sql = text(_MATCH_SQL["postgresql"]).bindparams(ks_q=tsquery(units))
     else:
         sql = text(_MATCH_SQL["sqlite"]).bindparams(ks_q=fts5_query(units))
-    return sql.columns(column("story_id", Integer)).subquery("ks_m")
+    # MATERIALIZED: the index answers first, once; otherwise PostgreSQL may walk the stories and
+    # rebuild each one's tsvector to test it (measured: 21 s instead of milliseconds)
+    return select(sql.columns(column("story_id", Integer)).subquery("ks_mq").c.story_id) \
+        .cte("ks_m").prefix_with("MATERIALIZED")
 
 
 def _title_first(q: str) -> ColumnElement[int]:
