@@ -263,3 +263,28 @@ def test_ks5_result_block_on_the_page_is_read_only(app):
     store1 = client_for(app, "store1@example.com")
     form = store1.get(f"/stories/{s.id}/edit", follow_redirects=True).get_data(as_text=True)
     assert 'name="result"' not in form and 'name="lift_pp"' not in form
+
+
+def test_attachments_on_the_story_page(app):
+    """The upload form of the attachments area on a private story (its author), an image shown as a
+    thumbnail and a PDF as a link through ``ks_attachments``; no upload form for other readers."""
+    import io
+
+    from tests.conftest import csrf_token
+    from tests.plugins.knowledge_share.files_fixtures import PDF, PNG
+
+    s = story()
+    store1 = client_for(app, "store1@example.com")
+    html = store1.get(f"/stories/{s.id}").get_data(as_text=True)
+    assert 'data-testid="upload-attachment"' in html
+    token = csrf_token(store1, f"/stories/{s.id}")
+    for name, data in (("poster.png", PNG), ("guide.pdf", PDF)):
+        resp = store1.post(f"/stories/files/{s.id}/upload", data={"csrf_token": token, "file": (io.BytesIO(data), name)},
+                           content_type="multipart/form-data")
+        assert resp.status_code in (302, 303), resp.get_data(as_text=True)[:500]
+    html = store1.get(f"/stories/{s.id}").get_data(as_text=True)
+    assert html.count('data-testid="attachment"') == 2
+    assert '<img src="/stories/files/' in html and "guide.pdf" in html
+    p = published(title="모두의 이야기")
+    html = client_for(app, "store2@example.com").get(f"/stories/{p.id}").get_data(as_text=True)
+    assert 'data-testid="upload-attachment"' not in html
