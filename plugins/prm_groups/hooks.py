@@ -147,3 +147,10 @@ def prm_programme_result(programme_id):
     from .measurement.hooks_impl import programme_result
 
     return programme_result(programme_id)
+
+
+@hookimpl
+def prm_programme_summary(programme_id, actor):
+    from .measurement.hooks_impl import programme_summary
+
+    return programme_summary(programme_id, actor)

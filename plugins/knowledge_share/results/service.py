@@ -21,11 +21,10 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from portal.toolkit import has_global_permission, plugin_hook, utcnow
+from portal.toolkit import plugin_hook, utcnow
 
 from ..errors import StoryError
 from ..models import INTERIM, SELF_REPORTED, VERIFIED, KsStory
-from ..permissions import SEE_ALL
 
 #: Story fields a person can never write: the API/forms refuse them (422 read-only).
 READ_ONLY_FIELDS = ("result", "result_mark", "result_checked_at")
@@ -139,7 +138,15 @@ def read_campaign(campaign_id: int, actor: Any, *, scoped: bool = True) -> dict[
     return campaign_block(doc, summary) if doc else None
 
 
-def read_programme(programme_id: int, *, name: str | None = None, url: str | None = None) -> dict[str, Any] | None:
+def read_programme(programme_id: int, *, name: str | None = None, url: str | None = None,
+                   actor: Any = None, scoped: bool = False) -> dict[str, Any] | None:
+    """The block of programme ``programme_id``; with ``scoped``, only when ``actor`` may see it
+    (prm_groups' ``prm_programme_summary``: HQ all, a group's leaders their own group's)."""
+    summary = hook_call("prm_programme_summary", programme_id=programme_id, actor=actor if scoped else None)
+    if scoped and not summary:
+        return None
+    if summary:
+        name, url = name or summary.get("name"), url or summary.get("url")
     doc = hook_call("prm_programme_result", programme_id=programme_id)
     return programme_block(doc, programme_id, name, url) if doc else None
 
@@ -158,9 +165,8 @@ def link_result(story: KsStory, *, campaign_id: int | None = None, programme_id:
     unknown or unseen campaign/programme).
 
     ``actor`` must see the campaign (cem's scope: branch staff their branch's, leaders their
-    group's, HQ all); ``actor`` None is the system (the programme hand-off). A programme is linked
-    by HQ only (``ks.see_all``): prm_groups offers no scope check through a hook, and a programme
-    is HQ's work for a group. Both ids None unlinks (the figures become self-reported again).
+    group's, HQ all); ``actor`` None is the system (the programme hand-off). A programme likewise
+    (prm's scope: HQ all, a group's leaders their own group's). Both ids None unlinks (the figures become self-reported again).
     Writes in the caller's transaction; nothing is written on a refusal."""
     if campaign_id is not None and programme_id is not None:
         raise StoryError({"campaign_id": _("Link either a campaign or a programme, not both.")}, 422)
@@ -176,8 +182,7 @@ def link_result(story: KsStory, *, campaign_id: int | None = None, programme_id:
         story.campaign_id, story.programme_id = ident, None
     else:
         ident = _ident(programme_id)
-        allowed = actor is None or has_global_permission(actor, SEE_ALL)
-        block = read_programme(ident) if ident and allowed else None
+        block = read_programme(ident, actor=actor, scoped=actor is not None) if ident else None
         if block is None:
             raise StoryError({"programme_id": _("No programme with this number that you may see.")}, 422)
         story.campaign_id, story.programme_id = None, ident

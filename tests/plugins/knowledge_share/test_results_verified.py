@@ -130,12 +130,21 @@ def test_a_campaign_out_of_the_actors_scope_is_refused(app):
     assert s.result_mark == VERIFIED
 
 
-def test_a_programme_is_linked_by_hq_only(app):
+def test_a_programme_is_linked_by_those_who_see_it(app):
+    """prm_groups' scope through ``prm_programme_summary``: HQ any programme, a group's leader their
+    own group's; a branch never; an unknown id and both links at once refused."""
+    from tests.plugins.prm_groups.programmes_fixtures import programme
+
     u = users()
+    g01 = programme()  # HQ's programme for G01 (a draft: its figures are interim)
     s = story(u.store1, state="private")
     with pytest.raises(StoryError) as exc:
-        link_result(s, programme_id=1, actor=u.store1)
-    assert "programme_id" in exc.value.errors
+        link_result(s, programme_id=g01.id, actor=u.store1)
+    assert "programme_id" in exc.value.errors and s.programme_id is None
+    leader = story(u.leader1, state="private")
+    link_result(leader, programme_id=g01.id, actor=u.leader1)
+    assert leader.programme_id == g01.id and leader.result_mark == INTERIM
+    assert leader.result["source"]["name"] == g01.name
     with pytest.raises(StoryError):
         link_result(s, programme_id=999_999, actor=u.hq)
     with pytest.raises(StoryError):
