@@ -393,15 +393,23 @@ def _apply(story: KsStory, clean: Mapping[str, Any]) -> None:
 
 
 def _link(story: KsStory, clean: Mapping[str, Any], actor: Any) -> None:
-    """A campaign or programme named in the input: the results service copies its result block."""
-    if clean.get("campaign") is None and clean.get("programme") is None:
+    """A campaign or programme named in the input: the results service copies its result block
+    (``"campaign": null`` with no programme unlinks: the figures become self-reported again)."""
+    if "campaign" not in clean and "programme" not in clean:
         return
-    if clean.get("campaign") is not None and clean.get("programme") is not None:
+    campaign, programme = clean.get("campaign"), clean.get("programme")
+    if campaign is not None and programme is not None:
         raise StoryError({"campaign": _("Link a campaign or a programme, not both.")}, 422)
+    if campaign is None and programme is None and story.campaign_id is None and story.programme_id is None:
+        return
     from ..results.service import link_result
 
     db.session.flush()
-    link_result(story, campaign_id=clean.get("campaign"), programme_id=clean.get("programme"), actor=actor)
+    try:
+        link_result(story, campaign_id=campaign, programme_id=programme, actor=actor)
+    except StoryError as exc:  # the results service names its columns; the API names the input fields
+        names = {"campaign_id": "campaign", "programme_id": "programme"}
+        raise StoryError({names.get(k, k): v for k, v in exc.errors.items()}, exc.status, **exc.extra) from None
 
 
 def _check_result_fields(story: KsStory | None, data: Mapping[str, Any]) -> None:
@@ -791,13 +799,20 @@ def story_summaries(stories: list[KsStory]) -> list[dict[str, Any]]:
 
 
 def history_document(story: KsStory) -> list[dict[str, Any]]:
-    """The workflow history, oldest first: from, to, transition, actor, time, comment."""
-    rows = workflow_history(story)
-    actor_ids = sorted({r.actor_id for r in rows if r.actor_id is not None})
+    """The workflow history, oldest first: from, to, transition, actor, time, comment. A base
+    story's history includes its working copies' reviews (``copy_id`` set on those entries), so
+    the comments on every revision stay with the story."""
+    rows = [(r, None) for r in workflow_history(story)]
+    if story.base_id is None:
+        copies = db.session.execute(select(KsStory).where(KsStory.base_id == story.id).order_by(KsStory.id)).scalars()
+        for copy in copies:
+            rows.extend((r, copy.id) for r in workflow_history(copy))
+        rows.sort(key=lambda pair: pair[0].id)
+    actor_ids = sorted({r.actor_id for r, _c in rows if r.actor_id is not None})
     names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(actor_ids))).all()) if actor_ids else {}
     return [{"from": r.from_state, "to": r.to_state, "transition": r.transition,
              "actor": None if r.actor_id is None else {"id": r.actor_id, "name": names.get(r.actor_id)},
-             "at": _iso(r.at), "comment": r.comment or ""} for r in rows]
+             "at": _iso(r.at), "comment": r.comment or "", "copy_id": copy_id} for r, copy_id in rows]
 
 
 def story_document(story: KsStory, user: Any) -> dict[str, Any]:

@@ -204,3 +204,16 @@ def test_submit_with_personal_data_lists_the_findings(app, tokens):
     data = resp.get_json()
     assert data["findings"][0]["kind"] == "phone" and data["findings"][0]["field"] == "steps"
     assert any(k.startswith("steps[") for k in data["errors"])
+
+
+def test_unknown_campaign_or_programme_is_422_on_the_input_field(app, tokens):
+    client = app.test_client()
+    h = tokens("store1@example.com")
+    for field in ("campaign", "programme"):
+        resp = client.post(URL, json=body(**{field: 999999}), headers=h)
+        assert resp.status_code == 422 and set(resp.get_json()["errors"]) == {field}, resp.get_json()
+    resp = client.post(URL, json=body(campaign=1, programme=1), headers=h)
+    assert resp.status_code == 422
+    assert scalar("SELECT count(*) FROM ks_story") == 0
+    resp = client.post(URL, json=body(campaign=None), headers=h)  # no link: self-reported
+    assert resp.status_code == 201 and resp.get_json()["result"]["mark"] == "self_reported"

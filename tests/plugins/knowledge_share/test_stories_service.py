@@ -282,6 +282,9 @@ def test_ks4_working_copy_reviewed_while_the_published_story_stays(app):
     assert base.helpful_count == 0  # votes are per version: the new version starts at 0
     assert base.published_at == first_published
     assert db.session.get(KsStory, copy.id).state == "merged"
+    hist = svc.history_document(base)  # the copy's review stays in the story's history
+    assert [(h["transition"], h["copy_id"]) for h in hist if h["copy_id"]] == [
+        ("submit", copy.id), ("publish", copy.id), ("merge", copy.id)]
     assert svc.open_copy_id(base) is None
     assert svc.checkout(base, author).id != copy.id  # a new revision can start
 
