@@ -7,10 +7,9 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 KINDS: list[dict[str, Any]] = [
-    # stories (review): submit → reviewers; publish / reject → the author, with the reason
-    {"kind": "ks.story_submitted", "label": _l("Success story waiting for review"), "email_default": True},
-    {"kind": "ks.story_published", "label": _l("Your success story was published"), "email_default": True},
-    {"kind": "ks.story_rejected", "label": _l("Your success story was sent back"), "email_default": True},
+    # stories (review) need none of their own: the core workflow tells the reviewers who may publish
+    # a submitted story ("workflow.waiting") and the author of a decision, with the comment
+    # ("workflow.decided").
     # social: the digest of new stories in followed tags; freshness
     {"kind": "ks.digest", "label": _l("New success stories in tags you follow"), "email_default": True},
     {"kind": "ks.needs_review", "label": _l("Your success story needs a review"), "email_default": False},

@@ -26,7 +26,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import abort, has_request_context, url_for
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
@@ -46,11 +45,9 @@ from portal.toolkit import (
     has_global_permission,
     has_permission,
     id_or_404,
-    notify,
     system_transition,
     transition,
     utcnow,
-    workflow_deciders,
     workflow_history,
 )
 
@@ -622,7 +619,7 @@ def fire(story: KsStory, transition_name: str, actor: Any, comment: str = "", *,
     if name == "submit":
         _pii_guard(story)
     try:
-        entry = transition(story, name, actor, comment or "", revision=revision)
+        transition(story, name, actor, comment or "", revision=revision)
     except WorkflowError as exc:
         raise _refused(exc, name) from None
     now = utcnow()
@@ -636,60 +633,8 @@ def fire(story: KsStory, transition_name: str, actor: Any, comment: str = "", *,
             story.reviewed_at = now
             story.review_due = _add_months(today_kst(now), review_months())
     db.session.flush()
-    _notify(story, current, name, actor, (comment or "").strip(), entry.id)
     _reindex(current)
     return current
-
-
-# -- notifications ---------------------------------------------------------------------------------
-
-
-def _story_url(story: KsStory) -> str:
-    if has_request_context():
-        try:
-            return url_for("ks_stories.detail", story_id=story.id)
-        except Exception:  # noqa: BLE001  (the pages may not be registered)
-            pass
-    return f"/stories/{story.id}"
-
-
-def _send(user_ids: list[int], kind: str, story: KsStory, key: str, text: Any) -> None:
-    """One notification per recipient, each in their own language (``text()`` in that locale)."""
-    if not user_ids:
-        return
-    by_locale: dict[str, list[int]] = {}
-    for user in db.session.execute(select(User).where(User.id.in_(user_ids), User.active.is_(True))).scalars():
-        by_locale.setdefault(user.locale or "ko", []).append(user.id)
-    for locale, ids in sorted(by_locale.items()):
-        with force_locale(locale):
-            notify(ids, kind, story, text(), url=_story_url(story), dedupe_key=key, title=story.title[:200])
-
-
-def _notify(story: KsStory, current: KsStory, name: str, actor: Any, comment: str, entry_id: int) -> None:
-    """submit → the reviewers who may publish it; publish / reject → the author, with the comment.
-    In a savepoint: a notification that cannot be written is logged and never undoes the transition."""
-    try:
-        with db.session.begin_nested():
-            title = story.title
-            if name == "submit":
-                ids = workflow_deciders(story, exclude=actor)
-                _send(ids, "ks.story_submitted", story, f"ks.submitted:{story.id}:{entry_id}",
-                      lambda: _("“%(title)s” waits for your review.", title=title))
-            elif name in ("publish", "reject") and story.author_id and story.author_id != getattr(actor, "id", None):
-                kind = "ks.story_published" if name == "publish" else "ks.story_rejected"
-                target = current if name == "publish" else story
-
-                def text() -> str:
-                    said = (_("Your success story “%(title)s” was published.", title=title) if name == "publish"
-                            else _("Your success story “%(title)s” was sent back.", title=title))
-                    return f"{said}\n{_('Comment')}: {comment}" if comment else said
-
-                _send([story.author_id], kind, target, f"{kind}:{story.id}:{entry_id}", text)
-    except Exception:  # noqa: BLE001  (telling people is secondary to the decision itself)
-        log.exception("knowledge_share: notifications for story %s (%s) failed", story.id, name)
-
-
-# -- documents -------------------------------------------------------------------------------------
 
 
 def revision_data(story: KsStory) -> dict[str, Any]:

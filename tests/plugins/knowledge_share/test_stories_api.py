@@ -91,7 +91,7 @@ def test_ks1_ks2_ks3_through_the_api(app, tokens):
     resp = client.post(tr, json={"transition": "reject", "comment": "고객 수를 적어 주세요, 부탁드립니다."},
                        headers=reviewer)
     assert resp.status_code == 200 and resp.get_json()["state"] == "private"
-    assert scalar("SELECT count(*) FROM notification WHERE kind = 'ks.story_rejected'") == 1
+    assert scalar("SELECT count(*) FROM notification WHERE kind = 'workflow.decided'") == 1
     client.post(tr, json={"transition": "submit"}, headers=author)
     revision = client.get(f"{URL}/{sid}", headers=reviewer).get_json()["revision"]
     resp = client.post(tr, json={"transition": "publish", "revision": revision, "comment": "좋습니다"}, headers=reviewer)

@@ -168,18 +168,19 @@ def test_ks2_reject_needs_ten_characters_and_tells_the_author(app):
     svc.fire(s, "reject", user("reviewer@example.com"), "성과 수치의 출처를 적어 주세요.")
     db.session.commit()
     assert s.state == "private"
-    text = scalar("SELECT text FROM notification WHERE kind = 'ks.story_rejected' AND user_id = :u",
+    text = scalar("SELECT text FROM notification WHERE kind = 'workflow.decided' AND user_id = :u",
                   u=user("store1@example.com").id)
     assert "성과 수치의 출처를 적어 주세요." in text
 
 
 def test_submit_tells_the_reviewers_not_the_author(app):
+    """The core workflow's notices, once each (the add-on sends none of its own)."""
     from portal.toolkit import db
 
     s = story()
     _svc().fire(s, "submit", user("store1@example.com"))
     db.session.commit()
-    users = {r[0] for r in sql("SELECT user_id FROM notification WHERE kind = 'ks.story_submitted'")}
+    users = {r[0] for r in sql("SELECT user_id FROM notification WHERE kind = 'workflow.waiting'")}
     assert user("reviewer@example.com").id in users and user("store1@example.com").id not in users
 
 
