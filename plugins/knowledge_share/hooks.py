@@ -113,3 +113,10 @@ def prm_programme_closed(programme, result, actor):
     from .results.handoff import on_programme_closed
 
     on_programme_closed(programme, result, actor)
+
+
+@hookimpl
+def portal_settings_schema():
+    from .settings import settings_schema
+
+    return settings_schema()
