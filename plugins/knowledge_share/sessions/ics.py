@@ -9,6 +9,7 @@ lists the other invitees' addresses.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from flask import current_app
@@ -39,7 +40,7 @@ def calendar(s: KsSession, attendee: Any | None = None) -> bytes:
     ev.add("summary", _one_line(s.title))
     ev.add("dtstart", to_seoul(s.starts_at))
     ev.add("dtend", to_seoul(s.ends_at))
-    ev.add("dtstamp", to_seoul(utcnow()))
+    ev.add("dtstamp", utcnow().replace(tzinfo=UTC))  # RFC 5545: DTSTAMP in UTC
     ev.add("status", "CANCELLED" if s.cancelled else "CONFIRMED")
     where = ", ".join(p for p in (_one_line(s.place), s.online_url or "") if p)
     if where:

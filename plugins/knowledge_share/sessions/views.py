@@ -29,7 +29,6 @@ from portal.toolkit import (
 )
 
 from ..errors import StoryError
-from ..models import KsActionItem
 from ..permissions import SESSIONS, VIEW
 from . import actions as action_service
 from . import service
@@ -57,8 +56,8 @@ def _manageable(session_id: int):
 
 
 def _flash_errors(exc: StoryError) -> None:
-    for path, message in exc.errors.items():
-        flash(f"{path}: {message}" if path and "[" in path else message, "error")
+    for message in dict.fromkeys(exc.errors.values()):  # the page names no field paths; each reason once
+        flash(message, "error")
 
 
 def _back(s) -> Any:
@@ -307,5 +306,3 @@ def action_status(action_id: int):
         _flash_errors(exc)
     return _back(s)
 
-
-__all__ = ["bp", "KsActionItem"]

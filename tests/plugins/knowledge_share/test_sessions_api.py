@@ -206,6 +206,9 @@ def test_scope_outside_the_units_is_404(app, client):
     body = client.post(API, headers=h, json={"title": "R01 공유회", "starts_at": seoul_iso(3), "ends_at": seoul_iso(3, 14),
                                              "online_url": "https://meet.example.com/r01"}).get_json()
     assert body["org_unit"] == unit("R01").id, body
+    elsewhere = client.post(API, headers=h, json={"title": "R02 공유회", "starts_at": seoul_iso(3), "org_unit": "R02",
+                                                  "ends_at": seoul_iso(3, 14), "place": "대전"})
+    assert elsewhere.status_code == 422 and "org_unit" in elsewhere.get_json()["errors"]
     client.post(f"{API}/{body['id']}/invitees", json={"branches": ["B001"]}, headers=h)
     action = client.post(f"{API}/{body['id']}/actions", headers=h, json={
         "title": "할 일", "owner_branch": "B001", "due_date": "2030-01-31"}).get_json()

@@ -85,6 +85,7 @@ def test_ics_invitation_parses_back(app, client, login_as):
     login_as("store1@example.com")
     resp = client.get(f"{PAGES}/{s.id}/session.ics")
     assert resp.status_code == 200 and resp.mimetype == "text/calendar"
+    assert any(line.startswith(b"DTSTAMP:") and line.endswith(b"Z") for line in resp.data.splitlines())
     cal = Calendar.from_ical(resp.data)
     assert str(cal["method"]) == "REQUEST"
     assert [c.name for c in cal.walk("VTIMEZONE")] == ["VTIMEZONE"] and str(cal.walk("VTIMEZONE")[0]["tzid"]) == "Asia/Seoul"
