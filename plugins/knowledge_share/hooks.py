@@ -76,8 +76,10 @@ def portal_portlets(manager, user):
 @hookimpl
 def portal_uninstall(app, purge):
     if purge:
+        from .stories.attachments import purge_files
         from .workflow import purge as purge_workflow
 
+        purge_files()  # the attachments' bytes live in the core file store, not in a ks_ table
         purge_workflow()
 
 

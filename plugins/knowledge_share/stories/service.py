@@ -66,6 +66,7 @@ from ..models import (
     KsStory,
 )
 from ..permissions import REVIEW, SEE_ALL, WRITE
+from .attachments import copy_attachments, merge_attachments
 
 __all__ = ["StoryError", "create_story", "update_story", "checkout", "fire", "revision_data",
            "get_story_or_404", "story_document", "story_summaries", "open_copy_id", "needs_review",
@@ -499,11 +500,6 @@ def update_story(story: KsStory, data: Mapping[str, Any], actor: Any) -> KsStory
     return story
 
 
-def _copy_attachments(source: KsStory, target: KsStory) -> None:
-    for a in list(source.attachments):
-        target.attachments.append(KsAttachment(file_id=a.file_id, filename=a.filename, mime=a.mime, size=a.size))
-
-
 def checkout(story: KsStory, actor: Any) -> KsStory:
     """The working copy of a published story (created once; the open one is returned again). The
     published story stays online unchanged until a reviewer publishes the copy."""
@@ -532,9 +528,9 @@ def checkout(story: KsStory, actor: Any) -> KsStory:
         value = getattr(story, name)
         setattr(copy, name, list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict)
                 else value)
-    _copy_attachments(story, copy)
     db.session.add(copy)
     db.session.flush()
+    copy_attachments(story, copy)  # rows for the same stored files (the bytes are shared)
     audit.record("ks.story.checkout", story, summary=f"story {story.id}: working copy {copy.id}", actor=actor)
     _reindex(story)
     return copy
@@ -577,10 +573,7 @@ def _publish_copy(copy: KsStory, actor: Any, now: datetime) -> KsStory:
         value = getattr(copy, name)
         setattr(base, name, list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict)
                 else value)
-    for a in list(base.attachments):
-        base.attachments.remove(a)
-    db.session.flush()
-    _copy_attachments(copy, base)
+    merge_attachments(copy, base)  # the copy's files become the story's; files it dropped are deleted
     base.version = (base.version or 1) + 1
     base.helpful_count = 0
     base.reviewed_at = now
