@@ -188,3 +188,10 @@ def cem_copy_message_set(set_id, actor):
     from .campaigns.share import copy_message_set
 
     return copy_message_set(set_id, actor)
+
+
+@hookimpl
+def cem_campaigns_for(actor, states, limit):
+    from .campaigns.measured import campaigns_for
+
+    return campaigns_for(actor, states, limit)

@@ -77,3 +77,11 @@ def cem_copy_message_set(set_id: int, actor: Any) -> dict[str, Any] | None:
     """Copy message set ``set_id`` into ``actor``'s place (branch, group or HQ) as a new set with a
     new revision (validated and linted like a new set; no approval names it yet); returns ``{"id",
     "revision"}``, None for an unknown set. Raises the add-on's ``SetError``."""
+
+
+@hookspec(firstresult=True)
+def cem_campaigns_for(actor: Any, states: Any, limit: int) -> list[dict[str, Any]] | None:
+    """The launched campaigns in ``states`` (None: sending, paused, done) that ``actor`` may see,
+    newest launch first, at most ``limit`` (1…100): ``id``, ``name``, ``state``, ``branch_id``,
+    ``partner_id``, ``started_at``, ``frozen`` / ``frozen_at`` and, once frozen, the snapshot's
+    ``lift``, ``ci_low``, ``ci_high``, ``p_value``, ``verdict`` (None before), ``url``."""
