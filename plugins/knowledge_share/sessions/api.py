@@ -21,13 +21,13 @@ from portal.toolkit import (
     db,
     english,
     http_error,
-    json_object,
     paginate,
     parse_page_args,
     refused,
     require,
 )
 
+from ..api_body import json_body
 from ..errors import StoryError
 from ..permissions import SESSIONS, VIEW
 from . import actions as action_service
@@ -51,7 +51,7 @@ def api(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _body(empty_ok: bool = False) -> dict[str, Any]:
-    return json_object(StoryError, empty_ok=empty_ok)
+    return json_body(empty_ok=empty_ok)
 
 
 def _one_key(body: dict[str, Any], key: str) -> Any:

@@ -17,11 +17,11 @@ from portal.toolkit import (
     english,
     error,
     http_error,
-    json_object,
     parse_page_args,
     refused,
 )
 
+from ..api_body import json_body
 from ..errors import StoryError
 from ..permissions import VIEW
 from . import service
@@ -36,7 +36,7 @@ def _refused(exc: StoryError) -> Any:
 
 
 def _body(*allowed: str, empty_ok: bool = False) -> dict[str, Any]:
-    data = json_object(StoryError, empty_ok=empty_ok)
+    data = json_body(empty_ok=empty_ok)
     unknown = sorted((str(k) for k in data if k not in allowed), key=str)
     if unknown:
         raise StoryError({k[:60]: "Unknown field; send " + ", ".join(allowed) + "." for k in unknown})

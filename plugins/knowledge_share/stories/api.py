@@ -23,12 +23,12 @@ from portal.toolkit import (
     english,
     error,
     http_error,
-    json_object,
     parse_page_args,
     refused,
     require,
 )
 
+from ..api_body import json_body
 from ..errors import StoryError
 from ..models import INTERIM, SEASONS, SELF_REPORTED, STORY_CHANNELS, VERIFIED
 from ..permissions import VIEW, WRITE
@@ -50,7 +50,7 @@ def _refused(exc: StoryError) -> Any:
 
 
 def _body() -> dict[str, Any]:
-    return json_object(StoryError)
+    return json_body()
 
 
 def _query_filters() -> tuple[dict[str, Any], dict[str, str]]:
