@@ -30,7 +30,7 @@ from portal.toolkit import (
 
 from ..api_body import json_body
 from ..errors import StoryError
-from ..models import INTERIM, SEASONS, SELF_REPORTED, STORY_CHANNELS, VERIFIED
+from ..models import INTERIM, SEASONS, SELF_REPORTED, STORY_CHANNELS, VERIFIED, KsStory
 from ..permissions import VIEW, WRITE
 
 bp = Blueprint("ks_stories_api", __name__, url_prefix="/api/v1/stories")
@@ -172,6 +172,9 @@ def checkout_copy(story_id: str):
     require(VIEW)
     story = get_story_or_404(story_id, current_user)
     try:
+        # the base row's lock first (PostgreSQL): a parallel check-out has then either made its copy
+        # (ours is returned: 200) or not begun (ours is made: 201) — never two 201s for one copy
+        db.session.execute(select(KsStory.id).where(KsStory.id == story.id).with_for_update())
         existing = open_copy_id(story)
         copy = checkout(story, current_user)
     except StoryError as exc:
