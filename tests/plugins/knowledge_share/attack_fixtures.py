@@ -57,3 +57,12 @@ def headers(who: str) -> dict[str, str]:
         r02_user(R02)
         return bearer(api_token_for(R02))
     return bearer(api_token_for(f"{who}@example.com"))
+
+
+def text_of(resp: Any) -> str:
+    """A response's text as a reader sees it: JSON decoded (Flask escapes Korean as \\uXXXX)."""
+    import json
+
+    if resp.is_json:
+        return json.dumps(resp.get_json(), ensure_ascii=False)
+    return resp.get_data(as_text=True)

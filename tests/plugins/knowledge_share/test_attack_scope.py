@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text as sql_text
 
 from tests.conftest import csrf_token, scalar
-from tests.plugins.knowledge_share.attack_fixtures import R02, fill, headers, ks_routes
+from tests.plugins.knowledge_share.attack_fixtures import R02, fill, headers, ks_routes, text_of
 from tests.plugins.knowledge_share.files_fixtures import PNG
 from tests.plugins.knowledge_share.pages_fixtures import client_for, r02_login
 from tests.plugins.knowledge_share.sessions_fixtures import noon_kst, session_row
@@ -74,7 +74,7 @@ def test_every_route_answers_404_to_the_r02_user_for_r01_objects(app, r01):
                                        json={} if method != "GET" else None)
                 else:
                     resp = client.open(url, method=method, data={"csrf_token": token} if method == "POST" else None)
-                text = resp.get_data(as_text=True)
+                text = text_of(resp)
                 # the answer of a missing id: 404, or a 403 the route gives whatever the id (no permission)
                 missing = client.open(fill(rule, "999999999"), method=method, headers=hdrs if url.startswith("/api/")
                                       else None, json={} if url.startswith("/api/") and method != "GET" else None,
@@ -112,12 +112,12 @@ def test_no_list_count_search_portlet_or_digest_shows_r01_to_the_r02_user(app, r
     for url in LISTS:
         resp = client.get(url)
         assert resp.status_code in (200, 403, 404), (url, resp.status_code)
-        text = resp.get_data(as_text=True)
+        text = text_of(resp)
         assert MARK not in text and COPY_MARK not in text, url
     for url in API_LISTS:
         resp = client.get(url, headers=hdrs)
         assert resp.status_code == 200, (url, resp.status_code)
-        text = resp.get_data(as_text=True)
+        text = text_of(resp)
         assert MARK not in text and COPY_MARK not in text, url
     assert client.get("/api/v1/stories", headers=hdrs).get_json()["total"] == 0
     assert scalar("SELECT count(*) FROM notification n JOIN user_account u ON u.id = n.user_id "
@@ -129,6 +129,8 @@ def test_no_list_count_search_portlet_or_digest_shows_r01_to_the_r02_user(app, r
     store2 = client_for(app, "store2@example.com")
     assert MARK in store2.get("/stories/?q=공일전용비밀").get_data(as_text=True)
     assert MARK in store2.get(f"/stories/sessions/{r01['session_id']}").get_data(as_text=True)
+    assert MARK in text_of(store2.get("/api/v1/stories?q=공일전용비밀", headers=headers("store2")))
+    assert MARK in text_of(store2.get(f"/api/v1/ks/sessions/{r01['session_id']}", headers=headers("store2")))
 
 
 def test_a_private_story_is_seen_by_its_author_reviewers_and_see_all_only(app):
@@ -138,7 +140,7 @@ def test_a_private_story_is_seen_by_its_author_reviewers_and_see_all_only(app):
         client = r02_login(app, R02) if who == "store5" else client_for(app, f"{who}@example.com")
         page = client.get(f"/stories/{s.id}")
         api = client.get(f"/api/v1/stories/{s.id}", headers=headers(who))
-        listed = client.get("/api/v1/stories?q=비공개초안표식", headers=headers(who)).get_data(as_text=True)
+        listed = text_of(client.get("/api/v1/stories?q=비공개초안표식", headers=headers(who)))
         if who in hq_seen:
             assert page.status_code == 200 and api.status_code == 200, who
         else:
@@ -152,6 +154,6 @@ def test_a_working_copy_is_never_a_search_hit(app, r01):
         client = client_for(app, who)
         for url in ("/stories/?q=사본제목", "/api/v1/stories?q=사본제목"):
             resp = client.get(url, headers=headers(who.split("@")[0]))
-            assert resp.status_code == 200 and f"/stories/{r01['copy_id']}\"" not in resp.get_data(as_text=True)
+            assert resp.status_code == 200 and f"/stories/{r01['copy_id']}\"" not in text_of(resp)
         doc = client.get(f"/api/v1/stories?q={MARK}", headers=headers(who.split("@")[0])).get_json()
         assert [d["id"] for d in doc["items"]] == [r01["story_id"]], doc
