@@ -599,6 +599,9 @@ def fire(story: KsStory, transition_name: str, actor: Any, comment: str = "", *,
         raise StoryError({"comment": _("The comment must be text.")}, 422)
     if revision is not None and not isinstance(revision, str):
         raise StoryError({"revision": _("The revision must be text.")}, 422)
+    if comment:  # invisible characters (zero-width spaces, controls) are no reason: a reject needs 10 real ones
+        comment = "".join(ch for ch in unicodedata.normalize("NFC", comment)
+                          if ch in "\n\t" or unicodedata.category(ch) not in ("Cf", "Cc", "Cs")).strip()
     name = transition_name
     try:
         check_transition(story, name, actor, comment or "", revision=revision)
