@@ -18,7 +18,7 @@ from tests.plugins.knowledge_share.attack_fixtures import R02, fill, headers, ks
 from tests.plugins.knowledge_share.files_fixtures import PNG
 from tests.plugins.knowledge_share.pages_fixtures import client_for, r02_login
 from tests.plugins.knowledge_share.sessions_fixtures import noon_kst, session_row
-from tests.plugins.knowledge_share.stories_fixtures import story, user
+from tests.plugins.knowledge_share.stories_fixtures import published, story, user
 
 MARK = "알공일전용비밀사례"
 COPY_MARK = "작업사본제목표식"
@@ -157,3 +157,37 @@ def test_a_working_copy_is_never_a_search_hit(app, r01):
             assert resp.status_code == 200 and f"/stories/{r01['copy_id']}\"" not in text_of(resp)
         doc = client.get(f"/api/v1/stories?q={MARK}", headers=headers(who.split("@")[0])).get_json()
         assert [d["id"] for d in doc["items"]] == [r01["story_id"]], doc
+
+
+def test_an_r01_story_changes_nothing_the_r02_user_sees_not_even_a_count(app):
+    """The R02 user's list, search, review and dashboard pages and API answers are the same before
+    and after an R01-only story (with its working copy and comments) exists: no count, facet or
+    page number moves."""
+    import re
+
+    client = r02_login(app, R02)
+    hdrs = headers("store5")
+    urls = ["/stories/", "/stories/?q=세미나", "/stories/?category=health", "/stories/?sort=helpful", "/stories/mine",
+            "/stories/sessions/", "/dashboard"]
+    api = ["/api/v1/stories", "/api/v1/stories?q=세미나", "/api/v1/stories?sort=helpful", "/api/v1/ks/sessions"]
+    noise = re.compile(r'name="csrf_token"[^>]*value="[^"]*"|value="[^"]*" name="csrf_token"|nonce="[^"]*"')
+
+    def snapshot() -> list[str]:
+        return [noise.sub("", client.get(u).get_data(as_text=True)) for u in urls] + \
+               [text_of(client.get(u, headers=hdrs)) for u in api]
+
+    before = snapshot()
+    from plugins.knowledge_share.social.service import add_comment, vote
+    from plugins.knowledge_share.stories.service import checkout
+    from portal.toolkit import db
+
+    s = published(title="건강식품 세미나 R01", visibility="region", category="health")
+    add_comment(s.id, user("store2@example.com"), "세미나 좋네요")
+    vote(s.id, user("store2@example.com"))
+    checkout(s, user("store1@example.com"))
+    db.session.commit()
+    after = snapshot()
+    for url, a, b in zip(urls + api, before, after, strict=True):
+        assert a == b, url
+    published(title="모두에게 보이는 세미나", visibility="all")  # the control: a story for everyone moves them
+    assert snapshot()[0] != after[0] and snapshot()[-4] != after[-4]
