@@ -9,6 +9,7 @@ change. The service validates; a refusal is flashed (or the form shown again wit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -58,6 +59,21 @@ def _manageable(session_id: int):
 def _flash_errors(exc: StoryError) -> None:
     for message in dict.fromkeys(exc.errors.values()):  # the page names no field paths; each reason once
         flash(message, "error")
+
+
+def _save(s: Any, change: Callable[[], Any], done: Callable[[Any], str]) -> Any:
+    """An organiser's form on the session page: run the service call, commit and say ``done(result)``;
+    a refusal is rolled back and flashed (a 403 answers 403). Back to the session page either way."""
+    try:
+        result = change()
+        db.session.commit()
+        flash(done(result), "success")
+    except StoryError as exc:
+        db.session.rollback()
+        if exc.status == 403:
+            abort(403)
+        _flash_errors(exc)
+    return _back(s)
 
 
 def _back(s) -> Any:
@@ -181,14 +197,8 @@ def ics(session_id: int):
 @permission_required(SESSIONS)
 def cancel(session_id: int):
     s = _manageable(session_id)
-    try:
-        n = service.cancel_session(s, current_user)
-        db.session.commit()
-        flash(_("Knowledge-sharing session cancelled; %(n)s invitees were told.", n=n), "success")
-    except StoryError as exc:
-        db.session.rollback()
-        _flash_errors(exc)
-    return _back(s)
+    return _save(s, lambda: service.cancel_session(s, current_user),
+                 lambda n: _("Knowledge-sharing session cancelled; %(n)s invitees were told.", n=n))
 
 
 @bp.post("/<int:session_id>/agenda", endpoint="agenda")
@@ -212,14 +222,7 @@ def agenda(session_id: int):
             current[index], current[other] = current[other], current[index]
     else:
         abort(400)
-    try:
-        service.set_agenda(s, current, current_user)
-        db.session.commit()
-        flash(_("Agenda saved."), "success")
-    except StoryError as exc:
-        db.session.rollback()
-        _flash_errors(exc)
-    return _back(s)
+    return _save(s, lambda: service.set_agenda(s, current, current_user), lambda _r: _("Agenda saved."))
 
 
 @bp.post("/<int:session_id>/invitees", endpoint="invitees")
@@ -229,14 +232,8 @@ def invitees(session_id: int):
     data = None if request.form.get("op") == "resolve" else {
         "regions": request.form.getlist("regions"), "branches": request.form.getlist("branches"),
         "roles": request.form.getlist("roles")}
-    try:
-        counts = service.invite(s, data, current_user)
-        db.session.commit()
-        flash(_("%(added)s invited, %(removed)s removed; %(total)s invitees in all.", **counts), "success")
-    except StoryError as exc:
-        db.session.rollback()
-        _flash_errors(exc)
-    return _back(s)
+    return _save(s, lambda: service.invite(s, data, current_user),
+                 lambda counts: _("%(added)s invited, %(removed)s removed; %(total)s invitees in all.", **counts))
 
 
 @bp.post("/<int:session_id>/attendance", endpoint="attendance")
@@ -248,43 +245,24 @@ def attendance(session_id: int):
     for key, value in request.form.items():
         if key.startswith("att-"):
             marks.append({"user": key[4:], "attended": {"yes": True, "no": False}.get(value)})
-    try:
-        service.mark_attendance(s, marks, current_user)
-        db.session.commit()
-        flash(_("Attendance saved."), "success")
-    except StoryError as exc:
-        db.session.rollback()
-        _flash_errors(exc)
-    return _back(s)
+    return _save(s, lambda: service.mark_attendance(s, marks, current_user), lambda _r: _("Attendance saved."))
 
 
 @bp.post("/<int:session_id>/minutes", endpoint="minutes")
 @permission_required(SESSIONS)
 def minutes(session_id: int):
     s = _manageable(session_id)
-    try:
-        service.update_session(s, {"minutes": request.form.get("minutes", "")}, current_user)
-        db.session.commit()
-        flash(_("Minutes saved."), "success")
-    except StoryError as exc:
-        db.session.rollback()
-        _flash_errors(exc)
-    return _back(s)
+    return _save(s, lambda: service.update_session(s, {"minutes": request.form.get("minutes", "")}, current_user),
+                 lambda _r: _("Minutes saved."))
 
 
 @bp.post("/<int:session_id>/actions", endpoint="add_action")
 @permission_required(SESSIONS)
 def add_action(session_id: int):
     s = _manageable(session_id)
-    try:
-        action_service.add_action(s, {k: request.form.get(k, "") for k in ("title", "owner_branch", "due_date")},
-                                  current_user)
-        db.session.commit()
-        flash(_("Action item added; the branch's staff were told."), "success")
-    except StoryError as exc:
-        db.session.rollback()
-        _flash_errors(exc)
-    return _back(s)
+    data = {k: request.form.get(k, "") for k in ("title", "owner_branch", "due_date")}
+    return _save(s, lambda: action_service.add_action(s, data, current_user),
+                 lambda _r: _("Action item added; the branch's staff were told."))
 
 
 @bp.post("/actions/<int:action_id>/status", endpoint="action_status")
@@ -295,14 +273,7 @@ def action_status(action_id: int):
         item, s = action_service.action_or_404(action_id, current_user)
     except StoryError:
         abort(404)
-    try:
-        action_service.update_action(item, s, {"status": request.form.get("status", "")}, current_user)
-        db.session.commit()
-        flash(_("Action item updated."), "success")
-    except StoryError as exc:
-        db.session.rollback()
-        if exc.status == 403:
-            abort(403)
-        _flash_errors(exc)
-    return _back(s)
+    return _save(s, lambda: action_service.update_action(item, s, {"status": request.form.get("status", "")},
+                                                         current_user),
+                 lambda _r: _("Action item updated."))
 
