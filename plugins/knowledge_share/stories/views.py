@@ -369,8 +369,13 @@ def checkout(story_id: int):
 
 
 def _form_page(form: StoryForm, story: KsStory | None = None, status: int = 200, campaign: dict | None = None):
+    from .from_campaign import measured_campaigns
+
     return render_template("knowledge_share/stories/form.html", form=form, story=story, status=status,
                            text_fields=TEXT_FIELDS, markdown_hint=MARKDOWN_HINT, campaign=campaign,
+                           # a new story starts from a measured campaign (None: no cem_channels, no select)
+                           campaign_choices=measured_campaigns(current_user) if story is None else None,
+                           chosen=campaign.get("id") if campaign else None,
                            upload=_endpoint("ks_attachments.upload") and story is not None), status
 
 
