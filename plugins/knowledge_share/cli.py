@@ -1,4 +1,4 @@
-"""``flask portal knowledge_share …`` commands; each area adds its own."""
+"""``flask portal knowledge_share …`` commands; each area adds its own to the add-on's group."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ from typing import Any
 
 
 def register(cli: Any) -> None:
-    @cli.group("knowledge_share")
-    def group() -> None:
-        """Success stories: search index, freshness, digests."""
-
+    """Add the commands to ``cli``: the core's ``AppGroup`` named after the add-on already
+    (docs/hooks.md ``portal_cli``), so a group made here would nest a second ``knowledge_share``."""
     from .search.cli import register as register_search
 
-    register_search(group)
+    register_search(cli)

@@ -5,8 +5,9 @@ fields and the tags (category names and code, RFM segment, season, channels, key
 The application writes ``ks_search_doc`` only; the database keeps its text index in step
 (migration ``ks_0002``): on SQLite triggers mirror the rows into the contentless FTS5 table
 ``ks_search_fts(title, body)`` (``rowid`` = ``story_id``; ``terms`` split at its newline), on
-PostgreSQL two GIN expression indexes of the table itself, over ``to_tsvector('simple', terms)``
-and over the title line ``to_tsvector('simple', split_part(terms, chr(10), 1))``. A story that is not published (pending,
+PostgreSQL the STORED column ``tsv`` = ``to_tsvector('simple', terms)`` with its GIN index
+(``ks_0003``) and a GIN expression index over the title line
+``to_tsvector('simple', split_part(terms, chr(10), 1))``. A story that is not published (pending,
 retracted, archived) or is a working copy has no document, so it can never be found.
 """
 

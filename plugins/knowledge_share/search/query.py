@@ -14,8 +14,7 @@ seconds over 100,000 stories), and the two functions order stories differently.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +46,10 @@ class SearchPage:
     per_page: int = 20
     q: str = ""
     sort: str = "newest"
+    #: the total is :data:`COUNT_CAP` and there are more (shown as "1,000+")
+    total_is_capped: bool = False
+    #: a capped total's page is full: there may be a next page beyond ``pages``
+    more: bool = False
 
     @property
     def pages(self) -> int:
@@ -54,7 +57,7 @@ class SearchPage:
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.page < self.pages or self.more
 
     @property
     def has_prev(self) -> bool:
@@ -144,10 +147,10 @@ def _conditions(user: Any, filters: Mapping[str, Any]) -> list[ColumnElement[boo
     return conds
 
 
-#: The text index's matches (``story_id``), per dialect. Fixed SQL, the query text bound.
+#: The text index's matches (``story_id``), per dialect. Fixed SQL, the query text bound. On
+#: PostgreSQL ``tsv`` is the STORED tsvector column of migration ``ks_0003`` (GIN-indexed).
 _MATCH_SQL = {
-    "postgresql": "SELECT story_id FROM ks_search_doc "
-                  "WHERE to_tsvector('simple'::regconfig, terms) @@ to_tsquery('simple'::regconfig, :ks_q)",
+    "postgresql": "SELECT story_id FROM ks_search_doc WHERE tsv @@ to_tsquery('simple'::regconfig, :ks_q)",
     "sqlite": "SELECT rowid AS story_id FROM ks_search_fts WHERE ks_search_fts MATCH :ks_q",
 }
 #: The stories whose title holds every term (the title line's own index).
@@ -157,62 +160,135 @@ _TITLE_SQL = {
     "sqlite": "SELECT rowid AS story_id FROM ks_search_fts WHERE ks_search_fts MATCH :ks_tq",
 }
 
+#: A text query counts at most this many stories: the page shows "1,000+", the API ``total`` =
+#: 1000 with ``total_is_capped``. A common word is in a third of the library; counting all of them
+#: is most of a search's time and tells a reader nothing more than "many".
+COUNT_CAP = 1000
 
-def _matches(q: str):
-    """The text index's matches of ``q`` as a subquery ``(story_id)``, or None when ``q`` has no
-    searchable word (answered by the index alone: no per-row tsvector, no bm25)."""
+
+def _match_select(q: str, title: bool = False):
+    """The text index's matches of ``q`` (or of its title line) as a SELECT of ``story_id``, or None
+    when ``q`` has no searchable word (answered by the index alone: no per-row tsvector, no bm25)."""
     units = query_units(q)
     if not units:
         return None
+    dialect = "postgresql" if is_postgres() else "sqlite"
+    sql = text((_TITLE_SQL if title else _MATCH_SQL)[dialect])
     if is_postgres():
-        sql = text(_MATCH_SQL["postgresql"]).bindparams(ks_q=tsquery(units))
+        sql = sql.bindparams(**{"ks_tq" if title else "ks_q": tsquery(units)})
+    elif title:
+        sql = sql.bindparams(ks_tq=fts5_query(units, "title"))
     else:
-        sql = text(_MATCH_SQL["sqlite"]).bindparams(ks_q=fts5_query(units))
-    # MATERIALIZED: the index answers first, once; otherwise PostgreSQL may walk the stories and
-    # rebuild each one's tsvector to test it (measured: 21 s instead of milliseconds)
-    return select(sql.columns(column("story_id", Integer)).subquery("ks_mq").c.story_id) \
-        .cte("ks_m").prefix_with("MATERIALIZED")
+        sql = sql.bindparams(ks_q=fts5_query(units))
+    return select(sql.columns(column("story_id", Integer)).subquery("ks_mt" if title else "ks_mq").c.story_id)
 
 
 def _title_first(q: str) -> ColumnElement[int]:
     """0 for a story whose title holds every term of ``q``, else 1 (the title line's own index;
     evaluated once per query as a set, not per row)."""
-    units = query_units(q)
-    if is_postgres():
-        sql = text(_TITLE_SQL["postgresql"]).bindparams(ks_tq=tsquery(units))
+    return case((KsStory.id.in_(_match_select(q, title=True)), 0), else_=1)
+
+
+def _driven(matches, where: ColumnElement[bool], *cols: Any):
+    """SELECT ``cols`` of the visible stories among ``matches``, the matches read first (once, as a
+    set) and each joined to its story by primary key: the cost follows the number of matches."""
+    m = matches.cte("ks_m").prefix_with("MATERIALIZED")
+    return select(*cols).select_from(m).join(KsStory, KsStory.id == m.c.story_id).where(where)
+
+
+def _capped_count(matches, where: ColumnElement[bool], cap: int) -> int:
+    """How many visible stories ``matches`` holds, counting at most ``cap + 1``."""
+    inner = _driven(matches, where, KsStory.id).limit(cap + 1).subquery()
+    return db.session.execute(select(func.count()).select_from(inner)).scalar_one()
+
+
+#: One search document's test of a query, per row (PostgreSQL's walk), by kind: every term
+#: anywhere, every term in the title, every term but not all in the title. ``:ks_q`` / ``:ks_tq``.
+_DOC = "FROM ks_search_doc d WHERE d.story_id = ks_story.id)"
+_ALL = "d.tsv @@ to_tsquery('simple'::regconfig, :ks_q)"
+_TITLE = ("to_tsvector('simple'::regconfig, split_part(d.terms, chr(10), 1)) "
+          "@@ to_tsquery('simple'::regconfig, :ks_tq)")
+_ROW_SQL = {
+    "all": "(SELECT " + _ALL + " " + _DOC,
+    "title": "(SELECT " + _TITLE + " " + _DOC,
+    "rest": "(SELECT " + _ALL + " AND NOT " + _TITLE + " " + _DOC,
+}
+
+
+def _row_test(q: str, kind: str) -> ColumnElement[bool]:
+    """PostgreSQL: does this story's document match (``kind`` all, title, rest), as a scalar
+    subquery evaluated per walked row — a primary-key read and one ``@@``. A semi-join instead
+    would read every match first (measured 65–110 ms for a common word, 630 ms for ``차:*``)."""
+    tq = tsquery(query_units(q))
+    sql = text(_ROW_SQL[kind])
+    params = {"ks_q": tq} if kind == "all" else ({"ks_tq": tq} if kind == "title" else {"ks_q": tq, "ks_tq": tq})
+    return sql.bindparams(*(bindparam(k, v, unique=True) for k, v in params.items()))
+
+
+def _page_ids(matches, where: ColumnElement[bool], order: tuple[Any, ...], offset: int, limit: int,
+              walk: bool, row_test: ColumnElement[bool] | None = None) -> list[int]:
+    """The ids of one page of the visible ``matches`` in ``order``.
+
+    ``walk=False`` (the ordinary path): read every match, join, sort, cut — the cost follows the
+    number of matches. ``walk=True`` (the fast path, for a common word: more than
+    :data:`COUNT_CAP` visible matches): walk the stories in ``order`` through ``ix_ks_story_list``
+    and keep those in the match set (read once), stopping at the page's end — with that many
+    matches the page fills after a few hundred stories. Both answer the same ids in the same order
+    (``test_search_speed.py`` holds them to it)."""
+    if walk and row_test is not None:
+        stmt = select(KsStory.id).where(where, row_test)
+    elif walk:
+        stmt = select(KsStory.id).where(where, KsStory.id.in_(matches))
     else:
-        sql = text(_TITLE_SQL["sqlite"]).bindparams(ks_tq=fts5_query(units, "title"))
-    titles = select(sql.columns(column("story_id", Integer)).subquery("ks_t").c.story_id)
-    return case((KsStory.id.in_(titles), 0), else_=1)
+        stmt = _driven(matches, where, KsStory.id)
+    return list(db.session.execute(stmt.order_by(*order).limit(limit).offset(offset)).scalars())
 
 
-@contextmanager
-def _index_first(text_query: bool) -> Iterator[None]:
-    """On PostgreSQL, keep the planner off a sequential scan of ``ks_search_doc`` for a text query:
-    it prices ``to_tsvector`` per row far too low and, for a word in most stories, scans the table
-    rebuilding every tsvector (measured 14–20 s over 100,000 stories) instead of reading the GIN
-    index. ``enable_seqscan`` is switched off for this statement only (``set_config(…, true)``,
-    restored after it)."""
-    if not (text_query and is_postgres()):
-        yield
-        return
-    before = db.session.execute(text("SELECT current_setting('enable_seqscan'), "
-                                     "set_config('enable_seqscan', 'off', true)")).first()[0]
-    try:
-        yield
-    finally:
-        db.session.execute(text("SELECT set_config('enable_seqscan', :v, true)"), {"v": before})
+def _test(q: str, kind: str) -> ColumnElement[bool] | None:
+    return _row_test(q, kind) if is_postgres() else None
+
+
+def _text_page(q: str, matches, where: ColumnElement[bool], sort: str, offset: int, limit: int,
+               cap: int, fast: bool) -> tuple[list[int], int]:
+    """The page's ids and the capped total of a text query (see :func:`search`)."""
+    total = _capped_count(matches, where, cap)
+    newest = (KsStory.published_at.desc(), KsStory.id.desc())
+    common = fast and total > cap
+    if sort == "helpful":
+        return _page_ids(matches, where, (KsStory.helpful_count.desc(), *newest), offset, limit, False), total
+    if sort == "newest":
+        return _page_ids(matches, where, newest, offset, limit, common, _test(q, "all")), total
+    if not fast:  # relevance in one sorted statement: the ordinary path the fast one is held to
+        return _page_ids(matches, where, (_title_first(q), *newest), offset, limit, False), total
+    # relevance, bounded: the stories whose title holds every term, newest first, then the others
+    titles = _match_select(q, title=True)
+    title_total = _capped_count(titles, where, cap)
+    ids = _page_ids(titles, where, newest, offset, limit, title_total > cap, _test(q, "title"))
+    if len(ids) == limit:
+        return ids, total
+    if ids:  # the title matches end on this page
+        title_total = offset + len(ids)
+    elif title_total > cap:  # past a capped title count (a deep page): the exact count
+        title_total = db.session.execute(select(func.count()).select_from(
+            _driven(titles, where, KsStory.id).subquery())).scalar_one()
+    mq = matches.subquery("ks_mr")
+    rest = select(mq.c.story_id).where(mq.c.story_id.not_in(titles))
+    rest_offset = max(0, offset - title_total)
+    ids += _page_ids(rest, where, newest, rest_offset, limit - len(ids), common, _test(q, "rest"))
+    return ids, total
 
 
 def search(user: Any, q: str = "", *, filters: Mapping[str, Any] | None = None, sort: str = "relevance",
-           page: int = 1, per_page: int = 20) -> SearchPage:
+           page: int = 1, per_page: int = 20, fast: bool = True) -> SearchPage:
     """Published base stories ``user`` may see matching ``q`` (Korean bigrams, Latin words in any
     case) and ``filters`` (``category_id``, ``channel``, ``season``, ``rfm_segment``, ``keyword``,
     ``author_unit_id``, ``mark``), counted and paged in SQL.
 
     ``sort``: ``relevance`` (best match, then newest; the newest first without ``q``), ``newest``,
     ``helpful``. A query with no word to search (only punctuation) finds nothing rather than
-    everything. Bad filters, sorts or pages: :class:`StoryError` (422)."""
+    everything. A text query's total is capped at :data:`COUNT_CAP` (``total_is_capped``; the pages
+    go on while they are full). ``fast=False`` takes the ordinary path only (tests hold the fast
+    path to it). Bad filters, sorts or pages: :class:`StoryError` (422)."""
     q = (q or "").strip()
     errors: dict[str, str] = {}
     if len(q) > MAX_QUERY:
@@ -231,34 +307,26 @@ def search(user: Any, q: str = "", *, filters: Mapping[str, Any] | None = None, 
         raise StoryError(errors, 422)
 
     result = SearchPage(page=page, per_page=per_page, q=q, sort=sort if q else ("newest" if sort == "relevance" else sort))
-    conds = _conditions(user, clean)
+    where = and_(*_conditions(user, clean))
     newest = (KsStory.published_at.desc(), KsStory.id.desc())
+    offset = (page - 1) * per_page
     if q:
-        m = _matches(q)
-        if m is None:
+        matches = _match_select(q)
+        if matches is None:
             return result
-        ids = select(KsStory.id, func.count().over().label("total")).join(m, m.c.story_id == KsStory.id)
-        counted = select(func.count()).select_from(KsStory).join(m, m.c.story_id == KsStory.id)
-        order = {"relevance": (_title_first(q), *newest), "newest": newest,
-                 "helpful": (KsStory.helpful_count.desc(), *newest)}[sort]
-    else:
-        ids = select(KsStory.id, func.count().over().label("total"))
-        counted = select(func.count()).select_from(KsStory)
+        ids, total = _text_page(q, matches, where, sort, offset, per_page, COUNT_CAP, fast)
+        result.total_is_capped = total > COUNT_CAP
+        result.total = min(total, COUNT_CAP)
+        if result.total_is_capped and len(ids) == per_page:
+            result.more = True
+    else:  # the whole library: an exact count, the page through ix_ks_story_list
         order = (KsStory.helpful_count.desc(), *newest) if sort == "helpful" else newest
-    where = and_(*conds)
-    # one pass over the matches gives the page's ids and the total (a window count); the stories
-    # themselves are loaded for those ids only (a sort of narrow rows, not of whole stories)
-    stmt = ids.where(where).order_by(*order).limit(per_page).offset((page - 1) * per_page)
-    with _index_first(bool(q)):
-        rows = db.session.execute(stmt).all()
-    if rows:
-        result.total = rows[0].total
-        by_id = {s.id: s for s in db.session.execute(select(KsStory).where(KsStory.id.in_([r.id for r in rows])))
-                 .scalars()}
-        result.items = [by_id[r.id] for r in rows if r.id in by_id]
-    elif page > 1:  # past the last page: the total still tells the reader how far to go back
-        with _index_first(bool(q)):
-            result.total = db.session.execute(counted.where(where)).scalar_one()
+        ids = list(db.session.execute(select(KsStory.id).where(where).order_by(*order)
+                                      .limit(per_page).offset(offset)).scalars())
+        result.total = db.session.execute(select(func.count()).select_from(KsStory).where(where)).scalar_one()
+    if ids:
+        by_id = {s.id: s for s in db.session.execute(select(KsStory).where(KsStory.id.in_(ids))).scalars()}
+        result.items = [by_id[i] for i in ids if i in by_id]
     return result
 
 

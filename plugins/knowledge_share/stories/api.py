@@ -110,9 +110,11 @@ def index():
         result = search(current_user, q, filters=filters, sort=sort, page=page_no, per_page=min(per_page, PER_PAGE_MAX))
     except StoryError as exc:
         return _refused(exc)
+    # a text query's total is capped (search.query.COUNT_CAP): total = 1000, total_is_capped true
     body: dict[str, Any] = {"items": story_summaries(list(result.items)), "total": result.total,
-                            "page": result.page, "per_page": result.per_page}
-    if result.page * result.per_page < result.total:
+                            "total_is_capped": result.total_is_capped, "page": result.page,
+                            "per_page": result.per_page}
+    if result.has_next:
         args = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
         body["next"] = url_for("ks_stories_api.index", **args, page=result.page + 1, per_page=result.per_page)
     return jsonify(body)

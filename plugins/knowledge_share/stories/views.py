@@ -132,8 +132,8 @@ class Pager:
         return self.page > 1
 
     @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
+    def has_next(self) -> bool:  # a capped total (search: "1,000+"): on while the pages are full
+        return self.page < self.pages or (self.total_is_capped and len(self.items) == self.per_page)
 
 
 def _story(story_id: int) -> KsStory:
@@ -213,7 +213,8 @@ def index():
         flash(" ".join(exc.errors.values()), "error")
         result = search(current_user, q, filters=filters, sort=sort, page=1, per_page=PER_PAGE)
     items = list(result.items)
-    page = Pager(items, result.page, result.per_page or PER_PAGE, result.total)
+    page = Pager(items, result.page, result.per_page or PER_PAGE, result.total,
+                 getattr(result, "total_is_capped", False))
     args = {k: v for k, v in (("q", q), ("category", category), ("channel", channel), ("season", season),
                               ("mark", mark), ("sort", sort)) if v}
     from .markdown import render
