@@ -102,7 +102,7 @@ def _bulk(n: int, word: str) -> None:
 def test_a_common_word_counts_at_most_1000(app, client):
     """KS-7 at scale: 1,005 stories with 세미나 — total 1000, capped, the pages go on while full;
     the list page says "1,000+" (Korean: 1,000건 이상) and the API total_is_capped."""
-    from plugins.knowledge_share.search.query import COUNT_CAP, search
+    from plugins.knowledge_share.search.query import COUNT_CAP, search, visible_ids
     from tests.conftest import api_token_for, bearer, login
 
     assert COUNT_CAP == 1000
@@ -118,6 +118,7 @@ def test_a_common_word_counts_at_most_1000(app, client):
     rare = search(hq, "낱말")
     assert (rare.total, rare.total_is_capped) == (1, False)
     assert search(hq, "").total == 1006  # no text: the exact count
+    assert len(visible_ids(hq, "세미나")) == 1005
     body = client.get("/api/v1/stories?q=세미나", headers=bearer(api_token_for("hq@example.com"))).get_json()
     assert (body["total"], body["total_is_capped"], len(body["items"])) == (1000, True, 20) and body["next"]
     body = client.get("/api/v1/stories?q=낱말", headers=bearer(api_token_for("hq@example.com"))).get_json()
