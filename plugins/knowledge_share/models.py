@@ -129,8 +129,9 @@ class KsAttachment(db.Model):
 
 class KsSearchDoc(db.Model):
     """One row per base story: the bigram-expanded terms the search matches (``search/``). On
-    SQLite an FTS5 table mirrors ``terms``; on PostgreSQL a GIN index over
-    ``to_tsvector('simple', terms)`` (migration ``ks_0002``)."""
+    SQLite an FTS5 table mirrors ``terms`` (migration ``ks_0002``); on PostgreSQL a stored
+    ``tsv`` column (``to_tsvector('simple', terms)``) with a GIN index (``ks_0003``). Both exist
+    only in the migrations, not in this model."""
 
     __tablename__ = "ks_search_doc"
 
