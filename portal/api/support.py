@@ -105,12 +105,54 @@ def english(view: Any) -> Any:
     return wrapper
 
 
+UNSTORABLE = "Remove the characters that cannot be stored (a NUL or a lone surrogate)."
+MAX_UNSTORABLE_PATHS = 20
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unstorable_paths(value: Any, path: str = "") -> list[str]:
+    """Field paths (``a.b``, ``a[0]``) of strings in ``value`` — values or keys — that no database
+    stores: a NUL (PostgreSQL text refuses it) or a lone surrogate (JSON ``"\\ud800"``, not UTF-8).
+    Iterative, so a deeply nested body is no recursion bomb; at most 20 paths."""
+    found: list[str] = []
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack and len(found) < MAX_UNSTORABLE_PATHS:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            if not _storable(item):
+                found.append(where)
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                ok = _storable(str(key))
+                sub_path = f"{where}.{key}" if ok and where else str(key) if ok else f"{where}.{key!r}"[:60]
+                if not ok:
+                    found.append(sub_path)
+                stack.append((sub_path, sub))
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{i}]", sub) for i, sub in enumerate(item))
+    return found
+
+
 def json_object(refusal: Any, *, empty_ok: bool = False) -> dict[str, Any]:
     """The request's JSON object (``{}`` for an empty body when ``empty_ok``); otherwise raises
-    ``refusal({"": message}, 422)`` (the add-on's own error class)."""
+    ``refusal({"": message}, 422)`` (the add-on's own error class). A string no database stores
+    (see :func:`unstorable_paths`) is refused here, at its field path, before any service reads it
+    — otherwise it reaches a flush or a lookup and answers a 500."""
     data = json_payload()
     if empty_ok and data is None and not request.get_data(cache=True):
         return {}
     if not isinstance(data, dict):
         raise refusal({"": "Send a JSON object with Content-Type: application/json."}, 422)
+    bad = unstorable_paths(data)
+    if bad:
+        raise refusal({p: UNSTORABLE for p in sorted(bad)}, 422)
     return data
