@@ -18,7 +18,7 @@ from flask_babel import force_locale
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from portal.toolkit import authenticate_bearer, db, error, json_payload, paginate, parse_page_args, require
+from portal.toolkit import authenticate_bearer, db, error, json_object, paginate, parse_page_args, require
 
 from .campaigns import CampaignError
 from .permissions import APPROVE, COMPOSE, VIEW
@@ -69,11 +69,7 @@ def _refused(exc: CampaignError):
 
 def _body(allowed: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The JSON object sent (an empty body is an empty object for actions); refuses others."""
-    data = json_payload()
-    if data is None and allowed is not None and not request.get_data(cache=True):
-        return {}
-    if not isinstance(data, dict):
-        raise CampaignError({"": "Send a JSON object with Content-Type: application/json."}, 422)
+    data = json_object(CampaignError, empty_ok=allowed is not None)  # also refuses NUL / lone surrogates
     if allowed is not None:
         unknown = sorted(set(data) - set(allowed), key=str)
         if unknown:
