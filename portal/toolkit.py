@@ -293,13 +293,14 @@ from .files import (  # noqa: E402
     UploadRefused,
     check_upload,
     delete_file,
+    delete_files,
     file_response,
     store_file,
 )
 from .sales.reading import ReportFileError as SpreadsheetRefused  # noqa: E402
 from .sales.reading import check_xlsx  # noqa: E402
 
-__all__ += ["CheckedFile", "StoredFile", "UploadRefused", "check_upload", "delete_file", "file_response", "store_file",
+__all__ += ["CheckedFile", "StoredFile", "UploadRefused", "check_upload", "delete_file", "delete_files", "file_response", "store_file",
             "SpreadsheetRefused", "check_xlsx"]
 # --- knowledge_share stories (issue 17): who may decide on a waiting object (the add-on's own review notice) ---
 from .workflow.notifications import deciders as workflow_deciders  # noqa: E402

@@ -182,3 +182,14 @@ def delete_file(file_id: int) -> bool:
     db.session.delete(row)
     db.session.flush()
     return True
+
+
+def delete_files(file_ids: Any) -> int:
+    """Delete many stored files in one statement (in the caller's transaction): ``file_ids`` is a
+    list of ids or a SELECT of one id column (an add-on's uninstall purging the files its rows
+    name). Returns how many were deleted."""
+    from sqlalchemy import delete
+
+    result = db.session.execute(delete(StoredFile).where(StoredFile.id.in_(file_ids))
+                                .execution_options(synchronize_session=False))
+    return result.rowcount or 0

@@ -23,15 +23,15 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from portal.toolkit import (
-    StoredFile,
     UploadRefused,
     audit,
     check_upload,
     db,
     delete_file,
+    delete_files,
     has_permission,
     store_file,
     utcnow,
@@ -182,6 +182,4 @@ def discard_attachments(story: KsStory) -> None:
 def purge_files() -> int:
     """Uninstall with purge: every stored file of the add-on's attachments, in one DELETE, before
     ``ks_attachment`` is dropped (``portal_uninstall(purge=True)``). Returns the number deleted."""
-    result = db.session.execute(delete(StoredFile).where(StoredFile.id.in_(select(KsAttachment.file_id)))
-                                .execution_options(synchronize_session=False))
-    return result.rowcount or 0
+    return delete_files(select(KsAttachment.file_id))
