@@ -306,3 +306,7 @@ __all__ += ["CheckedFile", "StoredFile", "UploadRefused", "check_upload", "delet
 from .workflow.notifications import deciders as workflow_deciders  # noqa: E402
 
 __all__ += ["workflow_deciders"]
+# --- branch_monitor (issue 18): the org units a user may see with a permission (a region's branches ...) ---
+from .security.permissions import unit_scope  # noqa: E402
+
+__all__ += ["unit_scope"]
