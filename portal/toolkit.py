@@ -310,3 +310,9 @@ __all__ += ["workflow_deciders"]
 from .security.permissions import unit_scope  # noqa: E402
 
 __all__ += ["unit_scope"]
+# --- branch_monitor KPIs (issue 18): data-quality issues, customer scores and the audit trail, read set-based ---
+from .models import QualityIssue  # noqa: E402
+from .models.analytics import CustomerScore  # noqa: E402
+from .models.audit import AuditEvent  # noqa: E402
+
+__all__ += ["QualityIssue", "CustomerScore", "AuditEvent"]
