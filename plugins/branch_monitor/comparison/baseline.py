@@ -1,24 +1,153 @@
 """Each branch against its own baseline: the same weekday over the last 8 weeks, robust z by
 median and MAD, at least 6 weeks of history.
 
-PLACEHOLDER (area D): signatures are fixed; the owner replaces the bodies."""
+A fixed threshold ("sales under 1,000,000 won") is meaningless across branches of different size;
+users ask for "alert when a store changes a lot against its own history" (metabase#10293). Sales
+of day D are compared with D−7, D−14 … D−56 (the same weekday: Saturdays are not Mondays):
+
+* a history day counts only if the branch was **open** that day (``calendar.service.
+  expected_days``; closed days are left out, not zeros) and not before the branch's first recorded
+  sales (a new branch has no history, not eight weeks of zeros); an open day without sales is 0;
+* fewer than :data:`MIN_WEEKS` (6) such days → ``insufficient`` ("insufficient history (< 6
+  weeks)", BM-8), never a guess;
+* robust z = (x − median) / (1.4826 · MAD) (``median_abs_deviation(scale="normal")``): one bad
+  week of history does not hide an anomaly the way a mean/σ would;
+* **MAD = 0** (at least half the weeks identical): the scale falls back to 1.2533 · mean absolute
+  deviation from the median (Iglewicz & Hoaglin's rule); if that is 0 too (every week identical),
+  z is 0 when x equals the median and ±∞ otherwise — stored as ``None`` with the state decided
+  by the sign (any drop from a perfectly constant history is an alarm). No division by zero;
+* only the bad side flags (sales *below* the baseline): z < −``baseline_z_alarm`` → alarm,
+  z < −``baseline_z_alert`` → alert (strictly: a z equal to the threshold is ok). Thresholds are
+  the add-on's settings (defaults 2.0 / 3.0);
+* day D itself closed → ``closed`` (not judged: the state is left as it was).
+
+:func:`baselines` judges every branch of one day in three queries (sales of the nine days, the
+branches' first sales, the calendar); :func:`own_baseline` is the one-branch form of it.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+from scipy.stats import median_abs_deviation
+from sqlalchemy import Select, exists, func, select
+
+from portal.toolkit import OrgUnit, db, get_settings
+
+from ..models import ALARM, ALERT, INSUFFICIENT, OK, MonBranchDay
+
+WEEKS = 8
+MIN_WEEKS = 6
+DEFAULT_Z_ALERT = 2.0
+DEFAULT_Z_ALARM = 3.0
+#: Mean absolute deviation → σ of a normal distribution (√(π/2)), the fallback when MAD is 0.
+MEAN_AD_SCALE = 1.2533
+CLOSED = "closed"
+METRIC = "sales_baseline"
 
 
 @dataclass(frozen=True)
 class Baseline:
-    status: str  # "ok" | "alert" | "alarm" | "insufficient"
+    status: str  # "ok" | "alert" | "alarm" | "insufficient" | "closed" (day not open: not judged)
     weeks: int  # weeks of history found (same weekday)
     value: float | None = None
     median: float | None = None
-    mad: float | None = None
+    mad: float | None = None  # the scale used: 1.4826·MAD, or the mean-AD fallback
     z: float | None = None
+    history: tuple[tuple[date, float], ...] = ()  # the history days used, oldest first
+
+    def detail(self) -> dict[str, Any]:
+        """JSON for ``mon_state.detail`` / ``mon_alert.detail``."""
+        return {"weeks": self.weeks, "median": self.median, "mad": self.mad, "z": self.z,
+                "history": [[d.isoformat(), v] for d, v in self.history]}
+
+
+def thresholds() -> tuple[float, float]:
+    """(alert, alarm) robust-z thresholds from the settings, defaults 2.0 / 3.0."""
+    try:
+        settings = get_settings("branch_monitor")
+    except Exception:  # noqa: BLE001 - outside an app with the add-on's schema: the defaults
+        settings = {}
+    alert = settings.get("baseline_z_alert") or DEFAULT_Z_ALERT
+    alarm = settings.get("baseline_z_alarm") or DEFAULT_Z_ALARM
+    return float(alert), float(max(alarm, alert))
+
+
+def judge(value: float, history: list[float], z_alert: float = DEFAULT_Z_ALERT,
+          z_alarm: float = DEFAULT_Z_ALARM) -> tuple[str, float | None, float | None, float | None]:
+    """(status, median, scale, z) of ``value`` against ``history`` (≥ :data:`MIN_WEEKS` values)."""
+    arr = np.asarray(history, dtype=float)
+    median = float(np.median(arr))
+    scale = float(median_abs_deviation(arr, scale="normal"))
+    if scale == 0.0:
+        scale = MEAN_AD_SCALE * float(np.mean(np.abs(arr - median)))
+    diff = value - median
+    if scale == 0.0:
+        if diff == 0:
+            return OK, median, 0.0, 0.0
+        return (ALARM if diff < 0 else OK), median, 0.0, None
+    z = diff / scale
+    status = ALARM if z < -z_alarm else ALERT if z < -z_alert else OK
+    return status, median, scale, z
+
+
+def _ids(branch_ids: list[int] | Select | None) -> Select:
+    active = select(OrgUnit.id).where(OrgUnit.kind == "branch", OrgUnit.active.is_(True))
+    if branch_ids is None:
+        return active
+    if isinstance(branch_ids, Select):
+        return active.where(OrgUnit.id.in_(branch_ids))
+    return active.where(OrgUnit.id.in_(list(branch_ids)))
+
+
+def baselines(day: date, branch_ids: list[int] | Select | None = None) -> dict[int, Baseline]:
+    """Every branch's (all active ones when None) own baseline on ``day``, set-based."""
+    from ..calendar.service import expected_days
+
+    z_alert, z_alarm = thresholds()
+    dates = [day - timedelta(weeks=w) for w in range(WEEKS, 0, -1)]
+    start = dates[0]
+    ids = list(db.session.scalars(_ids(branch_ids)))
+    if not ids:
+        return {}
+    scope = _ids(branch_ids)
+    sales: dict[tuple[int, date], float] = {
+        (b, d): float(s or 0) for b, d, s in db.session.execute(
+            select(MonBranchDay.branch_id, MonBranchDay.day, MonBranchDay.sales)
+            .where(MonBranchDay.day.in_([*dates, day]), MonBranchDay.branch_id.in_(scope)))}
+    # history starts at the branch's first recorded sales: before the window (EXISTS on the
+    # primary key per branch) or the first day inside it
+    older = select(MonBranchDay.branch_id).where(MonBranchDay.branch_id == OrgUnit.id, MonBranchDay.day < start)
+    full = set(db.session.scalars(select(OrgUnit.id).where(OrgUnit.id.in_(scope), exists(older))))
+    first: dict[int, date] = dict(db.session.execute(
+        select(MonBranchDay.branch_id, func.min(MonBranchDay.day))
+        .where(MonBranchDay.day >= start, MonBranchDay.day < day, MonBranchDay.branch_id.in_(scope))
+        .group_by(MonBranchDay.branch_id)).all())
+    open_days = expected_days(ids, start, day)
+    out: dict[int, Baseline] = {}
+    for b in ids:
+        opened = open_days.get(b, set())
+        since = start if b in full else first.get(b)
+        history = tuple((d, sales.get((b, d), 0.0)) for d in dates
+                        if d in opened and since is not None and d >= since)
+        weeks = len(history)
+        if day not in opened:
+            out[b] = Baseline(status=CLOSED, weeks=weeks, value=sales.get((b, day)), history=history)
+            continue
+        value = sales.get((b, day), 0.0)
+        if weeks < MIN_WEEKS:
+            out[b] = Baseline(status=INSUFFICIENT, weeks=weeks, value=value, history=history)
+            continue
+        status, median, scale, z = judge(value, [v for _, v in history], z_alert, z_alarm)
+        out[b] = Baseline(status=status, weeks=weeks, value=value, median=median, mad=scale,
+                          z=None if z is None or math.isinf(z) else z, history=history)
+    return out
 
 
 def own_baseline(branch_id: int, day: date) -> Baseline:
     """Sales of ``day`` against the same weekday of the 8 weeks before it."""
-    return Baseline(status="insufficient", weeks=0)
+    return baselines(day, [branch_id]).get(branch_id) or Baseline(status=INSUFFICIENT, weeks=0)
