@@ -1,7 +1,7 @@
 """Typed add-on settings declared through ``portal_settings_schema`` and stored in ``plugin_state``.
 
-A schema entry: ``{"name", "label", "type": "str"|"int"|"bool"|"choice", "default",
-"choices": [(value, label)], "min", "max", "help"}``. Values are validated here, so a plugin
+A schema entry: ``{"name", "label", "type": "str"|"int"|"float"|"bool"|"choice", "default",
+"choices": [(value, label)], "min", "max", "min_exclusive", "max_exclusive", "help"}``. Values are validated here, so a plugin
 reading :func:`get_setting` always gets the declared type.
 """
 
@@ -16,7 +16,7 @@ from .extensions import db
 from .models import PluginState
 from .plugins import registry
 
-TYPES = ("str", "int", "bool", "choice")
+TYPES = ("str", "int", "float", "bool", "choice")
 
 
 def schema(plugin: str) -> list[dict[str, Any]]:
@@ -57,6 +57,8 @@ def _coerce(item: dict[str, Any], raw: Any) -> Any:
         if "max" in item and value > item["max"]:
             raise ValueError(_("At most %(n)s.", n=item["max"]))
         return value
+    if kind == "float":
+        return _coerce_float(item, raw)
     if kind == "choice":
         allowed = [str(c[0]) for c in item.get("choices", [])]
         if str(raw) not in allowed:
@@ -65,6 +67,28 @@ def _coerce(item: dict[str, Any], raw: Any) -> Any:
     value = str(raw).strip()
     if len(value) > item.get("max_length", 500):
         raise ValueError(_("At most %(n)s characters.", n=item.get("max_length", 500)))
+    return value
+
+
+def _coerce_float(item: dict[str, Any], raw: Any) -> float:
+    """A finite decimal number within the bounds: ``min``/``max`` inclusive, ``min_exclusive``/
+    ``max_exclusive`` strict (a threshold in sigma must be > 0, so 0 is refused)."""
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        value = float(str(raw).strip().replace(",", "."))
+    except ValueError:
+        raise ValueError(_("Enter a number, e.g. 2.5.")) from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(_("Enter a number, e.g. 2.5."))
+    if "min" in item and value < item["min"]:
+        raise ValueError(_("At least %(n)s.", n=item["min"]))
+    if "min_exclusive" in item and value <= item["min_exclusive"]:
+        raise ValueError(_("More than %(n)s.", n=item["min_exclusive"]))
+    if "max" in item and value > item["max"]:
+        raise ValueError(_("At most %(n)s.", n=item["max"]))
+    if "max_exclusive" in item and value >= item["max_exclusive"]:
+        raise ValueError(_("Less than %(n)s.", n=item["max_exclusive"]))
     return value
 
 

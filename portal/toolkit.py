@@ -316,3 +316,8 @@ from .models.analytics import CustomerScore  # noqa: E402
 from .models.audit import AuditEvent  # noqa: E402
 
 __all__ += ["QualityIssue", "CustomerScore", "AuditEvent"]
+# --- branch_monitor compliance (issue 18): the add-on's settings API saves like the control panel; local grants ---
+from .models import LocalRole  # noqa: E402
+from .plugin_settings import save_settings  # noqa: E402
+
+__all__ += ["LocalRole", "save_settings"]
