@@ -321,3 +321,7 @@ from .models import LocalRole  # noqa: E402
 from .plugin_settings import save_settings  # noqa: E402
 
 __all__ += ["LocalRole", "save_settings"]
+# --- branch_monitor demo (issue 18): a demo report filed after its deadline (report compliance) ---
+from .demo.backdate import demo_backdate_report  # noqa: E402
+
+__all__ += ["demo_backdate_report"]

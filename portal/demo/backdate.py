@@ -46,3 +46,13 @@ def demo_backdate_history(object_type: str, object_id: int, at_by_transition: di
             WorkflowHistory.transition.not_in(list(at_by_transition))).values(at=default)
             .execution_options(synchronize_session=False)).rowcount or 0
     return moved
+
+
+def demo_backdate_report(report_id: int, created_at: datetime) -> int:
+    """A daily report (판매일보) filed at ``created_at`` (naive UTC) instead of when the demo loaded
+    it: branch monitoring's demo shows a few reports filed after their deadline. Returns 1 when the
+    report exists (0 otherwise)."""
+    from ..models import SalesReport
+
+    return db.session.execute(update(SalesReport).where(SalesReport.id == report_id).values(created_at=created_at)
+                              .execution_options(synchronize_session=False)).rowcount or 0
