@@ -10,3 +10,6 @@ def register(cli: Any) -> None:
     from .aggregates.cli import register as register_aggregates
 
     register_aggregates(cli)
+    from .kpis.cli import register as register_kpis
+
+    register_kpis(cli)

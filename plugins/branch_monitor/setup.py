@@ -12,3 +12,6 @@ def init_app(app: Any) -> None:
 
     for bp in api_blueprints():
         csrf.exempt(bp)
+    from .kpis.service import format_change
+
+    app.add_template_filter(format_change, "bm_change")  # {{ change|bm_change }}: "+12.5%" or "N/A" (BM-6)
