@@ -86,3 +86,22 @@ def test_seed_is_idempotent(app):
     assert snapshot() == before
     assert second["calls"] == {"calls": 0}
     assert first["calls"]["calls"] > 0
+
+
+def test_a_branch_is_in_alarm_for_the_at_risk_contact_rate_with_an_open_alert(app):
+    """The funnel plot's alarm: one branch called almost none of its at-risk customers."""
+    from plugins.branch_monitor.models import ALARM, MonAlert, MonState
+    from portal.toolkit import OrgUnit, db
+
+    done = run_demo_seed()
+    alarm_code = done["calls"]["alarm_branch"]
+    branch = db.session.execute(select(OrgUnit).where(OrgUnit.code == alarm_code)).scalar_one()
+    state = db.session.get(MonState, (branch.id, "at_risk_contact_rate"))
+    assert state is not None and state.state == ALARM
+    assert state.value < state.detail["lo998"] < state.detail["company_rate"]
+    alarms = db.session.execute(select(MonState.branch_id).where(
+        MonState.metric == "at_risk_contact_rate", MonState.state == ALARM)).scalars().all()
+    assert alarms == [branch.id]  # the others call most of theirs
+    alerts = db.session.execute(select(MonAlert).where(MonAlert.branch_id == branch.id,
+                                                       MonAlert.metric == "at_risk_contact_rate")).scalars().all()
+    assert [(a.to_state, a.ack_at) for a in alerts] == [(ALARM, None)]
