@@ -103,21 +103,16 @@ def _active_branches() -> Select:
 
 def company_rates(metrics: list[str], month: date) -> dict[str, float | None]:
     """Σ numerator / Σ denominator over all active branches per metric, one query: the funnel's
-    centre line (the company, whatever the caller's scope — a region is judged against it)."""
+    centre line (the company, whatever the caller's scope — a region is judged against it). The
+    same definition as ``kpis.service.company_rate``, for several metrics at once."""
     from sqlalchemy import func
-
-    from ..kpis.service import company_rate
 
     rows = db.session.execute(
         select(MonKpi.metric, func.sum(MonKpi.numerator), func.sum(MonKpi.denominator))
         .where(MonKpi.month == month, MonKpi.metric.in_(metrics), MonKpi.branch_id.in_(_active_branches()))
         .group_by(MonKpi.metric)).all()
-    ours = {m: (float(num) / float(den) if den else None) for m, num, den in rows}
-    out: dict[str, float | None] = {}
-    for metric in metrics:
-        theirs = company_rate(metric, month)  # the KPI area's definition wins when it has one
-        out[metric] = theirs if theirs is not None else ours.get(metric)
-    return out
+    ours = {m: (float(num or 0) / float(den) if den else None) for m, num, den in rows}
+    return {metric: ours.get(metric) for metric in metrics}
 
 
 def dispersion(points: list[dict[str, Any]], p0: float | None) -> float | None:
