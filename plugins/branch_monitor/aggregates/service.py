@@ -34,6 +34,10 @@ from ..models import MonBranchDay, MonBranchMonth, MonReportSpan, MonRun
 from ..months import month_start, next_month
 
 RUN_KIND = "rebuild"
+#: PostgreSQL advisory lock held by every writer of the aggregates until its commit: an import's
+#: update waits for a running rebuild (instead of failing on the rows it just rebuilt), and two
+#: imports touching one customer's first day do not both insert it.
+LOCK_KEY = 0x6D6F6E5F616767  # "mon_agg"
 
 SL = SaleLine.__table__
 SL_IN = SL.alias("sl_in")
@@ -203,6 +207,7 @@ def apply_report(report: Any) -> dict[str, int]:
     moved to a later day elsewhere; the nightly rebuild (stale after every import) settles it."""
     if report is None or report.status != "committed":
         return {"days": 0, "months": 0}
+    _lock()
     _write_span(report)
     keys = affected_keys(report)
     if not keys:
@@ -211,15 +216,25 @@ def apply_report(report: Any) -> dict[str, int]:
     days = _write_days(keys, now)
     months: dict[int, set[date]] = {b: {month_start(d) for d in ds} for b, ds in keys.items()}
     written = _write_months(months, now)
-    _ensure_branches()
+    _ensure_branch(report.branch_id)
     return {"days": days, "months": written}
 
 
-def _ensure_branches() -> None:
-    """The calendar's rows for new branches (area B; cheap: one INSERT … SELECT of missing rows)."""
-    from ..calendar.service import ensure_branches
+def _lock() -> None:
+    """Serialise the writers of the aggregates (PostgreSQL; SQLite has one writer anyway)."""
+    if is_postgres():
+        db.session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
 
-    ensure_branches()
+
+def _ensure_branch(branch_id: int) -> None:
+    """A branch filing its first report gets its calendar row (area B's ``ensure_branches``, run
+    only then: one primary-key look-up per import otherwise)."""
+    from ..models import MonBranch
+
+    if db.session.get(MonBranch, branch_id) is None:
+        from ..calendar.service import ensure_branches
+
+        ensure_branches()
 
 
 # --- the nightly rebuild --------------------------------------------------------------------------
@@ -266,6 +281,7 @@ def rebuild(start: date | None = None, end: date | None = None) -> dict[str, Any
 
 def _rebuild(start: date | None, end: date | None, now: Any) -> dict[str, int]:
     """The statements of :func:`rebuild` (no commit)."""
+    _lock()
     day_filter: list[ColumnElement[bool]] = []
     line_filter: list[ColumnElement[bool]] = []
     month_filter: list[ColumnElement[bool]] = []
