@@ -14,12 +14,14 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal.toolkit import (
+    Category,
     ExportTooLarge,
     OrgUnit,
     db,
@@ -62,7 +64,7 @@ def fmt_value(value: Any, kind: str | None) -> str:
         return "–"
     if kind == "rate":
         return f"{v * 100:.1f} %"
-    if kind in ("amount", "count"):
+    if kind in ("amount", "count", "mix"):
         return f"{v:,.0f}"
     if kind == "days":
         return _("%(n)s days", n=f"{v:.1f}")
@@ -70,10 +72,11 @@ def fmt_value(value: Any, kind: str | None) -> str:
 
 
 def fmt_change(change: float | None) -> str:
-    """A month-over-month change: "+12.5 %", or "N/A" when there is nothing to compare (BM-6)."""
-    if change is None:
-        return _("N/A")
-    return f"{change * 100:+.1f} %"
+    """A month-over-month change as ``kpis.service.format_change`` writes it ("+12.5%"), or "N/A"
+    when there is nothing to compare with (BM-6)."""
+    from ..kpis.service import format_change
+
+    return format_change(change)
 
 
 def fmt_rate(value: float | None) -> str:
@@ -217,12 +220,26 @@ def _scorecard(unit: Any, own: list[Any] | None = None):
     for item in card.kpis:
         spec = item["spec"]
         items.append({**item, "chart": charts.trend_chart(item["trend"], rate=spec.get("kind") == "rate"),
-                      "strip": charts.limit_strip(item["funnel"]), "band_bar": charts.band_bar(item["bands"])})
+                      "strip": charts.limit_strip(item["funnel"]), "band_bar": charts.band_bar(item["bands"]),
+                      "shares": _shares(item["kpi"].detail) if spec.get("kind") == "mix" else []})
     return render_template(
         "branch_monitor/monitor/scorecard.html", card=card, items=items, month=month, errors=errors,
         month_value=month_label(month), own=own or [], may_ack=has_permission(current_user, ACK),
         may_monitor=card.names_visible and has_permission(current_user, MONITOR),
         regions=regions_in_scope(current_user) if card.names_visible else []), (422 if errors else 200)
+
+
+def _shares(detail: dict[str, Any] | None) -> list[tuple[str, float]]:
+    """The category mix's shares (``detail["shares"]``: code → share) as (category name in the
+    reader's language, share), largest first."""
+    shares = (detail or {}).get("shares") or {}
+    if not isinstance(shares, dict) or not shares:
+        return []
+    ko = str(get_locale() or "ko").startswith("ko")
+    names = {c: (ko_name if ko else en_name) for c, ko_name, en_name in db.session.execute(
+        select(Category.code, Category.name_ko, Category.name_en).where(Category.code.in_(list(shares))))}
+    return sorted(((names.get(c, c), float(v)) for c, v in shares.items() if isinstance(v, (int, float))),
+                  key=lambda t: -t[1])
 
 
 @bp.get("/export")
