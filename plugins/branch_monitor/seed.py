@@ -13,8 +13,9 @@ last sales day). In it:
   called almost none: on the funnel plot it falls below the 99.8 % limit, an **alarm** with an
   unacknowledged alert.
 
-Then the add-on's own services run as the nightly jobs would: calendars, the aggregates, the KPIs
-of the last months, the alert evaluation of the demo's last sales day. Everything goes through
+hq@ subscribes to every branch's alerts. Then the add-on's own services run as the nightly jobs
+would: calendars, the aggregates, the KPIs of the last months, the alert evaluation of the demo's
+last sales day (hq@ finds the alarm in its notifications). Everything goes through
 services (the core's and the add-on's); nothing here writes a core table with its own SQL.
 Idempotent: a second run finds the calls, the calendar and the late filings as they are and the
 evaluation sees no state change, so it adds nothing. knowledge_share's seed (installed before this
@@ -88,6 +89,7 @@ def seed(profile: str, *, strict: bool = False) -> dict[str, Any] | None:
         ("calls", lambda: _calls(hq, month)),
         ("aggregates", rebuild),
         ("kpis", lambda: {m.isoformat(): compute_month(m) for m in _kpi_months(month, today)}),
+        ("subscription", lambda: _subscribe(hq)),
         ("alerts", lambda: evaluate(today - timedelta(days=1))),
     ]
     for name, step in steps:
@@ -115,6 +117,14 @@ def _user(email: str) -> User | None:
 
 def _branches() -> dict[str, OrgUnit]:
     return {u.code: u for u in db.session.execute(select(OrgUnit).where(OrgUnit.kind == "branch")).scalars()}
+
+
+def _subscribe(hq: User) -> bool:
+    """hq@ follows every branch it may see (immediate and weekly digest), so the evaluation below
+    leaves the alarm in its inbox; True when the subscription is new."""
+    from .alerts.service import subscribe
+
+    return subscribe(hq, {"org_unit": None, "metric": None, "immediate": True, "digest": True})[1]
 
 
 def _kpi_months(month: date, today: date) -> list[date]:

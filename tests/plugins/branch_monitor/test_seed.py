@@ -105,3 +105,14 @@ def test_a_branch_is_in_alarm_for_the_at_risk_contact_rate_with_an_open_alert(ap
     alerts = db.session.execute(select(MonAlert).where(MonAlert.branch_id == branch.id,
                                                        MonAlert.metric == "at_risk_contact_rate")).scalars().all()
     assert [(a.to_state, a.ack_at) for a in alerts] == [(ALARM, None)]
+    # hq@ follows every branch: the alarm is in its notifications, once
+    from portal.notify.models import Notification
+    from portal.toolkit import User
+
+    hq = db.session.execute(select(User).where(User.email == "hq@example.com")).scalar_one()
+    notes = db.session.execute(select(Notification).where(Notification.user_id == hq.id,
+                                                          Notification.kind == "bm.alert")).scalars().all()
+    assert len(notes) == 1 and alarm_code in notes[0].text
+    run_demo_seed(scores=False)
+    assert db.session.execute(select(func.count(Notification.id)).where(
+        Notification.user_id == hq.id, Notification.kind == "bm.alert")).scalar_one() == 1
