@@ -68,5 +68,9 @@ def backfill() -> int:
     has_open = exists().where(MonComplaint.customer_id == Customer.id, MonComplaint.closed_at.is_(None))
     source = (select(Customer.id, Customer.branch_id, func.coalesce(last_event, Customer.updated_at))
               .where(Customer.complaint.is_(True), ~has_open))
-    result = db.session.execute(insert(MonComplaint).from_select(["customer_id", "branch_id", "opened_at"], source))
-    return max(int(result.rowcount or 0), 0)
+    # Counted first: PostgreSQL's driver reports no row count for an INSERT … SELECT here.
+    made = int(db.session.execute(select(func.count()).select_from(source.subquery())).scalar_one())
+    if made:
+        db.session.execute(insert(MonComplaint.__table__).from_select(["customer_id", "branch_id", "opened_at"],
+                                                                      source))
+    return made

@@ -46,12 +46,13 @@ def run_kpis(months: list[date], *, snapshot: date | None = None, now: datetime 
         raise
 
 
-def nightly_kpis(day: str | None = None) -> dict[str, Any]:
-    """The periodic job: ``day`` (``YYYY-MM-DD``, a Korean day; default today) decides the months."""
+def nightly_kpis(day: str | None = None, *, now: datetime | None = None) -> dict[str, Any]:
+    """The periodic job: ``day`` (``YYYY-MM-DD``, a Korean day; default today) decides the months;
+    ``now`` (tests) caps the running month's "as at" figures."""
     today = date.fromisoformat(day) if day else kst_today()
     current = month_start(today)
     previous = prev_month(current)
-    return run_kpis([previous, current], snapshot=previous if today.day == 1 else None)
+    return run_kpis([previous, current], snapshot=previous if today.day == 1 else None, now=now)
 
 
 JOBS: list[dict[str, Any]] = [

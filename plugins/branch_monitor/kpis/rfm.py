@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, insert, literal, select, update
+from sqlalchemy import Date, func, insert, literal, select, update
 
 from portal.toolkit import Customer, CustomerScore, db
 
@@ -24,20 +24,22 @@ def snapshot_rfm(month: date) -> dict[str, int]:
     segment = (select(CustomerScore.rfm_segment).where(CustomerScore.customer_id == MonRfmSnapshot.customer_id)
                .scalar_subquery())
     branch = select(Customer.branch_id).where(Customer.id == MonRfmSnapshot.customer_id).scalar_subquery()
+    refreshed = db.session.execute(
+        update(MonRfmSnapshot).where(MonRfmSnapshot.month == month)
+        .values(segment=segment, branch_id=branch)
+        .execution_options(synchronize_session=False)).rowcount or 0
     shifted = db.session.execute(
         update(MonRfmSnapshot).where(MonRfmSnapshot.month < month)
         .values(prev_month=MonRfmSnapshot.month, prev_segment=MonRfmSnapshot.segment, month=month,
                 segment=segment, branch_id=branch)
         .execution_options(synchronize_session=False)).rowcount or 0
-    refreshed = db.session.execute(
-        update(MonRfmSnapshot).where(MonRfmSnapshot.month == month)
-        .values(segment=segment, branch_id=branch)
-        .execution_options(synchronize_session=False)).rowcount or 0
     unsnapped = ~select(MonRfmSnapshot.customer_id).where(MonRfmSnapshot.customer_id == CustomerScore.customer_id) \
         .exists()
-    added = db.session.execute(insert(MonRfmSnapshot).from_select(
-        ["customer_id", "branch_id", "segment", "month"],
-        select(CustomerScore.customer_id, Customer.branch_id, CustomerScore.rfm_segment,
-               literal(month, Date))
-        .join(Customer, Customer.id == CustomerScore.customer_id).where(unsnapped))).rowcount or 0
+    missing = (select(CustomerScore.customer_id, Customer.branch_id, CustomerScore.rfm_segment, literal(month, Date))
+               .join(Customer, Customer.id == CustomerScore.customer_id).where(unsnapped))
+    # Counted first: PostgreSQL's driver reports no row count for an INSERT … SELECT here.
+    added = int(db.session.execute(select(func.count()).select_from(missing.subquery())).scalar_one())
+    if added:
+        db.session.execute(insert(MonRfmSnapshot.__table__).from_select(
+            ["customer_id", "branch_id", "segment", "month"], missing))
     return {"shifted": max(shifted, 0), "refreshed": max(refreshed, 0), "added": max(added, 0)}

@@ -344,25 +344,33 @@ def care_score(value: float | None, company: float | None, better: str) -> float
     return round(100 * max(0.0, 1 - value / company / 2), 2)
 
 
+#: The share of the index's weight that must have a score for the index to exist: a branch without
+#: customers (only target lists and action items to judge) gets no index rather than a flattering one.
+CARE_MIN_WEIGHT = 0.5
+
+
 def care_index(components: dict[str, dict[str, Any]]) -> float | None:
     """The weighted mean of the components' scores (``CARE_WEIGHTS``, renormalised over those with
-    a score); None when none has one."""
+    a score); None when the scored components weigh less than ``CARE_MIN_WEIGHT``."""
     total = weight = 0.0
     for name, comp in components.items():
         if comp.get("score") is not None:
             total += CARE_WEIGHTS[name] * comp["score"]
             weight += CARE_WEIGHTS[name]
-    return round(total / weight, 1) if weight else None
+    return round(total / weight, 1) if weight >= CARE_MIN_WEIGHT - 1e-9 else None
 
 
 # --- computing and reading a month ----------------------------------------------------------------
 
 
+_SAME = object()  # a row's value is its numerator (counts and amounts)
+
+
 def _row(branch: int, metric: str, *, numerator: float | None, denominator: int | None = None,
-         value: float | None = None, detail: dict[str, Any] | None = None, rate: bool = False) -> dict[str, Any]:
+         value: Any = _SAME, detail: dict[str, Any] | None = None, rate: bool = False) -> dict[str, Any]:
     if rate:
         value = _ratio(numerator, denominator)
-    elif value is None:
+    elif value is _SAME:
         value = numerator
     return {"branch_id": branch, "metric": metric, "numerator": numerator, "denominator": denominator,
             "value": value, "detail": detail}
@@ -478,7 +486,8 @@ def compute_month(month: date, branch_ids: list[int] | Select | None = None, *,
         computed_at = utcnow()
         for r in rows:
             r["month"], r["computed_at"] = month, computed_at
-        db.session.execute(insert(MonKpi), rows)
+        # Core executemany (the ORM's bulk insert would split the rows by which values are None).
+        db.session.execute(insert(MonKpi.__table__), rows)
     return len(rows)
 
 
@@ -505,7 +514,7 @@ def company_rate(metric: str, month: date) -> float | None:
         select(func.sum(MonKpi.numerator), func.sum(MonKpi.denominator))
         .where(MonKpi.month == month.replace(day=1), MonKpi.metric == metric, MonKpi.denominator.is_not(None),
                MonKpi.numerator.is_not(None))).one()
-    return _ratio(float(num) if num is not None else None, den)
+    return _ratio(float(num) if num is not None else None, float(den) if den is not None else None)
 
 
 def change(current: float | None, previous: float | None) -> float | None:
