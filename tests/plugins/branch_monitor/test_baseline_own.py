@@ -95,3 +95,54 @@ def test_thresholds_are_strict():
     assert judge(69.9, hist, z_alert=-z, z_alarm=10)[0] == "alert"
     assert judge(70, hist, z_alert=1, z_alarm=-z)[0] == "alert"
     assert judge(69.9, hist, z_alert=1, z_alarm=-z)[0] == "alarm"
+
+
+def test_a_closed_history_day_is_left_out_not_a_zero(app):
+    """HQ closed B001 on one of the eight Wednesdays: that week is left out (7 weeks), not a 0 that
+    would drag the median down."""
+    from plugins.branch_monitor.calendar.service import set_override
+    from plugins.branch_monitor.comparison.baseline import own_baseline
+    from portal.toolkit import db
+    from tests.plugins.branch_monitor.alerts_fixtures import user
+
+    with app.app_context():
+        wipe_sales("B001")
+        days = weeks_before(8)
+        set_sales("B001", {d: 1_000_000 for d in days if d != days[3]} | {DAY: 1_000_000})
+        set_override(user("hq@example.com"), unit("B001"), days[3], False, "내부 공사")
+        db.session.commit()
+        b = own_baseline(unit("B001").id, DAY)
+        assert b.weeks == 7 and days[3] not in dict(b.history) and b.status == "ok"
+
+
+def test_evaluation_queries_do_not_grow_with_branches(app):
+    """The nightly judgement of every branch is a fixed number of statements (no per-branch query):
+    counted for the demo's branches, then again with 40 more branches."""
+    from sqlalchemy import event
+
+    from plugins.branch_monitor.alerts.service import evaluate
+    from portal.toolkit import OrgUnit, db
+
+    def count(day: date) -> int:
+        seen: list[str] = []
+
+        def hook(conn, cursor, statement, *args):  # noqa: ANN001
+            seen.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", hook)
+        try:
+            evaluate(day)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", hook)
+        return len(seen)
+
+    with app.app_context():
+        first = count(DAY)
+        region = unit("R01")
+        for i in range(40):
+            db.session.add(OrgUnit(code=f"T{i:03d}", name=f"시험점 {i}", kind="branch", parent_id=region.id,
+                                   path=region.path, depth=region.depth + 1))
+        db.session.commit()
+        second = count(DAY + timedelta(days=1))
+        assert second <= first + 2, (first, second)
+        assert first < 40
