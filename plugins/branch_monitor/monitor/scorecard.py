@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import aliased
 
-from portal.toolkit import OrgUnit, db
+from portal.toolkit import OrgUnit, User, db
 
 from ..access import branches_in_scope, names_visible, regions_in_scope
 from ..errors import MonitorError
@@ -50,6 +50,8 @@ LIST_TRENDS = ("care_index", "sales")
 MIN_BAND_BRANCHES = 5
 BANDS = (10, 25, 50, 75, 90)
 Q_MAX = 60
+#: acknowledged alerts shown on a scorecard under the open ones
+RECENT_ACKS = 5
 
 _SEVERITY = case((MonState.state == ALARM, 2), (MonState.state == ALERT, 1), else_=0)
 _BY_SEVERITY = {2: ALARM, 1: ALERT, 0: OK}
@@ -469,6 +471,8 @@ class Scorecard:
     baseline_day: date
     compliance: dict[str, Any] | None
     alerts: list[MonAlert]
+    #: the latest acknowledged alerts (newest first) with the acknowledging user's name
+    acknowledged: list[tuple[MonAlert, str | None]] = field(default_factory=list)
 
 
 def scorecard(user: Any, branch: OrgUnit, month: date, now: datetime | None = None) -> Scorecard:
@@ -503,10 +507,18 @@ def scorecard(user: Any, branch: OrgUnit, month: date, now: datetime | None = No
     worst = max((_sev(s) for s in states.values()), default=None)
     alerts = list(db.session.execute(select(MonAlert).where(MonAlert.branch_id == branch.id, MonAlert.ack_at.is_(None))
                                      .order_by(MonAlert.created_at.desc(), MonAlert.id.desc()).limit(50)).scalars())
-    return Scorecard(branch=branch, region=db.session.get(OrgUnit, branch.parent_id) if branch.parent_id else None,
+    acked = [(a, name) for a, name in db.session.execute(
+        select(MonAlert, User.name).outerjoin(User, User.id == MonAlert.ack_by_id)
+        .where(MonAlert.branch_id == branch.id, MonAlert.ack_at.is_not(None))
+        .order_by(MonAlert.ack_at.desc(), MonAlert.id.desc()).limit(RECENT_ACKS))]
+    return Scorecard(acknowledged=acked, branch=branch, region=_region(branch),
                      month=month, names_visible=visible, state=_BY_SEVERITY.get(worst, NONE) if worst is not None else NONE,
                      kpis=kpis, baseline=own_baseline(branch.id, base_day), baseline_day=base_day,
                      compliance=compliance_of([branch.id], month, now).get(branch.id), alerts=alerts)
+
+
+def _region(branch: OrgUnit) -> OrgUnit | None:
+    return db.session.execute(select(OrgUnit).where(OrgUnit.id == branch.parent_id)).scalar_one_or_none()
 
 
 def _sev(state: str) -> int:
@@ -552,6 +564,10 @@ def scorecard_dict(card: Scorecard) -> dict[str, Any]:
         "open_alerts": [{"id": a.id, "metric": a.metric, "day": a.day.isoformat(), "from_state": a.from_state,
                          "to_state": a.to_state, "value": _finite(a.value),
                          "created_at": a.created_at.isoformat() + "Z"} for a in card.alerts],
+        "acknowledged_alerts": [{"id": a.id, "metric": a.metric, "day": a.day.isoformat(), "from_state": a.from_state,
+                                 "to_state": a.to_state, "ack_at": a.ack_at.isoformat() + "Z",
+                                 **({"ack_by": name, "ack_note": a.ack_note} if card.names_visible else {})}
+                                for a, name in card.acknowledged],
     }
 
 

@@ -34,7 +34,7 @@ from portal.toolkit import (
 from ..access import branch_or_404, branches_in_scope, names_visible, regions_in_scope
 from ..errors import MonitorError
 from ..models import ALARM, ALERT, INSUFFICIENT, OK
-from ..months import kst_today, month_label, month_start, parse_month, prev_month
+from ..months import kst_today, month_label, month_start, parse_month, prev_month, to_kst
 from ..permissions import ACK, EXPORT, MONITOR, SCORECARD
 from . import charts
 from . import scorecard as sc
@@ -92,7 +92,7 @@ def metric_label(metric: str) -> str:
 def _helpers() -> dict[str, Any]:
     return {"fmt_value": fmt_value, "fmt_change": fmt_change, "fmt_rate": fmt_rate, "metric_label": metric_label,
             "state_labels": STATE_LABELS, "compliance_labels": COMPLIANCE_LABELS, "month_label": month_label,
-            "sparkline": charts.sparkline}
+            "sparkline": charts.sparkline, "to_kst": to_kst}
 
 
 def _month(errors: dict[str, str]) -> date:

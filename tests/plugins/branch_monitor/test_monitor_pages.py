@@ -202,3 +202,25 @@ def test_no_evaluation_and_no_kpis_yet(app):
     assert "Nothing to plot yet" in html and len(row_codes(html)) == 12
     card = client_for(app, "store1@example.com", "en").get("/monitor/my?month=2025-01").get_data(as_text=True)
     assert "No KPIs for this month yet" in card
+
+
+def test_acknowledge_an_alert_from_the_scorecard(seeded):
+    """HQ acknowledges B004's alarm on its scorecard (area D's form); back on the scorecard the
+    alert is no longer open and is shown acknowledged with the note. Branch Staff get no form."""
+    from tests.conftest import csrf_token
+
+    c = client_for(seeded, "hq@example.com", "en")
+    url = f"/monitor/branches/B004?{M}"
+    html = c.get(url).get_data(as_text=True)
+    assert 'data-testid="ack-form"' in html
+    action = re.search(r'action="(/monitor/alerts/\d+/ack)"', html).group(1)
+    resp = c.post(action, data={"note": "지점장과 통화, 다음 주 재연락 캠페인", "next": url, "csrf_token": csrf_token(c, url)})
+    assert resp.status_code in (302, 303) and resp.headers["Location"].endswith(url)
+    after = c.get(url).get_data(as_text=True)
+    assert 'data-testid="open-alert"' not in after and 'data-testid="acked-alert"' in after
+    assert "지점장과 통화" in after and "Acknowledged" in after
+    with seeded.app_context():
+        store = client_for(seeded, "store1@example.com", "en")
+        put_alert("B001", "at_risk_contact_rate", "alert")
+    mine = store.get(f"/monitor/my?{M}").get_data(as_text=True)
+    assert 'data-testid="open-alert"' in mine and 'data-testid="ack-form"' not in mine
