@@ -8,6 +8,7 @@ only holders of ``bm.monitor``; everyone else gets anonymous distributions."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import abort
@@ -17,6 +18,10 @@ from sqlalchemy import Select, select
 from portal.toolkit import OrgUnit, db, has_permission, unit_scope
 
 from .permissions import MONITOR
+
+#: What an org-unit code can be (the core stores ``B001``, ``R01``): anything else is a 404 before any
+#: query — PostgreSQL refuses a NUL in a parameter outright, which would otherwise be a 500.
+CODE = re.compile(r"[A-Za-z0-9_.-]{1,20}")
 
 
 def branches_in_scope(user: Any, permission: str = MONITOR) -> Select:
@@ -33,7 +38,7 @@ def regions_in_scope(user: Any, permission: str = MONITOR) -> list[OrgUnit]:
 def branch_or_404(user: Any, code: str, permission: str = MONITOR) -> OrgUnit:
     """The branch with ``code`` if ``user`` may see it with ``permission``; 404 otherwise (a missing
     and an out-of-scope branch look the same)."""
-    if not isinstance(code, str) or not code or len(code) > 20:
+    if not isinstance(code, str) or not CODE.fullmatch(code):
         abort(404, description=_("No such branch."))
     unit = db.session.execute(select(OrgUnit).where(
         OrgUnit.code == code, OrgUnit.id.in_(branches_in_scope(user, permission)))).scalar_one_or_none()
