@@ -67,7 +67,7 @@ def index():
         "branch_monitor/alerts/index.html", page=page, filters=filters, args=args, metrics=metrics,
         regions=regions_in_scope(current_user, MONITOR), may_ack=has_permission(current_user, ACK),
         level_labels=LEVEL_LABELS, tab_labels=TAB_LABELS, metric_label=service.metric_label,
-        levels=service.FILTER_LEVELS, fmt_value=_fmt_value, to_kst=to_kst), status
+        levels=service.FILTER_LEVELS, fmt_value=_fmt_value, context_line=_context, to_kst=to_kst), status
 
 
 def _fmt_value(alert: Any) -> str:
@@ -77,6 +77,30 @@ def _fmt_value(alert: Any) -> str:
     if alert.metric == service.BASELINE_METRIC:
         return f"{alert.value:,.0f}"
     return f"{alert.value * 100:.1f} %"
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None else f"{float(value) * 100:.1f} %"
+
+
+def _context(alert: Any) -> str:
+    """What the value was judged against: the company rate and the crossed limit of a funnel
+    metric, the median and robust z of the own baseline."""
+    d = alert.detail or {}
+    if alert.metric == service.BASELINE_METRIC:
+        if d.get("median") is None:
+            return ""
+        z = d.get("z")
+        return _("median of %(weeks)s weeks %(median)s, z %(z)s", weeks=d.get("weeks"), median=f"{d['median']:,.0f}",
+                 z="–" if z is None else f"{z:+.1f}")
+    if d.get("company_rate") is None:
+        return ""
+    if d.get("denominator"):
+        side = "hi" if (service.alert_metrics().get(alert.metric) or {}).get("better") == "low" else "lo"
+        limit = d.get(f"{side}998") if alert.to_state == ALARM else d.get(f"{side}95")
+        return _("%(x)s of %(n)s; company %(company)s; limit %(limit)s", x=f"{float(d.get('numerator') or 0):,.0f}",
+                 n=f"{d['denominator']:,}", company=_pct(d["company_rate"]), limit=_pct(limit))
+    return _("company %(company)s", company=_pct(d["company_rate"]))
 
 
 @bp.post("/<alert_id>/ack")

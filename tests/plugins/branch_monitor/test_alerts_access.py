@@ -112,6 +112,7 @@ def test_pages_list_and_ack_from_another_page(app, world):
     assert page.status_code == 200 and 'data-testid="bm-alert-row"' in html
     assert "B001" in html and "B005" not in html and 'data-testid="ack-form"' in html
     assert 'style="' not in html
+    assert "50명 중 5명, 전사 40.0 %" in html  # what the value was judged against
     assert local.get("/monitor/alerts/?state=bogus").status_code == 422
     token = csrf_token(local, "/monitor/alerts/")
     # out of scope: 404, nothing written
