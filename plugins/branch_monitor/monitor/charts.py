@@ -113,8 +113,8 @@ def _label(v: float, rate: bool) -> str:
     return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
 
 
-def funnel_chart(data: dict[str, Any] | None, labels: dict[int, tuple[str, str]] | None = None, width: int = 640,
-                 height: int = 320) -> dict[str, Any] | None:
+def funnel_chart(data: dict[str, Any] | None, labels: dict[int, tuple[str, str]] | None = None, width: int = 520,
+                 height: int = 340) -> dict[str, Any] | None:
     """A funnel plot from ``comparison.funnel.funnel(...)``: x = denominator, y = rate; the
     company rate as a line, the 95 % and 99.8 % limits as polylines (lower and upper), each
     branch a dot classed by its state. ``labels`` (branch id → (code, name)) names the dots for
