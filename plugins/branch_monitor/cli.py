@@ -13,3 +13,6 @@ def register(cli: Any) -> None:
     from .kpis.cli import register as register_kpis
 
     register_kpis(cli)
+    from .alerts.cli import register as register_alerts
+
+    register_alerts(cli)

@@ -141,3 +141,18 @@ def test_weekly_digest_once_per_user_and_week(app):
         assert "B001" in text and "B005" not in text
         assert send_digest(now=monday_8 + timedelta(minutes=5))["sent"] == 0
         db.session.rollback()
+
+
+def test_cli_evaluate_and_digest(app):
+    runner = app.test_cli_runner()
+    with app.app_context():
+        clear_month()
+        company_at_40(5)
+    out = runner.invoke(args=["portal", "branch_monitor", "evaluate", "--day", DAY0.isoformat(), "--quiet"])
+    assert out.exit_code == 0 and "changes" in out.output, out.output
+    again = runner.invoke(args=["portal", "branch_monitor", "evaluate", "--day", DAY0.isoformat()])
+    assert again.exit_code == 0 and " 0 changes" in again.output, again.output
+    bad = runner.invoke(args=["portal", "branch_monitor", "evaluate", "--day", "2031-02-30"])
+    assert bad.exit_code != 0 and "--day" in bad.output
+    digest = runner.invoke(args=["portal", "branch_monitor", "digest"])
+    assert digest.exit_code == 0 and "digests sent" in digest.output
