@@ -22,7 +22,7 @@ from typing import Any
 from flask_babel import format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, case, delete, exists, func, insert, literal, or_, select
+from sqlalchemy import Select, case, delete, exists, func, insert, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from portal.toolkit import (
@@ -247,17 +247,17 @@ def _consent_capture(month: date) -> dict[int, tuple[int, int]]:
     """``branch → (consented, new customers)``: customers whose first purchase anywhere fell in the
     month (at this branch, on that first day), and those of them with a marketing consent granted
     up to the end of the 30th Korean day after it (a consent given before the purchase counts)."""
-    end = next_month(month)
-    firsts = (select(SaleLine.customer_id, func.min(SaleLine.sold_at).label("first_day"))
-              .where(SaleLine.sold_at >= month, SaleLine.sold_at < end)
-              .group_by(SaleLine.customer_id).subquery())
+    # One pass over the month's lines: each (customer, branch)'s first day there and the customer's
+    # first day in the month (a window over the groups); then only the customers whose month-first
+    # day is their first ever (no earlier line: an index probe each), at the branches of that day.
+    pairs = (select(SaleLine.customer_id, SaleLine.branch_id, func.min(SaleLine.sold_at).label("first_day"),
+                    func.min(func.min(SaleLine.sold_at)).over(partition_by=SaleLine.customer_id).label("month_first"))
+             .where(SaleLine.sold_at >= month, SaleLine.sold_at < next_month(month), SaleLine.branch_id.is_not(None))
+             .group_by(SaleLine.customer_id, SaleLine.branch_id).subquery())
     earlier = aliased(SaleLine)
-    at_branch = aliased(SaleLine)
-    new = (select(at_branch.branch_id, firsts.c.customer_id, firsts.c.first_day).distinct()
-           .select_from(firsts)
-           .join(at_branch, and_(at_branch.customer_id == firsts.c.customer_id, at_branch.sold_at == firsts.c.first_day))
-           .where(at_branch.branch_id.is_not(None),
-                  ~exists().where(earlier.customer_id == firsts.c.customer_id, earlier.sold_at < month))
+    new = (select(pairs.c.branch_id, pairs.c.customer_id, pairs.c.first_day)
+           .where(pairs.c.first_day == pairs.c.month_first,
+                  ~exists().where(earlier.customer_id == pairs.c.customer_id, earlier.sold_at < month))
            .subquery())
     # The window's end, 00:00 KST of day first_day + 31, as naive UTC.
     if is_postgres():

@@ -179,3 +179,26 @@ def test_set_based_statement_count_constant(app, more):
     twelve = run()
     assert len(three) == len(twelve), "\n---\n".join(s[:120] for s in twelve)
     assert len(three) <= 20, three
+
+
+def test_new_customer_counts_at_the_branch_of_the_first_day(app):
+    """Bought first at KN2 on 5 March, then at KN1 on 10 March: new at KN2 only; a customer who
+    bought in February is new nowhere; two branches on the same first day both count them."""
+    from plugins.branch_monitor.kpis.service import compute_month, kpis_for
+    from tests.plugins.branch_monitor.kpis_fixtures import World, consent, customer, kst, line
+
+    w = World(branches=make_branches(["KN1", "KN2"]))
+    for key in ("n1", "n2", "n3"):
+        customer(w, key, "KN1")
+    line(w, "n1", "KN2", date(2030, 3, 5), 1_000)
+    line(w, "n1", "KN1", date(2030, 3, 10), 1_000)
+    line(w, "n2", "KN1", date(2030, 2, 28), 1_000)
+    line(w, "n2", "KN2", date(2030, 3, 3), 1_000)
+    line(w, "n3", "KN1", date(2030, 3, 7), 1_000)
+    line(w, "n3", "KN2", date(2030, 3, 7), 1_000)
+    consent(w, "n1", kst(2030, 3, 5))
+    consent(w, "n3", kst(2030, 3, 6), granted=False)
+    compute_month(MONTH, now=NOW)
+    k = kpis_for(list(w.branches.values()), MONTH)
+    assert _v(k[w.branches["KN1"]], "consent_capture_rate") == (0.0, 0, 1)  # n3
+    assert _v(k[w.branches["KN2"]], "consent_capture_rate") == (0.5, 1, 2)  # n1 (consented), n3
