@@ -33,9 +33,9 @@ from typing import Any
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, false, or_, select, update
+from sqlalchemy import Select, and_, false, or_, select, text, update
 
-from portal.toolkit import OrgUnit, User, audit, db, dialect_insert, notify, utcnow
+from portal.toolkit import OrgUnit, User, audit, db, dialect_insert, is_postgres, notify, utcnow
 
 from ..access import branches_in_scope
 from ..errors import MonitorError
@@ -57,6 +57,8 @@ from ..permissions import ACK, MONITOR
 log = logging.getLogger(__name__)
 
 BASELINE_METRIC = "sales_baseline"
+#: PostgreSQL advisory lock key of the evaluation (issue 18, area D).
+EVALUATE_LOCK = 18_0004
 NOTE_MAX = 500
 ALERTS_PATH = "/monitor/alerts"
 #: How many changes one notification lists before "and N more".
@@ -134,6 +136,8 @@ def evaluate(day: date | None = None, *, notify_subscribers: bool = True) -> dic
     changes; subscribers get one notification each. Idempotent: a second run for the same day
     finds the states already there and changes nothing. Commits (recorded as a ``mon_run``)."""
     day = day or kst_today() - timedelta(days=1)
+    if is_postgres():  # a manual run and the job at once would both see the old states: one waits
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVALUATE_LOCK})
     run = MonRun(kind="evaluate", detail={"day": day.isoformat()})
     db.session.add(run)
     db.session.flush()
