@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
 from portal.toolkit import OrgUnit, User, db
@@ -53,6 +53,9 @@ Q_MAX = 60
 #: acknowledged alerts shown on a scorecard under the open ones
 RECENT_ACKS = 5
 
+#: An open alert: a change *to* alert or alarm not acknowledged yet (as ``alerts.service``'s list;
+#: a recovery needs no acknowledgement).
+_OPEN = and_(MonAlert.ack_at.is_(None), MonAlert.to_state.in_((ALERT, ALARM)))
 _SEVERITY = case((MonState.state == ALARM, 2), (MonState.state == ALERT, 1), else_=0)
 _BY_SEVERITY = {2: ALARM, 1: ALERT, 0: OK}
 
@@ -241,7 +244,7 @@ def _list_statement(user: Any, region: OrgUnit | None, q: str | None, state: str
     if sort == "state":
         stmt = stmt.order_by(func.coalesce(sev.c.severity, -1).desc(), OrgUnit.code)
     elif sort == "alerts":
-        open_alerts = (select(func.count()).where(MonAlert.branch_id == OrgUnit.id, MonAlert.ack_at.is_(None))
+        open_alerts = (select(func.count()).where(MonAlert.branch_id == OrgUnit.id, _OPEN)
                        .correlate(OrgUnit).scalar_subquery())
         stmt = stmt.order_by(open_alerts.desc(), OrgUnit.code)
     elif sort == "region":
@@ -306,7 +309,7 @@ def fill(items: list[BranchRow], month: date, now: datetime | None = None,
                 r.states = states
     comp = compliance_of(ids, month, now)
     counts = dict(db.session.execute(select(MonAlert.branch_id, func.count()).where(
-        MonAlert.branch_id.in_(ids), MonAlert.ack_at.is_(None)).group_by(MonAlert.branch_id)).all())
+        MonAlert.branch_id.in_(ids), _OPEN).group_by(MonAlert.branch_id)).all())
     tr = _trends(ids, month, list(trends)) if trends else {}
     for r in items:
         r.compliance = comp.get(r.branch_id)
@@ -505,7 +508,7 @@ def scorecard(user: Any, branch: OrgUnit, month: date, now: datetime | None = No
             item["bands"] = bands.get(metric)
         kpis.append(item)
     worst = max((_sev(s) for s in states.values()), default=None)
-    alerts = list(db.session.execute(select(MonAlert).where(MonAlert.branch_id == branch.id, MonAlert.ack_at.is_(None))
+    alerts = list(db.session.execute(select(MonAlert).where(MonAlert.branch_id == branch.id, _OPEN)
                                      .order_by(MonAlert.created_at.desc(), MonAlert.id.desc()).limit(50)).scalars())
     acked = [(a, name) for a, name in db.session.execute(
         select(MonAlert, User.name).outerjoin(User, User.id == MonAlert.ack_by_id)

@@ -224,3 +224,25 @@ def test_acknowledge_an_alert_from_the_scorecard(seeded):
         put_alert("B001", "at_risk_contact_rate", "alert")
     mine = store.get(f"/monitor/my?{M}").get_data(as_text=True)
     assert 'data-testid="open-alert"' in mine and 'data-testid="ack-form"' not in mine
+
+
+def test_korean_pages_show_no_english_or_codes(seeded):
+    """The Korean UI's rules (tests/test_korean_ui.py) on the monitor's pages: no raw codes, no
+    Python reprs, no English words in what a person reads."""
+    from tests.test_korean_ui import LEAK_RE, VisibleText
+
+    pages = {"hq@example.com": [f"/monitor/?{M}", f"/monitor/region/R01?{M}", f"/monitor/branches/B004?{M}",
+                                "/monitor/?month=2025-01", "/dashboard"],
+             "store1@example.com": [f"/monitor/my?{M}", "/dashboard"]}
+    found = []
+    for email, urls in pages.items():
+        c = client_for(seeded, email, "ko")
+        for url in urls:
+            parser = VisibleText()
+            parser.feed(c.get(url).get_data(as_text=True))
+            text = " ".join(parser.texts)
+            found += [(url, name, m.group(0)) for name, rx in LEAK_RE.items() for m in rx.finditer(text)]
+            found += [(url, "English", w) for w in re.findall(r"\b[A-Za-z]{4,}\b", text)
+                      # the language switch, e-mail addresses, and P(alive) written as the analytics name it
+                      if w not in {"Excel", "English", "example", "alive"}]
+    assert not found, found
