@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Date, and_, case, cast, delete, false, func, insert, literal, or_, select
+from sqlalchemy import Date, and_, case, cast, delete, false, func, insert, literal, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal.toolkit import SaleLine, SalesReport, db, is_postgres, utcnow
@@ -38,6 +38,8 @@ RUN_KIND = "rebuild"
 #: update waits for a running rebuild (instead of failing on the rows it just rebuilt), and two
 #: imports touching one customer's first day do not both insert it.
 LOCK_KEY = 0x6D6F6E5F616767  # "mon_agg"
+#: PostgreSQL ``work_mem`` of the rebuild's transaction only (one nightly statement at a time).
+REBUILD_WORK_MEM = "256MB"
 
 SL = SaleLine.__table__
 SL_IN = SL.alias("sl_in")
@@ -282,6 +284,9 @@ def rebuild(start: date | None = None, end: date | None = None) -> dict[str, Any
 def _rebuild(start: date | None, end: date | None, now: Any) -> dict[str, int]:
     """The statements of :func:`rebuild` (no commit)."""
     _lock()
+    if is_postgres():
+        # the day statement hashes ~one group per line: room for it saves spilling to disk
+        db.session.execute(text(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'"))
     day_filter: list[ColumnElement[bool]] = []
     line_filter: list[ColumnElement[bool]] = []
     month_filter: list[ColumnElement[bool]] = []
@@ -313,16 +318,17 @@ def _count(table: Any, where: ColumnElement[bool] | None) -> int:
 
 def _rebuild_spans(start: date | None, end: date | None) -> int:
     """``mon_report_span`` rows of committed reports that lack one (reports imported before the
-    add-on was installed, or while it was off), so their replacement finds its days."""
-    reports = (select(SL.c.report_id, func.min(SL.c.sold_at), func.max(SL.c.sold_at))
-               .where(SL.c.report_id.is_not(None),
-                      ~SL.c.report_id.in_(select(MonReportSpan.report_id)))
-               .group_by(SL.c.report_id)).subquery("r")
-    stmt = (select(reports.c.report_id, SalesReport.branch_id, reports.c[1], reports.c[2])
-            .join(SalesReport, SalesReport.id == reports.c.report_id)
-            .where(SalesReport.status == "committed"))
+    add-on was installed, or while it was off), so their replacement finds its days. The reports
+    without a span are found first (an anti-join of two report-sized tables); only their lines are
+    read (``ix_sale_line_report_id``) — nothing when every report has its span."""
+    missing = (select(SalesReport.id, SalesReport.branch_id)
+               .where(SalesReport.status == "committed",
+                      ~select(MonReportSpan.report_id).where(MonReportSpan.report_id == SalesReport.id).exists()))
     if start is not None or end is not None:
-        stmt = stmt.where(SalesReport.report_date.between(start or date.min, end or date.max))
+        missing = missing.where(SalesReport.report_date.between(start or date.min, end or date.max))
+    todo = missing.subquery("todo")
+    stmt = (select(todo.c.id, todo.c.branch_id, func.min(SL.c.sold_at), func.max(SL.c.sold_at))
+            .join(SL, SL.c.report_id == todo.c.id).group_by(todo.c.id, todo.c.branch_id))
     before = _count(MonReportSpan.__table__, None)
     db.session.execute(insert(MonReportSpan.__table__).from_select(
         ["report_id", "branch_id", "first_day", "last_day"], stmt))

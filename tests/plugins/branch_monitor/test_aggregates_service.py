@@ -127,11 +127,11 @@ def test_new_customer_moves_to_an_earlier_report(app):
 def test_rebuild_equals_incremental(app):
     """The import hook's rows (few keys) and the rebuild's (all lines, or a range) are one answer."""
     from plugins.branch_monitor.aggregates.service import rebuild, sum_check
-    from plugins.branch_monitor.models import MonRun
+    from plugins.branch_monitor.models import MonReportSpan, MonRun
     from portal.toolkit import db
 
     with app.app_context():
-        import_csv(report_csv(date(2010, 6, 30), "B006", [("AGGA", 1000), ("AGGB", 2000)]), "b006-0630.csv")
+        first = import_csv(report_csv(date(2010, 6, 30), "B006", [("AGGA", 1000), ("AGGB", 2000)]), "b006-0630.csv")
         import_csv(report_csv(date(2010, 7, 1), "B006", [("AGGA", 1500), ("AGGC", 2500)]), "b006-0701.csv")
         import_csv(report_csv(date(2010, 6, 15), "B007", [("AGGB", 700)]), "b007-0615.csv")
         import_csv(report_csv(date(2010, 7, 1), "B006", [("AGGA", 1600)], tag="F"), "b006-0701-f.csv", replace=True)
@@ -141,7 +141,13 @@ def test_rebuild_equals_incremental(app):
         assert (ranged["from"], ranged["to"]) == (date(2010, 6, 1), date(2010, 7, 31))
         assert day_rows() == days and month_rows() == months
 
+        # a report filed while the add-on was off has no span: the rebuild gives it one
+        db.session.delete(db.session.get(MonReportSpan, first.report_id))
+        db.session.commit()
         done = rebuild()
+        assert done["spans"] == 1
+        span = db.session.get(MonReportSpan, first.report_id)
+        assert (span.branch_id, span.first_day, span.last_day) == (branch_id("B006"), date(2010, 6, 30), date(2010, 6, 30))
         assert day_rows() == days and month_rows() == months
         assert done["days"] == len(days) and done["months"] == len(months)
         run = db.session.get(MonRun, done["run_id"])
