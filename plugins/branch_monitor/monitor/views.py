@@ -221,12 +221,24 @@ def _scorecard(unit: Any, own: list[Any] | None = None):
         spec = item["spec"]
         items.append({**item, "chart": charts.trend_chart(item["trend"], rate=spec.get("kind") == "rate"),
                       "strip": charts.limit_strip(item["funnel"]), "band_bar": charts.band_bar(item["bands"]),
-                      "shares": _shares(item["kpi"].detail) if spec.get("kind") == "mix" else []})
+                      "shares": _shares(item["kpi"].detail) if spec.get("kind") == "mix" else [],
+                      "components": _components(item["kpi"].detail) if item["metric"] == "care_index" else []})
     return render_template(
         "branch_monitor/monitor/scorecard.html", card=card, items=items, month=month, errors=errors,
         month_value=month_label(month), own=own or [], may_ack=has_permission(current_user, ACK),
         may_monitor=card.names_visible and has_permission(current_user, MONITOR),
         regions=regions_in_scope(current_user) if card.names_visible else []), (422 if errors else 200)
+
+
+def _components(detail: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The care index's components (``detail["components"]``: metric → value, company, weight,
+    score 0–100) with their labels, heaviest first."""
+    comps = (detail or {}).get("components") or {}
+    if not isinstance(comps, dict):
+        return []
+    out = [{"metric": m, "label": metric_label(m), "score": c.get("score"), "weight": c.get("weight")}
+           for m, c in comps.items() if isinstance(c, dict)]
+    return sorted(out, key=lambda c: (-(c["weight"] or 0), c["metric"]))
 
 
 def _shares(detail: dict[str, Any] | None) -> list[tuple[str, float]]:

@@ -138,6 +138,25 @@ def test_scorecard_for_hq(seeded):
     assert 'data-testid="baseline-status"' in html and 'data-testid="compliance"' in html
 
 
+def test_care_index_components_and_category_mix(seeded):
+    from tests.plugins.branch_monitor.monitor_fixtures import MONTH, put_kpi
+
+    with seeded.app_context():
+        put_kpi("B004", MONTH, "care_index", 53.0, detail={"components": {
+            "at_risk_contact_rate": {"value": 0.24, "company": 0.4, "weight": 0.25, "score": 20.0},
+            "dq_backlog": {"value": 0.01, "company": 0.02, "weight": 0.15, "score": 75.0}}})
+        put_kpi("B004", MONTH, "category_mix", 2, detail={"shares": {"health": 0.625, "beauty": 0.375}})
+        from portal.toolkit import db
+
+        db.session.commit()
+    html = client_for(seeded, "hq@example.com", "en").get(f"/monitor/branches/B004?{M}").get_data(as_text=True)
+    comps = html.split('data-testid="care-components"')[1].split("</table>")[0]
+    assert comps.index("At-risk customers contacted") < comps.index("Open data-quality issues")  # heaviest first
+    assert "25.0 %" in comps and "20.0" in comps and "75.0" in comps
+    mix = html.split('data-testid="category-mix"')[1].split("</ul>")[0]
+    assert mix.index("62.5 %") < mix.index("37.5 %") and "health" not in mix  # names, not codes
+
+
 def test_funnel_plot_shows_the_branch_in_alarm(seeded):
     html = client_for(seeded, "hq@example.com", "en").get(f"/monitor/?{M}").get_data(as_text=True)
     assert 'data-testid="funnel-plot" data-metric="at_risk_contact_rate"' in html
