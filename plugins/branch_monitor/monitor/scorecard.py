@@ -271,12 +271,13 @@ def check_args(sort: str | None, q: str | None, state: str | None) -> dict[str, 
 def monitor_rows(user: Any, month: date, region: str | OrgUnit | None = None, sort: str = "state",
                  q: str | None = None, page: int = 1, per_page: int = PER_PAGE, state: str | None = None,
                  now: datetime | None = None, trends: tuple[str, ...] | list[str] = LIST_TRENDS,
-                 permission: str = MONITOR) -> RowsPage:
+                 permission: str = MONITOR, clamp: bool = False) -> RowsPage:
     """One page of the branches ``user`` may see with ``permission``, filtered by region (a code
     or unit), ``q`` (code or name) and overall ``state``, in ``sort`` order (default: worst state
     first, then code), each with its KPIs of ``month`` and their change from the month before,
     filing compliance of the month (up to ``now``), per-metric states, open alerts and 12-month
-    trends of ``trends``. A region out of scope is a 404 ``MonitorError``; bad parameters 422."""
+    trends of ``trends``. A region out of scope is a 404 ``MonitorError``; bad parameters 422.
+    ``clamp``: a page past the end shows the last one (pages; the API answers an empty page)."""
     errors = check_args(sort, q, state)
     if errors:
         raise MonitorError(errors)
@@ -286,6 +287,8 @@ def monitor_rows(user: Any, month: date, region: str | OrgUnit | None = None, so
     page = max(1, int(page))
     stmt = _list_statement(user, region, (q or "").strip() or None, state, sort or "state", permission)
     total = db.session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    if clamp:
+        page = min(page, max(1, math.ceil(total / per_page)))
     rows = db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     items = [BranchRow(branch_id=r.id, code=r.code, name=r.name, region_code=r.region_code,
                        region_name=r.region_name, state=_BY_SEVERITY.get(r.severity, NONE)) for r in rows]

@@ -157,7 +157,7 @@ def _monitor(region_code: str | None):
     except MonitorError:
         abort(404, description=_("No such region."))
     page = sc.monitor_rows(current_user, month, region=region, sort=args["sort"], q=args["q"] or None,
-                           state=args["state"], page=args["page"], per_page=args["per_page"])
+                           state=args["state"], page=args["page"], per_page=args["per_page"], clamp=True)
     regions = sc.region_rows(current_user, month)
     scope = branches_in_scope(current_user, MONITOR)
     if region is not None:

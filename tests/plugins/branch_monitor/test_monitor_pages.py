@@ -71,6 +71,10 @@ def test_sort_search_state_filter_and_pages(seeded):
     assert row_codes(first) == ["B004", "B007", "B001", "B002", "B003"]
     assert row_codes(last) == ["B011", "B012"] and "Page 3 of 3" in last and 'rel="next"' not in last
     assert 'rel="next"' in first and "page=2" in first
+    assert row_codes(c.get(f"/monitor/?{M}&per_page=5&page=99999").get_data(as_text=True)) == ["B011", "B012"]
+    long = c.get(f"/monitor/?{M}&q={'x' * 61}&per_page=abc")
+    assert long.status_code == 422 and len(row_codes(long.get_data(as_text=True))) == 12
+    assert c.get(f"/monitor/?{M}&q=%00x").status_code in (400, 422)  # the core refuses a NUL first
     empty = c.get(f"/monitor/?{M}&q=없는지점").get_data(as_text=True)
     assert "No branch matches" in empty and "Show all branches" in empty
     bad = c.get(f"/monitor/?{M}&sort=sales&state=nope")
