@@ -27,13 +27,14 @@ acknowledgement (they are never "open").
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, false, or_, select, text, update
+from sqlalchemy import Select, and_, false, insert, or_, select, text, update
 
 from portal.toolkit import OrgUnit, User, audit, db, dialect_insert, is_postgres, notify, utcnow
 
@@ -90,8 +91,9 @@ def state_label(state: str) -> str:
 
 
 def _judge_funnels(day: date, ids: Select) -> dict[tuple[int, str], tuple[str, float | None, dict[str, Any]]]:
-    """(branch, metric) → (state, rate, detail) for every funnel metric, month-to-date of ``day``."""
-    from ..comparison.funnel import classify, company_rates, funnel_metrics, limits
+    """(branch, metric) → (state, rate, detail) for every funnel metric, month-to-date of ``day``
+    (one vectorised classification per metric)."""
+    from ..comparison.funnel import classify_many, company_rates, funnel_metrics
 
     metrics = funnel_metrics()
     if not metrics:
@@ -101,17 +103,17 @@ def _judge_funnels(day: date, ids: Select) -> dict[tuple[int, str], tuple[str, f
     rows = {(b, m): (num, den) for b, m, num, den in db.session.execute(
         select(MonKpi.branch_id, MonKpi.metric, MonKpi.numerator, MonKpi.denominator)
         .where(MonKpi.month == month, MonKpi.metric.in_(list(metrics)), MonKpi.branch_id.in_(ids)))}
+    branches = list(db.session.scalars(ids))
     out: dict[tuple[int, str], tuple[str, float | None, dict[str, Any]]] = {}
-    for b in db.session.scalars(ids):
-        for metric, spec in metrics.items():
-            num, den = rows.get((b, metric), (None, None))
-            p0 = p0s.get(metric)
-            n = int(den or 0)
-            x = float(num or 0)
-            state = classify(x, n, p0, spec.get("better"))
-            detail: dict[str, Any] = {"month": month.isoformat(), "numerator": x, "denominator": n, "company_rate": p0}
-            if state != INSUFFICIENT:
-                lim = limits(p0, n)  # type: ignore[arg-type]
+    for metric, spec in metrics.items():
+        p0 = p0s.get(metric)
+        pairs = [rows.get((b, metric), (None, None)) for b in branches]
+        xs, ns = [float(num or 0) for num, _ in pairs], [int(den or 0) for _, den in pairs]
+        states, lims = classify_many(xs, ns, p0, spec.get("better"))
+        for b, x, n, state, lim in zip(branches, xs, ns, states, lims, strict=True):
+            detail: dict[str, Any] = {"month": month.isoformat(), "numerator": x, "denominator": n,
+                                      "company_rate": p0}
+            if lim is not None and state != INSUFFICIENT:
                 detail.update(lo95=lim.lo95, hi95=lim.hi95, lo998=lim.lo998, hi998=lim.hi998)
             out[(b, metric)] = (state, x / n if n else None, detail)
     return out
@@ -144,24 +146,22 @@ def evaluate(day: date | None = None, *, notify_subscribers: bool = True) -> dic
     try:
         ids = _active_branches()
         judged = {**_judge_funnels(day, ids), **_judge_baselines(day, ids)}
-        current = {(s.branch_id, s.metric): s for s in db.session.scalars(
-            select(MonState).where(MonState.metric.in_(list(alert_metrics()))))}
+        current = {(b, m): (st, since) for b, m, st, since in db.session.execute(
+            select(MonState.branch_id, MonState.metric, MonState.state, MonState.since)
+            .where(MonState.metric.in_(list(alert_metrics()))))}
         now = utcnow()
         rows: list[dict[str, Any]] = []
-        alerts: list[MonAlert] = []
+        changes: list[dict[str, Any]] = []
         for (b, metric), (state, value, detail) in judged.items():
-            old = current.get((b, metric))
-            old_state = old.state if old is not None else OK
-            changed = state != INSUFFICIENT and SEVERITY[state] != SEVERITY[old_state]
-            since = day if old is None or old.state != state else old.since
+            old_state, old_since = current.get((b, metric), (None, None))
+            since = old_since if old_state == state and old_since is not None else day
             rows.append({"branch_id": b, "metric": metric, "state": state, "since": since, "evaluated_on": day,
                          "value": value, "detail": detail, "updated_at": now})
-            if changed:
-                alerts.append(MonAlert(branch_id=b, metric=metric, day=day, from_state=old_state, to_state=state,
-                                       value=value, detail=detail, created_at=now))
+            if state != INSUFFICIENT and SEVERITY[state] != SEVERITY[old_state or OK]:
+                changes.append({"branch_id": b, "metric": metric, "day": day, "from_state": old_state or OK,
+                                "to_state": state, "value": value, "detail": detail, "created_at": now})
         _upsert_states(rows)
-        db.session.add_all(alerts)
-        db.session.flush()
+        alerts = _insert_alerts(changes)
         told = _tell(alerts, day) if notify_subscribers and alerts else 0
         run.status, run.finished_at, run.rows = "done", utcnow(), len(rows)
         run.detail = {"day": day.isoformat(), "states": len(rows), "changes": len(alerts), "notified": told}
@@ -177,15 +177,36 @@ def evaluate(day: date | None = None, *, notify_subscribers: bool = True) -> dic
             "notified": told}
 
 
+@dataclass(frozen=True)
+class Change:
+    """One ``mon_alert`` row just written (what the notification lists)."""
+
+    id: int
+    branch_id: int
+    metric: str
+    from_state: str
+    to_state: str
+
+
+def _insert_alerts(changes: list[dict[str, Any]]) -> list[Change]:
+    """The changes as ``mon_alert`` rows in one executemany, with their new ids (in order)."""
+    if not changes:
+        return []
+    ids = db.session.scalars(insert(MonAlert).returning(MonAlert.id, sort_by_parameter_order=True), changes).all()
+    return [Change(i, c["branch_id"], c["metric"], c["from_state"], c["to_state"])
+            for i, c in zip(ids, changes, strict=True)]
+
+
 def _upsert_states(rows: list[dict[str, Any]]) -> None:
-    """INSERT … ON CONFLICT (branch, metric) DO UPDATE, 500 rows a statement."""
-    for start in range(0, len(rows), 500):
-        stmt = dialect_insert(MonState.__table__).values(rows[start:start + 500])
-        ex = stmt.excluded
-        db.session.execute(stmt.on_conflict_do_update(
-            index_elements=["branch_id", "metric"],
-            set_={"state": ex.state, "since": ex.since, "evaluated_on": ex.evaluated_on, "value": ex.value,
-                  "detail": ex.detail, "updated_at": ex.updated_at}))
+    """INSERT … ON CONFLICT (branch, metric) DO UPDATE as one executemany (compiled once)."""
+    if not rows:
+        return
+    stmt = dialect_insert(MonState.__table__)
+    ex = stmt.excluded
+    db.session.execute(stmt.on_conflict_do_update(
+        index_elements=["branch_id", "metric"],
+        set_={"state": ex.state, "since": ex.since, "evaluated_on": ex.evaluated_on, "value": ex.value,
+              "detail": ex.detail, "updated_at": ex.updated_at}), rows)
 
 
 def _covers(sub: MonSubscription, metric: str, ancestors: list[int]) -> bool:
@@ -196,7 +217,7 @@ def _units(branch_ids: set[int]) -> dict[int, OrgUnit]:
     return {u.id: u for u in db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(list(branch_ids))))}
 
 
-def _change_line(alert: MonAlert, unit: OrgUnit) -> str:
+def _change_line(alert: MonAlert | Change, unit: OrgUnit) -> str:
     return _("%(code)s %(name)s — %(metric)s: %(to)s (was %(from)s)", code=unit.code, name=unit.name,
              metric=metric_label(alert.metric), to=state_label(alert.to_state), **{"from": state_label(alert.from_state)})
 
@@ -213,7 +234,7 @@ def _subscribers(flag: Any) -> dict[int, tuple[User, list[MonSubscription]]]:
     return out
 
 
-def _tell(alerts: list[MonAlert], day: date) -> int:
+def _tell(alerts: list[Change], day: date) -> int:
     """One ``bm.alert`` per subscriber whose scope covers some of ``alerts`` (and who may see them)."""
     subscribers = _subscribers(MonSubscription.immediate.is_(True))
     if not subscribers:

@@ -77,22 +77,29 @@ def thresholds() -> tuple[float, float]:
     return float(alert), float(max(alarm, alert))
 
 
+def judge_many(values: np.ndarray, history: np.ndarray, z_alert: float = DEFAULT_Z_ALERT,
+               z_alarm: float = DEFAULT_Z_ALARM) -> list[tuple[str, float, float, float | None]]:
+    """(status, median, scale, z) per row: ``values[i]`` against ``history[i]`` (an m × k matrix,
+    k ≥ :data:`MIN_WEEKS`). One ``median_abs_deviation`` call for all rows, not one per branch."""
+    median = np.median(history, axis=1)
+    scale = median_abs_deviation(history, axis=1, scale="normal")
+    mean_ad = MEAN_AD_SCALE * np.mean(np.abs(history - median[:, None]), axis=1)
+    scale = np.where(scale == 0.0, mean_ad, scale)
+    out: list[tuple[str, float, float, float | None]] = []
+    for x, med, sc in zip(values.tolist(), median.tolist(), scale.tolist(), strict=True):
+        diff = x - med
+        if sc == 0.0:
+            out.append((OK, med, 0.0, 0.0) if diff == 0 else ((ALARM if diff < 0 else OK), med, 0.0, None))
+            continue
+        z = diff / sc
+        out.append((ALARM if z < -z_alarm else ALERT if z < -z_alert else OK, med, sc, z))
+    return out
+
+
 def judge(value: float, history: list[float], z_alert: float = DEFAULT_Z_ALERT,
           z_alarm: float = DEFAULT_Z_ALARM) -> tuple[str, float | None, float | None, float | None]:
     """(status, median, scale, z) of ``value`` against ``history`` (≥ :data:`MIN_WEEKS` values)."""
-    arr = np.asarray(history, dtype=float)
-    median = float(np.median(arr))
-    scale = float(median_abs_deviation(arr, scale="normal"))
-    if scale == 0.0:
-        scale = MEAN_AD_SCALE * float(np.mean(np.abs(arr - median)))
-    diff = value - median
-    if scale == 0.0:
-        if diff == 0:
-            return OK, median, 0.0, 0.0
-        return (ALARM if diff < 0 else OK), median, 0.0, None
-    z = diff / scale
-    status = ALARM if z < -z_alarm else ALERT if z < -z_alert else OK
-    return status, median, scale, z
+    return judge_many(np.asarray([value], dtype=float), np.asarray([history], dtype=float), z_alert, z_alarm)[0]
 
 
 def _ids(branch_ids: list[int] | Select | None) -> Select:
@@ -129,6 +136,7 @@ def baselines(day: date, branch_ids: list[int] | Select | None = None) -> dict[i
         .group_by(MonBranchDay.branch_id)).all())
     open_days = expected_days(ids, start, day)
     out: dict[int, Baseline] = {}
+    pending: dict[int, list[tuple[int, float, tuple[tuple[date, float], ...]]]] = {}  # weeks → rows
     for b in ids:
         opened = open_days.get(b, set())
         since = start if b in full else first.get(b)
@@ -137,14 +145,16 @@ def baselines(day: date, branch_ids: list[int] | Select | None = None) -> dict[i
         weeks = len(history)
         if day not in opened:
             out[b] = Baseline(status=CLOSED, weeks=weeks, value=sales.get((b, day)), history=history)
-            continue
-        value = sales.get((b, day), 0.0)
-        if weeks < MIN_WEEKS:
-            out[b] = Baseline(status=INSUFFICIENT, weeks=weeks, value=value, history=history)
-            continue
-        status, median, scale, z = judge(value, [v for _, v in history], z_alert, z_alarm)
-        out[b] = Baseline(status=status, weeks=weeks, value=value, median=median, mad=scale,
-                          z=None if z is None or math.isinf(z) else z, history=history)
+        elif weeks < MIN_WEEKS:
+            out[b] = Baseline(status=INSUFFICIENT, weeks=weeks, value=sales.get((b, day), 0.0), history=history)
+        else:
+            pending.setdefault(weeks, []).append((b, sales.get((b, day), 0.0), history))
+    for weeks, rows in pending.items():  # one vectorised judgement per history length (6, 7 or 8)
+        judged = judge_many(np.asarray([v for _, v, _ in rows], dtype=float),
+                            np.asarray([[s for _, s in h] for _, _, h in rows], dtype=float), z_alert, z_alarm)
+        for (b, value, history), (status, median, scale, z) in zip(rows, judged, strict=True):
+            out[b] = Baseline(status=status, weeks=weeks, value=value, median=median, mad=scale,
+                              z=None if z is None or math.isinf(z) else z, history=history)
     return out
 
 

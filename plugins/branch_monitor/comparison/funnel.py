@@ -17,7 +17,7 @@ meaning.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -75,6 +75,35 @@ def classify(x: float, n: int, p0: float | None, better: str | None = "high") ->
     if (low_bad and x < lo95) or (high_bad and x > hi95):
         return ALERT
     return OK
+
+
+def classify_many(xs: list[float], ns: list[int], p0: float | None,
+                  better: str | None = "high") -> tuple[list[str], list[Limits | None]]:
+    """:func:`classify` and :func:`limits` for many branches of one metric: one ``ppf`` call per
+    limit for all of them (the nightly evaluation of 1,000 branches)."""
+    if not xs:
+        return [], []
+    if not _valid(p0):
+        return [INSUFFICIENT] * len(xs), [None] * len(xs)
+    n_arr = np.asarray(ns, dtype=float)
+    safe = np.where(n_arr > 0, n_arr, 1.0)
+    lo95, hi95, lo998, hi998 = (np.asarray(c, dtype=float) for c in _counts(p0, safe))
+    low_bad, high_bad = better in ("high", None), better in ("low", None)
+    states: list[str] = []
+    lims: list[Limits | None] = []
+    for i, (x, n) in enumerate(zip(xs, ns, strict=True)):
+        if n is None or n <= 0:
+            states.append(INSUFFICIENT)
+            lims.append(None)
+            continue
+        if (low_bad and x < lo998[i]) or (high_bad and x > hi998[i]):
+            states.append(ALARM)
+        elif (low_bad and x < lo95[i]) or (high_bad and x > hi95[i]):
+            states.append(ALERT)
+        else:
+            states.append(OK)
+        lims.append(Limits(n=n, lo95=lo95[i] / n, hi95=hi95[i] / n, lo998=lo998[i] / n, hi998=hi998[i] / n))
+    return states, lims
 
 
 def curves(p0: float, n_max: int, extra_n: list[int] | None = None) -> list[dict[str, float]]:
@@ -142,14 +171,12 @@ def funnel(metric: str, month: date, branch_ids: list[int] | Select) -> dict[str
                MonKpi.denominator > 0).order_by(MonKpi.denominator, MonKpi.branch_id)).all()
     points: list[dict[str, Any]] = []
     counts = {OK: 0, ALERT: 0, ALARM: 0, INSUFFICIENT: 0}
-    for branch_id, num, den in rows:
-        x, n = float(num or 0), int(den)
-        state = classify(x, n, p0, spec.get("better"))
+    xs, ns = [float(num or 0) for _, num, _ in rows], [int(den) for _, _, den in rows]
+    states, lims = classify_many(xs, ns, p0, spec.get("better"))
+    for (branch_id, _, _), x, n, state, lim in zip(rows, xs, ns, states, lims, strict=True):
         counts[state] += 1
-        lim = asdict(limits(p0, n)) if _valid(p0) else None
-        if lim:
-            lim.pop("n")
-        points.append({"branch_id": branch_id, "x": n, "y": x / n, "numerator": x, "state": state, "limits": lim})
+        shown = None if lim is None else {"lo95": lim.lo95, "hi95": lim.hi95, "lo998": lim.lo998, "hi998": lim.hi998}
+        points.append({"branch_id": branch_id, "x": n, "y": x / n, "numerator": x, "state": state, "limits": shown})
     x_max = max((p["x"] for p in points), default=0)
     return {"metric": metric, "month": month, "better": spec.get("better"), "company_rate": p0, "points": points,
             "curves": curves(p0, x_max) if _valid(p0) else [], "x_max": x_max,
