@@ -20,6 +20,13 @@ def _notes(kind: str) -> list[tuple[int, str | None]]:
         select(Notification).where(Notification.kind == kind).order_by(Notification.user_id))]
 
 
+def _texts(kind: str) -> list[str]:
+    from portal.notify.models import Notification
+    from portal.toolkit import db
+
+    return list(db.session.scalars(select(Notification.text).where(Notification.kind == kind)))
+
+
 def _only_b001_missing() -> None:
     """Every branch filed every day around D, except B001 on D."""
     from portal.toolkit import OrgUnit, db
@@ -44,6 +51,7 @@ def test_bm4_reminder_then_escalation_once(app):
     first = run_reminders(now=kst(2026, 3, 4, 10, 30))
     assert first["reminders"] == 1 and first["escalations"] == 0
     assert _notes("bm.report_reminder") == [(store1.id, "bm.reminder:B001:2026-03-03:reminder")]
+    assert "2026-03-03 판매일보가 제출되지 않았습니다" in _texts("bm.report_reminder")[0]
     assert run_reminders(now=kst(2026, 3, 4, 10, 30))["notifications"] == 0  # re-run: nothing new
     assert run_reminders(now=kst(2026, 3, 4, 15, 0))["notifications"] == 0
 
