@@ -59,6 +59,7 @@ class Baseline:
     mad: float | None = None  # the scale used: 1.4826·MAD, or the mean-AD fallback
     z: float | None = None
     history: tuple[tuple[date, float], ...] = ()  # the history days used, oldest first
+    day: date | None = None  # the day judged
 
     def detail(self) -> dict[str, Any]:
         """JSON for ``mon_state.detail`` / ``mon_alert.detail``."""
@@ -144,9 +145,10 @@ def baselines(day: date, branch_ids: list[int] | Select | None = None) -> dict[i
                         if d in opened and since is not None and d >= since)
         weeks = len(history)
         if day not in opened:
-            out[b] = Baseline(status=CLOSED, weeks=weeks, value=sales.get((b, day)), history=history)
+            out[b] = Baseline(status=CLOSED, weeks=weeks, value=sales.get((b, day)), history=history, day=day)
         elif weeks < MIN_WEEKS:
-            out[b] = Baseline(status=INSUFFICIENT, weeks=weeks, value=sales.get((b, day), 0.0), history=history)
+            out[b] = Baseline(status=INSUFFICIENT, weeks=weeks, value=sales.get((b, day), 0.0), history=history,
+                              day=day)
         else:
             pending.setdefault(weeks, []).append((b, sales.get((b, day), 0.0), history))
     for weeks, rows in pending.items():  # one vectorised judgement per history length (6, 7 or 8)
@@ -154,10 +156,17 @@ def baselines(day: date, branch_ids: list[int] | Select | None = None) -> dict[i
                             np.asarray([[s for _, s in h] for _, _, h in rows], dtype=float), z_alert, z_alarm)
         for (b, value, history), (status, median, scale, z) in zip(rows, judged, strict=True):
             out[b] = Baseline(status=status, weeks=weeks, value=value, median=median, mad=scale,
-                              z=None if z is None or math.isinf(z) else z, history=history)
+                              z=None if z is None or math.isinf(z) else z, history=history, day=day)
     return out
 
 
-def own_baseline(branch_id: int, day: date) -> Baseline:
-    """Sales of ``day`` against the same weekday of the 8 weeks before it."""
-    return baselines(day, [branch_id]).get(branch_id) or Baseline(status=INSUFFICIENT, weeks=0)
+def own_baseline(branch_id: int, day: date, *, last_open: bool = False) -> Baseline:
+    """Sales of ``day`` against the same weekday of the 8 weeks before it. ``last_open``: when
+    ``day`` is closed (a Sunday, a holiday), judge the branch's latest open day of the week
+    before it instead (its date is ``Baseline.day``) — what a page showing "yesterday" wants."""
+    from ..calendar.service import expected_days
+
+    if last_open:
+        open_days = expected_days([branch_id], day - timedelta(days=6), day).get(branch_id) or set()
+        day = max(open_days, default=day)
+    return baselines(day, [branch_id]).get(branch_id) or Baseline(status=INSUFFICIENT, weeks=0, day=day)

@@ -146,3 +146,18 @@ def test_evaluation_queries_do_not_grow_with_branches(app):
         second = count(DAY + timedelta(days=1))
         assert second <= first + 2, (first, second)
         assert first < 40
+
+
+def test_last_open_day_instead_of_a_closed_one(app):
+    """A page showing "yesterday" on a Monday asks for Sunday: with ``last_open`` it gets Saturday."""
+    from plugins.branch_monitor.comparison.baseline import own_baseline
+
+    with app.app_context():
+        saturday, sunday = date(2031, 4, 19), date(2031, 4, 20)
+        wipe_sales("B001")
+        set_sales("B001", {saturday - timedelta(weeks=w): 800_000 for w in range(0, 9)})
+        assert own_baseline(unit("B001").id, sunday).status == "closed"
+        b = own_baseline(unit("B001").id, sunday, last_open=True)
+        # 7 weeks, not 8: Saturday 2031-03-01 (Independence Day) is closed under the default calendar
+        assert (b.day, b.status, b.weeks, b.value) == (saturday, "ok", 7, 800_000)
+        assert date(2031, 3, 1) not in dict(b.history)
