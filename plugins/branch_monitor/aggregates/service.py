@@ -169,6 +169,10 @@ def affected_keys(report: Any) -> dict[int, set[date]]:
         old = db.session.get(MonReportSpan, report.replaces_id)
         if old is not None:
             keys[old.branch_id] |= _span_days(old.first_day, old.last_day)
+        else:  # filed before the add-on was installed: the importer puts every line on the report's day
+            replaced = db.session.get(SalesReport, report.replaces_id)
+            if replaced is not None:
+                keys[replaced.branch_id].add(replaced.report_date)
     mine = select(SL.c.customer_id).where(SL.c.report_id == report.id).distinct().subquery("mine")
     before = (select(SL.c.customer_id, func.min(SL.c.sold_at).label("first_day"))
               .where(SL.c.customer_id.in_(select(mine.c.customer_id)),
@@ -304,9 +308,7 @@ def _rebuild(start: date | None, end: date | None, now: Any) -> dict[str, int]:
     db.session.execute(insert(DAY).from_select(DAY_COLUMNS, _day_select(lines, now)))
     db.session.execute(delete(MonBranchMonth).where(*month_filter))
     db.session.execute(insert(MONTH).from_select(MONTH_COLUMNS, _month_select(days_on, lines, now)))
-    spans = _rebuild_spans(start, end)
-    return {"days": _count(DAY, days_on), "months": _count(MONTH, and_(*month_filter) if month_filter else None),
-            "spans": spans}
+    return {"days": _count(DAY, days_on), "months": _count(MONTH, and_(*month_filter) if month_filter else None)}
 
 
 def _count(table: Any, where: ColumnElement[bool] | None) -> int:
@@ -314,25 +316,6 @@ def _count(table: Any, where: ColumnElement[bool] | None) -> int:
     reliable: psycopg's may be -1)."""
     stmt = select(func.count()).select_from(table)
     return int(db.session.execute(stmt.where(where) if where is not None else stmt).scalar_one())
-
-
-def _rebuild_spans(start: date | None, end: date | None) -> int:
-    """``mon_report_span`` rows of committed reports that lack one (reports imported before the
-    add-on was installed, or while it was off), so their replacement finds its days. The reports
-    without a span are found first (an anti-join of two report-sized tables); only their lines are
-    read (``ix_sale_line_report_id``) — nothing when every report has its span."""
-    missing = (select(SalesReport.id, SalesReport.branch_id)
-               .where(SalesReport.status == "committed",
-                      ~select(MonReportSpan.report_id).where(MonReportSpan.report_id == SalesReport.id).exists()))
-    if start is not None or end is not None:
-        missing = missing.where(SalesReport.report_date.between(start or date.min, end or date.max))
-    todo = missing.subquery("todo")
-    stmt = (select(todo.c.id, todo.c.branch_id, func.min(SL.c.sold_at), func.max(SL.c.sold_at))
-            .join(SL, SL.c.report_id == todo.c.id).group_by(todo.c.id, todo.c.branch_id))
-    before = _count(MonReportSpan.__table__, None)
-    db.session.execute(insert(MonReportSpan.__table__).from_select(
-        ["report_id", "branch_id", "first_day", "last_day"], stmt))
-    return _count(MonReportSpan.__table__, None) - before
 
 
 def last_rebuild() -> MonRun | None:

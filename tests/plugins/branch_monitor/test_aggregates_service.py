@@ -135,19 +135,19 @@ def test_rebuild_equals_incremental(app):
         import_csv(report_csv(date(2010, 7, 1), "B006", [("AGGA", 1500), ("AGGC", 2500)]), "b006-0701.csv")
         import_csv(report_csv(date(2010, 6, 15), "B007", [("AGGB", 700)]), "b007-0615.csv")
         import_csv(report_csv(date(2010, 7, 1), "B006", [("AGGA", 1600)], tag="F"), "b006-0701-f.csv", replace=True)
+        # a report filed before the add-on was installed has no span: its replacement recomputes its day
+        db.session.delete(db.session.get(MonReportSpan, first.report_id))
+        db.session.commit()
+        import_csv(report_csv(date(2010, 6, 30), "B006", [("AGGA", 900), ("AGGB", 2200)], tag="F"), "b006-0630-f.csv",
+                   replace=True)
+        assert day_rows()[(branch_id("B006"), date(2010, 6, 30))] == (3100, 2, 2, 1)  # AGGB bought first on 6/15
         days, months = day_rows(), month_rows()
 
         ranged = rebuild(date(2010, 6, 20), date(2010, 7, 3))
         assert (ranged["from"], ranged["to"]) == (date(2010, 6, 1), date(2010, 7, 31))
         assert day_rows() == days and month_rows() == months
 
-        # a report filed while the add-on was off has no span: the rebuild gives it one
-        db.session.delete(db.session.get(MonReportSpan, first.report_id))
-        db.session.commit()
         done = rebuild()
-        assert done["spans"] == 1
-        span = db.session.get(MonReportSpan, first.report_id)
-        assert (span.branch_id, span.first_day, span.last_day) == (branch_id("B006"), date(2010, 6, 30), date(2010, 6, 30))
         assert day_rows() == days and month_rows() == months
         assert done["days"] == len(days) and done["months"] == len(months)
         run = db.session.get(MonRun, done["run_id"])
@@ -193,3 +193,21 @@ def test_daily_sales(app):
         import_csv(report_csv(date(2010, 8, 2), "B008", [("AGGD", 1234)]), "b008.csv")
         assert daily_sales(b008, date(2010, 8, 1), date(2010, 8, 3)) == {date(2010, 8, 2): 1234}
         assert daily_sales(b008, date(2010, 8, 3), date(2010, 8, 9)) == {}
+
+
+def test_dropped_customer_settles_at_the_nightly_rebuild(app):
+    """The one case the import cannot see (docs: Aggregates): a replacement drops a customer's only
+    first-day line; their ``new`` moves to their next purchase day at the nightly rebuild."""
+    from plugins.branch_monitor.aggregates.service import is_stale, refresh_if_stale
+
+    with app.app_context():
+        b012 = branch_id("B012")
+        import_csv(report_csv(date(2010, 12, 1), "B012", [("AGGQ", 1000), ("AGGP", 1000)]), "b012-1201.csv")
+        import_csv(report_csv(date(2010, 12, 2), "B012", [("AGGQ", 500)]), "b012-1202.csv")
+        assert day_rows()[(b012, date(2010, 12, 2))] == (500, 1, 1, 0)
+        import_csv(report_csv(date(2010, 12, 1), "B012", [("AGGP", 1000)], tag="F"), "b012-1201-f.csv", replace=True)
+        assert day_rows()[(b012, date(2010, 12, 1))] == (1000, 1, 1, 1)
+        assert day_rows()[(b012, date(2010, 12, 2))] == (500, 1, 1, 0)  # not seen by the import
+        assert is_stale() and refresh_if_stale() is not None
+        assert day_rows()[(b012, date(2010, 12, 2))] == (500, 1, 1, 1)
+        assert month_rows()[(b012, date(2010, 12, 1))] == (1500, 2, 2, 2, 2)
