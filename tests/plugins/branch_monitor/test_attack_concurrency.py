@@ -169,3 +169,91 @@ def test_the_reminders_job_run_twice_at_once_sends_each_reminder_once(app):
     assert rows and all(n == 1 for _u, _k, n in rows), rows
     keys = {k for _u, k, _n in rows}
     assert len(keys) == 4, keys  # B001 and B002, each a reminder and an escalation
+
+
+@pytest.mark.xfail(strict=True, reason="finding: subscribe reads then inserts with no lock — a double click makes "
+                   "two rows when the unit or metric is NULL (NULLs are distinct in uq_mon_subscription; every later "
+                   "subscribe for it is then a 500), or a 500 (unique violation) when both are set")
+@pytest.mark.parametrize("body", [{"org_unit": None, "metric": None}, {"org_unit": "R01", "metric": None},
+                                  {"org_unit": "B001", "metric": "at_risk_contact_rate"}])
+def test_a_double_click_on_subscribe_makes_one_subscription(app, body):
+    """Two identical subscriptions of one user at once (made deterministic: the second starts while
+    the first is flushed but not committed): one row, the second an update, no error."""
+    import time
+
+    from plugins.branch_monitor.alerts.service import subscribe
+    from portal.toolkit import User, db
+
+    data = {**body, "immediate": True, "digest": True}
+    second: list[Any] = []
+
+    def other() -> None:
+        with app.app_context():
+            try:
+                u = db.session.scalar(db.select(User).where(User.email == "hq@example.com"))
+                second.append(subscribe(u, dict(data))[1])
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                db.session.rollback()
+                second.append(exc)
+            finally:
+                db.session.remove()
+
+    with app.app_context():
+        u = db.session.scalar(db.select(User).where(User.email == "hq@example.com"))
+        assert subscribe(u, dict(data))[1] is True
+        thread = threading.Thread(target=other)
+        thread.start()
+        time.sleep(1.0)
+        db.session.commit()
+    thread.join(30)
+    assert second == [False], second
+    rows = _sql("SELECT count(*) FROM mon_subscription s JOIN user_account u ON u.id = s.user_id "
+                "WHERE u.email = 'hq@example.com'")[0][0]
+    assert rows == 1, rows
+    again = app.test_client().post("/api/v1/monitor/alerts/subscriptions", json={**body, "digest": False},
+                                   headers=bearer(api_token_for("hq@example.com")))
+    assert again.status_code == 200, again.get_json()
+
+
+@pytest.mark.xfail(strict=True, reason="finding: calendar.set_override reads then inserts with no lock — two HQ "
+                   "staff closing one branch on one date at once: the second is a 500 (primary key violation)")
+def test_two_overrides_of_one_branch_date_at_once_are_one_row(app):
+    """Two managers close B001 on the same date at once (deterministic as above): one row, the
+    later decision kept, no error."""
+    import time
+
+    from plugins.branch_monitor.calendar.service import set_override
+    from portal.toolkit import OrgUnit, User, db
+
+    day = date(2026, 3, 9)
+    second: list[Any] = []
+
+    def decide(email: str, note: str) -> None:
+        actor = db.session.scalar(db.select(User).where(User.email == email))
+        branch = db.session.scalar(db.select(OrgUnit).where(OrgUnit.code == "B001"))
+        set_override(actor, branch, day, False, note)
+
+    def other() -> None:
+        with app.app_context():
+            try:
+                decide("admin@example.com", "관리자 휴무 지정")
+                db.session.commit()
+                second.append("ok")
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                db.session.rollback()
+                second.append(exc)
+            finally:
+                db.session.remove()
+
+    with app.app_context():
+        decide("hq@example.com", "본사 휴무 지정")
+        thread = threading.Thread(target=other)
+        thread.start()
+        time.sleep(1.0)
+        db.session.commit()
+    thread.join(30)
+    assert second == ["ok"], second
+    rows = _sql("SELECT is_open, note FROM mon_calendar_override o JOIN org_unit u ON u.id = o.branch_id "
+                "WHERE u.code = 'B001' AND o.day = :d", d=day)
+    assert len(rows) == 1 and rows[0][0] is False, rows
