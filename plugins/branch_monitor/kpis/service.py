@@ -392,7 +392,8 @@ def compute_month(month: date, branch_ids: list[int] | Select | None = None, *,
     targets = _branch_ids(branch_ids)
     branches = [int(i) for i in db.session.execute(
         select(OrgUnit.id).where(OrgUnit.kind == "branch", OrgUnit.active.is_(True)).order_by(OrgUnit.id)).scalars()]
-    wanted = branches if targets is None else [b for b in branches if b in set(targets)]
+    chosen = None if targets is None else set(targets)
+    wanted = branches if chosen is None else [b for b in branches if b in chosen]
 
     aggregates = _aggregates(month)
     purchases = _purchases(month)
