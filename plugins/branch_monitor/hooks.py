@@ -108,3 +108,10 @@ def portal_customers_merged(survivor, merged_id):
     from .kpis.complaints import on_customers_merged
 
     on_customers_merged(survivor, merged_id)
+
+
+@hookimpl
+def portal_personal_data(customer):
+    from .kpis.privacy import export_customer
+
+    return export_customer(customer)
