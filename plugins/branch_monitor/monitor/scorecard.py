@@ -306,15 +306,13 @@ def fill(items: list[BranchRow], month: date, now: datetime | None = None,
     values = kpi_values(ids, [month, prev_month(month)])
     for r in items:
         r.kpis = _kpis_of(values.get(r.branch_id, {}), month)
-    for bid, states in states_of(ids).items():
-        for r in items:
-            if r.branch_id == bid:
-                r.states = states
+    states = states_of(ids)
     comp = compliance_of(ids, month, now)
     counts = dict(db.session.execute(select(MonAlert.branch_id, func.count()).where(
         MonAlert.branch_id.in_(ids), _OPEN).group_by(MonAlert.branch_id)).all())
     tr = _trends(ids, month, list(trends)) if trends else {}
     for r in items:
+        r.states = states.get(r.branch_id, {})
         r.compliance = comp.get(r.branch_id)
         r.open_alerts = int(counts.get(r.branch_id, 0))
         r.trends = tr.get(r.branch_id, {})
