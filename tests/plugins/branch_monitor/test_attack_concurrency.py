@@ -257,3 +257,23 @@ def test_two_overrides_of_one_branch_date_at_once_are_one_row(app):
     rows = _sql("SELECT is_open, note FROM mon_calendar_override o JOIN org_unit u ON u.id = o.branch_id "
                 "WHERE u.code = 'B001' AND o.day = :d", d=day)
     assert len(rows) == 1 and rows[0][0] is False, rows
+
+
+def test_the_digest_sent_twice_at_once_reaches_each_subscriber_once(app):
+    from datetime import datetime
+
+    from plugins.branch_monitor.alerts.service import evaluate, send_digest
+    from tests.plugins.branch_monitor.alerts_fixtures import MONTH, set_kpi, subscribe, user
+
+    for code in [f"B{i:03d}" for i in range(1, 13)]:
+        set_kpi(code, 200, 500)
+    set_kpi("B001", 12, 50)
+    subscribe(user("hq@example.com"), None, None)
+    subscribe(user("admin@example.com"), "R01", None)
+    day = MONTH + timedelta(days=10)
+    evaluate(day, notify_subscribers=False)
+    at = datetime(day.year, day.month, day.day, 12) + timedelta(days=7)
+    results = _at_once(app, [lambda: send_digest(at)] * 2)
+    assert not [r for r in results if isinstance(r, Exception)] and all(r["failed"] == 0 for r in results), results
+    rows = _sql("SELECT user_id, count(*) FROM notification WHERE kind = 'bm.digest' GROUP BY user_id")
+    assert len(rows) == 2 and all(n == 1 for _u, n in rows), rows

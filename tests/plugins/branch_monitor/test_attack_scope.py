@@ -231,3 +231,58 @@ def db_rows(sql: str) -> list:
     return list(db.session.execute(text(sql)).all())
 
 
+
+
+def test_reminders_and_escalations_reach_only_those_who_see_the_branch(app):
+    """B001, B002 and B005 miss the same day: each branch's staff are reminded of their own branch
+    only; R01's local HQ is escalated B001 and B002, never B005 (R02 has no local HQ: global HQ)."""
+    from plugins.branch_monitor.compliance.reminders import run_reminders
+    from tests.plugins.branch_monitor.compliance_fixtures import clear_reports, kst
+    from tests.plugins.branch_monitor.test_compliance_reminders import D, _only_b001_missing
+
+    headers(app, "hq_r01")
+    headers(app, "store5")
+    _only_b001_missing()
+    clear_reports("B002", D, D)
+    clear_reports("B005", D, D)
+    run_reminders(now=kst(2026, 3, 4, 10, 31))
+    run_reminders(now=kst(2026, 3, 5, 10, 31))
+    got = {}
+    for email, key in db_rows("SELECT u.email, n.dedupe_key FROM notification n JOIN user_account u ON u.id = "
+                              "n.user_id WHERE n.kind LIKE 'bm.%' AND n.dedupe_key LIKE 'bm.reminder:%'"):
+        got.setdefault(email, set()).add(key.split(":")[1])
+    assert got.get("store1@example.com") == {"B001"}, got
+    assert got.get("store2@example.com") == {"B002"}, got
+    assert got.get("store5@example.com") == {"B005"}, got
+    assert got.get("hq.r01@example.com") == {"B001", "B002"}, got
+    assert "B005" in got.get("hq@example.com", set()) and not got["hq@example.com"] & {"B001", "B002"}, got
+    texts = db_rows("SELECT u.email, n.text FROM notification n JOIN user_account u ON u.id = n.user_id "
+                    "WHERE n.kind LIKE 'bm.%'")
+    for email, body in texts:
+        if email.startswith("store1"):
+            assert not _leaks(body, OTHERS_OF_B001), body
+        if email.startswith("hq.r01"):
+            assert not _leaks(body, R02), body
+
+
+def test_a_subscription_left_behind_without_the_role_tells_nothing(app):
+    """A subscription row of a user who cannot monitor (Branch Staff; or a revoked grant): the
+    evaluation and the digest tell them nothing, not even about their own branch."""
+    from plugins.branch_monitor.alerts.service import evaluate, send_digest
+    from plugins.branch_monitor.models import MonSubscription
+    from portal.toolkit import User, db
+    from tests.plugins.branch_monitor.alerts_fixtures import MONTH as AMONTH
+    from tests.plugins.branch_monitor.alerts_fixtures import set_kpi
+
+    store = db.session.scalar(db.select(User).where(User.email == "store1@example.com"))
+    db.session.add(MonSubscription(user_id=store.id, org_unit_id=None, metric=None))
+    db.session.commit()
+    for code in [f"B{i:03d}" for i in range(1, 13)]:
+        set_kpi(code, 200, 500)
+    set_kpi("B001", 12, 50)
+    set_kpi("B002", 12, 50)
+    day = AMONTH + timedelta(days=10)
+    assert evaluate(day)["changes"] >= 2
+    send_digest(datetime(day.year, day.month, day.day, 12) + timedelta(days=7))
+    assert db_count(f"SELECT count(*) FROM notification WHERE user_id = {int(store.id)} "
+                    "AND kind IN ('bm.alert', 'bm.digest')") == 0
