@@ -96,3 +96,22 @@ def test_no_page_changes_state_on_get(app):
             assert client.head(url + query).status_code < 500
     with app.app_context():
         assert snapshot() == before
+
+
+def test_the_api_ignores_the_session_cookie(app):
+    """The CSRF-exempt API answers bearer tokens only: a logged-in browser's cookie is no way in
+    (a cross-site request cannot ride on it), and nothing is written."""
+    with app.app_context():
+        alert = _alert("B001")
+    browser = client_of(app, "hq")
+    with app.app_context():
+        before = snapshot()
+    for method, url, body in (("GET", "/api/v1/monitor/branches", None), ("GET", "/api/v1/monitor/alerts/", None),
+                              ("PUT", "/api/v1/monitor/settings", {"deadline_hour": 9}),
+                              ("PUT", "/api/v1/monitor/calendar/B001", {"open_weekdays": 1}),
+                              ("POST", f"/api/v1/monitor/alerts/{alert}/ack", {"note": "x"}),
+                              ("POST", "/api/v1/monitor/alerts/subscriptions", {"org_unit": "R01"})):
+        resp = browser.open(url, method=method, json=body)
+        assert resp.status_code == 401 and resp.is_json, (method, url, resp.status_code)
+    with app.app_context():
+        assert snapshot() == before

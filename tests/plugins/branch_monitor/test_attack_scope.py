@@ -286,3 +286,23 @@ def test_a_subscription_left_behind_without_the_role_tells_nothing(app):
     send_digest(datetime(day.year, day.month, day.day, 12) + timedelta(days=7))
     assert db_count(f"SELECT count(*) FROM notification WHERE user_id = {int(store.id)} "
                     "AND kind IN ('bm.alert', 'bm.digest')") == 0
+
+
+def test_hqs_acknowledgement_note_and_name_never_reach_the_branch(app):
+    """HQ acknowledges B001's alert with an internal note: HQ reads who and what on the scorecard;
+    store1's own scorecard (page and API) shows the acknowledgement without the note or the name."""
+    headers(app, "store1")
+    with app.app_context():
+        alert = _world(())["B001"]
+    note = "ZZNOTE 본사 내부 메모"
+    ok = app.test_client().post(f"/api/v1/monitor/alerts/{alert}/ack", json={"note": note}, headers=headers(app, "hq"))
+    assert ok.status_code == 200
+    hq_page = client_of(app, "hq").get("/monitor/branches/B001?month=2026-03").get_data(as_text=True)
+    assert "ZZNOTE" in hq_page
+    store_page = client_of(app, "store1").get("/monitor/branches/B001?month=2026-03")
+    store_api = app.test_client().get("/api/v1/monitor/branches/B001?month=2026-03", headers=headers(app, "store1"))
+    assert store_page.status_code == 200 and store_api.status_code == 200
+    for body in (store_page.get_data(as_text=True), text_of(store_api)):
+        assert "ZZNOTE" not in body and "본사 내부" not in body
+    acked = store_api.get_json()["acknowledged_alerts"]
+    assert [a["id"] for a in acked] == [alert] and "ack_note" not in acked[0] and "ack_by" not in acked[0]
