@@ -277,3 +277,37 @@ def test_the_digest_sent_twice_at_once_reaches_each_subscriber_once(app):
     assert not [r for r in results if isinstance(r, Exception)] and all(r["failed"] == 0 for r in results), results
     rows = _sql("SELECT user_id, count(*) FROM notification WHERE kind = 'bm.digest' GROUP BY user_id")
     assert len(rows) == 2 and all(n == 1 for _u, n in rows), rows
+
+
+def test_a_replacement_during_the_rebuild_keeps_the_aggregates_a_plain_sum(app):
+    """The nightly rebuild of the month and a replaced report of one of its days at the same
+    instant (their advisory lock serialises them): afterwards day and month rows are a plain SUM."""
+    from plugins.branch_monitor.aggregates.service import rebuild
+    from portal.toolkit import import_sales_report
+    from tests.plugins.branch_monitor.aggregates_fixtures import (
+        OLD,
+        branch_id,
+        day_rows,
+        import_csv,
+        month_rows,
+        plain_day,
+        plain_month,
+        report_csv,
+    )
+
+    day = OLD - timedelta(days=5)
+    first = day.replace(day=1)
+    b001 = branch_id("B001")
+    import_csv(report_csv(day, "B001", [("REB1", 10000), ("REB2", 20000)]), "rebuild-0.csv")
+    import_csv(report_csv(day + timedelta(days=1), "B001", [("REB3", 3000)]), "rebuild-1.csv")
+    for rnd in range(3):
+        data = report_csv(day, "B001", [("REB1", 500 + rnd), ("REB4", 40000)], tag=f"R{rnd}")
+        results = _at_once(app, [
+            lambda: rebuild(first, first.replace(day=28)),
+            lambda data=data, rnd=rnd: import_sales_report(data, f"rebuild-r{rnd}.csv", None, replace=True,
+                                                           source="cli").status])
+        assert not [r for r in results if isinstance(r, Exception)], results
+        for d in (day, day + timedelta(days=1)):
+            assert day_rows()[(b001, d)][:3] == plain_day(b001, d), (rnd, d)
+        month = month_rows()[(b001, first)]
+        assert month[:3] + (month[4],) == plain_month(b001, first, first.replace(day=31)), (rnd, month)
