@@ -169,7 +169,7 @@ def limit_strip(position: dict[str, Any] | None, width: int = 320, height: int =
     inside it, the company rate and the branch's rate. Shows no other branch."""
     if not position or position.get("rate") is None:
         return None
-    pad = 8
+    pad = 16  # room for the "0 %" and "100 %" labels
     lim = position.get("limits") or {}
 
     def x(r: float | None) -> float | None:

@@ -140,6 +140,9 @@ def test_scorecard_for_hq(seeded):
     assert "24.0 %" in rate and "12 / 50" in rate
     assert 'data-testid="percentile-bands"' not in html  # HQ compares on the funnel, not bands
     assert 'data-testid="baseline-status"' in html and 'data-testid="compliance"' in html
+    # metrics without a value this month or the month before: one line, not a card each
+    assert 'data-testid="kpi" data-metric="rfm_up"' not in html
+    assert "Customers moved up an RFM level" in html.split('data-testid="kpis-without-value"')[1].split("</p>")[0]
 
 
 def test_care_index_components_and_category_mix(seeded):
