@@ -296,3 +296,18 @@ def test_an_infinite_alert_threshold_is_refused_at_its_own_field(app):
     resp = app.test_client().put("/api/v1/monitor/settings", json={"baseline_z_alert": "Infinity"},
                                  headers=headers(app, "hq"))
     assert resp.status_code == 422 and "baseline_z_alert" in resp.get_json()["errors"], resp.get_json()
+
+
+@pytest.mark.xfail(strict=True, reason="finding: PUT /api/v1/monitor/calendar/<code>?year=junk commits the body, then "
+                   "answers 422 at year (the year is read after the commit) — a refusal that wrote")
+@pytest.mark.parametrize("year", ["abc", "1999", "2101"])
+def test_a_bad_year_on_the_calendar_put_writes_nothing(app, year):
+    hdrs = headers(app, "hq")
+    with app.app_context():
+        before = snapshot()
+    resp = app.test_client().put(f"/api/v1/monitor/calendar/B001?year={year}", headers=hdrs, json={
+        "open_weekdays": 31, "overrides": [{"date": "2026-03-01", "open": True}, {"date": "2026-03-02", "open": False}]})
+    with app.app_context():
+        after = snapshot()
+    assert resp.status_code == 422 and "year" in resp.get_json()["errors"], resp.get_json()
+    assert after == before, "a refused PUT wrote the calendar"
