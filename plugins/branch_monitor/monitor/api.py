@@ -56,9 +56,11 @@ def branches():
         return _refused(exc)
     body: dict[str, Any] = {"month": month_label(month), "items": [sc.row_dict(r) for r in page.items],
                             "page": page.page, "per_page": page.per_page, "total": page.total}
-    if page.has_next:
-        args = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
-        body["next"] = url_for("bm_api.branches", **args, page=page.page + 1, per_page=page.per_page)
+    if page.has_next:  # from the validated parameters only: a query word is data, never url_for's own
+        args = {"month": month_label(month), "region": request.args.get("region") or None, "q": q or None,
+                "state": state, "sort": sort if sort != "state" else None}
+        body["next"] = url_for("bm_api.branches", **{k: v for k, v in args.items() if v},
+                               page=page.page + 1, per_page=page.per_page)
     return jsonify(body)
 
 

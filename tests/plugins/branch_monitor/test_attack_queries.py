@@ -23,8 +23,6 @@ def _world() -> None:
         put_alert(code, "at_risk_contact_rate", "alarm")
 
 
-@pytest.mark.xfail(strict=True, reason="finding: /api/v1/monitor/branches builds its next link with url_for(**request.args):"
-                   " ?endpoint=x is a TypeError and ?_method=POST a BuildError (500), ?_external/_anchor rewrite the link")
 def test_url_for_words_in_the_branches_query_are_data(app):
     _world()
     failures = _probe(app, LISTS[0])
