@@ -306,3 +306,26 @@ def test_hqs_acknowledgement_note_and_name_never_reach_the_branch(app):
         assert "ZZNOTE" not in body and "본사 내부" not in body
     acked = store_api.get_json()["acknowledged_alerts"]
     assert [a["id"] for a in acked] == [alert] and "ack_note" not in acked[0] and "ack_by" not in acked[0]
+
+
+def test_r01_hq_cannot_write_an_r02_calendar(app):
+    """Pattern, override (pages) and the calendar PUT (API) on B005 by R01's local HQ: the same 404
+    as an unknown branch, nothing written."""
+    from tests.conftest import csrf_token
+    from tests.plugins.branch_monitor.test_attack_bodies import snapshot
+
+    client = client_of(app, "hq_r01")
+    hdrs = headers(app, "hq_r01")
+    token = csrf_token(client, "/dashboard")
+    with app.app_context():
+        before = snapshot()
+    for code in ("B005", "B999"):
+        assert client.post(f"/monitor/calendar/{code}/pattern", data={
+            "day_mon": "1", "holiday_policy": "open", "csrf_token": token}).status_code == 404
+        assert client.post(f"/monitor/calendar/{code}/overrides", data={
+            "date": "2026-03-01", "state": "closed", "csrf_token": token}).status_code == 404
+        resp = app.test_client().put(f"/api/v1/monitor/calendar/{code}", headers=hdrs,
+                                     json={"open_weekdays": 1, "overrides": [{"date": "2026-03-01", "open": False}]})
+        assert resp.status_code == 404 and resp.get_json()["error"] == "not_found"
+    with app.app_context():
+        assert snapshot() == before
