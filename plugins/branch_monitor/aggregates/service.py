@@ -38,6 +38,8 @@ RUN_KIND = "rebuild"
 #: update waits for a running rebuild (instead of failing on the rows it just rebuilt), and two
 #: imports touching one customer's first day do not both insert it.
 LOCK_KEY = 0x6D6F6E5F616767  # "mon_agg"
+#: Beyond this many (branch, day)s an import's update rebuilds the months they span instead.
+MAX_KEYS = 2000
 #: PostgreSQL ``work_mem`` of the rebuild's transaction only (one nightly statement at a time).
 REBUILD_WORK_MEM = "256MB"
 
@@ -165,6 +167,7 @@ def affected_keys(report: Any) -> dict[int, set[date]]:
             select(SL.c.branch_id, SL.c.sold_at).where(SL.c.report_id == report.id, SL.c.branch_id.is_not(None))
             .distinct()):
         keys[branch_id].add(day)
+    earliest = min((d for ds in keys.values() for d in ds), default=None)
     if report.replaces_id is not None:
         old = db.session.get(MonReportSpan, report.replaces_id)
         if old is not None:
@@ -173,11 +176,14 @@ def affected_keys(report: Any) -> dict[int, set[date]]:
             replaced = db.session.get(SalesReport, report.replaces_id)
             if replaced is not None:
                 keys[replaced.branch_id].add(replaced.report_date)
+    if earliest is None:
+        return dict(keys)
+    # a former first day before the report's first day stays the customer's first day: not affected
     mine = select(SL.c.customer_id).where(SL.c.report_id == report.id).distinct().subquery("mine")
     before = (select(SL.c.customer_id, func.min(SL.c.sold_at).label("first_day"))
               .where(SL.c.customer_id.in_(select(mine.c.customer_id)),
                      or_(SL.c.report_id.is_(None), SL.c.report_id != report.id))
-              .group_by(SL.c.customer_id)).subquery("before")
+              .group_by(SL.c.customer_id).having(func.min(SL.c.sold_at) >= earliest)).subquery("before")
     for branch_id, day in db.session.execute(
             select(SL.c.branch_id, SL.c.sold_at)
             .join(before, and_(before.c.customer_id == SL.c.customer_id, before.c.first_day == SL.c.sold_at))
@@ -208,7 +214,7 @@ def apply_report(report: Any) -> dict[str, int]:
     those days' months. Idempotent: running it twice for one report changes nothing (BM-7).
 
     Runs in the caller's transaction (the event commits each reaction); a handful of statements
-    whatever the report's size. Not seen here: a replaced report's customers that the
+    whatever the report's size (past ``MAX_KEYS`` keys, the months they span). Not seen here: a replaced report's customers that the
     replacement dropped (their lines are deleted before the hook) may have their first purchase
     moved to a later day elsewhere; the nightly rebuild (stale after every import) settles it."""
     if report is None or report.status != "committed":
@@ -219,6 +225,13 @@ def apply_report(report: Any) -> dict[str, int]:
     if not keys:
         return {"days": 0, "months": 0}
     now = utcnow()
+    if sum(len(ds) for ds in keys.values()) > MAX_KEYS:
+        # a huge backfill (customers whose first purchase moves, over many branches): the months
+        # between its first and last affected day, rebuilt whole, instead of an OR of thousands
+        every = [d for ds in keys.values() for d in ds]
+        counts = _rebuild(*_rebuild_span(min(every), max(every)), now)
+        _ensure_branch(report.branch_id)
+        return counts
     days = _write_days(keys, now)
     months: dict[int, set[date]] = {b: {month_start(d) for d in ds} for b, ds in keys.items()}
     written = _write_months(months, now)

@@ -211,3 +211,21 @@ def test_dropped_customer_settles_at_the_nightly_rebuild(app):
         assert is_stale() and refresh_if_stale() is not None
         assert day_rows()[(b012, date(2010, 12, 2))] == (500, 1, 1, 1)
         assert month_rows()[(b012, date(2010, 12, 1))] == (1500, 2, 2, 2, 2)
+
+
+def test_a_large_update_rebuilds_the_months_it_spans(app, monkeypatch):
+    """Past ``MAX_KEYS`` (branch, day)s the import rebuilds whole months: the same rows as the
+    key-by-key update (here forced with a limit of 0)."""
+    from plugins.branch_monitor.aggregates import service
+
+    monkeypatch.setattr(service, "MAX_KEYS", 0)
+    with app.app_context():
+        b004, b005 = branch_id("B004"), branch_id("B005")
+        import_csv(report_csv(date(2010, 5, 10), "B004", [("AGGZ", 1000), ("AGGW", 1000)]), "b004.csv")
+        import_csv(report_csv(date(2010, 4, 28), "B005", [("AGGZ", 3000)]), "b005.csv")
+        days, months = day_rows(), month_rows()
+        assert days[(b005, date(2010, 4, 28))] == (3000, 1, 1, 1)
+        assert days[(b004, date(2010, 5, 10))] == (2000, 2, 2, 1)
+        assert months[(b004, date(2010, 5, 1))] == (2000, 2, 2, 1, 1)
+        service.rebuild()
+        assert day_rows() == days and month_rows() == months
