@@ -160,8 +160,8 @@ def _span_days(first: date, last: date) -> set[date]:
 def affected_keys(report: Any) -> dict[int, set[date]]:
     """The (branch, day)s whose aggregates ``report`` may have changed: the days of its lines, the
     days of the report it replaced (from ``mon_report_span``), and the day where each of its
-    customers was counted new before it (their first purchase outside this report — a report
-    for an earlier day moves their first purchase there)."""
+    customers was counted new before it, unless earlier than the report's first day (their
+    first purchase outside this report — a report for an earlier day moves it there)."""
     keys: dict[int, set[date]] = defaultdict(set)
     for branch_id, day in db.session.execute(
             select(SL.c.branch_id, SL.c.sold_at).where(SL.c.report_id == report.id, SL.c.branch_id.is_not(None))
@@ -214,9 +214,10 @@ def apply_report(report: Any) -> dict[str, int]:
     those days' months. Idempotent: running it twice for one report changes nothing (BM-7).
 
     Runs in the caller's transaction (the event commits each reaction); a handful of statements
-    whatever the report's size (past ``MAX_KEYS`` keys, the months they span). Not seen here: a replaced report's customers that the
-    replacement dropped (their lines are deleted before the hook) may have their first purchase
-    moved to a later day elsewhere; the nightly rebuild (stale after every import) settles it."""
+    whatever the report's size (past ``MAX_KEYS`` keys, the months they span). Not seen here: a
+    replaced report's customers that the replacement dropped (their lines are deleted before the
+    hook) may have their first purchase moved to a later day elsewhere; the nightly rebuild
+    (stale after every import) settles it."""
     if report is None or report.status != "committed":
         return {"days": 0, "months": 0}
     _lock()
