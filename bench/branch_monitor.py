@@ -81,14 +81,20 @@ def _q(conn: Any, sql: str, params: tuple | None = None) -> list[tuple]:
 # -- data ------------------------------------------------------------------------------------------
 
 
+SERIAL = False  # --serial: no parallel workers, so the backend's CPU seconds are all of PostgreSQL's
+
+
 def make_app(url: str) -> Any:
     os.environ.update(bench_env(url))
+    connect: dict[str, Any] = {"application_name": APP_NAME}
+    if SERIAL:
+        connect["options"] = "-c max_parallel_workers_per_gather=0"
     from portal import create_app
 
     return create_app({"SQLALCHEMY_DATABASE_URI": url, "PORTAL_PLUGINS": ["branch_monitor"],
                        "SECRET_KEY": "bench-only-secret-not-for-production", "WTF_CSRF_ENABLED": False,
                        "SESSION_COOKIE_SECURE": False,
-                       "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"application_name": APP_NAME}}})
+                       "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": connect}})
 
 
 def counts(url: str) -> dict[str, int]:
@@ -539,10 +545,14 @@ def main() -> None:
     ap.add_argument("--only", default="rebuild,rebuild-recent,kpis,evaluate,report,pages",
                     help="comma-separated steps: rebuild, rebuild-recent, kpis, evaluate, report, pages")
     ap.add_argument("--rebuild-runs", type=int, default=1)
+    ap.add_argument("--serial", action="store_true",
+                    help="no parallel workers: the CPU column then counts all of PostgreSQL's work")
     ap.add_argument("--explain", action="store_true")
     ap.add_argument("--label", default="")
     args = ap.parse_args()
 
+    global SERIAL
+    SERIAL = args.serial
     url = ensure_database(args.pg_url, args.db_name, recreate=args.recreate)
     t = time.perf_counter()
     prepare(url)
