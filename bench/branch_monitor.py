@@ -304,13 +304,19 @@ class SqlLog:
         return rows
 
 
-def summarise(rows: list[tuple[float, str, Any]], top: int = 4) -> dict[str, Any]:
+#: step → (statement, parameters) of its slowest statement, whole, for ``--explain``
+SLOWEST: dict[str, tuple[str, Any]] = {}
+
+
+def summarise(rows: list[tuple[float, str, Any]], top: int = 4, step: str = "") -> dict[str, Any]:
     by: dict[str, list[float]] = defaultdict(list)
     params: dict[str, Any] = {}
     for dt, stmt, p in rows:
         by[stmt].append(dt)
         params.setdefault(stmt, p)
     ranked = sorted(by.items(), key=lambda kv: -sum(kv[1]))[:top]
+    if ranked and step:
+        SLOWEST[step] = (ranked[0][0], params[ranked[0][0]])
     return {"statements": len(rows), "sql_s": sum(dt for dt, _s, _p in rows),
             "slowest": [{"total_s": sum(v), "count": len(v), "sql": re.sub(r"\s+", " ", s)[:1500],
                          "params": repr(params[s])[:600]} for s, v in ranked]}
@@ -358,7 +364,7 @@ def timed(name: str, fn: Callable[[], Any], runs: int, log: SqlLog, results: lis
         c1 = CPU.now() if CPU else (0.0, 0.0)
         py.append(c1[0] - c0[0])
         pg.append(max(0.0, c1[1] - c0[1]))  # a backend closed during the step loses its seconds
-        sql = summarise(log.take())
+        sql = summarise(log.take(), step=name)
     row = {"step": name, "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
            "runs": runs, "target_s": target, "result": repr(out)[:300], "load": os.getloadavg()[0],
            "python_cpu_s": statistics.median(py), "pg_cpu_s": statistics.median(pg), **sql}
@@ -504,17 +510,20 @@ def pages(app: Any, runs: int, results: list[dict], log: SqlLog) -> None:
 
 
 def explain(url: str, results: list[dict]) -> None:
-    """EXPLAIN (ANALYZE, BUFFERS) of the slowest statement of each step over target (rolled back)."""
+    """``EXPLAIN (ANALYZE, BUFFERS)`` of the slowest statement of each step over its target, with
+    its own parameters, in a transaction rolled back (a DELETE or INSERT changes nothing)."""
     import psycopg
 
     for row in results:
-        if row.get("target_s") is None or row["median_s"] < row["target_s"] or not row.get("slowest"):
+        if row.get("target_s") is None or row["median_s"] < row["target_s"] or row["step"] not in SLOWEST:
             continue
-        s = row["slowest"][0]
-        print(f"\n== {row['step']}: slowest statement {s['total_s']:.3f} s ×{s['count']}\n{s['sql'][:800]}")
-        print("   params:", s["params"][:300])
-        print("   (run it with its parameters through psql for the plan)")
-    del url, psycopg
+        stmt, params = SLOWEST[row["step"]]
+        with psycopg.connect(_psycopg_url(url)) as conn:
+            literal = psycopg.ClientCursor(conn).mogrify(stmt, params)
+            plan = "\n".join(r[0] for r in _q(conn, f"EXPLAIN (ANALYZE, BUFFERS) {literal}"))
+            conn.rollback()
+        row["explain"] = plan
+        print(f"\n== {row['step']} — its slowest statement:\n{literal[:2000]}\n{plan}", flush=True)
 
 
 def markdown(results: list[dict], stages: dict[str, float], n: dict[str, int]) -> str:
