@@ -122,3 +122,26 @@ def test_bm2_deadline_boundary_is_inclusive_at_10_kst(app):
     rule = deadline_rule()
     due = rule.of(date(2026, 3, 3))
     assert due.astimezone(UTC).replace(tzinfo=None) == datetime(2026, 3, 4, 1, 0, 0)
+
+
+@pytest.mark.parametrize(("command", "args"), [
+    ("kpis", ["--month", "0001-01"]), ("kpis", ["--month", "9999-12"]), ("evaluate", ["--day", "2026-02-29"]),
+    ("evaluate", ["--day", "9999-12-31"]), ("refresh", ["--from", "abc"]),
+    ("refresh", ["--from", "2026-03-05", "--to", "2026-03-01"]),
+])
+def test_the_commands_refuse_dates_out_of_bounds_as_usage_errors(app, command, args):
+    result = app.test_cli_runner().invoke(args=["portal", "branch_monitor", command, *args])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), (result.output, result.exception)
+
+
+@pytest.mark.xfail(strict=True, reason="finding: flask portal branch_monitor refresh --to 9999-12-31 dies with an "
+                   "OverflowError traceback (the month end after 9999-12) instead of a usage error")
+@pytest.mark.parametrize("args", [["--to", "9999-12-31"], ["--from", "2026-01-01", "--to", "9999-12-31"]])
+def test_refresh_to_the_end_of_time_is_a_usage_error(app, args):
+    from sqlalchemy import text
+
+    from portal.toolkit import db
+
+    result = app.test_cli_runner().invoke(args=["portal", "branch_monitor", "refresh", *args])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), (result.output, result.exception)
+    assert db.session.execute(text("SELECT count(*) FROM mon_run WHERE status = 'running'")).scalar() == 0
