@@ -136,3 +136,33 @@ def test_the_export_neutralises_a_formula_branch_name(app):
                     assert cell.value[:1] not in ("=", "+", "@"), (cell.coordinate, cell.value)
                     found = found or FORMULA in cell.value
     assert found
+
+
+def test_markup_in_a_branch_name_is_text_in_notifications(app):
+    """The evaluation tells a subscriber of B001 (named with markup) and the reminder job its
+    staff: the inbox shows the names escaped; the notifications API returns them as data."""
+    from datetime import timedelta
+
+    from plugins.branch_monitor.alerts.service import evaluate
+    from plugins.branch_monitor.compliance.reminders import run_reminders
+    from tests.plugins.branch_monitor.alerts_fixtures import MONTH, set_kpi, subscribe, user
+    from tests.plugins.branch_monitor.compliance_fixtures import kst
+    from tests.plugins.branch_monitor.test_compliance_reminders import _only_b001_missing
+
+    for code in [f"B{i:03d}" for i in range(1, 13)]:
+        set_kpi(code, 200, 500)
+    set_kpi("B001", 12, 50)
+    _rename("B001", f"강남{PAYLOAD}"[:120])
+    subscribe(user("hq@example.com"), None, None)
+    assert evaluate(MONTH + timedelta(days=10))["notified"] >= 1
+    _only_b001_missing()
+    run_reminders(now=kst(2026, 3, 4, 10, 31))
+    for who in ("hq", "store1"):
+        client = client_of(app, who)
+        inbox = client.get("/inbox")
+        html = inbox.get_data(as_text=True)
+        assert inbox.status_code == 200 and "강남" in html, who
+        assert not _raw(html), (who, _raw(html))
+        for nid in re.findall(r'href="/inbox/(\d+)"', html)[:5]:
+            one = client.get(f"/inbox/{nid}")
+            assert one.status_code in (200, 302, 303) and not _raw(one.get_data(as_text=True)), (who, nid)
