@@ -8,14 +8,19 @@ from typing import Any
 
 import click
 
+from .service import FIRST_DAY, LAST_DAY
+
 
 def _day(_ctx: Any, param: Any, value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD).", param=param) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise click.BadParameter(f"{value} is outside {FIRST_DAY}..{LAST_DAY}.", param=param)
+    return day
 
 
 def register(cli: Any) -> None:

@@ -38,6 +38,8 @@ RUN_KIND = "rebuild"
 #: update waits for a running rebuild (instead of failing on the rows it just rebuilt), and two
 #: imports touching one customer's first day do not both insert it.
 LOCK_KEY = 0x6D6F6E5F616767  # "mon_agg"
+#: The days a rebuild may be asked for (the add-on's documented 2000–2100, months.parse_day).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 #: Beyond this many (branch, day)s an import's update rebuilds the months they span instead.
 MAX_KEYS = 2000
 #: PostgreSQL ``work_mem`` of the rebuild's transaction only (one nightly statement at a time).
@@ -275,6 +277,9 @@ def rebuild(start: date | None = None, end: date | None = None) -> dict[str, Any
 
     Commits: the run row first (``running``, shown on the monitor page), then the rebuild and the
     finished run together; a failure rolls the rebuild back and records the run as ``failed``."""
+    for day in (start, end):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise ValueError(f"{day} is outside {FIRST_DAY}..{LAST_DAY}")
     start, end = _rebuild_span(start, end)
     if start is not None and end is not None and start > end:
         raise ValueError("start is after end")

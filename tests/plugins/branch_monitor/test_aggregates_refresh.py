@@ -62,7 +62,8 @@ def test_cli_refresh(app):
 
         for args, message in ((["--from", "2010-02-30"], "not a date"),
                               (["--from", "2010-03-01", "--to", "2010-02-01"], "is after"),
-                              (["--if-stale", "--from", "2010-03-01"], "leave out")):
+                              (["--if-stale", "--from", "2010-03-01"], "leave out"),
+                              (["--to", "9999-12-31"], "outside"), (["--from", "1999-12-31"], "outside")):
             out = runner.invoke(args=["portal", "branch_monitor", "refresh", *args])
             assert out.exit_code == 2 and message in out.output, out.output
 
@@ -79,3 +80,18 @@ def test_job_registered(app):
         import_csv(report_csv(date(2010, 11, 2), "B011", [("AGGJ", 100)]), "b011.csv")
         done = rebuild_job()
         assert done["days"] > 0 and done["from"] is None and isinstance(done["run_id"], int)
+
+
+def test_rebuild_refuses_days_out_of_bounds(app):
+    import pytest
+
+    from plugins.branch_monitor.aggregates.service import rebuild
+    from plugins.branch_monitor.models import MonRun
+    from portal.toolkit import db
+
+    with app.app_context():
+        runs = db.session.execute(db.select(db.func.count()).select_from(MonRun)).scalar()
+        for start, end in ((None, date(9999, 12, 31)), (date(1, 1, 1), None), (date(2010, 3, 2), date(2010, 2, 1))):
+            with pytest.raises(ValueError):
+                rebuild(start, end)
+        assert db.session.execute(db.select(db.func.count()).select_from(MonRun)).scalar() == runs
