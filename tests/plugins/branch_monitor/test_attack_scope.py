@@ -329,3 +329,18 @@ def test_r01_hq_cannot_write_an_r02_calendar(app):
         assert resp.status_code == 404 and resp.get_json()["error"] == "not_found"
     with app.app_context():
         assert snapshot() == before
+
+
+def test_the_dashboard_box_counts_only_the_scope(app):
+    """B001 and the four R02 branches in alarm: R01's local HQ is told of one, global HQ of five."""
+    headers(app, "hq_r01")
+    with app.app_context():
+        _world(R02)
+    counts = {}
+    for who in ("hq_r01", "hq"):
+        html = client_of(app, who).get("/dashboard").get_data(as_text=True)
+        box = html[html.find('data-testid="bm-portlet-hq"'):]
+        box = box[:box.find("</div>")]
+        assert box, (who, "no monitor box on the dashboard")
+        counts[who] = [int(n) for n in re.findall(r"\d+", box.split("</p>")[0])]
+    assert counts["hq_r01"][0] == 1 and counts["hq"][0] == 5, counts
