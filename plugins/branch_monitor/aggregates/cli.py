@@ -28,7 +28,8 @@ def register(cli: Any) -> None:
 
     @cli.command("refresh")
     @click.option("--if-stale", "if_stale", is_flag=True,
-                  help="Only when a report was committed after the last finished rebuild.")
+                  help="Only when a report was committed since the last rebuild, from the first month it "
+                       "touched (everything once a week).")
     @click.option("--from", "start", callback=_day, help="First day (widened to its month's first day).")
     @click.option("--to", "end", callback=_day, help="Last day (widened to its month's last day).")
     def refresh(if_stale: bool, start: date | None, end: date | None) -> None:

@@ -40,6 +40,8 @@ RUN_KIND = "rebuild"
 LOCK_KEY = 0x6D6F6E5F616767  # "mon_agg"
 #: The days a rebuild may be asked for (the add-on's documented 2000–2100, months.parse_day).
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+#: The nightly rebuild is whole when the last whole one is this old (else from the first touched month).
+WHOLE_EVERY = timedelta(days=7)
 #: Beyond this many (branch, day)s an import's update rebuilds the months they span instead.
 MAX_KEYS = 2000
 #: PostgreSQL ``work_mem`` of the rebuild's transaction only (one nightly statement at a time).
@@ -343,20 +345,57 @@ def last_rebuild() -> MonRun | None:
                               .order_by(MonRun.started_at.desc(), MonRun.id.desc()).limit(1)).scalar_one_or_none()
 
 
+def _last_done(*, whole: bool) -> MonRun | None:
+    """The last finished rebuild that reached the last day (``to`` open): whole (``from`` open too)
+    when ``whole``. A rebuild of a closed range says nothing about the days after it."""
+    runs = db.session.execute(select(MonRun).where(MonRun.kind == RUN_KIND, MonRun.status == "done")
+                              .order_by(MonRun.started_at.desc(), MonRun.id.desc()).limit(100)).scalars()
+    for run in runs:
+        detail = run.detail or {}
+        if detail.get("to") is None and (not whole or detail.get("from") is None):
+            return run
+    return None
+
+
 def is_stale() -> bool:
-    """Whether a report was committed (or replaced) after the last finished rebuild started."""
-    last = last_rebuild()
+    """Whether a report was committed (or replaced) after the last finished rebuild up to the last
+    day started."""
+    last = _last_done(whole=False)
     newer = select(SalesReport.id).where(SalesReport.status == "committed")
     if last is not None:
         newer = newer.where(SalesReport.created_at >= last.started_at)
     return db.session.execute(newer.limit(1)).first() is not None
 
 
+def first_touched_day(since: Any) -> date | None:
+    """The earliest day a report filed since ``since`` touched: its own days and those of the
+    report it replaced (``mon_report_span``, else the report's date)."""
+    touched = select(SalesReport.id).where(SalesReport.created_at >= since)
+    replaced = select(SalesReport.replaces_id).where(SalesReport.created_at >= since,
+                                                     SalesReport.replaces_id.is_not(None))
+    ids = touched.union(replaced).subquery("ids")
+    report_day = db.session.execute(select(func.min(SalesReport.report_date))
+                                    .where(SalesReport.id.in_(select(ids.c.id)))).scalar()
+    span_day = db.session.execute(select(func.min(MonReportSpan.first_day))
+                                  .where(MonReportSpan.report_id.in_(select(ids.c.id)))).scalar()
+    days = [d for d in (report_day, span_day) if d is not None]
+    return min(days) if days else None
+
+
 def refresh_if_stale() -> dict[str, Any] | None:
-    """Rebuild when a report was committed after the last finished rebuild; None when fresh."""
+    """Rebuild when a report was committed after the last finished rebuild; None when fresh.
+
+    Only from the first month a report filed since then touched, to the last day: a report adds or
+    removes lines on its own days only, so a customer's first purchase moves only between days of
+    that window and nothing before it can change. A whole rebuild when none was done for
+    ``WHOLE_EVERY`` (what no report shows: customer merges re-pointing old lines)."""
     if not is_stale():
         return None
-    return rebuild()
+    last, whole = _last_done(whole=False), _last_done(whole=True)
+    if last is None or whole is None or utcnow() - whole.started_at >= WHOLE_EVERY:
+        return rebuild()
+    start = first_touched_day(last.started_at)
+    return rebuild(start, None) if start is not None else rebuild()
 
 
 # --- reading --------------------------------------------------------------------------------------

@@ -30,10 +30,31 @@ def test_refresh_if_stale(app):
         db.session.get(MonBranchDay, (b009, date(2010, 9, 1))).sales = 1
         db.session.commit()
         done = refresh_if_stale()
-        assert done is not None and done["run_id"] != before and (done["from"], done["to"]) == (None, None)
+        # from the first month the new report touched, to the last day
+        assert done is not None and done["run_id"] != before and (done["from"], done["to"]) == (date(2010, 9, 1), None)
         assert day_rows()[(b009, date(2010, 9, 1))] == (9000, 1, 1, 1)
         assert last_rebuild().id == done["run_id"]
         assert refresh_if_stale() is None
+
+
+def test_refresh_is_whole_once_a_week(app):
+    """Merges re-point old lines without a report: a whole rebuild when the last is a week old."""
+    from datetime import timedelta
+
+    from plugins.branch_monitor.aggregates.service import refresh_if_stale
+    from plugins.branch_monitor.models import MonRun
+    from portal.toolkit import db
+
+    with app.app_context():
+        _fresh()
+        import_csv(report_csv(date(2010, 9, 6), "B009", [("AGGR2", 9000)]), "b009-0906.csv")
+        assert refresh_if_stale()["from"] == date(2010, 9, 1)
+        for run in db.session.execute(db.select(MonRun).where(MonRun.kind == "rebuild")).scalars():
+            run.started_at -= timedelta(days=8)
+        db.session.commit()
+        import_csv(report_csv(date(2010, 9, 7), "B009", [("AGGR3", 9000)]), "b009-0907.csv")
+        done = refresh_if_stale()
+        assert (done["from"], done["to"]) == (None, None)
 
 
 def test_cli_refresh(app):
@@ -50,7 +71,7 @@ def test_cli_refresh(app):
         import_csv(report_csv(date(2010, 10, 5), "B010", [("AGGK", 4000)]), "b010.csv")
         out = runner.invoke(args=["portal", "branch_monitor", "refresh", "--if-stale"])
         assert out.exit_code == 0, out.output
-        assert out.output.startswith("Rebuilt ") and "(all days)" in out.output
+        assert out.output.startswith("Rebuilt ") and "(2010-10-01 to the last day)" in out.output
 
         out = runner.invoke(args=["portal", "branch_monitor", "refresh", "--from", "2010-10-05", "--to", "2010-10-05"])
         assert out.exit_code == 0, out.output
@@ -79,7 +100,7 @@ def test_job_registered(app):
         assert rebuild_job() == {"fresh": True}
         import_csv(report_csv(date(2010, 11, 2), "B011", [("AGGJ", 100)]), "b011.csv")
         done = rebuild_job()
-        assert done["days"] > 0 and done["from"] is None and isinstance(done["run_id"], int)
+        assert done["days"] > 0 and done["from"] == "2010-11-01" and isinstance(done["run_id"], int)
 
 
 def test_rebuild_refuses_days_out_of_bounds(app):
