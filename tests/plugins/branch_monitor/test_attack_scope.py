@@ -344,3 +344,45 @@ def test_the_dashboard_box_counts_only_the_scope(app):
         assert box, (who, "no monitor box on the dashboard")
         counts[who] = [int(n) for n in re.findall(r"\d+", box.split("</p>")[0])]
     assert counts["hq_r01"][0] == 1 and counts["hq"][0] == 5, counts
+
+
+def test_an_out_of_scope_region_or_branch_answers_like_a_missing_one(app):
+    """Every place R01's HQ can name a region or branch as a filter answers R02 / B005 exactly as
+    the unknown R99 / B999 (status and body): nothing tells that R02 exists."""
+    hdrs = headers(app, "hq_r01")
+    with app.app_context():
+        _world(R02, ("R02",))
+    api = app.test_client()
+    pages = client_of(app, "hq_r01")
+    token = csrf_token_of(pages)
+    pairs = [("GET", "/api/v1/monitor/branches?region={r}"), ("GET", "/api/v1/monitor/alerts/?state=all&region={r}"),
+             ("GET", "/api/v1/monitor/alerts/?state=all&branch={b}"),
+             ("GET", "/api/v1/monitor/compliance?from=2026-03-01&to=2026-03-02&region={r}"),
+             ("GET", "/api/v1/monitor/compliance?from=2026-03-01&to=2026-03-02&branch={b}"),
+             ("POST", "/api/v1/monitor/alerts/subscriptions#{r}"), ("POST", "/api/v1/monitor/alerts/subscriptions#{b}")]
+    for method, pattern in pairs:
+        answers = []
+        for r, b in (("R02", "B005"), ("R99", "B999")):
+            url = pattern.format(r=r, b=b)
+            if method == "POST":
+                url, code = url.split("#")
+                resp = api.post(url, json={"org_unit": code}, headers=hdrs)
+            else:
+                resp = api.get(url, headers=hdrs)
+            answers.append((resp.status_code, resp.get_json()))
+        assert answers[0] == answers[1], (pattern, answers)
+    for pattern in ("/monitor/region/{r}", "/monitor/?region={r}", "/monitor/branches/{b}", "/monitor/calendar/{b}",
+                    "/monitor/compliance/?region={r}", "/monitor/calendar/?region={r}", "/monitor/alerts/?region={r}",
+                    "/monitor/export?format=csv&region={r}"):
+        got = [pages.get(pattern.format(r=r, b=b)) for r, b in (("R02", "B005"), ("R99", "B999"))]
+        bodies = [re.sub(r"R02|R99|B005|B999|[0-9a-f]{32}|[\w.-]{40,}", "", g.get_data(as_text=True)) for g in got]
+        assert got[0].status_code == got[1].status_code, (pattern, [g.status_code for g in got])
+        assert MARK not in got[0].get_data(as_text=True), pattern
+        assert bodies[0] == bodies[1], pattern
+    assert token
+
+
+def csrf_token_of(client) -> str:
+    from tests.conftest import csrf_token
+
+    return csrf_token(client, "/dashboard")
