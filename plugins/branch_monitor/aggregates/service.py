@@ -32,6 +32,7 @@ from portal.toolkit import SaleLine, SalesReport, db, is_postgres, utcnow
 
 from ..models import MonBranchDay, MonBranchMonth, MonReportSpan, MonRun
 from ..months import month_start, next_month
+from ..runs import abandon_stale
 
 RUN_KIND = "rebuild"
 #: PostgreSQL advisory lock held by every writer of the aggregates until its commit: an import's
@@ -285,6 +286,7 @@ def rebuild(start: date | None = None, end: date | None = None) -> dict[str, Any
     start, end = _rebuild_span(start, end)
     if start is not None and end is not None and start > end:
         raise ValueError("start is after end")
+    abandon_stale(RUN_KIND)
     run = MonRun(kind=RUN_KIND, status="running", started_at=utcnow(),
                  detail={"from": start.isoformat() if start else None, "to": end.isoformat() if end else None})
     db.session.add(run)

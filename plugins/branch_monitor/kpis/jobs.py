@@ -16,9 +16,11 @@ from ..months import kst_today, month_label, month_start, prev_month
 def run_kpis(months: list[date], *, snapshot: date | None = None, now: datetime | None = None) -> dict[str, Any]:
     """Compute ``months`` (and first take the RFM snapshot of ``snapshot``'s end), recorded as a
     ``mon_run`` of kind ``kpis``; commits. A failure rolls the KPIs back and records the run failed."""
+    from ..runs import abandon_stale
     from .rfm import snapshot_rfm
     from .service import compute_month
 
+    abandon_stale("kpis")
     run = MonRun(kind="kpis", status="running", started_at=utcnow(),
                  detail={"months": [month_label(m) for m in months]})
     db.session.add(run)
