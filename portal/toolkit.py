@@ -325,3 +325,8 @@ __all__ += ["LocalRole", "save_settings"]
 from .demo.backdate import demo_backdate_report  # noqa: E402
 
 __all__ += ["demo_backdate_report"]
+# --- branch_monitor (issue 18): one text field's "can a database store it" check, the pager's page ---
+from .api.support import storable  # noqa: E402
+from .pagination import Page  # noqa: E402
+
+__all__ += ["storable", "Page"]

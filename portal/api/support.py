@@ -109,7 +109,9 @@ UNSTORABLE = "Remove the characters that cannot be stored (a NUL or a lone surro
 MAX_UNSTORABLE_PATHS = 20
 
 
-def _storable(text: str) -> bool:
+def storable(text: str) -> bool:
+    """Can a database store ``text``? Not with a NUL (PostgreSQL refuses it) or a lone surrogate
+    (no UTF-8 for it). For one form field; ``json_object`` checks a whole JSON body."""
     if "\x00" in text:
         return False
     try:
@@ -128,11 +130,11 @@ def unstorable_paths(value: Any, path: str = "") -> list[str]:
     while stack and len(found) < MAX_UNSTORABLE_PATHS:
         where, item = stack.pop()
         if isinstance(item, str):
-            if not _storable(item):
+            if not storable(item):
                 found.append(where)
         elif isinstance(item, dict):
             for key, sub in item.items():
-                ok = _storable(str(key))
+                ok = storable(str(key))
                 sub_path = f"{where}.{key}" if ok and where else str(key) if ok else f"{where}.{key!r}"[:60]
                 if not ok:
                     found.append(sub_path)

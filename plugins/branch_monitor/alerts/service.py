@@ -36,7 +36,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, false, insert, or_, select, text, update
 
-from portal.toolkit import OrgUnit, User, audit, db, dialect_insert, is_postgres, notify, utcnow
+from portal.toolkit import OrgUnit, User, audit, db, dialect_insert, is_postgres, notify, storable, utcnow
 
 from ..access import branches_in_scope
 from ..errors import MonitorError
@@ -353,16 +353,6 @@ def alert_or_404(actor: Any, alert_id: Any) -> MonAlert:
     return _alert_in_scope(actor, alert_id, MONITOR)
 
 
-def _storable(text: str) -> bool:
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def acknowledge(actor: Any, alert_id: int, note: str) -> Any:
     """Acknowledge one alert in the actor's scope (404 outside it; 422 for a bad note; 409 when it
     is already acknowledged — also when two people race: the UPDATE claims only an unacknowledged
@@ -373,7 +363,7 @@ def acknowledge(actor: Any, alert_id: int, note: str) -> Any:
         raise MonitorError({"note": _("Write a note (1 to 500 characters).")})
     if len(text) > NOTE_MAX:
         raise MonitorError({"note": _("Write a note (1 to 500 characters).")})
-    if not _storable(text):
+    if not storable(text):
         raise MonitorError({"note": _("Remove the characters that cannot be stored.")})
     if alert.ack_at is not None:
         raise MonitorError({"": _("This alert is already acknowledged.")}, 409)

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
-from portal.toolkit import OrgUnit, User, db
+from portal.toolkit import OrgUnit, Page, User, db
 
 from ..access import branches_in_scope, names_visible, regions_in_scope
 from ..errors import MonitorError
@@ -99,26 +99,8 @@ class BranchRow:
         return self.kpis.get("care_index") or Kpi("care_index")
 
 
-@dataclass
-class RowsPage:
-    items: list[BranchRow]
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    total_is_capped: bool = False  # the core's pager macro reads it
+#: One page of branch rows: the core's page (``pages``, ``has_prev``, ``has_next`` for its pager macro).
+RowsPage = Page
 
 
 def _finite(x: Any) -> Any:
@@ -293,7 +275,7 @@ def monitor_rows(user: Any, month: date, region: str | OrgUnit | None = None, so
     items = [BranchRow(branch_id=r.id, code=r.code, name=r.name, region_code=r.region_code,
                        region_name=r.region_name, state=_BY_SEVERITY.get(r.severity, NONE)) for r in rows]
     fill(items, month, now=now, trends=trends)
-    return RowsPage(items, page, per_page, total)
+    return Page(items, page, per_page, total, total_is_capped=False)
 
 
 def fill(items: list[BranchRow], month: date, now: datetime | None = None,
