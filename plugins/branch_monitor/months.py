@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from .errors import MonitorError
 
 KST = ZoneInfo("Asia/Seoul")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)  # ASCII digits only, as parse_day
 
 
 def kst_now() -> datetime:

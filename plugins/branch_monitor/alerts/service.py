@@ -8,7 +8,9 @@ Semantics (metabase's bugs must not happen here):
   metabase#6647). A value exactly on a limit is inside it (metabase#10899): see ``comparison``.
 * a change is a change of severity (ok 0, alert 1, alarm 2). ``insufficient`` (no denominator, too
   little history) is stored but never alerts: no judgement is not a recovery, and ok ↔
-  insufficient is silent. A closed day leaves the baseline state as it was.
+  insufficient is silent; back to ok after it is judged against the last judged state (the
+  latest alert), so a recovery behind a day without judgement is still recorded and told. A
+  closed day leaves the baseline state as it was.
 * **who is told**: the users with a subscription (``mon_subscription``, ``immediate``) whose
   scope (org unit: the branch, its region or HQ; NULL = everything) and metric cover the change,
   cut again by ``access.branches_in_scope`` — a subscriber who cannot see the branch gets nothing.
@@ -34,7 +36,7 @@ from typing import Any
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, false, insert, or_, select, text, update
+from sqlalchemy import Select, and_, false, func, insert, or_, select, text, update
 
 from portal.toolkit import OrgUnit, User, audit, db, dialect_insert, is_postgres, notify, storable, utcnow
 
@@ -60,6 +62,9 @@ log = logging.getLogger(__name__)
 BASELINE_METRIC = "sales_baseline"
 #: PostgreSQL advisory lock key of the evaluation (issue 18, area D).
 EVALUATE_LOCK = 18_0004
+#: PostgreSQL advisory lock (with the user's id) of one user's subscriptions: a double click is
+#: one subscription (the unique index cannot tell two NULL units or metrics apart).
+SUBSCRIBE_LOCK = 18_0005
 NOTE_MAX = 500
 ALERTS_PATH = "/monitor/alerts"
 #: How many changes one notification lists before "and N more".
@@ -152,13 +157,18 @@ def evaluate(day: date | None = None, *, notify_subscribers: bool = True) -> dic
         now = utcnow()
         rows: list[dict[str, Any]] = []
         changes: list[dict[str, Any]] = []
+        # a spell of insufficient data hides no recovery: back to ok, it is judged against the last judged state
+        before = _last_judged({k for k, (st, _since) in current.items() if st == INSUFFICIENT})
         for (b, metric), (state, value, detail) in judged.items():
             old_state, old_since = current.get((b, metric), (None, None))
             since = old_since if old_state == state and old_since is not None else day
             rows.append({"branch_id": b, "metric": metric, "state": state, "since": since, "evaluated_on": day,
                          "value": value, "detail": detail, "updated_at": now})
-            if state != INSUFFICIENT and SEVERITY[state] != SEVERITY[old_state or OK]:
-                changes.append({"branch_id": b, "metric": metric, "day": day, "from_state": old_state or OK,
+            judged_from = old_state or OK
+            if old_state == INSUFFICIENT and state == OK:
+                judged_from = before.get((b, metric), OK)
+            if state != INSUFFICIENT and SEVERITY[state] != SEVERITY[judged_from]:
+                changes.append({"branch_id": b, "metric": metric, "day": day, "from_state": judged_from,
                                 "to_state": state, "value": value, "detail": detail, "created_at": now})
         _upsert_states(rows)
         alerts = _insert_alerts(changes)
@@ -175,6 +185,19 @@ def evaluate(day: date | None = None, *, notify_subscribers: bool = True) -> dic
     worse = sum(1 for a in alerts if SEVERITY[a.to_state] > SEVERITY[a.from_state])
     return {"states": len(rows), "changes": len(alerts), "worse": worse, "recovered": len(alerts) - worse,
             "notified": told}
+
+
+def _last_judged(keys: set[tuple[int, str]]) -> dict[tuple[int, str], str]:
+    """The state each (branch, metric) in ``keys`` was last judged in — its latest alert's
+    ``to_state`` (absent: never judged out of ok). One query."""
+    if not keys:
+        return {}
+    latest = (select(func.max(MonAlert.id).label("id"))
+              .where(MonAlert.branch_id.in_({b for b, _m in keys}), MonAlert.metric.in_({m for _b, m in keys}))
+              .group_by(MonAlert.branch_id, MonAlert.metric).subquery())
+    rows = db.session.execute(select(MonAlert.branch_id, MonAlert.metric, MonAlert.to_state)
+                              .where(MonAlert.id.in_(select(latest.c.id))))
+    return {(b, m): s for b, m, s in rows if (b, m) in keys}
 
 
 @dataclass(frozen=True)
@@ -431,6 +454,8 @@ def subscribe(user: Any, data: dict[str, Any]) -> tuple[MonSubscription, bool]:
     if errors:
         raise MonitorError(errors)
     unit_id = unit.id if unit else None
+    if is_postgres():
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key, :user)"), {"key": SUBSCRIBE_LOCK, "user": user.id})
     sub = db.session.execute(select(MonSubscription).where(
         MonSubscription.user_id == user.id,
         MonSubscription.org_unit_id.is_(None) if unit_id is None else MonSubscription.org_unit_id == unit_id,

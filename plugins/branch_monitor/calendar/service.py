@@ -17,9 +17,9 @@ from typing import Any
 import holidays as holidays_lib
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import DateTime, Integer, Select, String, delete, insert, literal, select
+from sqlalchemy import DateTime, Integer, Select, String, delete, insert, literal, select, text
 
-from portal.toolkit import OrgUnit, audit, db, utcnow
+from portal.toolkit import OrgUnit, audit, db, is_postgres, utcnow
 
 from ..errors import MonitorError
 from ..models import (
@@ -189,7 +189,19 @@ def check_pattern(open_weekdays: Any, holiday_policy: Any, *, prefix: str = "") 
     return errors
 
 
+#: PostgreSQL advisory lock (with the branch's id) of one branch's calendar: two managers saving
+#: the same date at once are two updates of one row, never a primary-key violation (a 500).
+CALENDAR_LOCK = 18_0006
+
+
+def _lock_branch(branch_id: int) -> None:
+    if is_postgres():
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key, :branch)"),
+                           {"key": CALENDAR_LOCK, "branch": branch_id})
+
+
 def _row(branch: Any) -> MonBranch:
+    _lock_branch(branch.id)
     row = db.session.get(MonBranch, branch.id)
     if row is None:
         row = MonBranch(branch_id=branch.id, open_weekdays=DEFAULT_OPEN_WEEKDAYS, holiday_policy=HOLIDAYS_CLOSED)
@@ -235,6 +247,7 @@ def set_override(actor: Any, branch: Any, day: date, is_open: bool | None, note:
     errors = check_override(day, is_open, note)
     if errors:
         raise MonitorError(errors)
+    _lock_branch(branch.id)
     row = db.session.get(MonCalendarOverride, (branch.id, day))
     before = None if row is None else row.is_open
     note = (note or "").strip() or None

@@ -9,6 +9,7 @@ permission.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -210,13 +211,16 @@ def calendar_update(code: str):
                     errors[f"{path}.date"] = "This date is listed twice."
                 seen.add(day)
                 items.append((day, item.get("open"), item.get("note") or ""))
+    try:  # the answer's year is checked with the body: a refusal writes nothing
+        year = items[0][0].year if len(items) == 1 else _year_arg()
+    except MonitorError as exc:
+        errors.update(exc.errors)
     if errors:
         raise MonitorError(errors)
     calendar.set_pattern(current_user, branch, pattern, policy)
     for day, open_, note in items:
         calendar.set_override(current_user, branch, day, open_, note)
     db.session.commit()
-    year = items[0][0].year if len(items) == 1 else _year_arg()
     return jsonify(_calendar_body(branch, year))
 
 
@@ -270,6 +274,8 @@ def _thresholds_in_order(values: dict[str, Any]) -> dict[str, str]:
     try:
         alert, alarm = float(values["baseline_z_alert"]), float(values["baseline_z_alarm"])
     except (TypeError, ValueError):
+        return {}
+    if not (math.isfinite(alert) and math.isfinite(alarm)):  # "Infinity", "NaN": refused at their own field
         return {}
     if 0 < alert and 0 < alarm <= alert:
         return {"baseline_z_alarm": "Set the alarm threshold above the alert threshold."}

@@ -10,6 +10,7 @@ page that names one — the scorecard then shows percentile bands instead of pee
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -62,6 +63,8 @@ def fmt_value(value: Any, kind: str | None) -> str:
         v = float(value)
     except (TypeError, ValueError):
         return "–"
+    if not math.isfinite(v):  # never "inf" on a page (BM-6), as the API's null
+        return "–"
     if kind == "rate":
         return f"{v * 100:.1f} %"
     if kind in ("amount", "count", "mix"):
@@ -80,7 +83,7 @@ def fmt_change(change: float | None) -> str:
 
 
 def fmt_rate(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f} %"
+    return "–" if value is None or not math.isfinite(value) else f"{value * 100:.1f} %"
 
 
 def metric_label(metric: str) -> str:
@@ -299,7 +302,7 @@ def export():
 
 
 def _cell(k: sc.Kpi | None, kind: str | None) -> Any:
-    if k is None or k.value is None:
+    if k is None or k.value is None or not math.isfinite(k.value):
         return ""
     return round(k.value * 100, 2) if kind == "rate" else round(k.value, 2)
 

@@ -290,16 +290,12 @@ def test_writes_with_a_wrong_content_type_write_nothing(app):
         assert snapshot() == before
 
 
-@pytest.mark.xfail(strict=True, reason="finding: a non-finite baseline_z_alert (\"Infinity\") is blamed on "
-                   "baseline_z_alarm — the order check runs before the values are validated")
 def test_an_infinite_alert_threshold_is_refused_at_its_own_field(app):
     resp = app.test_client().put("/api/v1/monitor/settings", json={"baseline_z_alert": "Infinity"},
                                  headers=headers(app, "hq"))
     assert resp.status_code == 422 and "baseline_z_alert" in resp.get_json()["errors"], resp.get_json()
 
 
-@pytest.mark.xfail(strict=True, reason="finding: PUT /api/v1/monitor/calendar/<code>?year=junk commits the body, then "
-                   "answers 422 at year (the year is read after the commit) — a refusal that wrote")
 @pytest.mark.parametrize("year", ["abc", "1999", "2101"])
 def test_a_bad_year_on_the_calendar_put_writes_nothing(app, year):
     hdrs = headers(app, "hq")

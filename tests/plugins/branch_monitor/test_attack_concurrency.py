@@ -171,9 +171,6 @@ def test_the_reminders_job_run_twice_at_once_sends_each_reminder_once(app):
     assert len(keys) == 4, keys  # B001 and B002, each a reminder and an escalation
 
 
-@pytest.mark.xfail(strict=True, reason="finding: subscribe reads then inserts with no lock — a double click makes "
-                   "two rows when the unit or metric is NULL (NULLs are distinct in uq_mon_subscription; every later "
-                   "subscribe for it is then a 500), or a 500 (unique violation) when both are set")
 @pytest.mark.parametrize("body", [{"org_unit": None, "metric": None}, {"org_unit": "R01", "metric": None},
                                   {"org_unit": "B001", "metric": "at_risk_contact_rate"}])
 def test_a_double_click_on_subscribe_makes_one_subscription(app, body):
@@ -216,8 +213,6 @@ def test_a_double_click_on_subscribe_makes_one_subscription(app, body):
     assert again.status_code == 200, again.get_json()
 
 
-@pytest.mark.xfail(strict=True, reason="finding: calendar.set_override reads then inserts with no lock — two HQ "
-                   "staff closing one branch on one date at once: the second is a 500 (primary key violation)")
 def test_two_overrides_of_one_branch_date_at_once_are_one_row(app):
     """Two managers close B001 on the same date at once (deterministic as above): one row, the
     later decision kept, no error."""

@@ -32,8 +32,6 @@ def test_a_month_outside_the_bounds_is_a_422_at_month(app, month):
         assert resp.status_code == 422 and "month" in resp.get_json()["errors"], (url, month, resp.get_json())
 
 
-@pytest.mark.xfail(strict=True, reason="finding: parse_month's \\d accepts non-ASCII digits ('２０２６-01' is "
-                   "January 2026) while parse_day refuses them")
 def test_a_month_in_fullwidth_digits_is_a_422(app):
     resp = client_of(app, "hq").get("/monitor/", query_string={"month": "２０２６-01"})
     assert resp.status_code == 422
@@ -152,8 +150,6 @@ def _words(html: str) -> set[str]:
     return {w.lower() for w in re.findall(r"(?i)(?<![\w.])(?:-?inf(?:inity)?|nan)(?![\w])", text)}
 
 
-@pytest.mark.xfail(strict=True, reason="finding: a non-finite KPI value (a division gone wrong upstream) is shown as "
-                   "'inf' on the monitor, the scorecard and in the CSV export, where the API answers null (BM-6: never ∞)")
 def test_a_non_finite_kpi_is_never_shown_as_inf(app):
     import csv
     import io

@@ -50,8 +50,9 @@ def test_a_state_kept_over_many_runs_is_told_once(app):
     assert len(notifications(user("hq@example.com"))) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="finding: after a day of insufficient data the next alert of the same "
-                   "severity is told again (from_state 'insufficient') — no judgement is treated as a recovery")
+@pytest.mark.xfail(strict=True, reason="finding, left for the lead: after a day of insufficient data the next "
+                   "alert of the same severity is told again (from 'insufficient') — area D's "
+                   "test_insufficient_never_alerts expects exactly that, so it is a design choice, not fixed here")
 def test_alert_insufficient_alert_is_one_alert(app):
     _company()
     subscribe(user("hq@example.com"), "B001", "at_risk_contact_rate")
@@ -62,8 +63,6 @@ def test_alert_insufficient_alert_is_one_alert(app):
     assert len(notifications(user("hq@example.com"))) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="finding: alert → insufficient → ok records no recovery and tells nobody "
-                   "(ok and insufficient weigh the same), so the open alert's branch recovers silently")
 def test_alert_insufficient_ok_is_a_recovery(app):
     _company()
     subscribe(user("hq@example.com"), "B001", "at_risk_contact_rate")
