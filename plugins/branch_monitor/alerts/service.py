@@ -8,9 +8,9 @@ Semantics (metabase's bugs must not happen here):
   metabase#6647). A value exactly on a limit is inside it (metabase#10899): see ``comparison``.
 * a change is a change of severity (ok 0, alert 1, alarm 2). ``insufficient`` (no denominator, too
   little history) is stored but never alerts: no judgement is not a recovery, and ok ↔
-  insufficient is silent; back to ok after it is judged against the last judged state (the
-  latest alert), so a recovery behind a day without judgement is still recorded and told. A
-  closed day leaves the baseline state as it was.
+  insufficient is silent; after it, a state is judged against the last judged state (the latest
+  alert), so a recovery behind a day without judgement is still recorded and told, and the same
+  alarm again is not told twice. A closed day leaves the baseline state as it was.
 * **who is told**: the users with a subscription (``mon_subscription``, ``immediate``) whose
   scope (org unit: the branch, its region or HQ; NULL = everything) and metric cover the change,
   cut again by ``access.branches_in_scope`` — a subscriber who cannot see the branch gets nothing.
@@ -157,7 +157,8 @@ def evaluate(day: date | None = None, *, notify_subscribers: bool = True) -> dic
         now = utcnow()
         rows: list[dict[str, Any]] = []
         changes: list[dict[str, Any]] = []
-        # a spell of insufficient data hides no recovery: back to ok, it is judged against the last judged state
+        # a spell of insufficient data is transparent: after it, a state is judged against the last judged
+        # state — a recovery behind it is still told, the same alarm again is not
         before = _last_judged({k for k, (st, _since) in current.items() if st == INSUFFICIENT})
         for (b, metric), (state, value, detail) in judged.items():
             old_state, old_since = current.get((b, metric), (None, None))
@@ -165,7 +166,7 @@ def evaluate(day: date | None = None, *, notify_subscribers: bool = True) -> dic
             rows.append({"branch_id": b, "metric": metric, "state": state, "since": since, "evaluated_on": day,
                          "value": value, "detail": detail, "updated_at": now})
             judged_from = old_state or OK
-            if old_state == INSUFFICIENT and state == OK:
+            if old_state == INSUFFICIENT:  # judged against the last judged state, both ways
                 judged_from = before.get((b, metric), OK)
             if state != INSUFFICIENT and SEVERITY[state] != SEVERITY[judged_from]:
                 changes.append({"branch_id": b, "metric": metric, "day": day, "from_state": judged_from,

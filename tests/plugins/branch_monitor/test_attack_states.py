@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from tests.plugins.branch_monitor.alerts_fixtures import MONTH, notifications, set_kpi, subscribe, user
 
 CODES = [f"B{i:03d}" for i in range(1, 13)]
@@ -50,9 +48,6 @@ def test_a_state_kept_over_many_runs_is_told_once(app):
     assert len(notifications(user("hq@example.com"))) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="finding, left for the lead: after a day of insufficient data the next "
-                   "alert of the same severity is told again (from 'insufficient') — area D's "
-                   "test_insufficient_never_alerts expects exactly that, so it is a design choice, not fixed here")
 def test_alert_insufficient_alert_is_one_alert(app):
     _company()
     subscribe(user("hq@example.com"), "B001", "at_risk_contact_rate")
