@@ -13,6 +13,7 @@ from portal.models import Customer, User
 from portal.notify import notify, send_daily_digest
 from portal.notify import service as svc
 from portal.notify.models import Notification
+from tests.platform.test_notify_service import pin_created
 
 messaging_models = pytest.importorskip("portal.messaging.models")
 if not hasattr(messaging_models, "Message"):
@@ -44,6 +45,7 @@ def test_digest_queues_one_message_per_user_and_day(app):
     notify([store1], KIND, text="a")
     notify([store1], KIND, text="b")
     db.session.commit()
+    pin_created(datetime(2026, 12, 7, 12, 0))  # the digest below runs at a fixed time, whenever the suite runs
     now = datetime(2026, 12, 7, 23, 0)
     assert send_daily_digest(now)["users"] == 1 and send_daily_digest(now)["users"] == 0
     keys = db.session.execute(select(Message.idempotency_key).where(Message.source == "core.notify")).scalars().all()

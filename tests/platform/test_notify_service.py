@@ -8,7 +8,7 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from portal.extensions import db
 from portal.models import Customer, OrgUnit, PartnerGroup, User
@@ -16,6 +16,14 @@ from portal.notify import NotifyError, notify, role_in_scope, send_daily_digest,
 from portal.notify import service as svc
 from portal.notify.models import Notification, NotificationPreference
 from portal.security import BRANCH_STAFF, GROUP_LEADER, HQ_STAFF
+
+
+def pin_created(at: datetime) -> None:
+    """Move notifications created after ``at`` (by the real clock) back to ``at``: the digest tests
+    run their digests at fixed times, and must not depend on when the suite runs (they failed once
+    the real clock passed 2026-12-07 23:00 UTC)."""
+    db.session.execute(update(Notification).where(Notification.created_at > at).values(created_at=at))
+    db.session.commit()
 
 KIND = "portal.notice"
 
@@ -282,6 +290,7 @@ def test_digest_once_per_user_and_day(app, outbox):
     svc.mark_read(store1.id, [rows(user_id=store1.id)[-1].id])
     db.session.commit()
     assert outbox.calls == []  # digest, not at once
+    pin_created(datetime(2026, 12, 7, 12, 0))
     now = datetime(2026, 12, 7, 23, 0)  # 08:00 KST on 2026-12-08
     assert send_daily_digest(now) == {"users": 1, "notifications": 2}
     assert len(outbox.calls) == 1
@@ -293,6 +302,7 @@ def test_digest_once_per_user_and_day(app, outbox):
     # the same day again (a retry, a second consumer): nothing, even with a new notification
     notify([store1], KIND, text="later that day")
     db.session.commit()
+    pin_created(datetime(2026, 12, 8, 0, 0))  # 09:00 KST on 2026-12-08
     assert send_daily_digest(now + timedelta(hours=2)) == {"users": 0, "notifications": 0}
     assert len(outbox.calls) == 1
     # the next day: only what is new
@@ -314,6 +324,7 @@ def test_digest_for_a_kind_whose_default_is_the_digest(app, outbox, monkeypatch)
     notify([store1, store2], "t.weekly", text="w")
     notify([store1, store2], KIND, text="inbox only by default")
     db.session.commit()
+    pin_created(datetime(2026, 12, 7, 12, 0))
     assert outbox.calls == []
     assert send_daily_digest(datetime(2026, 12, 7, 23, 0)) == {"users": 1, "notifications": 1}
     assert outbox.calls[0]["user_id"] == store1.id
@@ -398,6 +409,7 @@ def test_two_digest_runs_at_once_send_one_mail(app, monkeypatch):
         svc.set_preferences(uid, {KIND: "digest"})
     notify(uids, KIND, text="x")
     db.session.commit()
+    pin_created(datetime(2026, 12, 7, 12, 0))
     now, results, errors = datetime(2026, 12, 7, 23, 0), [], []
 
     def run() -> None:
